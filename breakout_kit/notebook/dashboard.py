@@ -1,0 +1,99 @@
+"""Dashboard: a grid of small live charts (one per watcher) and a feed of the latest signals."""
+
+from __future__ import annotations
+
+import html
+from collections import deque
+
+import ipywidgets as W
+
+from .chart import LiveChart
+
+
+class Dashboard(W.VBox):
+    """Grid of compact charts plus a signal feed, for many watchers at once.
+
+    ``Dashboard(source, columns=3, window=300, throttle=0.5, chart_height=260, feed_size=20)`` where ``source`` is a
+    ControlPanel (its current watchers, and any it starts later) or an iterable of watchers. ``dash.add(watcher)``
+    adds one; ``dash.charts`` maps symbol to LiveChart; ``dash.close()`` unsubscribes everything.
+    Plotly redraws ~20 charts x 500 bars in roughly 0.85 s in a browser, so keep ``window`` small for big grids.
+    """
+
+    def __init__(self, source=(), *, columns: int = 3, window: int = 300, throttle: float = 0.5,
+                 chart_height: int = 260, feed_size: int = 20):
+        if columns < 1:
+            raise ValueError(f"columns must be >= 1, got {columns!r}")
+        self.columns = columns
+        self.window = window
+        self.throttle = throttle
+        self.chart_height = chart_height
+        self.charts: dict[str, LiveChart] = {}
+        self._watchers: list = []
+        self._feed: deque = deque(maxlen=feed_size)
+        self.feed = W.HTML()
+        self.grid = W.GridBox(layout=W.Layout(grid_template_columns=f"repeat({columns}, 1fr)",
+                                              grid_gap="4px"))
+        self._panel = None
+        self._render_feed()
+        super().__init__([self.feed, self.grid])
+        started = getattr(source, "started_event", None)
+        if started is not None:  # a ControlPanel: follow what it has and what it starts later
+            self._panel = source
+            watchers = list(source.watchers.values())
+            started.connect(self.add)
+        else:
+            watchers = list(source)
+        for watcher in watchers:
+            self.add(watcher)
+
+    def add(self, watcher) -> LiveChart:
+        """Add a small chart for ``watcher`` and follow its signals; returns the chart."""
+        symbol = str(getattr(watcher, "symbol", len(self.charts)))
+        old = self.charts.pop(symbol, None)
+        if old is not None:
+            old.close()
+        chart = LiveChart(watcher, window=self.window, throttle=self.throttle, height=self.chart_height,
+                          compact=True, show_volume=False)
+        self.charts[symbol] = chart
+        self._watchers.append(watcher)
+        watcher.signal_event.connect(self._on_signal)
+        self.grid.children = [c.widget for c in self.charts.values()]
+        return chart
+
+    def _on_signal(self, watcher, signal) -> None:
+        self._feed.appendleft((getattr(watcher, "symbol", "?"), signal))
+        self._render_feed()
+
+    @property
+    def signals(self) -> list:
+        """Latest signals first, as (symbol, signal) pairs."""
+        return list(self._feed)
+
+    def _render_feed(self) -> None:
+        if not self._feed:
+            self.feed.value = "<b>signals:</b> <i>none yet</i>"
+            return
+        items = []
+        for symbol, s in self._feed:
+            arrow = "&#9650;" if s.direction == "up" else "&#9660;"
+            color = "#2e7d32" if s.direction == "up" else "#c62828"
+            when = s.time.strftime("%H:%M:%S") if hasattr(s.time, "strftime") else str(s.time)
+            items.append(f"<span style='color:{color}'>{arrow} <b>{html.escape(symbol)}</b> "
+                         f"{s.price:.2f} (level {s.level:.2f}) {when}</span>")
+        self.feed.value = "<b>signals:</b> " + " &middot; ".join(items)
+
+    def flush(self) -> None:
+        """Redraw every chart now."""
+        for chart in self.charts.values():
+            chart.flush()
+
+    def close(self) -> None:
+        """Unsubscribe every chart and the feed (figures keep their last state)."""
+        for chart in self.charts.values():
+            chart.close()
+        for watcher in self._watchers:
+            watcher.signal_event.disconnect(self._on_signal)
+        self._watchers.clear()
+        if self._panel is not None:
+            self._panel.started_event.disconnect(self.add)
+            self._panel = None

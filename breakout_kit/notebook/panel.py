@@ -1,0 +1,313 @@
+"""ControlPanel: an ipywidgets panel to start and stop breakout watchers from a notebook.
+
+Everything runs on the kernel's own asyncio loop: button handlers create tasks there (kept by a TaskKeeper so they are
+not garbage-collected mid-flight) and any failure — in a handler, a watcher, a background task — is written to the
+panel's Output widget instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Callable
+
+import ipywidgets as W
+from eventkit import Event
+
+from .chart import LiveChart
+from .tasks import TaskKeeper
+
+BAR_SIZES = ["5 secs", "10 secs", "15 secs", "30 secs", "1 min", "2 mins", "5 mins", "15 mins", "30 mins", "1 hour"]
+_TABLE_REFRESH = 0.5  # seconds: the table redraws at most this often, however many bars arrive
+_FINISHED = ("stopped", "failed")
+
+
+def _default_watcher_factory(client, symbol, **kwargs):
+    from breakout_kit.watcher import BreakoutWatcher
+
+    return BreakoutWatcher(client, symbol, **kwargs)
+
+
+def _fmt_time(value) -> str:
+    if value is None:
+        return ""
+    try:
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    except AttributeError:
+        return str(value)
+
+
+class ControlPanel(W.VBox):
+    """Connection status, symbol entry, rule parameters, Start/Stop, a live watchers table, errors, charts.
+
+    ``ControlPanel(client=None, *, symbols=None, rule=None, bar_size="1 min", backfill="1 D", window=500,
+    throttle=0.3, show_charts=True, watcher_factory=None)``. Display it as the last expression of a cell.
+    Programmatic use: ``panel.start("AAPL")`` returns the started watcher; ``panel.watchers`` / ``panel.charts``
+    map symbol to watcher / LiveChart; ``panel.stop(symbol)``, ``panel.stop_all()``, ``await panel.aclose()``.
+    Paper trading controls (qty, TP %, SL %) are enabled only when ``client.trading`` is true.
+    """
+
+    def __init__(self, client=None, *, symbols: list[str] | None = None, rule=None, bar_size: str = "1 min",
+                 backfill: str = "1 D", window: int = 500, throttle: float = 0.3, show_charts: bool = True,
+                 chart_height: int = 380, watcher_factory: Callable | None = None):
+        if bar_size not in BAR_SIZES:
+            raise ValueError(f"bar_size {bar_size!r} is not one of {', '.join(BAR_SIZES)}")
+        self.client = client
+        self.backfill = backfill
+        self.window = window
+        self.throttle = throttle
+        self.show_charts = show_charts
+        self.chart_height = chart_height
+        self.watcher_factory = watcher_factory or _default_watcher_factory
+        self.watchers: dict[str, object] = {}
+        self.charts: dict[str, LiveChart] = {}
+        self.started_event = Event("started_event")  # emits (watcher) after each start
+        self._table_handle: asyncio.TimerHandle | None = None
+        self._suggest_task: asyncio.Task | None = None
+        lookback = getattr(rule, "lookback", 20)
+        trigger = getattr(rule, "trigger", "close")
+        direction = getattr(rule, "direction", "up")
+        min_rel_volume = getattr(rule, "min_rel_volume", 0.0)
+
+        self.status = W.HTML()
+        self.symbol = W.Combobox(placeholder="symbol, e.g. AAPL", options=list(symbols or []),
+                                 ensure_option=False, description="symbol", layout=W.Layout(width="220px"))
+        short = {"style": {"description_width": "initial"}, "layout": W.Layout(width="170px")}
+        self.lookback = W.BoundedIntText(value=lookback, min=2, max=100_000, description="lookback", **short)
+        self.bar_size = W.Dropdown(options=BAR_SIZES, value=bar_size, description="bar", **short)
+        self.trigger = W.Dropdown(options=["close", "high"], value=trigger, description="trigger", **short)
+        self.direction = W.Dropdown(options=["up", "down", "both"], value=direction, description="direction",
+                                    **short)
+        self.min_rel_volume = W.BoundedFloatText(value=min_rel_volume, min=0.0, max=1000.0, step=0.1,
+                                                 description="min rel vol", **short)
+        self.start_button = W.Button(description="Start", button_style="success", icon="play")
+        self.stop_button = W.Button(description="Stop", button_style="warning", icon="stop",
+                                    tooltip="stop the watcher for the symbol in the entry")
+        self.stop_all_button = W.Button(description="Stop all", button_style="danger", icon="stop-circle")
+        self.trade_enabled = W.Checkbox(value=False, description="bracket on signals", indent=False)
+        self.quantity = W.BoundedIntText(value=10, min=1, max=1_000_000, description="qty", **short)
+        self.take_profit_pct = W.BoundedFloatText(value=1.0, min=0.01, max=99.0, step=0.1, description="TP %",
+                                                  **short)
+        self.stop_loss_pct = W.BoundedFloatText(value=0.5, min=0.01, max=99.0, step=0.1, description="SL %",
+                                                **short)
+        self.table = W.HTML()
+        self.output = W.Output(layout=W.Layout(border="1px solid #ddd", max_height="160px", overflow="auto"))
+        self.charts_box = W.VBox()
+        self.tasks = TaskKeeper(self.output)
+
+        self.start_button.on_click(lambda _b: self.tasks.spawn(self._start_clicked(), name="start"))
+        self.stop_button.on_click(lambda _b: self._guard(self.stop))
+        self.stop_all_button.on_click(lambda _b: self._guard(self.stop_all))
+        self.symbol.observe(self._on_symbol_typed, names="value")
+        self._trading_widgets = (self.trade_enabled, self.quantity, self.take_profit_pct, self.stop_loss_pct)
+        self._subscribe_client()
+        self._refresh_status()
+        self._refresh_table()
+
+        trading_box = W.HBox(list(self._trading_widgets))
+        super().__init__([
+            self.status,
+            W.HBox([self.symbol, self.start_button, self.stop_button, self.stop_all_button]),
+            W.HBox([self.lookback, self.bar_size, self.trigger, self.direction, self.min_rel_volume]),
+            trading_box,
+            self.table,
+            self.output,
+            self.charts_box,
+        ])
+
+    # ---- client / status ---------------------------------------------------------------------------------
+    @property
+    def trading(self) -> bool:
+        """True when the client allows orders (the paper trading controls are enabled then)."""
+        return bool(getattr(self.client, "trading", False))
+
+    def _subscribe_client(self) -> None:
+        event = getattr(self.client, "state_event", None)
+        if event is not None:
+            event.connect(self._on_client_state)
+
+    def _on_client_state(self, *_args) -> None:
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        c = self.client
+        for w in self._trading_widgets:
+            w.disabled = not self.trading
+        if c is None:
+            self.status.value = "<b>connection:</b> no client (charts and table follow watchers you add)"
+            return
+        state = getattr(c, "state", "connected" if getattr(c, "connected", False) else "disconnected")
+        color = {"connected": "#2e7d32", "reconnecting": "#f9a825", "connecting": "#f9a825"}.get(state, "#c62828")
+        settings = getattr(c, "settings", None)
+        where = f"{settings.host}:{settings.port}" if settings is not None else ""
+        account = getattr(c, "account", "") or ""
+        kind = "" if not account else (" paper" if getattr(c, "paper", True) else " <b>LIVE</b>")
+        trading = "trading enabled" if self.trading else "read-only"
+        self.status.value = (f"<b>connection:</b> <span style='color:{color}'>&#9679; {html.escape(state)}</span>"
+                             f" {html.escape(where)} {html.escape(account)}{kind} &middot; {trading}")
+
+    # ---- symbol suggestions ------------------------------------------------------------------------------
+    def _on_symbol_typed(self, change) -> None:
+        text = (change["new"] or "").strip()
+        matcher = getattr(self.client, "matching_symbols", None)
+        if not text or matcher is None or text.upper() in self.symbol.options:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._suggest_task is not None and not self._suggest_task.done():
+            self._suggest_task.cancel()  # only the latest keystroke matters
+        self._suggest_task = self.tasks.spawn(self._suggest(text), name="matching symbols")
+
+    async def _suggest(self, text: str) -> None:
+        found = await self.client.matching_symbols(text)
+        merged = list(dict.fromkeys([*found, *self.symbol.options]))
+        self.symbol.options = merged
+
+    # ---- start / stop ------------------------------------------------------------------------------------
+    def rule(self):
+        """The BreakoutRule the widgets describe (ValueError if they describe an invalid one)."""
+        from breakout_kit.breakout import BreakoutRule
+
+        return BreakoutRule(lookback=int(self.lookback.value), trigger=self.trigger.value,
+                            direction=self.direction.value, min_rel_volume=float(self.min_rel_volume.value))
+
+    def trade_spec(self):
+        """The TradeSpec for new watchers, or None when bracket trading is off or not allowed."""
+        if not (self.trading and self.trade_enabled.value):
+            return None
+        from breakout_kit.watcher import TradeSpec
+
+        return TradeSpec(int(self.quantity.value), float(self.take_profit_pct.value),
+                         float(self.stop_loss_pct.value))
+
+    def _symbol_from(self, symbol: str | None) -> str:
+        symbol = (symbol if symbol is not None else self.symbol.value or "").strip().upper()
+        if not symbol:
+            raise ValueError("enter a symbol first")
+        return symbol
+
+    async def _start_clicked(self):
+        symbol = self._symbol_from(None)
+        qualify = getattr(self.client, "qualify", None)
+        if qualify is not None:
+            await qualify(symbol)  # an unknown symbol fails here with a clear ContractError in the Output
+        return self.start(symbol)
+
+    def start(self, symbol: str | None = None, *, rule=None, bar_size: str | None = None, trade=None):
+        """Start watching ``symbol`` (default: the entry) with the widgets' rule; returns the watcher.
+
+        Needs a running loop (a notebook cell or an async function). ``rule``/``bar_size``/``trade`` override the
+        widgets. The watcher's task is kept and its failure is reported in the Output widget.
+        """
+        symbol = self._symbol_from(symbol)
+        old = self.watchers.get(symbol)
+        if old is not None and getattr(old, "state", None) not in _FINISHED:
+            raise ValueError(f"{symbol} is already being watched; stop it first")
+        asyncio.get_running_loop()  # fail fast, before building anything, when called without a loop
+        kwargs = {"rule": rule if rule is not None else self.rule(), "bar_size": bar_size or self.bar_size.value,
+                      "backfill": self.backfill, "trade": trade if trade is not None else self.trade_spec()}
+        if self.watcher_factory is _default_watcher_factory:
+            kwargs["max_bars"] = self.window
+        watcher = self.watcher_factory(self.client, symbol, **kwargs)
+        if old is not None:
+            self._forget(symbol)
+        self.watchers[symbol] = watcher
+        watcher.state_event.connect(self._on_watcher_event)
+        watcher.bar_event.connect(self._on_watcher_event)
+        watcher.signal_event.connect(self._on_watcher_event)
+        if self.show_charts:
+            chart = LiveChart(watcher, window=self.window, throttle=self.throttle, height=self.chart_height)
+            self.charts[symbol] = chart
+            self.charts_box.children = [c.widget for c in self.charts.values()]
+        task = watcher.start()
+        self.tasks.watch(task, what=f"watcher {symbol}")
+        if symbol not in self.symbol.options:
+            self.symbol.options = [*self.symbol.options, symbol]
+        self._refresh_table()
+        self.started_event.emit(watcher)
+        return watcher
+
+    def stop(self, symbol: str | None = None) -> None:
+        """Stop the watcher for ``symbol`` (default: the entry). Its chart stays, frozen."""
+        symbol = self._symbol_from(symbol)
+        watcher = self.watchers.get(symbol)
+        if watcher is None:
+            raise ValueError(f"no watcher for {symbol}; running: {', '.join(self.watchers) or 'none'}")
+        watcher.stop()
+        self._refresh_table()
+
+    def stop_all(self) -> None:
+        """Stop every watcher (idempotent)."""
+        for watcher in self.watchers.values():
+            watcher.stop()
+        self._refresh_table()
+
+    async def aclose(self) -> None:
+        """Stop all watchers, wait for them to end, unsubscribe the charts and cancel leftover tasks."""
+        self.stop_all()
+        # Failures were already reported in the Output by the tasks' done-callbacks.
+        await asyncio.gather(*self.watchers.values(), return_exceptions=True)
+        for chart in self.charts.values():
+            chart.flush()
+            chart.close()
+        if self._table_handle is not None:
+            self._table_handle.cancel()
+            self._table_handle = None
+        await self.tasks.cancel_all()
+        self._refresh_table()
+
+    def _forget(self, symbol: str) -> None:
+        watcher = self.watchers.pop(symbol)
+        for ev in (watcher.state_event, watcher.bar_event, watcher.signal_event):
+            ev.disconnect(self._on_watcher_event)
+        chart = self.charts.pop(symbol, None)
+        if chart is not None:
+            chart.close()
+
+    def _guard(self, fn: Callable[[], None]) -> None:
+        """Run a sync handler; an exception goes to the Output widget (handlers' errors are otherwise lost)."""
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - any handler error must reach the user, not vanish
+            self.tasks.report(exc)
+
+    # ---- watchers table ----------------------------------------------------------------------------------
+    def _on_watcher_event(self, watcher, *_args) -> None:
+        if getattr(watcher, "state", None) in _FINISHED:
+            self._refresh_table()  # final states show at once
+            return
+        if self._table_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._refresh_table()
+            return
+        self._table_handle = loop.call_later(_TABLE_REFRESH, self._refresh_table)
+
+    def _refresh_table(self) -> None:
+        if self._table_handle is not None:
+            self._table_handle.cancel()
+            self._table_handle = None
+        head = ("<tr><th>symbol</th><th>state</th><th>last bar</th><th>last price</th><th>signals</th>"
+                "<th>last signal</th></tr>")
+        rows = []
+        for symbol, w in self.watchers.items():
+            bar = getattr(w, "last_bar", None)
+            signals = list(getattr(w, "signals", []) or [])
+            last = signals[-1] if signals else None
+            state = getattr(w, "state", "?")
+            if state == "failed" and getattr(w, "error", None) is not None:
+                state = f"failed: {type(w.error).__name__}"
+            last_sig = (f"{last.direction} @ {last.price:.2f} ({_fmt_time(last.time)})" if last else "")
+            rows.append(
+                f"<tr><td><b>{html.escape(symbol)}</b></td><td>{html.escape(state)}</td>"
+                f"<td>{_fmt_time(getattr(bar, 'time', None))}</td>"
+                f"<td>{'' if bar is None else f'{bar.close:.2f}'}</td><td>{len(signals)}</td>"
+                f"<td>{html.escape(last_sig)}</td></tr>")
+        if not rows:
+            rows.append("<tr><td colspan='6'><i>no watchers yet: enter a symbol and press Start</i></td></tr>")
+        self.table.value = ("<table style='border-collapse:collapse;font-family:monospace' cellpadding='4'>"
+                            + head + "".join(rows) + "</table>")

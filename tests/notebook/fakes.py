@@ -1,0 +1,95 @@
+"""A stand-in watcher with the pinned event signatures, for testing views without a gateway."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from eventkit import Event
+
+
+@dataclass(frozen=True)
+class FakeBar:
+    time: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True)
+class FakeSignal:
+    time: datetime
+    direction: str
+    level: float
+    price: float
+
+
+T0 = datetime(2026, 11, 23, 14, 30, tzinfo=timezone.utc)
+
+
+def make_bar(i: int, base: float = 100.0) -> FakeBar:
+    """Bar i of a gentle saw-tooth series, one minute apart."""
+    c = base + (i % 17) * 0.1
+    return FakeBar(T0 + timedelta(minutes=i), c - 0.05, c + 0.2, c - 0.2, c, 1000 + i % 7)
+
+
+class FakeWatcher:
+    """Emits bar/signal/state events like BreakoutWatcher; bars are pushed by the test with feed()."""
+
+    def __init__(self, client=None, symbol="FAKE", rule=None, bar_size="1 min", trade=None, **kwargs):
+        self.client, self.symbol, self.rule, self.bar_size, self.trade = client, symbol, rule, bar_size, trade
+        self.bar_event = Event("bar_event")
+        self.signal_event = Event("signal_event")
+        self.state_event = Event("state_event")
+        self.state = "starting"
+        self.error = None
+        self.signals: list = []
+        self.last_bar = None
+        self.bars_seen = 0
+        self.bars = None
+        self._task = None
+        self._done = None
+
+    def _set_state(self, state):
+        self.state = state
+        self.state_event.emit(self, state)
+
+    def feed(self, bar, channel=None, signal=None):
+        self.last_bar = bar
+        self.bars_seen += 1
+        self.bar_event.emit(self, bar, channel)
+        if signal is not None:
+            self.signals.append(signal)
+            self.signal_event.emit(self, signal)
+
+    def fail(self, exc: BaseException):
+        self._done.set_exception(exc)
+
+    async def _run(self):
+        self._set_state("live")
+        try:
+            await self._done
+        except Exception as exc:
+            self.error = exc
+            self._set_state("failed")
+            raise
+        self._set_state("stopped")
+
+    def start(self):
+        self._done = asyncio.get_running_loop().create_future()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self._task
+
+    def stop(self):
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    def __await__(self):
+        return self._task.__await__()
+
+    async def aclose(self):
+        self.stop()
+        await self

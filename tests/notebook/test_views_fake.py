@@ -1,0 +1,208 @@
+"""Panel, chart and dashboard logic against a fake watcher with the pinned event signatures (no gateway)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from breakout_kit.notebook import ControlPanel, Dashboard, LiveChart
+
+from .fakes import FakeSignal, FakeWatcher, make_bar
+
+
+def stderr_text(output) -> str:
+    return "".join(o.get("text", "") for o in output.outputs if o.get("name") == "stderr")
+
+
+async def next_flush(chart: LiveChart, timeout: float = 5.0) -> None:
+    """Wait until the chart's scheduled (throttled) flush has run."""
+    done = asyncio.get_running_loop().create_future()
+    original = chart.flush
+
+    def flush_and_tell():
+        original()
+        if not done.done():
+            done.set_result(None)
+
+    chart.flush = flush_and_tell
+    try:
+        await asyncio.wait_for(done, timeout)
+    finally:
+        chart.flush = original
+
+
+async def test_chart_window_markers_and_throttle():
+    w = FakeWatcher(symbol="ABC")
+    chart = LiveChart(w, window=50, throttle=0.05)
+    assert chart.n_bars == 0
+    for i in range(120):
+        sig = FakeSignal(make_bar(i).time, "up", 101.0, make_bar(i).close) if i in (10, 100, 110) else None
+        w.feed(make_bar(i), (101.0, 99.0) if i >= 20 else None, sig)
+    assert chart.flushes == 0 and chart.dirty  # 120 bars only marked it dirty: one flush pending
+    await next_flush(chart)
+    assert chart.flushes == 1 and not chart.dirty
+    assert chart.n_bars == 50 and chart.bars_received == 120
+    x = chart.fig.data[0].x
+    assert x[0] == make_bar(70).time.replace(tzinfo=None).isoformat() and x[-1].startswith("2026-11-23T16:29")
+    assert chart.n_markers == 2  # the signal at bar 10 scrolled out of the window
+    assert list(chart.fig.data[1].y[-3:]) == [101.0, 101.0, 101.0]
+    assert len(chart.fig.data[5].y) == 50  # volume subplot
+    chart.close()
+    w.feed(make_bar(500))
+    assert chart.bars_received == 120 and not chart.dirty
+
+
+async def test_chart_same_time_bar_is_revised_not_appended():
+    w = FakeWatcher()
+    chart = LiveChart(w, window=10, throttle=0)
+    w.feed(make_bar(0))
+    b = make_bar(0)
+    w.feed(SimpleNamespace(time=b.time, open=b.open, high=b.high + 1, low=b.low, close=b.close + 1, volume=5))
+    chart.flush()
+    assert chart.n_bars == 1 and chart.fig.data[0].close[0] == pytest.approx(b.close + 1)
+    chart.close()
+
+
+def test_chart_seeds_from_watcher_history_and_validates():
+    w = FakeWatcher()
+    bars = [make_bar(i) for i in range(30)]
+    w.bars = pd.DataFrame({"open": [b.open for b in bars], "high": [b.high for b in bars],
+                           "low": [b.low for b in bars], "close": [b.close for b in bars],
+                           "volume": [b.volume for b in bars]},
+                          index=pd.DatetimeIndex([b.time for b in bars], name="time"))
+    w.signals = [FakeSignal(bars[25].time, "down", 99.0, 98.9)]
+    chart = LiveChart(w, window=20, tz="America/New_York")  # no loop needed: seeding flushes at once
+    assert chart.n_bars == 20 and chart.n_markers == 1
+    assert chart.fig.data[0].x[-1] == "2026-11-23T09:59:00"  # 14:59 UTC shown as New York wall clock
+    chart.close()
+    with pytest.raises(ValueError, match="window"):
+        LiveChart(w, window=1)
+
+
+def test_chart_update_cost_independent_of_bars_seen():
+    w = FakeWatcher()
+    chart = LiveChart(w, window=500, throttle=10)
+    bars = [make_bar(i) for i in range(50_100)]
+
+    def cost(start: int) -> float:
+        best = float("inf")
+        for k in range(start, start + 30):
+            t = time.perf_counter()
+            w.feed(bars[k], (101.0, 99.0))
+            chart.flush()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    for b in bars[:970]:
+        w.feed(b, (101.0, 99.0))
+    at_1k = cost(970)
+    for b in bars[1000:50_000]:
+        w.feed(b, (101.0, 99.0))
+    at_50k = cost(50_000)
+    print(f"per-update cost: 1k bars {at_1k * 1e3:.2f} ms, 50k bars {at_50k * 1e3:.2f} ms")
+    assert chart.bars_received == 50_030 and chart.n_bars == 500
+    assert at_50k <= 2 * at_1k
+    chart.close()
+
+
+def fake_panel(**kwargs) -> ControlPanel:
+    panel = ControlPanel(watcher_factory=FakeWatcher, throttle=0.05, **kwargs)
+    panel.rule = lambda: "RULE"  # the fake ignores the rule; breakout.BreakoutRule is tested elsewhere
+    return panel
+
+
+async def test_panel_start_button_runs_watcher_and_chart_gets_bars_and_marker():
+    panel = fake_panel(symbols=["AAA", "BBB"])
+    panel.symbol.value = "aaa"
+    panel.start_button.click()
+    watcher = await asyncio.wait_for(panel.tasks.last, 5)
+    assert panel.watchers == {"AAA": watcher} and watcher.rule == "RULE"
+    await asyncio.sleep(0)  # let the watcher's task start
+    assert watcher.state == "live"
+    chart = panel.charts["AAA"]
+    for i in range(30):
+        sig = FakeSignal(make_bar(i).time, "up", 101.0, 101.5) if i == 25 else None
+        watcher.feed(make_bar(i), None, sig)
+    await next_flush(chart)
+    assert chart.n_bars == 30 and chart.n_markers == 1
+    panel._refresh_table()
+    assert "AAA" in panel.table.value and "live" in panel.table.value and "up @ 101.50" in panel.table.value
+    panel.stop_button.click()
+    await asyncio.wait_for(watcher._task, 5)
+    assert watcher.state == "stopped" and "stopped" in panel.table.value
+    await panel.aclose()
+    assert stderr_text(panel.output) == ""
+
+
+async def test_panel_errors_go_to_output():
+    panel = fake_panel()
+    panel.start_button.click()  # no symbol entered
+    with pytest.raises(ValueError):
+        await asyncio.wait_for(panel.tasks.last, 5)
+    assert "ValueError: enter a symbol first" in stderr_text(panel.output)
+
+    watcher = panel.start("ZZZ")
+    with pytest.raises(ValueError, match="already being watched"):
+        panel.start("ZZZ")
+    await asyncio.sleep(0)
+    watcher.fail(RuntimeError("feed exploded"))
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(watcher._task, 5)
+    await asyncio.sleep(0)  # done-callbacks run on the next loop turn
+    assert "watcher ZZZ: RuntimeError: feed exploded" in stderr_text(panel.output)
+    assert "failed: RuntimeError" in panel.table.value
+    panel.stop_button.click()  # the entry is empty: the sync handler's error is reported, not raised
+    assert stderr_text(panel.output).count("enter a symbol first") == 2
+    await panel.aclose()
+
+
+async def test_panel_qualify_failure_and_trading_controls():
+    class Client:
+        trading = False
+        state = "connected"
+        account = "DU1234567"
+
+        async def qualify(self, symbol):
+            raise ValueError(f"unknown symbol {symbol}")
+
+        async def matching_symbols(self, pattern):
+            return [s for s in ("AAPL", "AMZN", "MSFT") if s.startswith(pattern.upper())]
+
+    panel = fake_panel(client=Client())
+    assert all(w.disabled for w in panel._trading_widgets)
+    assert "connected" in panel.status.value and "read-only" in panel.status.value
+    panel.symbol.value = "A"
+    await asyncio.wait_for(panel.tasks.last, 5)
+    assert {"AAPL", "AMZN"} <= set(panel.symbol.options) and "MSFT" not in panel.symbol.options
+    panel.symbol.value = "NOPE"
+    panel.start_button.click()
+    with pytest.raises(ValueError):
+        await asyncio.wait_for(panel.tasks.last, 5)
+    assert "unknown symbol NOPE" in stderr_text(panel.output) and panel.watchers == {}
+
+    Client.trading = True
+    trading_panel = fake_panel(client=Client())
+    assert not any(w.disabled for w in trading_panel._trading_widgets)
+    assert trading_panel.trade_spec() is None  # enabled but not ticked
+
+
+async def test_dashboard_follows_panel_and_feeds_signals():
+    panel = fake_panel(show_charts=False)
+    first = panel.start("AAA")
+    dash = Dashboard(panel, columns=2, window=20, throttle=0.01)
+    second = panel.start("BBB")
+    assert set(dash.charts) == {"AAA", "BBB"} and len(dash.grid.children) == 2
+    for i in range(5):
+        first.feed(make_bar(i))
+        second.feed(make_bar(i))
+    second.feed(make_bar(5), (100.0, 99.0), FakeSignal(make_bar(5).time, "down", 99.0, 98.5))
+    assert dash.signals[0][0] == "BBB" and "98.50" in dash.feed.value
+    dash.flush()
+    assert dash.charts["BBB"].n_bars == 6 and dash.charts["BBB"].n_markers == 1
+    dash.close()
+    await panel.aclose()
+    assert first.state == second.state == "stopped"
