@@ -5,19 +5,22 @@
     watcher = panel.start("AAPL")     # or type a symbol and press Start
 """
 
-from .chart import LiveChart
+from .canvas import CanvasChart
+from .chart import LiveChart, StreamingChart
 from .dashboard import Dashboard
 from .panel import ControlPanel
 from .session import connect, disconnect, embedded_gateway
 from .sync_calls import enable_sync_calls, sync_calls_enabled
 
 __all__ = [
-           "ControlPanel",
-           "Dashboard",
-           "LiveChart",
-           "connect",
-           "disconnect",
-           "embedded_gateway",
-           "enable_sync_calls",
-           "sync_calls_enabled",
+    "CanvasChart",
+    "ControlPanel",
+    "Dashboard",
+    "LiveChart",
+    "StreamingChart",
+    "connect",
+    "disconnect",
+    "embedded_gateway",
+    "enable_sync_calls",
+    "sync_calls_enabled",
 ]

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import time as _time
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-_FIELDS = ("open", "high", "low", "close", "volume", "upper", "lower")
+_FIELDS = ("open", "high", "low", "close", "volume", "upper", "lower", "wall")  # wall: wall-clock epoch
 
 
 def _to_datetime(value: Any) -> datetime:
@@ -61,12 +61,10 @@ class _Ring:
         return np.concatenate((arr[self.head:], arr[: self.head]))
 
 
-class LiveChart:
-    """Live candlestick chart of one watcher: candles, channel upper/lower, breakout markers and volume.
+class StreamingChart:
+    """Renderer-independent part of a live chart: window, markers, subscriptions and the throttled flush.
 
-    ``LiveChart(watcher, window=500, throttle=0.3)``; display it in a cell (or put ``chart.widget`` in a layout).
-    ``chart.flush()`` forces a redraw now; ``chart.close()`` unsubscribes from the watcher.
-    Times are shown in the bars' own time zone unless ``tz`` (a ``zoneinfo.ZoneInfo`` or name) is given.
+    Subclasses build the widget in ``_build`` and draw whole arrays in ``_draw``.
     """
 
     def __init__(self, watcher, window: int = 500, throttle: float = 0.3, *, height: int = 420,
@@ -93,60 +91,21 @@ class LiveChart:
         self.bars_received = 0
         self.signals_received = 0
         self.last_flush_seconds = 0.0  # Python-side cost of the latest flush
-        self.fig = self._build_figure(title if title is not None else str(getattr(watcher, "symbol", "")),
-                                      height, show_volume, compact)
+        self._build(title if title is not None else str(getattr(watcher, "symbol", "")),
+                    height, show_volume, compact)
         self._seed_from_watcher()
         watcher.bar_event.connect(self._on_bar)
         watcher.signal_event.connect(self._on_signal)
 
-    # ---- figure ------------------------------------------------------------------------------------------
-    @staticmethod
-    def _build_figure(title: str, height: int, show_volume: bool, compact: bool):
-        import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
-
-        rows = 2 if show_volume else 1
-        base = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.03,
-                             row_heights=[0.78, 0.22] if show_volume else [1.0])
-        fig = go.FigureWidget(base)
-        fig.add_trace(go.Candlestick(name="price", x=[], open=[], high=[], low=[], close=[],
-                                     increasing_line_color="#26a69a", decreasing_line_color="#ef5350",
-                                     showlegend=False), row=1, col=1)
-        fig.add_trace(go.Scatter(name="upper", x=[], y=[], mode="lines",
-                                 line={"color": "#1e88e5", "width": 1, "shape": "hv"}), row=1, col=1)
-        fig.add_trace(go.Scatter(name="lower", x=[], y=[], mode="lines",
-                                 line={"color": "#fb8c00", "width": 1, "shape": "hv"}), row=1, col=1)
-        fig.add_trace(go.Scatter(name="breakout up", x=[], y=[], mode="markers",
-                                 marker={"symbol": "triangle-up", "size": 12, "color": "#2e7d32",
-                                             "line": {"color": "black", "width": 1}}), row=1, col=1)
-        fig.add_trace(go.Scatter(name="breakout down", x=[], y=[], mode="markers",
-                                 marker={"symbol": "triangle-down", "size": 12, "color": "#c62828",
-                                             "line": {"color": "black", "width": 1}}), row=1, col=1)
-        if show_volume:
-            fig.add_trace(go.Bar(name="volume", x=[], y=[], marker_color="#90a4ae", showlegend=False),
-                          row=2, col=1)
-        margin = {"l": 40, "r": 10, "t": 30, "b": 20} if compact else {"l": 50, "r": 20, "t": 40, "b": 30}
-        fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 12 if compact else 15}}, height=height,
-                          margin=margin, showlegend=not compact, uirevision="keep",
-                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
-        fig.update_xaxes(rangeslider_visible=False)
-        return fig
-
-    @property
-    def widget(self):
-        """The ipywidget to place in a layout (the FigureWidget)."""
-        return self.fig
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.fig._repr_mimebundle_(**kwargs)
-
     # ---- data in -----------------------------------------------------------------------------------------
-    def _label(self, when) -> tuple[str, float]:
+    def _label(self, when) -> tuple[str, float, float]:
+        """(naive ISO-8601 wall-clock label, true epoch seconds, wall-clock epoch seconds) of a time."""
         dt = _to_datetime(when)
         if self.tz is not None and dt.tzinfo is not None:
             dt = dt.astimezone(self.tz)
-        # Plotly.js has no time zones: show the wall-clock time as a naive ISO-8601 string.
-        return dt.replace(tzinfo=None).isoformat(), dt.timestamp()
+        # Browser charts have no exchange time zones: show the bar's wall-clock time.
+        naive = dt.replace(tzinfo=None)
+        return naive.isoformat(), dt.timestamp(), naive.replace(tzinfo=timezone.utc).timestamp()
 
     def _seed_from_watcher(self) -> None:
         """Start from whatever the watcher already holds (backfilled bars, earlier signals)."""
@@ -156,7 +115,8 @@ class LiveChart:
             cols = {c: (tail[c].to_numpy(dtype=float) if c in tail.columns else np.full(len(tail), np.nan))
                     for c in _FIELDS}
             for k, when in enumerate(tail.index):
-                label, epoch = self._label(when)
+                label, epoch, wall = self._label(when)
+                cols["wall"][k] = wall
                 self._ring.push(label, epoch, tuple(cols[c][k] for c in _FIELDS))
             self._dirty = True
         for sig in list(getattr(self.watcher, "signals", None) or [])[-self.window:]:
@@ -167,9 +127,9 @@ class LiveChart:
     def add_bar(self, bar, channel=None) -> None:
         """Put one bar (and the channel that applied to it, or None) into the window and schedule a redraw."""
         upper, lower = channel if channel is not None else (np.nan, np.nan)
-        label, epoch = self._label(bar.time)
+        label, epoch, wall = self._label(bar.time)
         self._ring.push(label, epoch, (float(bar.open), float(bar.high), float(bar.low), float(bar.close),
-                                       float(bar.volume), float(upper), float(lower)))
+                                       float(bar.volume), float(upper), float(lower), wall))
         self.bars_received += 1
         self._mark_dirty()
 
@@ -179,8 +139,8 @@ class LiveChart:
         self._mark_dirty()
 
     def _add_signal(self, signal) -> None:
-        label, epoch = self._label(signal.time)
-        self._signals.append((epoch, label, signal.direction, float(signal.price)))
+        label, epoch, wall = self._label(signal.time)
+        self._signals.append((epoch, label, wall, signal.direction, float(signal.price)))
         self.signals_received += 1
 
     def _on_bar(self, watcher, bar, channel) -> None:
@@ -218,36 +178,15 @@ class LiveChart:
         x = ring.ordered(ring.x)
         col = {name: ring.ordered(arr) for name, arr in ring.cols.items()}
         oldest = ring.ordered(ring.t)[0] if ring.size else float("inf")
-        ups = [(lab, p) for (e, lab, d, p) in self._signals if d == "up" and e >= oldest]
-        downs = [(lab, p) for (e, lab, d, p) in self._signals if d == "down" and e >= oldest]
-        data = self.fig.data
-        with self.fig.batch_update():
-            candle = data[0]
-            candle.x, candle.open, candle.high, candle.low, candle.close = (
-                x, col["open"], col["high"], col["low"], col["close"])
-            data[1].x, data[1].y = x, col["upper"]
-            data[2].x, data[2].y = x, col["lower"]
-            data[3].x, data[3].y = [lab for lab, _ in ups], [p for _, p in ups]
-            data[4].x, data[4].y = [lab for lab, _ in downs], [p for _, p in downs]
-            if len(data) > 5:
-                data[5].x, data[5].y = x, col["volume"]
+        ups = [(lab, wall, p) for (e, lab, wall, d, p) in self._signals if d == "up" and e >= oldest]
+        downs = [(lab, wall, p) for (e, lab, wall, d, p) in self._signals if d == "down" and e >= oldest]
+        self._draw(x, col, ups, downs)
         self._dirty = False
         self._last_flush = _time.monotonic()
         self.flushes += 1
         self.last_flush_seconds = _time.perf_counter() - started
 
-    # ---- introspection -----------------------------------------------------------------------------------
-    @property
-    def n_bars(self) -> int:
-        """Candles currently drawn (after the latest flush)."""
-        x = self.fig.data[0].x
-        return 0 if x is None else len(x)
-
-    @property
-    def n_markers(self) -> int:
-        """Breakout markers currently drawn (up + down)."""
-        return sum(0 if t.x is None else len(t.x) for t in self.fig.data[3:5])
-
+    # ---- introspection ---------------------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
         return self._dirty
@@ -263,6 +202,87 @@ class LiveChart:
         self.watcher.bar_event.disconnect(self._on_bar)
         self.watcher.signal_event.disconnect(self._on_signal)
 
+    def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
+        raise NotImplementedError
+
+    def _draw(self, x: np.ndarray, col: dict, ups: list, downs: list) -> None:
+        raise NotImplementedError
+
     def __repr__(self) -> str:
-        return (f"LiveChart({getattr(self.watcher, 'symbol', '?')!r}, window={self.window}, "
+        return (f"{type(self).__name__}({getattr(self.watcher, 'symbol', '?')!r}, window={self.window}, "
                 f"bars={self._ring.size}, flushes={self.flushes})")
+
+
+class LiveChart(StreamingChart):
+    """Live candlestick chart of one watcher (Plotly FigureWidget): candles, channel, breakout markers, volume.
+
+    ``LiveChart(watcher, window=500, throttle=0.3, *, height=420, title=None, tz=None, show_volume=True,
+    compact=False)``; display it in a cell (or put ``chart.widget`` in a layout). ``chart.flush()`` forces a
+    redraw now; ``chart.close()`` unsubscribes from the watcher. Times are shown in the bars' own time zone
+    unless ``tz`` (a ``zoneinfo.ZoneInfo`` or name) is given.
+    """
+
+    # ---- figure ------------------------------------------------------------------------------------------
+    def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        rows = 2 if show_volume else 1
+        base = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.03,
+                             row_heights=[0.78, 0.22] if show_volume else [1.0])
+        fig = go.FigureWidget(base)
+        fig.add_trace(go.Candlestick(name="price", x=[], open=[], high=[], low=[], close=[],
+                                     increasing_line_color="#26a69a", decreasing_line_color="#ef5350",
+                                     showlegend=False), row=1, col=1)
+        fig.add_trace(go.Scatter(name="upper", x=[], y=[], mode="lines",
+                                 line={"color": "#1e88e5", "width": 1, "shape": "hv"}), row=1, col=1)
+        fig.add_trace(go.Scatter(name="lower", x=[], y=[], mode="lines",
+                                 line={"color": "#fb8c00", "width": 1, "shape": "hv"}), row=1, col=1)
+        fig.add_trace(go.Scatter(name="breakout up", x=[], y=[], mode="markers",
+                                 marker={"symbol": "triangle-up", "size": 12, "color": "#2e7d32",
+                                             "line": {"color": "black", "width": 1}}), row=1, col=1)
+        fig.add_trace(go.Scatter(name="breakout down", x=[], y=[], mode="markers",
+                                 marker={"symbol": "triangle-down", "size": 12, "color": "#c62828",
+                                             "line": {"color": "black", "width": 1}}), row=1, col=1)
+        if show_volume:
+            fig.add_trace(go.Bar(name="volume", x=[], y=[], marker_color="#90a4ae", showlegend=False),
+                          row=2, col=1)
+        margin = {"l": 40, "r": 10, "t": 30, "b": 20} if compact else {"l": 50, "r": 20, "t": 40, "b": 30}
+        fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 12 if compact else 15}}, height=height,
+                          margin=margin, showlegend=not compact, uirevision="keep",
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
+        fig.update_xaxes(rangeslider_visible=False)
+        self.fig = fig
+
+    @property
+    def widget(self):
+        """The ipywidget to place in a layout (the FigureWidget)."""
+        return self.fig
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.fig._repr_mimebundle_(**kwargs)
+
+    def _draw(self, x: np.ndarray, col: dict, ups: list, downs: list) -> None:
+        data = self.fig.data
+        with self.fig.batch_update():  # one message with whole arrays, not one per trace or per bar
+            candle = data[0]
+            candle.x, candle.open, candle.high, candle.low, candle.close = (
+                x, col["open"], col["high"], col["low"], col["close"])
+            data[1].x, data[1].y = x, col["upper"]
+            data[2].x, data[2].y = x, col["lower"]
+            data[3].x, data[3].y = [m[0] for m in ups], [m[2] for m in ups]
+            data[4].x, data[4].y = [m[0] for m in downs], [m[2] for m in downs]
+            if len(data) > 5:
+                data[5].x, data[5].y = x, col["volume"]
+
+    # ---- introspection -----------------------------------------------------------------------------------
+    @property
+    def n_bars(self) -> int:
+        """Candles currently drawn (after the latest flush)."""
+        x = self.fig.data[0].x
+        return 0 if x is None else len(x)
+
+    @property
+    def n_markers(self) -> int:
+        """Breakout markers currently drawn (up + down)."""
+        return sum(0 if t.x is None else len(t.x) for t in self.fig.data[3:5])

@@ -14,7 +14,8 @@ from collections.abc import Callable
 import ipywidgets as W
 from eventkit import Event
 
-from .chart import LiveChart
+from .chart import StreamingChart
+from .dashboard import chart_class
 from .tasks import TaskKeeper
 
 BAR_SIZES = ["5 secs", "10 secs", "15 secs", "30 secs", "1 min", "2 mins", "5 mins", "15 mins", "30 mins", "1 hour"]
@@ -41,7 +42,8 @@ class ControlPanel(W.VBox):
     """Connection status, symbol entry, rule parameters, Start/Stop, a live watchers table, errors, charts.
 
     ``ControlPanel(client=None, *, symbols=None, rule=None, bar_size="1 min", backfill="1 D", window=500,
-    throttle=0.3, show_charts=True, watcher_factory=None)``. Display it as the last expression of a cell.
+    throttle=0.3, show_charts=True, chart_height=380, renderer="plotly", watcher_factory=None)``; ``renderer="canvas"``
+    draws the charts with the lighter CanvasChart. Display it as the last expression of a cell.
     Programmatic use: ``panel.start("AAPL")`` returns the started watcher; ``panel.watchers`` / ``panel.charts``
     map symbol to watcher / LiveChart; ``panel.stop(symbol)``, ``panel.stop_all()``, ``await panel.aclose()``.
     Paper trading controls (qty, TP %, SL %) are enabled only when ``client.trading`` is true.
@@ -49,7 +51,7 @@ class ControlPanel(W.VBox):
 
     def __init__(self, client=None, *, symbols: list[str] | None = None, rule=None, bar_size: str = "1 min",
                  backfill: str = "1 D", window: int = 500, throttle: float = 0.3, show_charts: bool = True,
-                 chart_height: int = 380, watcher_factory: Callable | None = None):
+                 chart_height: int = 380, renderer: str = "plotly", watcher_factory: Callable | None = None):
         if bar_size not in BAR_SIZES:
             raise ValueError(f"bar_size {bar_size!r} is not one of {', '.join(BAR_SIZES)}")
         self.client = client
@@ -60,7 +62,8 @@ class ControlPanel(W.VBox):
         self.chart_height = chart_height
         self.watcher_factory = watcher_factory or _default_watcher_factory
         self.watchers: dict[str, object] = {}
-        self.charts: dict[str, LiveChart] = {}
+        self.chart_class = chart_class(renderer)
+        self.charts: dict[str, StreamingChart] = {}
         self.started_event = Event("started_event")  # emits (watcher) after each start
         self._table_handle: asyncio.TimerHandle | None = None
         self._suggest_task: asyncio.Task | None = None
@@ -218,7 +221,7 @@ class ControlPanel(W.VBox):
         watcher.bar_event.connect(self._on_watcher_event)
         watcher.signal_event.connect(self._on_watcher_event)
         if self.show_charts:
-            chart = LiveChart(watcher, window=self.window, throttle=self.throttle, height=self.chart_height)
+            chart = self.chart_class(watcher, window=self.window, throttle=self.throttle, height=self.chart_height)
             self.charts[symbol] = chart
             self.charts_box.children = [c.widget for c in self.charts.values()]
         task = watcher.start()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from breakout_kit.notebook import ControlPanel, Dashboard, LiveChart
+from breakout_kit.notebook import CanvasChart, ControlPanel, Dashboard, LiveChart
 
 from .fakes import FakeSignal, FakeWatcher, make_bar
 
@@ -35,9 +37,25 @@ async def next_flush(chart: LiveChart, timeout: float = 5.0) -> None:
         chart.flush = original
 
 
-async def test_chart_window_markers_and_throttle():
+RENDERERS = pytest.mark.parametrize("Chart", [LiveChart, CanvasChart], ids=["plotly", "canvas"])
+
+
+def drawn(chart) -> dict:
+    """What the front end was last sent, per renderer: x labels (or wall-clock epochs), upper, volume."""
+    if isinstance(chart, LiveChart):
+        d = chart.fig.data
+        return {"x": list(d[0].x), "upper": list(d[1].y), "volume": list(d[5].y),
+                "close": list(d[0].close)}
+    n = chart.canvas.n
+    cols = np.frombuffer(chart.canvas.bars, dtype="<f8").reshape(8, n)
+    return {"x": [datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None).isoformat() for t in cols[0]],
+            "upper": list(cols[6]), "volume": list(cols[5]), "close": list(cols[4])}
+
+
+@RENDERERS
+async def test_chart_window_markers_and_throttle(Chart):
     w = FakeWatcher(symbol="ABC")
-    chart = LiveChart(w, window=50, throttle=0.05)
+    chart = Chart(w, window=50, throttle=0.05)
     assert chart.n_bars == 0
     for i in range(120):
         sig = FakeSignal(make_bar(i).time, "up", 101.0, make_bar(i).close) if i in (10, 100, 110) else None
@@ -46,28 +64,31 @@ async def test_chart_window_markers_and_throttle():
     await next_flush(chart)
     assert chart.flushes == 1 and not chart.dirty
     assert chart.n_bars == 50 and chart.bars_received == 120
-    x = chart.fig.data[0].x
+    sent = drawn(chart)
+    x = sent["x"]
     assert x[0] == make_bar(70).time.replace(tzinfo=None).isoformat() and x[-1].startswith("2026-11-23T16:29")
     assert chart.n_markers == 2  # the signal at bar 10 scrolled out of the window
-    assert list(chart.fig.data[1].y[-3:]) == [101.0, 101.0, 101.0]
-    assert len(chart.fig.data[5].y) == 50  # volume subplot
+    assert sent["upper"][-3:] == [101.0, 101.0, 101.0]
+    assert sent["volume"][-1] == make_bar(119).volume
     chart.close()
     w.feed(make_bar(500))
     assert chart.bars_received == 120 and not chart.dirty
 
 
-async def test_chart_same_time_bar_is_revised_not_appended():
+@RENDERERS
+async def test_chart_same_time_bar_is_revised_not_appended(Chart):
     w = FakeWatcher()
-    chart = LiveChart(w, window=10, throttle=0)
+    chart = Chart(w, window=10, throttle=0)
     w.feed(make_bar(0))
     b = make_bar(0)
     w.feed(SimpleNamespace(time=b.time, open=b.open, high=b.high + 1, low=b.low, close=b.close + 1, volume=5))
     chart.flush()
-    assert chart.n_bars == 1 and chart.fig.data[0].close[0] == pytest.approx(b.close + 1)
+    assert chart.n_bars == 1 and drawn(chart)["close"][0] == pytest.approx(b.close + 1)
     chart.close()
 
 
-def test_chart_seeds_from_watcher_history_and_validates():
+@RENDERERS
+def test_chart_seeds_from_watcher_history_and_validates(Chart):
     w = FakeWatcher()
     bars = [make_bar(i) for i in range(30)]
     w.bars = pd.DataFrame({"open": [b.open for b in bars], "high": [b.high for b in bars],
@@ -75,17 +96,18 @@ def test_chart_seeds_from_watcher_history_and_validates():
                            "volume": [b.volume for b in bars]},
                           index=pd.DatetimeIndex([b.time for b in bars], name="time"))
     w.signals = [FakeSignal(bars[25].time, "down", 99.0, 98.9)]
-    chart = LiveChart(w, window=20, tz="America/New_York")  # no loop needed: seeding flushes at once
+    chart = Chart(w, window=20, tz="America/New_York")  # no loop needed: seeding flushes at once
     assert chart.n_bars == 20 and chart.n_markers == 1
-    assert chart.fig.data[0].x[-1] == "2026-11-23T09:59:00"  # 14:59 UTC shown as New York wall clock
+    assert drawn(chart)["x"][-1] == "2026-11-23T09:59:00"  # 14:59 UTC shown as New York wall clock
     chart.close()
     with pytest.raises(ValueError, match="window"):
-        LiveChart(w, window=1)
+        Chart(w, window=1)
 
 
-def test_chart_update_cost_independent_of_bars_seen():
+@RENDERERS
+def test_chart_update_cost_independent_of_bars_seen(Chart):
     w = FakeWatcher()
-    chart = LiveChart(w, window=500, throttle=10)
+    chart = Chart(w, window=500, throttle=10)
     bars = [make_bar(i) for i in range(50_100)]
 
     def cost(start: int) -> float:
@@ -103,7 +125,7 @@ def test_chart_update_cost_independent_of_bars_seen():
     for b in bars[1000:50_000]:
         w.feed(b, (101.0, 99.0))
     at_50k = cost(50_000)
-    print(f"per-update cost: 1k bars {at_1k * 1e3:.2f} ms, 50k bars {at_50k * 1e3:.2f} ms")
+    print(f"{Chart.__name__} per-update cost: 1k bars {at_1k * 1e3:.2f} ms, 50k bars {at_50k * 1e3:.2f} ms")
     assert chart.bars_received == 50_030 and chart.n_bars == 500
     assert at_50k <= 2 * at_1k
     chart.close()
@@ -190,10 +212,11 @@ async def test_panel_qualify_failure_and_trading_controls():
     assert trading_panel.trade_spec() is None  # enabled but not ticked
 
 
-async def test_dashboard_follows_panel_and_feeds_signals():
+@pytest.mark.parametrize("renderer", ["plotly", "canvas"])
+async def test_dashboard_follows_panel_and_feeds_signals(renderer):
     panel = fake_panel(show_charts=False)
     first = panel.start("AAA")
-    dash = Dashboard(panel, columns=2, window=20, throttle=0.01)
+    dash = Dashboard(panel, columns=2, window=20, throttle=0.01, renderer=renderer)
     second = panel.start("BBB")
     assert set(dash.charts) == {"AAA", "BBB"} and len(dash.grid.children) == 2
     for i in range(5):
