@@ -1,0 +1,256 @@
+"""``breakout-kit``: the one-loop async command line.
+
+``main()`` is ``asyncio.run(run())``. One event loop runs the IB connection, every watcher task, background ingests
+and the command loop; nothing blocks it (see ``cli_prompt`` for how stdin is read).
+
+Subcommands: none = the interactive command loop; ``demo`` = the headless main job (``breakout_kit.demo``).
+More subcommands (``bench``) plug in through ``SUBCOMMANDS`` below.
+
+Connection: ``--host/--port/--client-id`` else env ``IB_HOST``/``IB_PORT``/``IB_CLIENT_ID``. With no port anywhere, or
+with ``--sim``, the embedded paper gateway starts in-process on a free loopback port. Its default speed is
+``INTERACTIVE_SPEED`` = 60 simulated seconds per real second: a 1-minute bar completes every real second, so a
+20-bar watcher is warm at once (it backfills) and the planted breakouts show up within about half a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+import traceback
+from datetime import datetime
+from typing import Any, Callable
+
+from breakout_kit.cli_commands import COMMAND_WORDS, Session, error_line
+
+INTERACTIVE_SPEED = 60.0
+SHUTDOWN_TIMEOUT = 5.0
+
+# name -> (module, help). The module provides ``add_arguments(parser)`` and ``async def main(args) -> int``.
+# `args` carries the common flags too (host, port, client_id, sim, seed, speed, start, debug, trading).
+# Hook for `bench`: add  "bench": ("breakout_kit.bench", "measure ...")  once breakout_kit/bench.py provides both.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("breakout_kit.demo", "headless demo: embedded gateway, watchers, paper brackets, summary"),
+}
+
+
+def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Flags valid before or after the subcommand. Subparsers use SUPPRESS so they don't override main's values."""
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    g = parser.add_argument_group("connection")
+    g.add_argument("--host", default=d(None), help="TWS / IB Gateway host (env IB_HOST, default 127.0.0.1)")
+    g.add_argument("--port", type=int, default=d(None),
+                   help="TWS / IB Gateway port (env IB_PORT); none = embedded paper gateway")
+    g.add_argument("--client-id", type=int, default=d(None), help="API client id (env IB_CLIENT_ID, default 1)")
+    g.add_argument("--trading", action="store_true", default=d(False),
+                   help="allow placing (paper) orders; without it every order is refused")
+    s = parser.add_argument_group("embedded paper gateway")
+    s.add_argument("--sim", action="store_true", default=d(False),
+                   help="use the embedded paper gateway even if IB_PORT is set")
+    s.add_argument("--seed", type=int, default=d(0), help="synthetic market seed (default 0)")
+    s.add_argument("--speed", type=float, default=d(None),
+                   help=f"simulated seconds per real second (default {INTERACTIVE_SPEED:g}; demo: faster)")
+    s.add_argument("--start", type=_parse_start, default=d(None),
+                   help="simulated start time, ISO 8601 with offset (default: the gateway's)")
+    parser.add_argument("--debug", action="store_true", default=d(False),
+                        help="full tracebacks and library logging on stderr")
+
+
+def _parse_start(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad --start {text!r} (ISO 8601, e.g. 2026-11-23T09:30:00-05:00)")
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"--start {text!r} needs a UTC offset")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree: common flags, then optional subcommand from SUBCOMMANDS."""
+    parser = argparse.ArgumentParser(
+        prog="breakout-kit",
+        description="Watch IB market data for breakouts. Without a subcommand: the interactive command loop "
+                    "(type help). Reads commands from stdin when it is not a terminal.")
+    _add_common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
+    for name, (module, help_) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        _add_common(p, suppress=True)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def configure_logging(debug: bool) -> None:
+    """Library chatter (ib_insync's error log lines) stays off the console unless --debug: the CLI reports
+    every failure itself as one ``error:`` line."""
+    from breakout_kit.iblib import NAME
+
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger(NAME).setLevel(logging.INFO if debug else logging.CRITICAL)
+    logging.getLogger("asyncio").setLevel(logging.WARNING if debug else logging.ERROR)
+
+
+def wants_embedded(args: argparse.Namespace) -> bool:
+    """Embedded gateway when --sim, or when no port is given by flag or IB_PORT."""
+    from breakout_kit.config import env_port
+
+    return bool(args.sim) or (args.port is None and env_port() is None)
+
+
+@contextlib.asynccontextmanager
+async def embedded_gateway(args: argparse.Namespace, default_speed: float, say: Callable[[str], None],
+                           **extra: Any):
+    """Start the in-process PaperGateway on a free loopback port and say so in one line; stop it on exit."""
+    from breakout_kit.gateway import PaperGateway
+
+    speed = args.speed if args.speed is not None else default_speed
+    kwargs: dict[str, Any] = dict(host="127.0.0.1", port=0, seed=args.seed, speed=speed, **extra)
+    if args.start is not None:
+        kwargs["start"] = args.start
+    async with PaperGateway(**kwargs) as gw:
+        say(f"using embedded paper gateway on {gw.host}:{gw.port} at {speed:g}x "
+            f"(set IB_PORT to use your TWS / IB Gateway)")
+        yield gw
+
+
+def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGINT and SIGTERM set ``stop`` (the clean-shutdown path). Returns a function that removes the handlers."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+    return remove
+
+
+def printer() -> Callable[[str], None]:
+    """Print one chunk of text and flush (scripted sessions read our stdout line by line)."""
+    def out(text: str) -> None:
+        if text:
+            print(text, flush=True)
+    return out
+
+
+async def command_loop(session: Session, reader) -> None:
+    """Read a line, execute it, print the reply; until quit or end of input."""
+    while True:
+        line = await reader.readline()
+        if line is None:
+            return
+        reply = await session.execute(line)
+        session.out(reply.text)
+        if reply.quit:
+            return
+
+
+async def interactive(args: argparse.Namespace) -> int:
+    """The default subcommand: connect, run the command loop and watchers until quit/EOF/signal, clean up."""
+    from breakout_kit.cli_prompt import make_reader, output_context, stdin_is_tty
+    from breakout_kit.ib_client import IBClient
+
+    tty = stdin_is_tty()
+    out = printer()
+    stop = asyncio.Event()
+    remove_signals = install_stop_signals(stop)
+    try:
+        with output_context(tty):
+            async with contextlib.AsyncExitStack() as stack:
+                host, port = args.host, args.port
+                words = list(COMMAND_WORDS)
+                if wants_embedded(args):
+                    gw = await stack.enter_async_context(embedded_gateway(args, INTERACTIVE_SPEED, out))
+                    host, port = gw.host, gw.port
+                    with contextlib.suppress(Exception):
+                        words += list(gw.symbols())
+                client = IBClient(host, port, args.client_id, readonly=not args.trading, trading=args.trading)
+                connect = asyncio.ensure_future(client.connect())
+                stop_wait = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({connect, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if not connect.done():  # Ctrl-C while connecting
+                    connect.cancel()
+                    stop_wait.cancel()
+                    await asyncio.gather(connect, stop_wait, return_exceptions=True)
+                    return 0
+                stop_wait.cancel()
+                await asyncio.gather(stop_wait, return_exceptions=True)
+                connect.result()  # ConnectError -> one line below
+                stack.push_async_callback(_bounded, client.disconnect())
+                account = getattr(client, "account", "") or "?"
+                mode = "trading enabled" if args.trading else "read-only (start with --trading to place orders)"
+                out(f"connected to {host}:{port} as client {client.settings.client_id}, account {account}, {mode}"
+                    + ("; type help" if tty else ""))
+                session = Session(client, out=out, trading=args.trading, debug=args.debug)
+                stack.push_async_callback(session.aclose, SHUTDOWN_TIMEOUT)
+                reader = make_reader(words, tty)
+                stack.callback(reader.close)
+                await _until_done_or_stopped(command_loop(session, reader), stop)
+        return 0
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(error_line(exc), file=sys.stderr, flush=True)
+        return 1
+    finally:
+        remove_signals()
+
+
+async def _until_done_or_stopped(coro, stop: asyncio.Event) -> None:
+    """Run ``coro`` as a task next to the stop signal; whichever ends first wins and the other is cancelled."""
+    main = asyncio.ensure_future(coro)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (main, stopper):
+            t.cancel()
+        await asyncio.gather(main, stopper, return_exceptions=True)
+    if main.done() and not main.cancelled() and main.exception() is not None:
+        raise main.exception()
+
+
+async def _bounded(aw, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+    """Await a shutdown step but never hang on it."""
+    with contextlib.suppress(asyncio.TimeoutError, ConnectionError, OSError):
+        await asyncio.wait_for(aw, timeout)
+
+
+async def run(argv: list[str] | None = None) -> int:
+    """The CLI as a coroutine: parse flags, dispatch to the subcommand, return the exit code."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.debug)
+    if args.command:
+        module = importlib.import_module(SUBCOMMANDS[args.command][0])
+        try:
+            return await module.main(args)
+        except Exception as exc:
+            if args.debug:
+                traceback.print_exc()
+            print(error_line(exc), file=sys.stderr, flush=True)
+            return 1
+    return await interactive(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry: ``asyncio.run(run())``; exits with its code."""
+    try:
+        code = asyncio.run(run(argv))
+    except KeyboardInterrupt:  # only before our handlers are installed (during start-up)
+        code = 0
+    sys.stdout.flush()
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()

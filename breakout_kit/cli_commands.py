@@ -1,0 +1,540 @@
+"""The CLI's command language: parsing, the command table and the dispatcher.
+
+Everything here runs on the one event loop and never blocks it. ``Session.execute(line)`` turns one input line into
+a ``Reply`` (text to print, and whether to quit); it never raises for bad input: every failure becomes exactly one
+``error: ...`` line. Long work (watchers, ingest) runs as tasks the session owns, and ``Session.aclose()`` ends them.
+
+The session only talks to the client through the pinned IBClient API and builds watchers through a factory, so tests
+can drive it in-process with small fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import shlex
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+Printer = Callable[[str], None]
+
+# Short bar-size spellings users type -> IB's barSizeSetting strings.
+_BAR_UNITS = {"s": "secs", "sec": "secs", "secs": "secs", "m": "min", "min": "min", "mins": "min",
+              "h": "hour", "hour": "hour", "hours": "hour", "d": "day", "day": "day"}
+_VALID_BARS = {"1 secs", "5 secs", "10 secs", "15 secs", "30 secs", "1 min", "2 mins", "3 mins", "5 mins",
+               "10 mins", "15 mins", "20 mins", "30 mins", "1 hour", "2 hours", "3 hours", "4 hours", "8 hours",
+               "1 day"}
+_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
+_DURATION_RE = re.compile(r"^(\d+)\s*([SDWMY])$", re.IGNORECASE)
+
+
+class CommandError(ValueError):
+    """Bad input for a command; its message is shown as ``error: <message>``."""
+
+
+@dataclass
+class Reply:
+    """What one command line produced: text to print (may be empty or multi-line) and whether to quit."""
+
+    text: str = ""
+    quit: bool = False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parsing helpers (pure functions, tested directly)
+# ---------------------------------------------------------------------------------------------------------------
+
+def split_args(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Split tokens into positionals and ``key=value`` options (keys lower-cased).
+
+    A bare duration unit right after ``duration=N`` is glued back on, so ``duration=5 D`` works unquoted.
+    Repeating a key is an error.
+    """
+    positional: list[str] = []
+    options: dict[str, str] = {}
+    last_key = None
+    for tok in tokens:
+        if "=" in tok:
+            key, _, value = tok.partition("=")
+            key = key.strip().lower()
+            if not key:
+                raise CommandError(f"bad option {tok!r} (expected key=value)")
+            if key in options:
+                raise CommandError(f"option {key!r} given twice")
+            options[key] = value.strip()
+            last_key = key
+        elif last_key == "duration" and re.fullmatch(r"[SDWMYsdwmy]", tok) and options["duration"].isdigit():
+            options["duration"] += " " + tok
+            last_key = None
+        else:
+            positional.append(tok)
+            last_key = None
+    return positional, options
+
+
+def parse_symbol(text: str) -> str:
+    """An upper-cased ticker like ``AAPL`` or ``BRK.B``; anything else is a CommandError."""
+    sym = text.strip().upper()
+    if not _SYMBOL_RE.match(sym):
+        raise CommandError(f"bad symbol {text!r}")
+    return sym
+
+
+def parse_float(name: str, text: str, *, low: float | None = None, high: float | None = None,
+                low_open: bool = True) -> float:
+    """A finite float for option ``name`` within (low, high); a CommandError names the option otherwise."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise CommandError(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise CommandError(f"{name} must be a finite number, got {text!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise CommandError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {text}")
+    if high is not None and value >= high:
+        raise CommandError(f"{name} must be < {high:g}, got {text}")
+    return value
+
+
+def parse_int(name: str, text: str, *, low: int = 1, high: int | None = None) -> int:
+    """An integer for option ``name`` in [low, high]."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise CommandError(f"{name} must be a whole number, got {text!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise CommandError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def parse_bar_size(text: str) -> str:
+    """``1m`` / ``5m`` / ``30s`` / ``1h`` / ``1d`` (or IB's own ``1 min`` spelling) -> IB barSizeSetting."""
+    m = re.fullmatch(r"\s*(\d+)\s*([a-z]+)\s*", text.lower())
+    if not m or m.group(2) not in _BAR_UNITS:
+        raise CommandError(f"bad bar size {text!r} (try 1m, 5m, 30s, 1h, 1d)")
+    n, unit = int(m.group(1)), _BAR_UNITS[m.group(2)]
+    if unit in ("min", "hour") and n > 1:
+        unit += "s"
+    size = f"{n} {unit}"
+    if size not in _VALID_BARS:
+        raise CommandError(f"unsupported bar size {text!r} (IB has: {', '.join(sorted(_VALID_BARS))})")
+    return size
+
+
+def parse_duration(text: str) -> str:
+    """``5 D`` / ``5D`` / ``2W`` -> IB durationStr ``5 D``."""
+    m = _DURATION_RE.fullmatch(text.strip())
+    if not m or int(m.group(1)) <= 0:
+        raise CommandError(f"bad duration {text!r} (like 5 D, 2 W, 1 M, 3600 S)")
+    return f"{int(m.group(1))} {m.group(2).upper()}"
+
+
+def one_line(text: str) -> str:
+    """Collapse any message to a single line (errors must never span lines)."""
+    return " ".join(str(text).split())
+
+
+def error_line(exc: BaseException) -> str:
+    """``error: <message>`` for an exception, naming its type when the message is empty."""
+    msg = one_line(str(exc)) or type(exc).__name__
+    return f"error: {msg}"
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain fixed-width text table (no pandas needed, stable for tests)."""
+    cells = [[str(c) for c in columns]] + [["" if r.get(c) is None else str(r.get(c)) for c in columns]
+                                           for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def format_frame(df: Any, empty: str) -> str:
+    """A DataFrame (or anything with to_string) as text; ``empty`` when it has no rows."""
+    if df is None or getattr(df, "empty", False) or (hasattr(df, "__len__") and len(df) == 0):
+        return empty
+    if hasattr(df, "to_string"):
+        try:
+            return df.to_string(index=False)
+        except TypeError:
+            return df.to_string()
+    return str(df)
+
+
+def format_time(t: Any) -> str:
+    """A bar time as compact ISO text (datetime or pandas Timestamp)."""
+    if t is None:
+        return "-"
+    iso = getattr(t, "isoformat", None)
+    return iso() if iso else str(t)
+
+
+def signal_line(symbol: str, signal: Any) -> str:
+    """The one ``SIGNAL`` line printed per breakout: symbol, direction, bar time, price, level."""
+    return (f"SIGNAL {symbol} {signal.direction} {format_time(signal.time)} "
+            f"price={signal.price:.4g} level={signal.level:.4g}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The command table
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Command:
+    """One command: its name, aliases, a usage line, and the coroutine method that runs it."""
+
+    name: str
+    usage: str
+    summary: str
+    handler: str
+    aliases: tuple[str, ...] = ()
+
+
+COMMANDS: list[Command] = [
+    Command("help", "help", "list the commands (also: ?, menu)", "cmd_help", ("?", "menu")),
+    Command("breakout", "breakout SYMBOL [lookback=20] [bar=1m] [trigger=close|high] [direction=up|down|both] "
+            "[vol=X] [trade=QTY tp=PCT sl=PCT]", "watch SYMBOL for breakouts (runs in the background)",
+            "cmd_breakout", ("watch",)),
+    Command("watchers", "watchers", "table of watchers: state, last bar, last price, signals, error",
+            "cmd_watchers", ("status",)),
+    Command("stop", "stop SYMBOL|all", "stop one watcher or all of them", "cmd_stop"),
+    Command("buy", "buy SYMBOL QTY tp=PCT sl=PCT [limit=PRICE]", "place a bracket order (needs --trading)",
+            "cmd_buy"),
+    Command("orders", "orders", "list open orders", "cmd_orders"),
+    Command("cancel", "cancel ID|all", "cancel one order or all open orders", "cmd_cancel"),
+    Command("positions", "positions", "list positions", "cmd_positions"),
+    Command("account", "account", "account summary", "cmd_account"),
+    Command("ingest", "ingest SYMBOL[,SYMBOL...] [duration=5 D] [bar=1m] [dest=data/]",
+            "download history to Parquet in the background", "cmd_ingest"),
+    Command("symbols", "symbols [PATTERN]", "look up symbols", "cmd_symbols"),
+    Command("quit", "quit", "stop everything and exit (also: exit, Ctrl-D)", "cmd_quit", ("exit", "q")),
+]
+
+
+def _command_index() -> dict[str, Command]:
+    index: dict[str, Command] = {}
+    for cmd in COMMANDS:
+        index[cmd.name] = cmd
+        for alias in cmd.aliases:
+            index[alias] = cmd
+    for number, cmd in enumerate(COMMANDS, start=1):  # the numbered menu: "2 AAPL" == "breakout AAPL"
+        index[str(number)] = cmd
+    return index
+
+
+COMMAND_INDEX = _command_index()
+COMMAND_WORDS = sorted(k for k in COMMAND_INDEX if not k.isdigit())
+
+
+def help_text() -> str:
+    """The numbered command menu."""
+    lines = ["commands (type the name or its number):"]
+    for number, cmd in enumerate(COMMANDS, start=1):
+        lines.append(f"  {number:>2}. {cmd.usage}")
+        lines.append(f"      {cmd.summary}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The session
+# ---------------------------------------------------------------------------------------------------------------
+
+WatcherFactory = Callable[..., Any]
+
+
+def _default_watcher_factory(client, symbol, **kwargs):
+    from breakout_kit.watcher import BreakoutWatcher
+
+    return BreakoutWatcher(client, symbol, **kwargs)
+
+
+def _default_rule_factory(**kwargs):
+    from breakout_kit.breakout import BreakoutRule
+
+    return BreakoutRule(**kwargs)
+
+
+def _default_trade_factory(quantity, take_profit_pct, stop_loss_pct):
+    from breakout_kit.watcher import TradeSpec
+
+    return TradeSpec(quantity, take_profit_pct, stop_loss_pct)
+
+
+async def _default_ingest(client, symbols, duration, bar_size, dest):
+    from breakout_kit.ingest import ingest
+
+    return await ingest(client, symbols, duration, bar_size, dest=dest)
+
+
+@dataclass
+class Session:
+    """The command loop's state: the client, the watchers and background tasks, and where output goes.
+
+    ``out`` prints one chunk of text (the CLI points it at stdout, above the prompt in a terminal).
+    ``trading`` mirrors the client's flag so refusals are immediate and clear.
+    The factories exist so tests can run the dispatcher with fakes.
+    """
+
+    client: Any
+    out: Printer = print
+    trading: bool = False
+    debug: bool = False
+    watcher_factory: WatcherFactory = _default_watcher_factory
+    rule_factory: Callable[..., Any] = _default_rule_factory
+    trade_factory: Callable[..., Any] = _default_trade_factory
+    ingest_fn: Callable[..., Awaitable[Any]] = _default_ingest
+    watchers: dict[str, Any] = field(default_factory=dict)
+    tasks: set[asyncio.Task] = field(default_factory=set)
+    signal_count: int = 0
+
+    # -- dispatch ------------------------------------------------------------------------------------------------
+
+    async def execute(self, line: str) -> Reply:
+        """Run one command line. Never raises for bad input: failures become one ``error: ...`` line."""
+        try:
+            tokens = shlex.split(line)
+        except ValueError as exc:
+            return Reply(error_line(CommandError(f"cannot parse line: {exc}")))
+        if not tokens:
+            return Reply("")
+        word = tokens[0].lower()
+        cmd = COMMAND_INDEX.get(word)
+        if cmd is None:
+            return Reply(f"error: unknown command {one_line(tokens[0])!r} (type help)")
+        try:
+            positional, options = split_args(tokens[1:])
+            return await getattr(self, cmd.handler)(positional, options)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # every failure is one line; the traceback only with --debug
+            if self.debug:
+                traceback.print_exc()
+            return Reply(error_line(exc))
+
+    def _task(self, coro, name: str) -> asyncio.Task:
+        """A background task the session owns (strong reference; removed when done; reaped by aclose)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    @staticmethod
+    def _no_options(options: dict[str, str], allowed: set[str] = frozenset()) -> None:
+        extra = sorted(set(options) - set(allowed))
+        if extra:
+            raise CommandError(f"unknown option {extra[0]}= (allowed: {', '.join(sorted(allowed)) or 'none'})")
+
+    def _require_trading(self) -> None:
+        if not self.trading:
+            raise CommandError("trading is disabled (start with --trading to place paper orders)")
+
+    # -- commands ------------------------------------------------------------------------------------------------
+
+    async def cmd_help(self, positional, options) -> Reply:
+        return Reply(help_text())
+
+    async def cmd_quit(self, positional, options) -> Reply:
+        return Reply("bye", quit=True)
+
+    async def cmd_breakout(self, positional, options) -> Reply:
+        if len(positional) != 1:
+            raise CommandError("usage: " + COMMAND_INDEX["breakout"].usage)
+        self._no_options(options, {"lookback", "bar", "trigger", "direction", "vol", "trade", "tp", "sl"})
+        symbol = parse_symbol(positional[0])
+        current = self.watchers.get(symbol)
+        if current is not None and current.state not in ("stopped", "failed"):
+            raise CommandError(f"already watching {symbol} (stop {symbol} first)")
+        lookback = parse_int("lookback", options.get("lookback", "20"), low=1, high=10_000)
+        bar_size = parse_bar_size(options.get("bar", "1m"))
+        trigger = options.get("trigger", "close").lower()
+        direction = options.get("direction", "up").lower()
+        if trigger not in ("close", "high"):
+            raise CommandError(f"trigger must be close or high, got {trigger!r}")
+        if direction not in ("up", "down", "both"):
+            raise CommandError(f"direction must be up, down or both, got {direction!r}")
+        vol = parse_float("vol", options.get("vol", "0"), low=0.0, low_open=False)
+        trade = None
+        if any(k in options for k in ("trade", "tp", "sl")):
+            if not all(k in options for k in ("trade", "tp", "sl")):
+                raise CommandError("trade needs all of trade=QTY tp=PCT sl=PCT")
+            self._require_trading()
+            qty = parse_int("trade", options["trade"], low=1, high=1_000_000)
+            tp = parse_float("tp", options["tp"], low=0.0, high=100.0)
+            sl = parse_float("sl", options["sl"], low=0.0, high=100.0)
+            trade = self.trade_factory(qty, tp, sl)
+        rule = self.rule_factory(lookback=lookback, trigger=trigger, direction=direction, min_rel_volume=vol)
+        await self.client.qualify(symbol)  # unknown symbols fail here, as one line, before any task starts
+        watcher = self.watcher_factory(self.client, symbol, rule=rule, bar_size=bar_size, trade=trade)
+        watcher.signal_event += self._on_signal
+        watcher.state_event += self._on_state
+        self.watchers[symbol] = watcher
+        watcher.start()
+        extra = f", bracket {trade.quantity} tp={trade.take_profit_pct:g}% sl={trade.stop_loss_pct:g}%" \
+            if trade is not None else ""
+        return Reply(f"watching {symbol}: {lookback}-bar {trigger} breakout {direction} on {bar_size} bars{extra}")
+
+    def _on_signal(self, watcher, signal) -> None:
+        self.signal_count += 1
+        self.out(signal_line(watcher.symbol, signal))
+
+    def _on_state(self, watcher, state) -> None:
+        if state == "failed":
+            self.out(f"error: watcher {watcher.symbol} failed: {one_line(watcher.error or 'unknown error')}")
+
+    async def cmd_watchers(self, positional, options) -> Reply:
+        self._no_options(options)
+        if positional:
+            raise CommandError("usage: watchers")
+        if not self.watchers:
+            return Reply("no watchers (start one with: breakout SYMBOL)")
+        rows = []
+        for sym, w in self.watchers.items():
+            bar = w.last_bar
+            rows.append({"symbol": sym, "state": w.state,
+                         "last bar": format_time(bar.time) if bar is not None else "-",
+                         "last price": f"{bar.close:g}" if bar is not None else "-",
+                         "signals": len(w.signals), "error": one_line(w.error) if w.error else ""})
+        return Reply(format_table(rows, ["symbol", "state", "last bar", "last price", "signals", "error"]))
+
+    async def cmd_stop(self, positional, options) -> Reply:
+        self._no_options(options)
+        if len(positional) != 1:
+            raise CommandError("usage: stop SYMBOL|all")
+        if positional[0].lower() == "all":
+            targets = list(self.watchers)
+            if not targets:
+                return Reply("no watchers")
+        else:
+            sym = parse_symbol(positional[0])
+            if sym not in self.watchers:
+                raise CommandError(f"not watching {sym}")
+            targets = [sym]
+        await self._stop_watchers(targets)
+        return Reply(f"stopped {', '.join(targets)}")
+
+    async def _stop_watchers(self, symbols: list[str], timeout: float = 5.0) -> None:
+        ws = [self.watchers.pop(s) for s in symbols if s in self.watchers]
+        for w in ws:
+            w.stop()
+        if ws:
+            # `await watcher` returns once its task ended; errors were already reported via state "failed".
+            await asyncio.wait_for(asyncio.gather(*(_await(w) for w in ws), return_exceptions=True), timeout)
+
+    async def cmd_buy(self, positional, options) -> Reply:
+        self._no_options(options, {"tp", "sl", "limit"})
+        if len(positional) != 2 or "tp" not in options or "sl" not in options:
+            raise CommandError("usage: " + COMMAND_INDEX["buy"].usage)
+        self._require_trading()
+        symbol = parse_symbol(positional[0])
+        qty = parse_int("QTY", positional[1], low=1, high=1_000_000)
+        tp = parse_float("tp", options["tp"], low=0.0, high=100.0)
+        sl = parse_float("sl", options["sl"], low=0.0, high=100.0)
+        entry: Any = "market"
+        if "limit" in options:
+            entry = parse_float("limit", options["limit"], low=0.0)
+        trades = await self.client.place_buy_bracket_pct_async(symbol, qty, tp, sl, entry=entry)
+        parts = []
+        for label, trade in zip(("parent", "take-profit", "stop-loss"), trades):
+            o = trade.order
+            price = o.lmtPrice if o.orderType.startswith("LMT") else getattr(o, "auxPrice", None)
+            price_txt = "" if o.orderType == "MKT" else f" {price:g}"
+            parts.append(f"{label} #{o.orderId} {o.action} {o.orderType}{price_txt}")
+        return Reply(f"bracket {symbol} x{qty}: " + ", ".join(parts))
+
+    async def cmd_orders(self, positional, options) -> Reply:
+        self._no_options(options)
+        return Reply(format_frame(await self.client.open_orders_async(), "no open orders"))
+
+    async def cmd_cancel(self, positional, options) -> Reply:
+        self._no_options(options)
+        if len(positional) != 1:
+            raise CommandError("usage: cancel ID|all")
+        if positional[0].lower() == "all":
+            self._require_trading()
+            await self.client.cancel_all_orders_async()
+            return Reply("cancel requested for all open orders")
+        order_id = parse_int("ID", positional[0], low=1)
+        self._require_trading()
+        await self.client.cancel_order_async(order_id)
+        return Reply(f"cancel requested for order #{order_id}")
+
+    async def cmd_positions(self, positional, options) -> Reply:
+        self._no_options(options)
+        return Reply(format_frame(await self.client.positions_async(), "no positions"))
+
+    async def cmd_account(self, positional, options) -> Reply:
+        self._no_options(options)
+        return Reply(format_frame(await self.client.account_summary_async(), "no account values"))
+
+    async def cmd_symbols(self, positional, options) -> Reply:
+        self._no_options(options)
+        if len(positional) > 1:
+            raise CommandError("usage: symbols [PATTERN]")
+        pattern = positional[0] if positional else "A"
+        found = await self.client.matching_symbols(pattern)
+        return Reply(" ".join(found) if found else f"no symbols match {pattern!r}")
+
+    async def cmd_ingest(self, positional, options) -> Reply:
+        self._no_options(options, {"duration", "bar", "dest"})
+        if len(positional) != 1:
+            raise CommandError("usage: " + COMMAND_INDEX["ingest"].usage)
+        symbols = [parse_symbol(s) for s in positional[0].split(",") if s.strip()]
+        if not symbols:
+            raise CommandError("ingest needs at least one symbol")
+        duration = parse_duration(options.get("duration", "5 D"))
+        bar_size = parse_bar_size(options.get("bar", "1m"))
+        dest = options.get("dest", "data/") or "data/"
+        self._task(self._ingest(symbols, duration, bar_size, dest), name=f"ingest {','.join(symbols)}")
+        return Reply(f"ingest started: {', '.join(symbols)} {duration} of {bar_size} bars -> {dest}")
+
+    async def _ingest(self, symbols, duration, bar_size, dest) -> None:
+        """One symbol at a time so progress is a line per symbol; the ingest module does pacing and resume."""
+        total = 0
+        for n, sym in enumerate(symbols, start=1):
+            try:
+                summary = await self.ingest_fn(self.client, [sym], duration, bar_size, dest)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.debug:
+                    traceback.print_exc()
+                self.out(f"error: ingest {sym}: {one_line(str(exc)) or type(exc).__name__}")
+                continue
+            rows = _summary_rows(summary)
+            total += rows or 0
+            self.out(f"ingest {sym}: done [{n}/{len(symbols)}]" + (f", {rows} bars" if rows is not None else ""))
+        self.out(f"ingest finished: {len(symbols)} symbol(s), {total} bars -> {dest}")
+
+    # -- shutdown ------------------------------------------------------------------------------------------------
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Stop every watcher and background task and wait for them (bounded), so nothing is left pending."""
+        try:
+            await self._stop_watchers(list(self.watchers), timeout)
+        except asyncio.TimeoutError:
+            pass
+        tasks = list(self.tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+
+async def _await(watcher) -> Any:
+    return await watcher
+
+
+def _summary_rows(summary: Any) -> int | None:
+    """Best effort: the number of bars an ingest summary reports (a 'rows'/'bars' column), else None."""
+    if summary is None or not hasattr(summary, "columns"):
+        return None
+    for col in ("rows", "bars", "new_rows", "n"):
+        if col in summary.columns:
+            try:
+                return int(summary[col].sum())
+            except (TypeError, ValueError):
+                return None
+    return None

@@ -1,0 +1,145 @@
+"""Reading command lines without ever blocking the event loop, in a terminal and from a pipe.
+
+Two readers with one interface, ``await reader.readline() -> str | None`` (None = end of input), and ``close()``:
+
+* ``TerminalReader`` (stdin is a TTY): prompt_toolkit's ``PromptSession.prompt_async`` runs on the loop itself, with
+  history and tab completion. Used inside ``output_context()`` (prompt_toolkit's ``patch_stdout``), so lines printed
+  while the user types (SIGNAL lines) appear above the prompt and the half-typed input is redrawn intact.
+  Ctrl-C / Ctrl-D at the prompt mean quit.
+* ``PipeReader`` (stdin is a pipe or file): no prompt is printed at all, so scripted sessions get clean output.
+
+Why PipeReader uses its own daemon thread with ``os.read`` rather than ``asyncio.to_thread(input, ...)``:
+``asyncio.run`` (3.9+) finishes with ``loop.shutdown_default_executor()``, which joins the default executor's threads.
+A thread parked in ``input()`` waiting for a line that never comes would make Ctrl-C / SIGTERM / ``quit`` hang until
+the user presses Enter. A daemon thread we create ourselves is never joined, and interpreter exit does not wait for
+it. It reads the raw file descriptor (``os.read``) instead of ``sys.stdin``, so it never holds the buffered reader's
+lock, which would otherwise abort the interpreter at shutdown ("could not acquire lock for <stdin>"). Lines reach the
+loop through ``loop.call_soon_threadsafe`` onto an ``asyncio.Queue``; once the loop is closed the thread just ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import sys
+import threading
+from typing import Iterable, Iterator, Protocol
+
+PROMPT = "breakout> "
+
+
+class LineReader(Protocol):
+    """Where command lines come from."""
+
+    async def readline(self) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class PipeReader:
+    """Lines from a non-TTY file descriptor via a daemon thread; EOF (or a read error) yields None."""
+
+    def __init__(self, fd: int | None = None) -> None:
+        self._fd = sys.stdin.fileno() if fd is None else fd
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._eof = False
+        self._thread = threading.Thread(target=self._pump, name="breakout-kit stdin", daemon=True)
+        self._thread.start()
+
+    def _deliver(self, item: str | None) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            return True
+        except RuntimeError:  # the loop is closed: nobody wants input any more
+            return False
+
+    def _pump(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                tail = pending + decoder.decode(b"", final=True)
+                if tail and not self._deliver(tail):
+                    return
+                self._deliver(None)
+                return
+            pending += decoder.decode(chunk)
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                if not self._deliver(line.rstrip("\r")):
+                    return
+
+    async def readline(self) -> str | None:
+        if self._eof:
+            return None
+        line = await self._queue.get()
+        if line is None:
+            self._eof = True
+        return line
+
+    def close(self) -> None:
+        """Nothing to join: the daemon thread ends at EOF or when the loop is gone."""
+        self._eof = True
+
+
+class TerminalReader:
+    """prompt_toolkit prompt with in-memory history and completion of command words and symbols."""
+
+    def __init__(self, words: Iterable[str], prompt: str = PROMPT) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.completion import WordCompleter
+        from prompt_toolkit.history import InMemoryHistory
+
+        self._prompt = prompt
+        self._session = PromptSession(history=InMemoryHistory(),
+                                      completer=WordCompleter(sorted(set(words)), ignore_case=True))
+        self._done = False
+
+    async def readline(self) -> str | None:
+        if self._done:
+            return None
+        try:
+            # handle_sigint=False: our own SIGINT/SIGTERM handlers stay installed (prompt_toolkit would remove
+            # them after each prompt). In raw mode Ctrl-C arrives as a key and raises KeyboardInterrupt here.
+            return await self._session.prompt_async(self._prompt, handle_sigint=False,
+                                                    set_exception_handler=False)
+        except (EOFError, KeyboardInterrupt):
+            self._done = True
+            return None
+
+    def close(self) -> None:
+        self._done = True
+
+
+def stdin_is_tty() -> bool:
+    """True when both stdin and stdout are terminals (then the prompt_toolkit UI is used)."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def make_reader(words: Iterable[str], tty: bool | None = None) -> LineReader:
+    """The right reader for this process's stdin (must be called on the running loop)."""
+    if tty is None:
+        tty = stdin_is_tty()
+    return TerminalReader(words) if tty else PipeReader()
+
+
+@contextlib.contextmanager
+def output_context(tty: bool) -> Iterator[None]:
+    """In a terminal, route stdout through prompt_toolkit so prints land above the prompt; else do nothing."""
+    if not tty:
+        yield
+        return
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    with patch_stdout(raw=True):
+        yield

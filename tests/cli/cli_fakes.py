@@ -1,0 +1,121 @@
+"""Small in-process fakes of the pinned IBClient / BreakoutWatcher APIs for dispatcher tests (no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pandas as pd
+from eventkit import Event
+
+KNOWN = {"AAPL", "MSFT", "SPY", "BRK.B"}
+
+
+class FakeContractError(ValueError):
+    pass
+
+
+class FakeClient:
+    """Records calls; unknown symbols raise like IBClient.qualify does."""
+
+    def __init__(self, trading: bool = False):
+        self.trading = trading
+        self.calls: list[tuple] = []
+        self.next_id = 10
+
+    async def qualify(self, symbol):
+        self.calls.append(("qualify", symbol))
+        if symbol not in KNOWN:
+            raise FakeContractError(f"unknown symbol {symbol}")
+        return SimpleNamespace(symbol=symbol)
+
+    async def matching_symbols(self, pattern):
+        return sorted(s for s in KNOWN if s.startswith(pattern.upper()))
+
+    async def place_buy_bracket_pct_async(self, symbol, quantity, take_profit_pct, stop_loss_pct, *,
+                                          entry="market", order_ref=None):
+        await self.qualify(symbol)
+        self.calls.append(("bracket", symbol, quantity, take_profit_pct, stop_loss_pct, entry))
+        ref = 100.0 if entry == "market" else entry
+        ids = range(self.next_id, self.next_id + 3)
+        self.next_id += 3
+        kinds = [("MKT" if entry == "market" else "LMT", ref), ("LMT", ref * (1 + take_profit_pct / 100)),
+                 ("STP", ref * (1 - stop_loss_pct / 100))]
+        return [SimpleNamespace(order=SimpleNamespace(orderId=i, action="BUY" if n == 0 else "SELL",
+                                                      orderType=k, lmtPrice=p if k == "LMT" else 0.0,
+                                                      auxPrice=p if k == "STP" else 0.0))
+                for n, (i, (k, p)) in enumerate(zip(ids, kinds))]
+
+    async def cancel_order_async(self, order_id):
+        self.calls.append(("cancel", order_id))
+
+    async def cancel_all_orders_async(self):
+        self.calls.append(("cancel_all",))
+
+    async def open_orders_async(self):
+        return pd.DataFrame(columns=["orderId", "symbol", "action", "type", "qty", "status"])
+
+    async def positions_async(self):
+        return pd.DataFrame({"symbol": ["AAPL"], "position": [10.0], "avgCost": [100.0]})
+
+    async def account_summary_async(self):
+        return pd.DataFrame({"tag": ["NetLiquidation"], "value": ["1000000"], "currency": ["USD"]})
+
+
+@dataclass
+class FakeBar:
+    time: pd.Timestamp
+    close: float
+
+
+class FakeWatcher:
+    """Runs until stop(); can be told to emit a signal."""
+
+    def __init__(self, client, symbol, rule=None, bar_size="1 min", trade=None, **kw):
+        self.client, self.symbol, self.rule, self.bar_size, self.trade = client, symbol, rule, bar_size, trade
+        self.state = "starting"
+        self.error = None
+        self.signals = []
+        self.last_bar = None
+        self.signal_event = Event("signal")
+        self.state_event = Event("state")
+        self._stopped = None
+        self._task = None
+
+    def start(self):
+        self._stopped = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self._task
+
+    async def _run(self):
+        self.state = "live"
+        self.state_event.emit(self, "live")
+        await self._stopped.wait()
+        self.state = "stopped"
+
+    def emit(self, signal):
+        self.signals.append(signal)
+        self.last_bar = FakeBar(signal.time, signal.price)
+        self.signal_event.emit(self, signal)
+
+    def stop(self):
+        if self._stopped is not None:
+            self._stopped.set()
+
+    def __await__(self):
+        return self._task.__await__()
+
+
+def fake_trade(quantity, take_profit_pct, stop_loss_pct):
+    return SimpleNamespace(quantity=quantity, take_profit_pct=take_profit_pct, stop_loss_pct=stop_loss_pct)
+
+
+def fake_rule(**kw):
+    return SimpleNamespace(**kw)
+
+
+async def fake_ingest(client, symbols, duration, bar_size, dest):
+    if symbols == ["MSFT"]:
+        raise RuntimeError("boom")
+    return pd.DataFrame({"symbol": symbols, "rows": [42] * len(symbols)})

@@ -1,0 +1,186 @@
+"""The command language in-process with fakes: parsing, every command, one-line errors, fuzzing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from breakout_kit.cli_commands import (COMMANDS, CommandError, Session, help_text, parse_bar_size, parse_duration,
+                                       signal_line, split_args)
+
+from cli_fakes import FakeClient, FakeWatcher, fake_ingest, fake_rule, fake_trade
+
+
+def make_session(trading=False):
+    lines: list[str] = []
+    session = Session(FakeClient(trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
+                      rule_factory=fake_rule, trade_factory=fake_trade, ingest_fn=fake_ingest)
+    return session, lines
+
+
+def test_split_args_glues_duration_unit():
+    assert split_args(["AAPL,MSFT", "duration=5", "D", "bar=1m"]) == (
+        ["AAPL,MSFT"], {"duration": "5 D", "bar": "1m"})
+    with pytest.raises(CommandError, match="twice"):
+        split_args(["tp=1", "tp=2"])
+
+
+@pytest.mark.parametrize("text,expected", [("1m", "1 min"), ("5m", "5 mins"), ("30s", "30 secs"),
+                                           ("1h", "1 hour"), ("1d", "1 day"), ("1 min", "1 min")])
+def test_bar_sizes(text, expected):
+    assert parse_bar_size(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["7m", "0m", "m", "1x", "", "1.5m"])
+def test_bad_bar_sizes(bad):
+    with pytest.raises(CommandError):
+        parse_bar_size(bad)
+
+
+def test_durations():
+    assert parse_duration("5D") == "5 D" and parse_duration("2 w") == "2 W"
+    with pytest.raises(CommandError):
+        parse_duration("0 D")
+
+
+def test_signal_line_format():
+    sig = SimpleNamespace(time=datetime(2026, 11, 23, 14, 45, tzinfo=timezone.utc), direction="up",
+                          level=101.25, price=101.5)
+    assert signal_line("AAPL", sig) == "SIGNAL AAPL up 2026-11-23T14:45:00+00:00 price=101.5 level=101.2"
+
+
+def test_help_numbers_every_command():
+    text = help_text()
+    for n, cmd in enumerate(COMMANDS, start=1):
+        assert f"{n:>2}. {cmd.usage}" in text
+
+
+async def test_breakout_watchers_signal_stop():
+    session, lines = make_session()
+    reply = await session.execute("breakout aapl lookback=10 bar=5m trigger=high direction=both vol=1.5")
+    assert reply.text == "watching AAPL: 10-bar high breakout both on 5 mins bars"
+    w = session.watchers["AAPL"]
+    assert (w.rule.lookback, w.rule.trigger, w.rule.direction, w.rule.min_rel_volume) == (10, "high", "both", 1.5)
+    await asyncio.sleep(0)  # let the watcher task reach "live"
+    assert (await session.execute("breakout AAPL")).text.startswith("error: already watching AAPL")
+    w.emit(SimpleNamespace(time=datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc), direction="up",
+                           level=100.0, price=100.5))
+    assert lines == ["SIGNAL AAPL up 2026-11-23T15:00:00+00:00 price=100.5 level=100"]
+    table = (await session.execute("status")).text.splitlines()
+    assert table[0].split() == ["symbol", "state", "last", "bar", "last", "price", "signals", "error"]
+    assert table[1].split()[:2] == ["AAPL", "live"] and table[1].split()[-1] == "1"
+    assert (await session.execute("stop AAPL")).text == "stopped AAPL"
+    assert w.state == "stopped" and not session.watchers
+    await session.aclose()
+
+
+async def test_menu_number_alias_runs_the_command():
+    session, _ = make_session()
+    assert (await session.execute("2 SPY")).text.startswith("watching SPY")
+    assert (await session.execute("1")).text == help_text()
+    await session.aclose()
+    assert session.watchers == {}
+
+
+@pytest.mark.parametrize("line,message", [
+    ("frobnicate", "unknown command 'frobnicate'"),
+    ("breakout", "usage: breakout SYMBOL"),
+    ("breakout XXXX", "unknown symbol XXXX"),
+    ("breakout AAPL lookback=abc", "lookback must be a whole number"),
+    ("breakout AAPL trigger=open", "trigger must be close or high"),
+    ("breakout AAPL bar=7m", "unsupported bar size"),
+    ("breakout AAPL color=red", "unknown option color="),
+    ("breakout AAPL trade=10 tp=1 sl=1", "trading is disabled"),
+    ("breakout AAPL trade=10", "trade needs all of"),
+    ("buy AAPL 10 tp=1 sl=1", "trading is disabled"),
+    ("stop MSFT", "not watching MSFT"),
+    ("cancel abc", "ID must be a whole number"),
+    ("cancel 12", "trading is disabled"),
+    ("ingest duration=5", "usage: ingest"),
+    ("breakout 'AAPL", "cannot parse line"),
+])
+async def test_bad_input_is_one_error_line(line, message):
+    session, _ = make_session()
+    reply = await session.execute(line)
+    assert reply.text.startswith("error: ") and "\n" not in reply.text and message in reply.text
+    assert not reply.quit
+    await session.aclose()
+
+
+@pytest.mark.parametrize("line,message", [
+    ("buy AAPL 10 tp=0 sl=1", "tp must be > 0"),
+    ("buy AAPL 10 tp=1 sl=100", "sl must be < 100"),
+    ("buy AAPL -5 tp=1 sl=1", "QTY must be between"),
+    ("buy AAPL 10 tp=nan sl=1", "tp must be a finite number"),
+    ("buy AAPL 10 tp=1 sl=1 limit=-3", "limit must be > 0"),
+    ("buy AAPL 10 tp=1", "usage: buy"),
+    ("buy ZZZZ 10 tp=1 sl=1", "unknown symbol ZZZZ"),
+])
+async def test_buy_validation_with_trading(line, message):
+    session, _ = make_session(trading=True)
+    reply = await session.execute(line)
+    assert reply.text.startswith("error: ") and message in reply.text
+    assert not any(c[0] == "bracket" for c in session.client.calls)
+
+
+async def test_buy_and_cancel_with_trading():
+    session, _ = make_session(trading=True)
+    reply = await session.execute("buy AAPL 10 tp=2 sl=1 limit=100")
+    assert reply.text == ("bracket AAPL x10: parent #10 BUY LMT 100, take-profit #11 SELL LMT 102, "
+                          "stop-loss #12 SELL STP 99")
+    assert ("bracket", "AAPL", 10, 2.0, 1.0, 100.0) in session.client.calls
+    assert (await session.execute("cancel 10")).text == "cancel requested for order #10"
+    assert (await session.execute("cancel all")).text == "cancel requested for all open orders"
+    assert session.client.calls[-2:] == [("cancel", 10), ("cancel_all",)]
+
+
+async def test_tables_and_quit():
+    session, _ = make_session()
+    assert "AAPL" in (await session.execute("positions")).text
+    assert (await session.execute("orders")).text == "no open orders"
+    assert "NetLiquidation" in (await session.execute("account")).text
+    assert (await session.execute("symbols A")).text == "AAPL"
+    for word in ("quit", "exit", "QUIT"):
+        assert (await session.execute(word)).quit
+
+
+async def test_ingest_runs_in_background_with_progress():
+    session, lines = make_session()
+    reply = await session.execute("ingest AAPL,MSFT,SPY duration=2 D bar=5m dest=/tmp/x")
+    assert reply.text == "ingest started: AAPL, MSFT, SPY 2 D of 5 mins bars -> /tmp/x"
+    assert len(session.tasks) == 1
+    await asyncio.wait_for(asyncio.gather(*session.tasks), 5)
+    assert lines == ["ingest AAPL: done [1/3], 42 bars", "error: ingest MSFT: boom",
+                     "ingest SPY: done [3/3], 42 bars", "ingest finished: 3 symbol(s), 84 bars -> /tmp/x"]
+
+
+WORDS = ["help", "breakout", "watchers", "status", "stop", "buy", "orders", "cancel", "positions", "account",
+         "ingest", "symbols", "menu", "?", "1", "2", "5", "13", "99", "AAPL", "xx", "all", "10", "-1", "1e999",
+         "nan", "lookback=", "lookback=5", "bar=1m", "bar=7x", "tp=1", "sl=2", "trade=3", "limit=1.5", "=",
+         "vol=inf", "duration=5", "D", "dest=", "'", '"', "\\", "é", "\x00", "trigger=high", "direction=both"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join), st.text(max_size=40)),
+       st.booleans())
+def test_random_lines_never_raise(line, trading):
+    """Any line -> a Reply; errors are exactly one line; the session survives (fresh loop per example)."""
+    async def one():
+        session, _ = make_session(trading)
+        try:
+            reply = await session.execute(line)
+            assert isinstance(reply.text, str)
+            if reply.text.startswith("error: "):
+                assert "\n" not in reply.text
+            elif line.strip():
+                assert reply.text.strip(), f"no output for {line!r}"
+            follow = await session.execute("status")  # the loop keeps going after anything
+            assert follow.text
+        finally:
+            await session.aclose()
+    asyncio.run(one())
