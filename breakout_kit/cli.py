@@ -22,8 +22,9 @@ import logging
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from breakout_kit.cli_commands import COMMAND_WORDS, Session, error_line
 
@@ -197,7 +198,7 @@ async def interactive(args: argparse.Namespace) -> int:
                 stack.callback(reader.close)
                 await _until_done_or_stopped(command_loop(session, reader), stop)
         return 0
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (UI boundary: one error line, traceback only with --debug)
         if args.debug:
             traceback.print_exc()
         print(error_line(exc), file=sys.stderr, flush=True)
@@ -234,7 +235,7 @@ async def run(argv: list[str] | None = None) -> int:
         module = importlib.import_module(SUBCOMMANDS[args.command][0])
         try:
             return await module.main(args)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (UI boundary: one error line, traceback only with --debug)
             if args.debug:
                 traceback.print_exc()
             print(error_line(exc), file=sys.stderr, flush=True)

@@ -15,8 +15,9 @@ import math
 import re
 import shlex
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 Printer = Callable[[str], None]
 
@@ -309,7 +310,7 @@ class Session:
             return await getattr(self, cmd.handler)(positional, options)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # every failure is one line; the traceback only with --debug
+        except Exception as exc:  # noqa: BLE001  (UI boundary: every failure is one line; traceback with --debug)
             if self.debug:
                 traceback.print_exc()
             return Reply(error_line(exc))
@@ -498,7 +499,7 @@ class Session:
                 summary = await self.ingest_fn(self.client, [sym], duration, bar_size, dest)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  (UI boundary: one error line, traceback only with --debug)
                 if self.debug:
                     traceback.print_exc()
                 self.out(f"error: ingest {sym}: {one_line(str(exc)) or type(exc).__name__}")

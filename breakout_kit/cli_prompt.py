@@ -25,7 +25,8 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Iterable, Iterator, Protocol
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 PROMPT = "breakout> "
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from breakout_kit.cli_commands import format_table, parse_symbol, signal_line
 
@@ -145,10 +146,10 @@ def write_html(watchers, path: str) -> None:
         for edge in ("upper", "lower"):
             if edge in df.columns:
                 fig.add_trace(go.Scatter(x=df.index, y=df[edge], mode="lines", name=edge,
-                                         line=dict(width=1, dash="dot"), showlegend=False), row=i, col=1)
+                                         line={"width": 1, "dash": "dot"}, showlegend=False), row=i, col=1)
         if w.signals:
             fig.add_trace(go.Scatter(x=[s.time for s in w.signals], y=[s.price for s in w.signals],
-                                     mode="markers", marker=dict(symbol="triangle-up", size=12),
+                                     mode="markers", marker={"symbol": "triangle-up", "size": 12},
                                      name="signal", showlegend=False), row=i, col=1)
         fig.update_xaxes(rangeslider_visible=False, row=i, col=1)
     fig.update_layout(height=320 * len(watchers), title="breakout_kit demo")

@@ -19,10 +19,19 @@ class FakeContractError(ValueError):
 class FakeClient:
     """Records calls; unknown symbols raise like IBClient.qualify does."""
 
-    def __init__(self, trading: bool = False):
+    def __init__(self, host=None, port=None, client_id=None, *, trading: bool = False, **kw):
         self.trading = trading
+        self.settings = SimpleNamespace(host=host, port=port, client_id=client_id or 1)
+        self.account = "DU1234567"
+        self.connected = False
         self.calls: list[tuple] = []
         self.next_id = 10
+
+    async def connect(self):
+        self.connected = True
+
+    async def disconnect(self):
+        self.connected = False
 
     async def qualify(self, symbol):
         self.calls.append(("qualify", symbol))

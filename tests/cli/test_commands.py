@@ -7,18 +7,25 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
+from cli_fakes import FakeClient, FakeWatcher, fake_ingest, fake_rule, fake_trade
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from breakout_kit.cli_commands import (COMMANDS, CommandError, Session, help_text, parse_bar_size, parse_duration,
-                                       signal_line, split_args)
-
-from cli_fakes import FakeClient, FakeWatcher, fake_ingest, fake_rule, fake_trade
+from breakout_kit.cli_commands import (
+    COMMANDS,
+    CommandError,
+    Session,
+    help_text,
+    parse_bar_size,
+    parse_duration,
+    signal_line,
+    split_args,
+)
 
 
 def make_session(trading=False):
     lines: list[str] = []
-    session = Session(FakeClient(trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
+    session = Session(FakeClient(trading=trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
                       rule_factory=fake_rule, trade_factory=fake_trade, ingest_fn=fake_ingest)
     return session, lines
 
