@@ -50,17 +50,19 @@ async def main(args: argparse.Namespace) -> int:
     remove = install_stop_signals(stop)
     try:
         async with embedded_gateway(args, DEMO_SPEED, out) as gw:
-            await run_demo(gw, symbols, minutes=args.minutes, out=out, stop=stop, html=args.html,
+            speed = args.speed if args.speed is not None else DEMO_SPEED
+            await run_demo(gw, symbols, minutes=args.minutes, speed=speed, out=out, stop=stop, html=args.html,
                            client_id=args.client_id, lookback=args.lookback, qty=args.qty, tp=args.tp, sl=args.sl)
     finally:
         remove()
     return 0
 
 
-async def run_demo(gw: Any, symbols: list[str], *, minutes: float, out: Callable[[str], None],
+async def run_demo(gw: Any, symbols: list[str], *, minutes: float, speed: float, out: Callable[[str], None],
                    stop: asyncio.Event | None = None, html: str | None = None, client_id: int | None = None,
                    lookback: int = 20, qty: int = 10, tp: float = 0.5, sl: float = 0.3) -> dict[str, Any]:
-    """Watch ``symbols`` on a running gateway for ``minutes`` simulated minutes with paper brackets on signals.
+    """Watch ``symbols`` on a running gateway (running at ``speed``) for ``minutes`` simulated minutes with paper
+    brackets on signals.
 
     Prints SIGNAL lines and the summary; returns the summary numbers (for tests and callers).
     """
@@ -69,7 +71,6 @@ async def run_demo(gw: Any, symbols: list[str], *, minutes: float, out: Callable
     from breakout_kit.watcher import BreakoutWatcher, TradeSpec
 
     stop = stop or asyncio.Event()
-    speed = float(getattr(gw, "speed", DEMO_SPEED))
     async with IBClient(gw.host, gw.port, client_id, readonly=False, trading=True) as client:
         out(f"demo: account {client.account}, {', '.join(symbols)}, {minutes:g} simulated minutes "
             f"(~{minutes * 60 / speed:.0f} s), bracket {qty} tp={tp:g}% sl={sl:g}% on each signal")
