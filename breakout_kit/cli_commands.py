@@ -371,10 +371,9 @@ class Session:
         watcher = self.watcher_factory(self.client, symbol, rule=rule, bar_size=bar_size, trade=trade)
         watcher.signal_event += self._on_signal
         watcher.state_event += self._on_state
-        self.watchers[symbol] = watcher
         watcher.start()
-        extra = f", bracket {trade.quantity} tp={trade.take_profit_pct:g}% sl={trade.stop_loss_pct:g}%" \
-            if trade is not None else ""
+        self.watchers[symbol] = watcher
+        extra = f", bracket {qty} on each signal tp={tp:g}% sl={sl:g}%" if trade is not None else ""
         return Reply(f"watching {symbol}: {lookback}-bar {trigger} breakout {direction} on {bar_size} bars{extra}")
 
     def _on_signal(self, watcher, signal) -> None:

@@ -191,3 +191,27 @@ def test_random_lines_never_raise(line, trading):
         finally:
             await session.aclose()
     asyncio.run(one())
+
+
+async def test_breakout_with_trade_spec():
+    session, _ = make_session(trading=True)
+    reply = await session.execute("breakout AAPL trade=5 tp=1.5 sl=0.5")
+    assert reply.text == ("watching AAPL: 20-bar close breakout up on 1 min bars, "
+                          "bracket 5 on each signal tp=1.5% sl=0.5%")
+    t = session.watchers["AAPL"].trade
+    assert (t.quantity, t.take_profit_pct, t.stop_loss_pct) == (5, 1.5, 0.5)
+    await session.aclose()
+
+
+async def test_real_rule_validation_is_one_line():
+    """With the real BreakoutRule (breakout.py), the session still answers in one line."""
+    pytest.importorskip("breakout_kit.breakout")
+    from breakout_kit.cli_commands import _default_rule_factory
+
+    session, _ = make_session()
+    session.rule_factory = _default_rule_factory
+    reply = await session.execute("breakout AAPL lookback=5 direction=both trigger=high vol=2")
+    assert reply.text.startswith("watching AAPL: 5-bar high breakout both")
+    rule = session.watchers["AAPL"].rule
+    assert (rule.lookback, rule.trigger, rule.direction, rule.min_rel_volume) == (5, "high", "both", 2.0)
+    await session.aclose()
