@@ -81,3 +81,20 @@ async def test_pty_sigint_signal_exits():
         assert "Traceback" not in cli.text
     finally:
         await cli.close()
+
+
+async def test_traceback_only_with_debug():
+    for debug in (False, True):
+        cli = await PipedCli.start(*(["--debug"] if debug else []), fake=True)
+        await cli.send("breakout XXXX")
+        await cli.expect(r"^error: unknown symbol XXXX$")
+        await cli.close_stdin()
+        code, _, err = await cli.finish()
+        assert code == 0
+        assert ("Traceback" in err) is debug, err
+
+
+async def test_bad_flag_is_a_usage_error():
+    cli = await PipedCli.start("--port", "notanumber", fake=True)
+    code, _, err = await cli.finish()
+    assert code == 2 and "invalid int value" in err and "Traceback" not in err
