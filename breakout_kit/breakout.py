@@ -149,10 +149,11 @@ class BreakoutDetector:
 
     def update(self, bar: Bar) -> list[Signal]:
         """Process the next bar (strictly later than the previous one); return its signals (usually none)."""
-        return self.update_values(bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        # float(): some IB client versions report volume as Decimal, which does not add to a float running sum
+        return self.update_values(bar.time, bar.open, bar.high, bar.low, bar.close, float(bar.volume))
 
     def update_values(self, time, open, high, low, close, volume) -> list[Signal]:
-        """Like :meth:`update` but takes the bar's fields as plain values."""
+        """Like :meth:`update` but takes the bar's fields as plain floats (``time`` as anything ordered)."""
         last = self._last_time
         if last is not None and not time > last:
             what = "duplicate" if time == last else "out-of-order"

@@ -281,6 +281,15 @@ def test_memory_is_bounded_by_lookback():
     assert det.bars_seen == 100
 
 
+def test_decimal_volume_accepted():
+    from decimal import Decimal
+
+    det = BreakoutDetector(BreakoutRule(2, min_rel_volume=1.0))
+    bars = make_bars(flat(2) + [(11, 11.6, 11, 11.5)])
+    sigs = [s for b in bars for s in det.update(Bar(b.time, b.open, b.high, b.low, b.close, Decimal("100.5")))]
+    assert [(s.direction, s.price) for s in sigs] == [("up", 11.5)]
+
+
 def test_update_values_equals_update():
     bars = SMALL_BARS
     rule = BreakoutRule(3, "high", "both", 1.5)
