@@ -305,14 +305,13 @@ def channel_arrays(high: np.ndarray, low: np.ndarray, lookback: int) -> tuple[np
 
 def _first_in_runs(hit: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Indices where an armed direction fires: in each run of consecutive ``hit`` bars, the first with ``ok``."""
-    starts = hit & ~np.concatenate(([False], hit[:-1]))
-    run_id = np.cumsum(starts)
     cand = np.flatnonzero(hit & ok)
     if cand.size == 0:
         return cand
-    ids = run_id[cand]
-    first = np.concatenate(([True], ids[1:] != ids[:-1]))
-    return cand[first]
+    starts = np.flatnonzero(hit[1:] & ~hit[:-1]) + 1  # run starts (a run at index 0 has none: handled below)
+    run_start = np.concatenate(([0], starts))[np.searchsorted(starts, cand, side="right")]
+    prev = np.concatenate(([-1], cand[:-1]))
+    return cand[prev < run_start]  # no earlier candidate inside the same run
 
 
 def scan_arrays(o, h, lo, c, v, rule: BreakoutRule):
@@ -322,8 +321,11 @@ def scan_arrays(o, h, lo, c, v, rule: BreakoutRule):
     empty = np.empty(0, dtype=np.int64)
     if n <= L:
         return empty, np.empty(0, dtype=bool), np.empty(0), np.empty(0)
-    upper = _rolling_extreme(h[:-1], L, np.maximum)  # channel for bars L .. n-1
-    lower = _rolling_extreme(lo[:-1], L, np.minimum)
+    want_up = rule.direction in ("up", "both")
+    want_down = rule.direction in ("down", "both")
+    # channel for bars L .. n-1
+    upper = _rolling_extreme(h[:-1], L, np.maximum) if want_up else None
+    lower = _rolling_extreme(lo[:-1], L, np.minimum) if want_down else None
     if rule.min_rel_volume > 0.0:
         vv = np.where(v >= 0.0, v, 0.0)  # NaN and negative (missing) count as 0
         cum = np.concatenate(([0.0], np.cumsum(vv)))
@@ -335,12 +337,12 @@ def scan_arrays(o, h, lo, c, v, rule: BreakoutRule):
         vol_ok = np.ones(n - L, dtype=bool)
     close_trigger = rule.trigger == "close"
     parts = []
-    if rule.direction in ("up", "both"):
+    if want_up:
         hit = (c[L:] if close_trigger else h[L:]) > upper
         idx = _first_in_runs(hit, vol_ok)
         price = c[L:][idx] if close_trigger else np.maximum(o[L:][idx], upper[idx])
         parts.append((idx, np.zeros(idx.size), upper[idx], price))
-    if rule.direction in ("down", "both"):
+    if want_down:
         hit = (c[L:] if close_trigger else lo[L:]) < lower
         idx = _first_in_runs(hit, vol_ok)
         price = c[L:][idx] if close_trigger else np.minimum(o[L:][idx], lower[idx])

@@ -19,8 +19,6 @@ def scan_pandas_baseline(df: pd.DataFrame, rule: BreakoutRule | None = None) -> 
     times, o, h, lo, c, v = frame_arrays(df)
     bars = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v})
     L = rule.lookback
-    upper = bars["high"].rolling(L).max().shift(1)
-    lower = bars["low"].rolling(L).min().shift(1)
     if rule.min_rel_volume > 0:
         vol = bars["volume"].where(bars["volume"] >= 0, 0.0)
         # same float operations as the detector: a difference of running totals
@@ -30,9 +28,13 @@ def scan_pandas_baseline(df: pd.DataFrame, rule: BreakoutRule | None = None) -> 
     else:
         vol_ok = pd.Series(True, index=bars.index)
     frames = []
-    for direction, level in (("up", upper), ("down", lower)):
+    for direction in ("up", "down"):
         if rule.direction not in (direction, "both"):
             continue
+        if direction == "up":
+            level = bars["high"].rolling(L).max().shift(1)
+        else:
+            level = bars["low"].rolling(L).min().shift(1)
         if direction == "up":
             hit = (bars["close"] if rule.trigger == "close" else bars["high"]) > level
         else:
