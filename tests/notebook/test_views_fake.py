@@ -10,10 +10,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from nb_fakes import FakeSignal, FakeWatcher, make_bar
 
 from breakout_kit.notebook import CanvasChart, ControlPanel, Dashboard, LiveChart
-
-from .fakes import FakeSignal, FakeWatcher, make_bar
 
 
 def stderr_text(output) -> str:

@@ -1,0 +1,119 @@
+"""Helpers for real-browser tests: JupyterLab on loopback, Debian chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # the browser tests skip then
+    PlaywrightTimeout = TimeoutError
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+
+
+def browser_skip_reason() -> str | None:
+    """Why the browser test cannot run here, or None."""
+    if shutil.which("chromium") is None:
+        return "Debian chromium is not installed (apt-get install -y chromium); playwright cannot download one"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install -e '.[dev]')"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyter_lab(root: Path, log: Path):
+    """Serve JupyterLab for ``root`` on 127.0.0.1; yields (base_url, token). News popups are switched off."""
+    token = secrets.token_hex(16)
+    port = _free_port()
+    settings = root / ".lab-settings"
+    notif = settings / "@jupyterlab" / "apputils-extension"
+    notif.mkdir(parents=True, exist_ok=True)
+    (notif / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings),
+               JUPYTERLAB_WORKSPACES_DIR=str(root / ".lab-workspaces"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"))
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    base = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+        try:
+            deadline = time.monotonic() + 60
+            while True:  # the server is up when its REST API answers
+                if proc.poll() is not None:
+                    raise RuntimeError(f"jupyter lab exited with {proc.returncode}; see {log}")
+                try:
+                    with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"jupyter lab did not answer within 60 s; see {log}") from None
+                    time.sleep(0.2)
+            yield base, token
+        finally:
+            # Shut kernels down through the API first so they do not outlive the server.
+            with contextlib.suppress(OSError):
+                req = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")
+                urllib.request.urlopen(req, timeout=5)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
+def open_notebook(page, base: str, token: str, name: str, timeout_ms: int = 90_000) -> None:
+    """Open ``name`` in JupyterLab (fresh workspace) and wait until its kernel is idle."""
+    page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
+    page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
+    # JupyterLab 4.6 may ask which kernel to use even with kernelspec metadata: accept the default (python3).
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    try:
+        dialog.wait_for(timeout=8000)
+        dialog.click()
+    except PlaywrightTimeout:
+        pass
+    wait_idle(page, timeout_ms)
+
+
+def run_all(page) -> None:
+    """Run > Run All Cells, through the menu like a user."""
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the status bar says the kernel is idle."""
+    page.wait_for_function("() => /\\| Idle/.test(document.querySelector('#jp-main-statusbar')?.innerText || '')",
+                           timeout=timeout_ms)
+
+
+def cell_errors(page) -> list[str]:
+    """Texts of error outputs shown in the notebook."""
+    return page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr'] pre, "
+                        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").all_inner_texts()
+
+
+PLOTLY_CANDLES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .map(gd => gd.querySelectorAll('.boxlayer path.box').length)"""
