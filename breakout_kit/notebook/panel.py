@@ -45,7 +45,8 @@ class ControlPanel(W.VBox):
     throttle=0.3, show_charts=True, chart_height=380, renderer="plotly", watcher_factory=None)``; ``renderer="canvas"``
     draws the charts with the lighter CanvasChart. Display it as the last expression of a cell.
     Programmatic use: ``panel.start("AAPL")`` returns the started watcher; ``panel.watchers`` / ``panel.charts``
-    map symbol to watcher / LiveChart; ``panel.stop(symbol)``, ``panel.stop_all()``, ``await panel.aclose()``.
+    map symbol to watcher / chart; ``panel.stop(symbol)``, ``panel.stop_all()``, ``await panel.aclose()``;
+    ``await panel.next_signal(timeout)`` and ``await panel.wait_bars(n, timeout)`` pace a notebook on events.
     Paper trading controls (qty, TP %, SL %) are enabled only when ``client.trading`` is true.
     """
 
@@ -260,6 +261,71 @@ class ControlPanel(W.VBox):
             self._table_handle = None
         await self.tasks.cancel_all()
         self._refresh_table()
+
+    # ---- awaiting ------------------------------------------------------------------------------------------
+    async def next_signal(self, timeout: float | None = None):
+        """Wait for the next signal from any of the panel's watchers (also ones started meanwhile).
+
+        Returns ``(watcher, signal)``; raises ``asyncio.TimeoutError`` after ``timeout`` seconds.
+        """
+        fut = asyncio.get_running_loop().create_future()
+
+        def on_signal(watcher, signal):
+            if not fut.done():
+                fut.set_result((watcher, signal))
+
+        def on_started(watcher):
+            watcher.signal_event.connect(on_signal)
+
+        followed = list(self.watchers.values())
+        for w in followed:
+            w.signal_event.connect(on_signal)
+        self.started_event.connect(on_started)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self.started_event.disconnect(on_started)
+            for w in {id(w): w for w in [*followed, *self.watchers.values()]}.values():
+                w.signal_event.disconnect(on_signal)
+
+    async def wait_bars(self, count: int, timeout: float | None = None) -> None:
+        """Wait until every running watcher has delivered ``count`` more bars (finished watchers are skipped).
+
+        Raises ``asyncio.TimeoutError`` after ``timeout`` seconds, and re-raises a watcher's error if one fails.
+        """
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count!r}")
+        fut = asyncio.get_running_loop().create_future()
+        seen = {id(w): 0 for w in self.watchers.values() if getattr(w, "state", None) not in _FINISHED}
+
+        def check(*_args):
+            if fut.done():
+                return
+            for w in self.watchers.values():
+                if getattr(w, "state", None) == "failed" and id(w) in seen:
+                    fut.set_exception(w.error or RuntimeError(f"watcher {w.symbol} failed"))
+                    return
+            live = [k for k, w in ((id(w), w) for w in self.watchers.values())
+                    if k in seen and getattr(w, "state", None) not in _FINISHED]
+            if all(seen[k] >= count for k in live):
+                fut.set_result(None)
+
+        def on_bar(watcher, *_args):
+            if id(watcher) in seen:
+                seen[id(watcher)] += 1
+            check()
+
+        watchers = list(self.watchers.values())
+        for w in watchers:
+            w.bar_event.connect(on_bar)
+            w.state_event.connect(check)
+        check()
+        try:
+            await asyncio.wait_for(fut, timeout)
+        finally:
+            for w in watchers:
+                w.bar_event.disconnect(on_bar)
+                w.state_event.disconnect(check)
 
     def _forget(self, symbol: str) -> None:
         watcher = self.watchers.pop(symbol)

@@ -228,3 +228,34 @@ async def test_dashboard_follows_panel_and_feeds_signals(renderer):
     dash.close()
     await panel.aclose()
     assert first.state == second.state == "stopped"
+
+
+async def test_panel_next_signal_and_wait_bars():
+    panel = fake_panel(show_charts=False)
+    a = panel.start("AAA")
+    waiting = asyncio.ensure_future(panel.next_signal(timeout=5))
+    await asyncio.sleep(0)
+    b = panel.start("BBB")  # started while waiting: followed too
+    sig = FakeSignal(make_bar(3).time, "up", 100.0, 100.5)
+    b.feed(make_bar(3), None, sig)
+    assert await waiting == (b, sig)
+    with pytest.raises(asyncio.TimeoutError):
+        await panel.next_signal(timeout=0.01)
+
+    bars = asyncio.ensure_future(panel.wait_bars(2, timeout=5))
+    await asyncio.sleep(0)
+    a.feed(make_bar(4))
+    a.feed(make_bar(5))
+    b.feed(make_bar(4))
+    await asyncio.sleep(0)
+    assert not bars.done()  # BBB has delivered only one bar
+    b.feed(make_bar(5))
+    await bars
+    a.stop()
+    await asyncio.sleep(0)
+    waiting_b = asyncio.ensure_future(panel.wait_bars(1, timeout=5))
+    await asyncio.sleep(0)
+    b.fail(RuntimeError("lost"))
+    with pytest.raises(RuntimeError, match="lost"):
+        await waiting_b
+    await panel.aclose()
