@@ -77,7 +77,7 @@ class ControlPanel(W.VBox):
         self.symbol = W.Combobox(placeholder="symbol, e.g. AAPL", options=list(symbols or []),
                                  ensure_option=False, description="symbol", layout=W.Layout(width="220px"))
         short = {"style": {"description_width": "initial"}, "layout": W.Layout(width="170px")}
-        self.lookback = W.BoundedIntText(value=lookback, min=2, max=100_000, description="lookback", **short)
+        self.lookback = W.BoundedIntText(value=lookback, min=1, max=100_000, description="lookback", **short)
         self.bar_size = W.Dropdown(options=BAR_SIZES, value=bar_size, description="bar", **short)
         self.trigger = W.Dropdown(options=["close", "high"], value=trigger, description="trigger", **short)
         self.direction = W.Dropdown(options=["up", "down", "both"], value=direction, description="direction",

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from nb_fakes import FakeSignal, FakeWatcher, make_bar
 
+from breakout_kit.breakout import BreakoutRule
 from breakout_kit.notebook import CanvasChart, ControlPanel, Dashboard, LiveChart
 
 
@@ -131,17 +132,16 @@ def test_chart_update_cost_independent_of_bars_seen(Chart):
 
 
 def fake_panel(**kwargs) -> ControlPanel:
-    panel = ControlPanel(watcher_factory=FakeWatcher, throttle=0.05, **kwargs)
-    panel.rule = lambda: "RULE"  # the fake ignores the rule; breakout.BreakoutRule is tested elsewhere
-    return panel
+    return ControlPanel(watcher_factory=FakeWatcher, throttle=0.05, **kwargs)
 
 
 async def test_panel_start_button_runs_watcher_and_chart_gets_bars_and_marker():
     panel = fake_panel(symbols=["AAA", "BBB"])
     panel.symbol.value = "aaa"
+    panel.lookback.value, panel.trigger.value, panel.direction.value = 7, "high", "both"
     panel.start_button.click()
     watcher = await asyncio.wait_for(panel.tasks.last, 5)
-    assert panel.watchers == {"AAA": watcher} and watcher.rule == "RULE"
+    assert panel.watchers == {"AAA": watcher} and watcher.rule == BreakoutRule(7, "high", "both")
     await asyncio.sleep(0)  # let the watcher's task start
     assert watcher.state == "live"
     chart = panel.charts["AAA"]
