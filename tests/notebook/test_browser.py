@@ -11,7 +11,16 @@ from pathlib import Path
 import nbformat
 import pytest
 from nb_bench import bench_notebook
-from nb_browser import CHROMIUM_ARGS, browser_skip_reason, jupyter_lab, open_notebook, run_all
+from nb_browser import (
+    CHROMIUM_ARGS,
+    PLOTLY_CANDLES_JS,
+    browser_skip_reason,
+    cell_errors,
+    jupyter_lab,
+    open_notebook,
+    run_all,
+    wait_idle,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -108,3 +117,49 @@ def test_dashboard_redraw_20_charts_plotly_vs_canvas(tmp_path):
     assert results["canvas"]["redraw_median_ms"] <= 400
     # Each FigureWidget ships Plotly's multi-megabyte bundle, so a 20-chart grid appears far later than canvas.
     assert results["canvas"]["first_chart_s"] < results["plotly"]["first_chart_s"]
+
+
+def _stack_missing() -> list[str]:
+    from test_notebooks import NEEDED, _missing
+
+    return _missing(NEEDED)
+
+
+@pytest.mark.timeout(400)
+def test_quickstart_run_all_in_jupyterlab(tmp_path):
+    """Open 01_quickstart in JupyterLab, Run All: charts render, candles grow, a signal arrives, no errors."""
+    missing = _stack_missing()
+    if missing:
+        pytest.skip(f"not landed yet: {', '.join(missing)}")
+    from playwright.sync_api import sync_playwright
+
+    shutil.copy(REPO / "notebooks" / "01_quickstart.ipynb", tmp_path / "01_quickstart.ipynb")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with jupyter_lab(tmp_path, tmp_path / "lab.log") as (base, token), sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            open_notebook(page, base, token, "01_quickstart.ipynb")
+            started = time.monotonic()
+            run_all(page)
+            page.wait_for_selector(".js-plotly-plot .boxlayer path.box", timeout=120_000)
+            first_chart = time.monotonic() - started
+            counts = page.evaluate(PLOTLY_CANDLES_JS)
+            # Candles keep arriving while the notebook waits for a signal and 30 more bars.
+            page.wait_for_function(f"() => ({PLOTLY_CANDLES_JS})().reduce((a, b) => a + b, 0) > {sum(counts)}",
+                                   timeout=60_000)
+            page.wait_for_selector("text=/breakout at/", timeout=90_000)
+            grown = page.evaluate(PLOTLY_CANDLES_JS)
+            panel = page.locator(".jp-OutputArea-output:has(.js-plotly-plot)").first
+            panel.scroll_into_view_if_needed()
+            panel.screenshot(path=str(ARTIFACTS / "quickstart.png"))
+            wait_idle(page, 120_000)
+            page.wait_for_selector("text=/'stopped'/", timeout=30_000)
+            errors = cell_errors(page)
+            page.screenshot(path=str(ARTIFACTS / "quickstart-end.png"), full_page=True)
+        finally:
+            browser.close()
+    shutil.copy(ARTIFACTS / "quickstart.png", REPO / "notebooks" / "screenshot.png")
+    record("quickstart", {"first_chart_s": round(first_chart, 2), "candles_first": counts, "candles_later": grown})
+    assert len(counts) >= 3 and sum(grown) > sum(counts)
+    assert not [e for e in errors if "Traceback" in e or "Error" in e], errors
