@@ -96,6 +96,9 @@ class StreamingChart:
         self._seed_from_watcher()
         watcher.bar_event.connect(self._on_bar)
         watcher.signal_event.connect(self._on_signal)
+        self._state_event = getattr(watcher, "state_event", None)
+        if self._state_event is not None:
+            self._state_event.connect(self._on_state)
 
     # ---- data in -----------------------------------------------------------------------------------------
     def _label(self, when) -> tuple[str, float, float]:
@@ -149,6 +152,19 @@ class StreamingChart:
     def _on_signal(self, watcher, signal) -> None:
         self.add_signal(signal)
 
+    def _on_state(self, watcher, state) -> None:
+        # On going live (first time, or again after a reconnect) the watcher's window holds the backfill, which may
+        # not have come through bar events: redraw from it so the chart starts with history, without gaps.
+        if state == "live" and not self._closed:
+            self.reload()
+
+    def reload(self) -> None:
+        """Rebuild the window from the watcher's ``bars`` and ``signals`` (O(window)) and redraw."""
+        self._ring = _Ring(self.window)
+        self._signals.clear()
+        self._dirty = True
+        self._seed_from_watcher()
+
     # ---- throttled redraw --------------------------------------------------------------------------------
     def _mark_dirty(self) -> None:
         if self._closed:
@@ -201,6 +217,8 @@ class StreamingChart:
             self._handle = None
         self.watcher.bar_event.disconnect(self._on_bar)
         self.watcher.signal_event.disconnect(self._on_signal)
+        if self._state_event is not None:
+            self._state_event.disconnect(self._on_state)
 
     def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
         raise NotImplementedError

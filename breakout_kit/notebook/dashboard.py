@@ -24,7 +24,7 @@ def chart_class(renderer: str) -> type[StreamingChart]:
 class Dashboard(W.VBox):
     """Grid of compact charts plus a signal feed, for many watchers at once.
 
-    ``Dashboard(source, columns=3, window=300, throttle=0.5, chart_height=260, feed_size=20, renderer="canvas")``
+    ``Dashboard(source, columns=3, window=300, throttle=0.5, chart_height=260, feed_size=20, renderer="canvas", tz=None)``
     where ``source`` is a ControlPanel (its current watchers, and any it starts later) or an iterable of watchers.
     ``dash.add(watcher)`` adds one; ``dash.charts`` maps symbol to chart; ``dash.close()`` unsubscribes everything.
     ``renderer="canvas"`` (default) draws with the vendored lightweight-charts, which keeps 20 charts x 500 bars
@@ -32,8 +32,10 @@ class Dashboard(W.VBox):
     """
 
     def __init__(self, source=(), *, columns: int = 3, window: int = 300, throttle: float = 0.5,
-                 chart_height: int = 260, feed_size: int = 20, renderer: str = "canvas"):
+                 chart_height: int = 260, feed_size: int = 20, renderer: str = "canvas",
+                 tz=None):
         self.chart_class = chart_class(renderer)
+        self.tz = tz if tz is not None else getattr(source, "tz", None)
         if columns < 1:
             raise ValueError(f"columns must be >= 1, got {columns!r}")
         self.columns = columns
@@ -66,7 +68,7 @@ class Dashboard(W.VBox):
         if old is not None:
             old.close()
         chart = self.chart_class(watcher, window=self.window, throttle=self.throttle, height=self.chart_height,
-                          compact=True, show_volume=False)
+                          compact=True, show_volume=False, tz=self.tz)
         self.charts[symbol] = chart
         self._watchers.append(watcher)
         watcher.signal_event.connect(self._on_signal)

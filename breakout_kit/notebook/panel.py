@@ -42,8 +42,8 @@ class ControlPanel(W.VBox):
     """Connection status, symbol entry, rule parameters, Start/Stop, a live watchers table, errors, charts.
 
     ``ControlPanel(client=None, *, symbols=None, rule=None, bar_size="1 min", backfill="1 D", window=500,
-    throttle=0.3, show_charts=True, chart_height=380, renderer="plotly", watcher_factory=None)``; ``renderer="canvas"``
-    draws the charts with the lighter CanvasChart. Display it as the last expression of a cell.
+    throttle=0.3, show_charts=True, chart_height=380, renderer="plotly", tz=None, watcher_factory=None)``;
+    ``renderer="canvas"`` draws the charts with the lighter CanvasChart; ``tz`` sets the charts' time zone. Display it as the last expression of a cell.
     Programmatic use: ``panel.start("AAPL")`` returns the started watcher; ``panel.watchers`` / ``panel.charts``
     map symbol to watcher / chart; ``panel.stop(symbol)``, ``panel.stop_all()``, ``await panel.aclose()``;
     ``await panel.next_signal(timeout)`` and ``await panel.wait_bars(n, timeout)`` pace a notebook on events.
@@ -52,7 +52,8 @@ class ControlPanel(W.VBox):
 
     def __init__(self, client=None, *, symbols: list[str] | None = None, rule=None, bar_size: str = "1 min",
                  backfill: str = "1 D", window: int = 500, throttle: float = 0.3, show_charts: bool = True,
-                 chart_height: int = 380, renderer: str = "plotly", watcher_factory: Callable | None = None):
+                 chart_height: int = 380, renderer: str = "plotly", tz=None,
+                 watcher_factory: Callable | None = None):
         if bar_size not in BAR_SIZES:
             raise ValueError(f"bar_size {bar_size!r} is not one of {', '.join(BAR_SIZES)}")
         self.client = client
@@ -64,6 +65,7 @@ class ControlPanel(W.VBox):
         self.watcher_factory = watcher_factory or _default_watcher_factory
         self.watchers: dict[str, object] = {}
         self.chart_class = chart_class(renderer)
+        self.tz = tz
         self.charts: dict[str, StreamingChart] = {}
         self.started_event = Event("started_event")  # emits (watcher) after each start
         self._table_handle: asyncio.TimerHandle | None = None
@@ -222,7 +224,8 @@ class ControlPanel(W.VBox):
         watcher.bar_event.connect(self._on_watcher_event)
         watcher.signal_event.connect(self._on_watcher_event)
         if self.show_charts:
-            chart = self.chart_class(watcher, window=self.window, throttle=self.throttle, height=self.chart_height)
+            chart = self.chart_class(watcher, window=self.window, throttle=self.throttle, height=self.chart_height,
+                                     tz=self.tz)
             self.charts[symbol] = chart
             self.charts_box.children = [c.widget for c in self.charts.values()]
         task = watcher.start()

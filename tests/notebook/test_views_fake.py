@@ -259,3 +259,19 @@ async def test_panel_next_signal_and_wait_bars():
     with pytest.raises(RuntimeError, match="lost"):
         await waiting_b
     await panel.aclose()
+
+
+@RENDERERS
+async def test_chart_reloads_backfill_when_watcher_goes_live(Chart):
+    w = FakeWatcher()
+    chart = Chart(w, window=20, throttle=0)
+    assert chart.n_bars == 0
+    bars = [make_bar(i) for i in range(30)]
+    w.bars = pd.DataFrame({c: [getattr(b, c) for b in bars] for c in ("open", "high", "low", "close", "volume")},
+                          index=pd.DatetimeIndex([b.time for b in bars], name="time"))
+    w._set_state("live")  # the backfill came without bar events
+    assert chart.n_bars == 20 and drawn(chart)["close"][-1] == bars[-1].close
+    w.feed(make_bar(30))
+    chart.flush()
+    assert chart.n_bars == 20 and drawn(chart)["x"][-1] == make_bar(30).time.replace(tzinfo=None).isoformat()
+    chart.close()
