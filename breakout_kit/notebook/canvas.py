@@ -77,16 +77,14 @@ function render({ model, el }) {
     const drawn = performance.now() - started;
     requestAnimationFrame(() => {
       const log = (globalThis.__bkCanvasDraws = globalThis.__bkCanvasDraws || []);
-      log.push({ at: Date.now(), ms: drawn, n, arrived });
+      log.push({ at: Date.now(), ms: drawn, n });
     });
   }
   // bars, n and markers arrive in one message but fire separate change events: draw once per frame.
   let pending = false;
-  let arrived = 0;
   const schedule = () => {
     if (pending) return;
     pending = true;
-    arrived = Date.now();
     requestAnimationFrame(() => { pending = false; draw(); });
   };
   model.on("change:bars", schedule);

@@ -54,9 +54,37 @@ W.VBox([W.HBox([button, stamp]), W.GridBox([c.widget for c in charts],
                           layout=W.Layout(grid_template_columns="repeat(4, 1fr)", grid_gap="2px"))])
 '''
 
+# Per-update Python cost (one bar + one flush, with the front end connected) after 1 k and after 50 k bars seen.
+PROBE = '''
+import statistics
+from IPython.display import display
+
+probe_feed = Feed("PROBE")
+probe = Chart(probe_feed, window=500, throttle=3600, height=220)
+display(probe.widget)
+
+def update_cost(start, n=40):
+    costs = []
+    for i in range(start, start + n):
+        t = time.perf_counter()
+        probe_feed.bar_event.emit(probe_feed, bar(i, 50), (60.0, 50.0))
+        probe.flush()
+        costs.append(time.perf_counter() - t)
+    return statistics.median(costs)
+
+for i in range(960):
+    probe_feed.bar_event.emit(probe_feed, bar(i, 50), (60.0, 50.0))
+at_1k = update_cost(960)
+for i in range(1000, 49_960):
+    probe_feed.bar_event.emit(probe_feed, bar(i, 50), (60.0, 50.0))
+at_50k = update_cost(49_960)
+print(f"PROBE bars_seen={probe.bars_received} update_1k_ms={at_1k * 1e3:.3f} update_50k_ms={at_50k * 1e3:.3f}")
+'''
+
 
 def bench_notebook(renderer: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(SETUP.format(renderer=renderer).strip())]
+    nb.cells = [nbformat.v4.new_code_cell(SETUP.format(renderer=renderer).strip()),
+                nbformat.v4.new_code_cell(PROBE.strip())]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb

@@ -93,6 +93,9 @@ def test_dashboard_redraw_20_charts_plotly_vs_canvas(tmp_path):
                 first = time.monotonic() - started
                 page.wait_for_function(f"() => document.querySelectorAll('{chart_sel}').length >= 20",
                                        timeout=120_000)
+                probe = page.wait_for_selector(".jp-OutputArea-output >> text=/PROBE bars_seen=\\d/",
+                                               timeout=120_000).inner_text()
+                cost = dict(kv.split("=") for kv in probe.split()[1:])
                 page.wait_for_timeout(1500)  # let the initial draws settle before timing redraws
                 redraws = []
                 for _ in range(5):
@@ -105,7 +108,9 @@ def test_dashboard_redraw_20_charts_plotly_vs_canvas(tmp_path):
                     kernel_started_ms = float(page.locator(".bk-stamp").inner_text()) * 1000
                     redraws.append(round(page.evaluate("() => window.__bkRedrawn") - kernel_started_ms))
                 results[renderer] = {"first_chart_s": round(first, 2), "redraw_20x500_ms": redraws,
-                                     "redraw_median_ms": statistics.median(redraws)}
+                                     "redraw_median_ms": statistics.median(redraws),
+                                     "python_update_ms_at_1k": float(cost["update_1k_ms"]),
+                                     "python_update_ms_at_50k": float(cost["update_50k_ms"])}
                 ARTIFACTS.mkdir(exist_ok=True)
                 page.screenshot(path=str(ARTIFACTS / f"bench-{renderer}.png"))
                 page.close()
@@ -113,6 +118,8 @@ def test_dashboard_redraw_20_charts_plotly_vs_canvas(tmp_path):
             browser.close()
     record("dashboard_redraw", results)
     print(json.dumps(results, indent=2))
+    for r in RENDERERS:  # per-update cost must not grow with the bars seen
+        assert results[r]["python_update_ms_at_50k"] <= 2 * results[r]["python_update_ms_at_1k"], results[r]
     # Target: 20 charts x 500 bars redrawn within 200 ms; 2x slack because the 2-core test machine is shared.
     assert results["canvas"]["redraw_median_ms"] <= 400
     # Each FigureWidget ships Plotly's multi-megabyte bundle, so a 20-chart grid appears far later than canvas.
