@@ -21,6 +21,7 @@ from .tasks import TaskKeeper
 BAR_SIZES = ["5 secs", "10 secs", "15 secs", "30 secs", "1 min", "2 mins", "5 mins", "15 mins", "30 mins", "1 hour"]
 _TABLE_REFRESH = 0.5  # seconds: the table redraws at most this often, however many bars arrive
 _FINISHED = ("stopped", "failed")
+_SUGGEST_DELAY = 0.4  # seconds without typing before the server is asked for matching symbols
 
 
 def _default_watcher_factory(client, symbol, **kwargs):
@@ -167,6 +168,8 @@ class ControlPanel(W.VBox):
         self._suggest_task = self.tasks.spawn(self._suggest(text), name="matching symbols")
 
     async def _suggest(self, text: str) -> None:
+        # Debounce: IB answers about one matching-symbols request per second, so ask only once typing pauses.
+        await asyncio.sleep(_SUGGEST_DELAY)
         found = await self.client.matching_symbols(text)
         merged = list(dict.fromkeys([*found, *self.symbol.options]))
         self.symbol.options = merged

@@ -191,13 +191,17 @@ async def test_panel_qualify_failure_and_trading_controls():
             raise ValueError(f"unknown symbol {symbol}")
 
         async def matching_symbols(self, pattern):
+            calls.append(pattern)
             return [s for s in ("AAPL", "AMZN", "MSFT") if s.startswith(pattern.upper())]
 
+    calls = []
     panel = fake_panel(client=Client())
     assert all(w.disabled for w in panel._trading_widgets)
     assert "connected" in panel.status.value and "read-only" in panel.status.value
-    panel.symbol.value = "A"
+    panel.symbol.value = "M"
+    panel.symbol.value = "A"  # typed on before the debounce ran out: only "A" is asked
     await asyncio.wait_for(panel.tasks.last, 5)
+    assert calls == ["A"]
     assert {"AAPL", "AMZN"} <= set(panel.symbol.options) and "MSFT" not in panel.symbol.options
     panel.symbol.value = "NOPE"
     panel.start_button.click()
