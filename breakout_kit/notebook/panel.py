@@ -30,10 +30,12 @@ def _default_watcher_factory(client, symbol, **kwargs):
     return BreakoutWatcher(client, symbol, **kwargs)
 
 
-def _fmt_time(value) -> str:
+def _fmt_time(value, tz=None) -> str:
     if value is None:
         return ""
     try:
+        if tz is not None and getattr(value, "tzinfo", None) is not None:
+            value = value.astimezone(tz)
         return value.strftime("%Y-%m-%d %H:%M:%S")
     except AttributeError:
         return str(value)
@@ -66,6 +68,10 @@ class ControlPanel(W.VBox):
         self.watcher_factory = watcher_factory or _default_watcher_factory
         self.watchers: dict[str, object] = {}
         self.chart_class = chart_class(renderer)
+        if isinstance(tz, str):
+            from zoneinfo import ZoneInfo
+
+            tz = ZoneInfo(tz)
         self.tz = tz
         self.charts: dict[str, StreamingChart] = {}
         self.started_event = Event("started_event")  # emits (watcher) after each start
@@ -376,10 +382,10 @@ class ControlPanel(W.VBox):
             state = getattr(w, "state", "?")
             if state == "failed" and getattr(w, "error", None) is not None:
                 state = f"failed: {type(w.error).__name__}"
-            last_sig = (f"{last.direction} @ {last.price:.2f} ({_fmt_time(last.time)})" if last else "")
+            last_sig = (f"{last.direction} @ {last.price:.2f} ({_fmt_time(last.time, self.tz)})" if last else "")
             rows.append(
                 f"<tr><td><b>{html.escape(symbol)}</b></td><td>{html.escape(state)}</td>"
-                f"<td>{_fmt_time(getattr(bar, 'time', None))}</td>"
+                f"<td>{_fmt_time(getattr(bar, 'time', None), self.tz)}</td>"
                 f"<td>{'' if bar is None else f'{bar.close:.2f}'}</td><td>{len(signals)}</td>"
                 f"<td>{html.escape(last_sig)}</td></tr>")
         if not rows:

@@ -145,7 +145,7 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
     with jupyter_lab(tmp_path, tmp_path / "lab.log") as (base, token), sync_playwright() as p:
         browser = _launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
             open_notebook(page, base, token, "01_quickstart.ipynb")
             started = time.monotonic()
             run_all(page)
@@ -155,13 +155,15 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
             # Candles keep arriving while the notebook waits for a signal and 30 more bars.
             page.wait_for_function(f"() => ({PLOTLY_CANDLES_JS})().reduce((a, b) => a + b, 0) > {sum(counts)}",
                                    timeout=60_000)
-            page.wait_for_selector("text=/breakout at/", timeout=90_000)
+            page.wait_for_selector(".jp-OutputArea-output >> text=/breakout at/", timeout=90_000)
             grown = page.evaluate(PLOTLY_CANDLES_JS)
+            # The README picture: the panel (status, controls, watchers table) and the first live chart.
             panel = page.locator(".jp-OutputArea-output:has(.js-plotly-plot)").first
-            panel.scroll_into_view_if_needed()
-            panel.screenshot(path=str(ARTIFACTS / "quickstart.png"))
+            panel.evaluate("el => el.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)  # one settled frame after scrolling
+            page.screenshot(path=str(ARTIFACTS / "quickstart.png"))
             wait_idle(page, 120_000)
-            page.wait_for_selector("text=/'stopped'/", timeout=30_000)
+            page.wait_for_selector(".jp-OutputArea-output >> text=/'stopped'/", timeout=30_000)
             errors = cell_errors(page)
             page.screenshot(path=str(ARTIFACTS / "quickstart-end.png"), full_page=True)
         finally:
