@@ -73,8 +73,10 @@ def record(name: str, values: dict) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
+@pytest.mark.slow  # ~90 s, most of it Plotly's 20 x 5 MB bundles loading; run with --runslow
 @pytest.mark.timeout(400)
 def test_dashboard_redraw_20_charts_plotly_vs_canvas(tmp_path):
+    """Measure in chromium: first chart, 20 charts x 500 bars redraw, per-update Python cost at 1 k / 50 k bars."""
     from playwright.sync_api import sync_playwright
 
     for renderer in ("plotly", "canvas"):

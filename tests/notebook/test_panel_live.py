@@ -7,8 +7,7 @@ import asyncio
 import pytest
 from test_notebooks import NEEDED, _missing
 
-pytestmark = pytest.mark.skipif(bool(_missing(NEEDED[:3])),
-                                reason=f"not landed yet: {', '.join(_missing(NEEDED[:3]))}")
+pytestmark = pytest.mark.skipif(bool(_missing(NEEDED)), reason=f"not landed yet: {', '.join(_missing(NEEDED))}")
 
 
 def stderr_text(output) -> str:
