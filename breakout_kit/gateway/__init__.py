@@ -1,0 +1,19 @@
+"""Embedded paper gateway speaking the TWS socket protocol (server side only; imports no client library).
+
+``PaperGateway`` serves a deterministic synthetic market of liquid US stocks/ETFs to unmodified IB clients.
+Run it with ``python -m breakout_kit.gateway`` or ``async with PaperGateway(port=0) as gw: ...``.
+"""
+
+from .clock import GatewayClock, default_start
+from .server import HANDLER_MODULES, PaperGateway
+from .session import Session, on_disconnect, register
+
+__all__ = [
+           "HANDLER_MODULES",
+           "GatewayClock",
+           "PaperGateway",
+           "Session",
+           "default_start",
+           "on_disconnect",
+           "register",
+]

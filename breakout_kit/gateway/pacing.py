@@ -1,0 +1,7 @@
+"""Historical pacing (placeholder)."""
+
+
+class Pacer:
+    def __init__(self, clock, enabled=True):
+        self.clock = clock
+        self.enabled = enabled

@@ -1,0 +1,179 @@
+"""``PaperGateway``: the asyncio TCP server, the registry of client sessions and the gateway-wide services.
+
+    async with PaperGateway(port=0, seed=0, speed=60.0) as gw:
+        ib = IB(); await ib.connectAsync("127.0.0.1", gw.port, clientId=1)
+
+Services hang off the gateway so handler modules can reach them from ``session.gateway``: ``clock``
+(clock.GatewayClock), ``market`` (market.Market), ``marketdata`` (marketdata.MarketData), ``pacing``
+(pacing.Pacer). Handler modules listed in ``HANDLER_MODULES`` are imported once, registering their handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ipaddress
+import logging
+from datetime import datetime
+
+from .clock import GatewayClock, parse_start
+from .session import Session
+
+log = logging.getLogger("breakout_kit.gateway")
+
+#: Modules whose import registers message handlers (session.register). Add yours here.
+HANDLER_MODULES = ["account", "contracts", "marketdata"]
+_loaded = False
+
+
+def _load_handlers() -> None:
+    global _loaded
+    if not _loaded:
+        for name in HANDLER_MODULES:
+            importlib.import_module(f"{__package__}.{name}")
+        _loaded = True
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class PaperGateway:
+    """An embedded paper-trading gateway speaking the TWS socket protocol on ``host:port``.
+
+    ``seed`` and ``start`` fix the synthetic market (same inputs, same prices); ``speed`` is simulated seconds per
+    real second; ``pacing`` is ``"strict"`` (IB's historical-data pacing rules, error 162) or ``"off"``.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 0, speed: float = 1.0,
+                 start: datetime | str | None = None, pacing: str = "strict", allow_remote: bool = False,
+                 account: str = "DU1234567", max_market_data_lines: int = 100, plant_breakouts: bool = True):
+        if not isinstance(host, str) or not host:
+            raise ValueError("host must be a non-empty string")
+        if not _is_loopback(host) and not allow_remote:
+            raise ValueError(f"refusing to listen on non-loopback host {host!r} (pass allow_remote=True)")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an int in 0..65535, got {port!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        if pacing not in ("strict", "off"):
+            raise ValueError(f"pacing must be 'strict' or 'off', got {pacing!r}")
+        if not isinstance(account, str) or not account:
+            raise ValueError("account must be a non-empty string like 'DU1234567'")
+        self.host = host
+        self.port = port
+        self.seed = seed
+        self.allow_remote = allow_remote
+        self.accounts = [account]
+        self.account = account
+        self.next_order_id = 1
+        self.max_market_data_lines = max_market_data_lines
+        self.clock = GatewayClock(parse_start(start), speed)
+        self.sessions: set[Session] = set()
+        self._by_client_id: dict[int, Session] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._server: asyncio.base_events.Server | None = None
+        _load_handlers()
+        from .market import Market
+        from .marketdata import MarketData
+        from .pacing import Pacer
+
+        self.market = Market(seed=seed, start=self.clock.start, plant_breakouts=plant_breakouts)
+        self.pacing = Pacer(self.clock, enabled=pacing == "strict")
+        self.marketdata = MarketData(self)
+
+    # ---- lifecycle --------------------------------------------------------------------------------------
+    async def start(self) -> PaperGateway:
+        """Bind and start serving; the gateway clock starts now."""
+        if self._server is not None:
+            return self
+        loop = asyncio.get_running_loop()
+        self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.clock.run(loop)
+        self.marketdata.start()
+        log.info("paper gateway listening on %s:%d (seed=%d speed=%g start=%s)", self.host, self.port, self.seed,
+                 self.clock.speed, self.clock.start.isoformat())
+        return self
+
+    async def stop(self) -> None:
+        """Stop listening, close every client connection and wait until they are gone (idempotent)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        self.marketdata.stop()
+        for s in list(self.sessions):
+            s.close()
+        tasks = list(self._tasks)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=5.0)
+            for t in pending:
+                t.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        await server.wait_closed()
+        log.info("paper gateway on %s:%d stopped", self.host, self.port)
+
+    async def __aenter__(self):  # -> PaperGateway
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
+
+    # ---- convenience for tests and notebooks -------------------------------------------------------------
+    def now(self) -> datetime:
+        """The gateway clock (aware, New York)."""
+        return self.clock.now()
+
+    def symbols(self) -> list[str]:
+        """Symbols of the built-in universe."""
+        from .contracts import UNIVERSE
+
+        return [i.symbol for i in UNIVERSE]
+
+    def history(self, symbol: str, bar_size_seconds: int, start: datetime, end: datetime, use_rth: bool = False):
+        """Server-side truth: TRADES bars of ``bar_size_seconds`` with start in [start, end), as a list of
+        ``market.Bar``. Bars for the future (beyond the gateway clock) are included; use for test comparisons."""
+        return self.market.bars(symbol, bar_size_seconds, start.timestamp(), end.timestamp(), use_rth=use_rth)
+
+    # ---- session registry (used by session.py) ----------------------------------------------------------
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = Session(self, reader, writer)
+        if self._server is None:
+            writer.close()
+            return
+        self.sessions.add(session)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await session.run()
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    def _claim_client_id(self, session: Session, client_id: int) -> bool:
+        other = self._by_client_id.get(client_id)
+        if other is not None and other is not session and not other.closed:
+            return False
+        self._by_client_id[client_id] = session
+        return True
+
+    def _session_ended(self, session: Session) -> None:
+        self.sessions.discard(session)
+        if session.client_id is not None and self._by_client_id.get(session.client_id) is session:
+            del self._by_client_id[session.client_id]
+
+    def session_for(self, client_id: int) -> Session | None:
+        """The live session using ``client_id``, if any."""
+        return self._by_client_id.get(client_id)
