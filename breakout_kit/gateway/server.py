@@ -107,7 +107,7 @@ class PaperGateway:
         if server is None:
             return
         server.close()
-        self.marketdata.stop()
+        await self.marketdata.aclose()
         for s in list(self.sessions):
             s.close()
         tasks = list(self._tasks)
