@@ -129,7 +129,7 @@ class Market:
         d = local.date()
         if not trading_day(d):
             return
-        first = int(math.ceil((local.timestamp() - day_start_epoch(d)) / 60.0))   # minutes after 04:00
+        first = math.ceil((local.timestamp() - day_start_epoch(d)) / 60.0)   # minutes after 04:00
         for inst in BY_SYMBOL.values():
             offset = 22 + (inst.con_id * 7 + self.seed * 13) % 6
             minute = first + offset
@@ -283,7 +283,7 @@ def _apply_plant(path, volume, wick_hi, wick_lo, log_open, p: Plant):
 def _ohlc_cents(path, wick_hi, wick_lo, log_open):
     c = np.rint(np.exp(path) * 100.0).astype(np.int64)
     o = np.empty_like(c)
-    o[0] = int(round(math.exp(log_open) * 100.0))
+    o[0] = round(math.exp(log_open) * 100.0)
     o[1:] = c[:-1]
     top = np.maximum(o, c)
     bot = np.minimum(o, c)

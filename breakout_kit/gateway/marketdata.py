@@ -116,7 +116,7 @@ def duration_start(end: float, number: int, unit: str, use_rth: bool) -> float:
     found = 0
     start = end
     for _ in range(wanted * 2 + 14):
-        if d.weekday() < 5 and session_start(d, use_rth) < end:
+        if d.weekday() < 5 and session_start(d, use_rth) + BAR <= end:   # has a completed bar
             found += 1
             start = session_start(d, use_rth)
             if found == wanted:

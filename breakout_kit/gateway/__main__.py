@@ -1,0 +1,64 @@
+"""``python -m breakout_kit.gateway``: run the paper gateway until Ctrl-C / SIGTERM.
+
+The first stdout line is ``paper gateway listening on HOST:PORT`` (with the real port when ``--port 0``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from .server import PaperGateway
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m breakout_kit.gateway",
+                                description="Embedded paper gateway speaking the TWS socket protocol.")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback unless --allow-remote)")
+    p.add_argument("--port", type=int, default=7497, help="port (0 picks a free one); default 7497")
+    p.add_argument("--seed", type=int, default=0, help="market seed (same seed + start = same prices)")
+    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    p.add_argument("--start", default=None,
+                   help="simulated start, ISO (naive = New York); default: latest weekday 09:30 New York")
+    p.add_argument("--pacing", choices=("strict", "off"), default="strict", help="historical pacing rules")
+    p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback interface")
+    p.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, ...)")
+    return p.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    gw = PaperGateway(host=args.host, port=args.port, seed=args.seed, speed=args.speed, start=args.start,
+                      pacing=args.pacing, allow_remote=args.allow_remote)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with gw:
+        print(f"paper gateway listening on {gw.host}:{gw.port}", flush=True)
+        print(f"seed={gw.seed} speed={gw.clock.speed:g} start={gw.clock.start.isoformat()} "
+              f"pacing={args.pacing} account={gw.account}", flush=True)
+        await stop.wait()
+    print("paper gateway stopped", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(args))
+    except (ValueError, TypeError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
