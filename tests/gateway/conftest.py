@@ -44,3 +44,9 @@ async def wait_until(ib, predicate, timeout=10.0, what="condition"):
             raise AssertionError(f"timed out waiting for {what}")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(ib.updateEvent, left)
+
+
+@pytest.fixture
+def session_open(gateway):
+    """The shared fixture's start time (tests/conftest.py SESSION_OPEN), read from the running gateway."""
+    return gateway.clock.start

@@ -25,7 +25,7 @@ async def test_contract_details_fields(ib):
     assert cd.longName == "MICROSOFT CORP"
     assert cd.stockType == "COMMON"
     first_day = cd.liquidHours.split(";")[0]
-    assert first_day.endswith(":0930-" + first_day[:8] + ":1600") or first_day.endswith("CLOSED")
+    assert first_day.endswith((":0930-" + first_day[:8] + ":1600", "CLOSED"))
     assert "0400" in cd.tradingHours and cd.tradingHours.count(";") == 6
 
 
