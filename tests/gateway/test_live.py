@@ -74,28 +74,26 @@ async def test_mkt_data_snapshot(ib, gateway):
 
 
 async def test_market_data_line_limit():
-    async with PaperGateway(port=0, speed=60.0, pacing="off", max_market_data_lines=3) as gw:
-        async with connect(gw, 1) as ib:
-            errors = collect_errors(ib)
-            symbols = ["AAPL", "MSFT", "SPY", "QQQ"]
-            for s in symbols[:2]:
-                ib.reqMktData(Stock(s, "SMART", "USD"))
-            ib.reqRealTimeBars(Stock(symbols[2], "SMART", "USD"), 5, "TRADES", False)
-            ib.reqMktData(Stock(symbols[3], "SMART", "USD"))
-            await ib.reqCurrentTimeAsync()
-            assert [code for _, code, _ in errors] == [101]
-            assert len(gw.marketdata.subs) == 3
+    async with PaperGateway(port=0, speed=60.0, pacing="off", max_market_data_lines=3) as gw, connect(gw, 1) as ib:
+        errors = collect_errors(ib)
+        symbols = ["AAPL", "MSFT", "SPY", "QQQ"]
+        for s in symbols[:2]:
+            ib.reqMktData(Stock(s, "SMART", "USD"))
+        ib.reqRealTimeBars(Stock(symbols[2], "SMART", "USD"), 5, "TRADES", False)
+        ib.reqMktData(Stock(symbols[3], "SMART", "USD"))
+        await ib.reqCurrentTimeAsync()
+        assert [code for _, code, _ in errors] == [101]
+        assert len(gw.marketdata.subs) == 3
 
 
 async def test_scheduler_keeps_up_at_3600x(session_open):
-    async with PaperGateway(port=0, speed=3600.0, start=session_open, pacing="off") as gw:
-        async with connect(gw, 1) as ib:
-            subs = [ib.reqRealTimeBars(Stock(s, "SMART", "USD"), 5, "TRADES", False) for s in gw.symbols()[:10]]
-            t0 = gw.now()
-            await wait_until(ib, lambda: min(len(b) for b in subs) >= 200, timeout=20, what="200 bars each")
-            expected = (gw.now() - t0).total_seconds() / 5
-            got = min(len(b) for b in subs)
-            # every 5-second boundary served, in order, without gaps
-            assert got >= 0.9 * expected - 2
-            for b in subs:
-                assert all(y.time - x.time == timedelta(seconds=5) for x, y in itertools.pairwise(b))
+    async with PaperGateway(port=0, speed=3600.0, start=session_open, pacing="off") as gw, connect(gw, 1) as ib:
+        subs = [ib.reqRealTimeBars(Stock(s, "SMART", "USD"), 5, "TRADES", False) for s in gw.symbols()[:10]]
+        t0 = gw.now()
+        await wait_until(ib, lambda: min(len(b) for b in subs) >= 200, timeout=20, what="200 bars each")
+        expected = (gw.now() - t0).total_seconds() / 5
+        got = min(len(b) for b in subs)
+        # every 5-second boundary served, in order, without gaps
+        assert got >= 0.9 * expected - 2
+        for b in subs:
+            assert all(y.time - x.time == timedelta(seconds=5) for x, y in itertools.pairwise(b))
