@@ -267,8 +267,9 @@ def _apply_plant(path, volume, wick_hi, wick_lo, log_open, p: Plant):
             edge = float(np.min(np.minimum(prev_close[seg], path[seg] - wick_lo[seg])))
     else:
         edge = path[i0 - 1] if i0 else log_open
-    clear = math.log1p(max(abs(p.size_pct), 0.2) / 100.0)
-    want = edge + clear if up else edge - clear
+    pct = max(abs(p.size_pct), 0.2) / 100.0
+    # up: close >= edge * (1 + pct); down: close <= edge * (1 - pct)   (before rounding to cents)
+    want = edge + math.log1p(pct) if up else edge + math.log1p(-min(pct, 0.5))
     shift = want - path[i1 - 1]
     shift = max(shift, 0.0) if up else min(shift, 0.0)
     ramp = np.linspace(1.0 / MINUTE, 1.0, MINUTE)
