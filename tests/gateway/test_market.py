@@ -39,19 +39,19 @@ def breakouts(bars, lookback=20):
 
 async def test_every_symbol_breaks_out_within_30_minutes(session_open, client_id):
     # 3600x: the first 30 simulated minutes pass in half a real second
-    async with PaperGateway(port=0, seed=0, speed=3600.0, start=session_open, pacing="off") as gw:
-        async with connect(gw, client_id) as ib:
-            end = session_open + timedelta(minutes=31)
-            while gw.now() < end:
-                await ib.reqCurrentTimeAsync()
-            for symbol in gw.symbols():
-                for rth in (False, True):
-                    bars = await ib.reqHistoricalDataAsync(Stock(symbol, "SMART", "USD"), end, "3600 S",
-                                                           "1 min", "TRADES", rth, 2)
-                    rows = [(b.date, b.open, b.high, b.low, b.close, b.volume) for b in bars]
-                    hits = [t for t in breakouts(rows)
-                            if session_open <= t < session_open + timedelta(minutes=30)]
-                    assert hits, f"{symbol} (useRTH={rth}) has no 20-bar breakout in the first 30 minutes"
+    async with PaperGateway(port=0, seed=0, speed=3600.0, start=session_open, pacing="off") as gw, \
+            connect(gw, client_id) as ib:
+        end = session_open + timedelta(minutes=31)
+        while gw.now() < end:
+            await ib.reqCurrentTimeAsync()
+        for symbol in gw.symbols():
+            for rth in (False, True):
+                bars = await ib.reqHistoricalDataAsync(Stock(symbol, "SMART", "USD"), end, "3600 S",
+                                                       "1 min", "TRADES", rth, 2)
+                rows = [(b.date, b.open, b.high, b.low, b.close, b.volume) for b in bars]
+                hits = [t for t in breakouts(rows)
+                        if session_open <= t < session_open + timedelta(minutes=30)]
+                assert hits, f"{symbol} (useRTH={rth}) has no 20-bar breakout in the first 30 minutes"
 
 
 async def test_planted_scenario(session_open, client_id):

@@ -1,0 +1,66 @@
+"""``python -m breakout_kit.gateway`` as a subprocess; a plain ib_insync script gets bars from it."""
+
+import asyncio
+import re
+import signal
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.ib
+
+CLIENT_SCRIPT = textwrap.dedent("""
+    import asyncio, sys
+    from breakout_kit.iblib import IB, Stock
+
+    async def main(port):
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", port, clientId=7, timeout=5)
+        bars = await ib.reqHistoricalDataAsync(Stock("SPY", "SMART", "USD"), "", "1 D", "1 min", "TRADES",
+                                               False, 1)
+        live = ib.reqRealTimeBars(Stock("SPY", "SMART", "USD"), 5, "TRADES", False)
+        while len(live) < 2:
+            await asyncio.wait_for(ib.updateEvent, 10)
+        print("history", len(bars), "live", len(live), flush=True)
+        ib.disconnect()
+
+    asyncio.run(main(int(sys.argv[1])))
+""")
+
+
+async def test_module_entry_point_serves_a_plain_client(tmp_path):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "breakout_kit.gateway", "--port", "0", "--speed", "60", "--start",
+        "2026-11-23T09:30", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        m = re.fullmatch(r"paper gateway listening on 127\.0\.0\.1:(\d+)\n", first)
+        assert m, first
+        port = int(m.group(1))
+        assert port != 0
+        script = tmp_path / "client.py"
+        script.write_text(CLIENT_SCRIPT)
+        client = await asyncio.create_subprocess_exec(sys.executable, str(script), str(port),
+                                                      stdout=asyncio.subprocess.PIPE,
+                                                      stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(client.communicate(), 60)
+        assert client.returncode == 0, err.decode()[-2000:]
+        words = out.decode().split()
+        # 04:00 .. 09:29 pre-market minutes, plus the running minute once the clock passed 09:30:05
+        assert words[0] == "history" and 330 <= int(words[1]) <= 335 and int(words[3]) >= 2
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        rest, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert b"paper gateway stopped" in rest
+
+
+async def test_refuses_remote_host_without_flag():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "breakout_kit.gateway", "--host", "0.0.0.0", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert b"non-loopback" in err and out == b""

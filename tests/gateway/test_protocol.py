@@ -1,0 +1,58 @@
+"""Framing unit tests and the encoder throughput measurement."""
+
+import time
+
+import pytest
+
+from breakout_kit.gateway.protocol import Fields, FrameReader, ProtocolError, encode, parse_version_range
+
+
+def test_encode_fields():
+    msg = encode(50, 3, 7, 1795444200, 240.99, True, False, None, "x")
+    assert msg[:4] == (len(msg) - 4).to_bytes(4, "big")
+    assert msg[4:] == b"50\x003\x007\x001795444200\x00240.99\x001\x000\x00\x00x\x00"
+
+
+def test_frame_reader_partial_reads():
+    stream = b"".join(encode(i, "a", 1.5) for i in range(50))
+    reader = FrameReader()
+    got = []
+    for k in range(0, len(stream), 3):
+        got += reader.feed(stream[k:k + 3])
+    assert got == [[str(i), "a", "1.5"] for i in range(50)]
+    assert reader.pending == 0
+
+
+@pytest.mark.parametrize("data", [b"\x00\x00\x00\x00", b"\x7f\xff\xff\xffxx", b"\x00\x00\x00\x02ab"])
+def test_frame_reader_rejects_garbage(data):
+    with pytest.raises(ProtocolError):
+        FrameReader().feed(data)
+
+
+def test_fields_cursor():
+    f = Fields(["20", "5", "", "x"])
+    assert f.int() == 5 and f.int(default=-1) == -1
+    with pytest.raises(ProtocolError, match="not an integer"):
+        f.int()
+    with pytest.raises(ProtocolError, match="truncated"):
+        f.str()
+
+
+def test_version_range():
+    assert parse_version_range("v157..176") == (157, 176, "")
+    assert parse_version_range("v100..200 +PACEAPI") == (100, 200, "+PACEAPI")
+    with pytest.raises(ProtocolError):
+        parse_version_range("157..176")
+
+
+def test_encoder_throughput():
+    """Real-time-bar sized messages; target >= 100k messages/s (we print the measured rate)."""
+    n = 50_000
+    best = 0.0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for i in range(n):
+            encode(50, 3, 12, 1795444200 + 5 * i, 240.99, 241.24, 240.78, 240.98, 35700, 240.99, 357)
+        best = max(best, n / (time.perf_counter() - t0))
+    print(f"encoder: {best:,.0f} realtimeBar messages/s")
+    assert best > 100_000
