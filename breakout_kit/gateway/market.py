@@ -74,6 +74,13 @@ class DayBars:
     low: np.ndarray
     c: np.ndarray
     v: np.ndarray
+    _cum_v: np.ndarray | None = None
+
+    def cum_volume(self) -> np.ndarray:
+        """Volume of the day up to and including each bar."""
+        if self._cum_v is None:
+            self._cum_v = np.cumsum(self.v)
+        return self._cum_v
 
 
 @dataclass(frozen=True)
@@ -334,6 +341,18 @@ def aggregate(db: DayBars, lo: int, hi: int, bar_seconds: int, what: str = "TRAD
         out.append(Bar(times[k], (bo[k] + shift) / 100, (bh[k] + shift) / 100, (bl[k] + shift) / 100,
                        (bc[k] + shift) / 100, -1, -1.0, -1))
     return out
+
+
+def bar5(db: DayBars, i: int, what: str = "TRADES") -> Bar:
+    """The single 5-second bar ``i`` (fast path for live streaming; equal to ``aggregate(db, i, i + 1, 5)``)."""
+    o, h, low, c, v = int(db.o[i]), int(db.h[i]), int(db.low[i]), int(db.c[i]), int(db.v[i])
+    t = db.t0 + i * BAR
+    if what == "TRADES":
+        return Bar(t, o / 100, h / 100, low / 100, c / 100, v, round((h + low + c) / 3.0 * v / v) / 100,
+                   max(1, v // 100))
+    half = half_spread_cents(c)
+    shift = -half if what == "BID" else half if what == "ASK" else 0
+    return Bar(t, (o + shift) / 100, (h + shift) / 100, (low + shift) / 100, (c + shift) / 100, -1, -1.0, -1)
 
 
 def half_spread_cents(price_cents: int) -> int:

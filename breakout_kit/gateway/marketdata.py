@@ -37,6 +37,7 @@ from .market import (
     RTH_END,
     RTH_FIRST,
     aggregate,
+    bar5,
     day_start_epoch,
     half_spread_cents,
 )
@@ -58,6 +59,7 @@ BAR_SIZES = {
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
 TRADING_DAYS = {"D": 1, "W": 5, "M": 21, "Y": 252}
 MAX_BARS = 100_000
+MAX_BATCH = 64            # boundaries served per scheduler turn before yielding to the loop
 HEAD_TIMESTAMP = date(2005, 1, 3)
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
 
@@ -159,6 +161,7 @@ class MarketData:
         self._wake: asyncio.Event | None = None
         self.boundaries_served = 0
         self.max_lag = 0.0        # worst lateness of a boundary, simulated seconds
+        self.failures = 0
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -210,14 +213,23 @@ class MarketData:
             if delay > 0:
                 await asyncio.sleep(delay)
             now = clock.epoch()
-            while nxt <= now + 1e-6:
+            batch = 0
+            while nxt <= now + 1e-6 and self.subs:
                 self.max_lag = max(self.max_lag, now - nxt)
                 try:
                     self._serve_boundary(int(nxt))
                 except Exception:
-                    log.exception("live data at %s failed", nxt)
+                    self.failures += 1
+                    if self.failures == 1 or self.failures % 1000 == 0:   # don't flood the log every 5 s
+                        log.exception("live data at %s failed (%d failures so far)", nxt, self.failures)
                 self.boundaries_served += 1
                 nxt += BAR
+                batch += 1
+                if batch >= MAX_BATCH:
+                    # running behind (very high speed): let clients and requests in before catching up further
+                    await asyncio.sleep(0)
+                    batch = 0
+                    now = clock.epoch()
 
     def _serve_boundary(self, boundary: int) -> None:
         """Serve everything that became known when the 5-second bar [boundary-5, boundary) completed."""
@@ -225,9 +237,11 @@ class MarketData:
         start = boundary - BAR
         local_day = datetime.fromtimestamp(start, NEW_YORK).date()
         cache: dict[str, tuple | None] = {}
+        five: dict[str, dict] = {}
         for sub in list(self.subs.values()):
             if sub.session.closed:
                 continue
+            bars = five.setdefault(sub.symbol, {})
             if sub.symbol not in cache:
                 db = market.day(sub.symbol, local_day)
                 i = (start - db.t0) // BAR if db is not None else -1
@@ -239,7 +253,9 @@ class MarketData:
             if sub.use_rth and not RTH_FIRST <= i < RTH_END:
                 continue
             if sub.kind == "rt":
-                b = aggregate(db, i, i + 1, BAR, sub.what)[0]
+                b = bars.get(sub.what)
+                if b is None:
+                    b = bars[sub.what] = bar5(db, i, sub.what)
                 sub.session.send(50, 3, sub.req_id, b.time, b.open, b.high, b.low, b.close, b.volume, b.wap,
                                  b.count)
             elif sub.kind == "kutd":
@@ -261,7 +277,7 @@ def send_ticks(session: Session, req_id: int, db, i: int, full: bool, prev_close
     half = half_spread_cents(c)
     seed = (c * 31 + i * 17) % 97
     bid_size, ask_size, last_size = 100 * (1 + seed % 9), 100 * (1 + (seed // 9) % 9), 100 * (1 + seed % 5)
-    day_volume = int(db.v[: i + 1].sum())
+    day_volume = int(db.cum_volume()[i])
     send = session.send
     send(1, 6, req_id, 1, (c - half) / 100, bid_size, 0)
     send(1, 6, req_id, 2, (c + half) / 100, ask_size, 0)
