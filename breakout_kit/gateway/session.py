@@ -22,7 +22,6 @@ import asyncio
 import logging
 import struct
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .protocol import (
@@ -224,7 +223,3 @@ def _req_ids(session: Session, f: Fields) -> None:
     """reqIds -> nextValidId (9)."""
     session.send(9, 1, session.gateway.next_order_id)
 
-
-def ib_time(dt: datetime) -> str:
-    """``YYYYMMDD HH:MM:SS TZNAME`` as TWS writes wall-clock times."""
-    return f"{dt:%Y%m%d %H:%M:%S} {dt.tzname()}"

@@ -57,3 +57,18 @@ async def test_clock_accelerated(gateway):
     elapsed = (gateway.now() - t0).total_seconds()
     real = loop.time() - r0
     assert elapsed == pytest.approx(real * 60.0, rel=0.05)
+
+
+@pytest.mark.parametrize("kwargs,error", [
+    ({"speed": 0}, ValueError), ({"speed": -1.0}, ValueError), ({"pacing": "loose"}, ValueError),
+    ({"port": 70000}, ValueError), ({"start": "not a date"}, ValueError), ({"seed": "1"}, TypeError),
+    ({"start": 5}, TypeError),
+])
+def test_bad_constructor_arguments(kwargs, error):
+    with pytest.raises(error):
+        PaperGateway(**kwargs)
+
+
+def test_naive_start_means_new_york():
+    gw = PaperGateway(start="2026-11-23T09:30")
+    assert gw.now().isoformat() == "2026-11-23T09:30:00-05:00"

@@ -136,3 +136,21 @@ async def test_keep_up_to_date_with_end_rejected(ib):
     await asyncio.wait_for(
         ib.reqHistoricalDataAsync(AAPL, end, "600 S", "1 min", "TRADES", False, 1, keepUpToDate=True), 5)
     assert [code for _, code, _ in errors] == [321]
+
+
+async def test_keep_up_to_date_daily_bars_update_in_place(ib, gateway):
+    bars = await ib.reqHistoricalDataAsync(AAPL, "", "5 D", "1 day", "TRADES", False, 2, keepUpToDate=True)
+    n0 = len(bars)
+    assert n0 == 5 and bars[-1].date == date(2026, 11, 23)     # today's bar so far (pre-market included)
+    v0 = bars[-1].volume
+    await wait_until(ib, lambda: bars[-1].volume > v0, timeout=5, what="today's bar to grow")
+    assert len(bars) == n0
+    ib.cancelHistoricalData(bars)
+
+
+async def test_gateway_history_truth_matches_client(ib, gateway):
+    end = datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc)
+    got = await ib.reqHistoricalDataAsync(AAPL, end, "1800 S", "1 min", "TRADES", False, 2)
+    truth = gateway.history("AAPL", 60, end - timedelta(minutes=30), end)
+    assert [(b.date.timestamp(), b.open, b.high, b.low, b.close, b.volume) for b in got] == [
+        (t.time, t.open, t.high, t.low, t.close, t.volume) for t in truth]
