@@ -105,6 +105,7 @@ class Market:
         self.start = start
         self._plants: dict[tuple[str, date], list[Plant]] = {}
         self._cache: OrderedDict[tuple[str, date], DayBars] = OrderedDict()
+        self._daily: dict[tuple[str, date, bool, str], Bar] = {}
         if plant_breakouts and start is not None:
             self._plant_defaults(start)
 
@@ -129,6 +130,8 @@ class Market:
         plants.append(Plant(idx, float(size_pct)))
         plants.sort(key=lambda p: p.index)
         self._cache.pop((inst.symbol, d), None)
+        for key in [k for k in self._daily if k[:2] == (inst.symbol, d)]:
+            del self._daily[key]
         return datetime.fromtimestamp(day_start_epoch(d) + idx * BAR, NEW_YORK)
 
     def _plant_defaults(self, start: datetime) -> None:
@@ -243,8 +246,33 @@ class Market:
         """Aggregated bars whose 5-second components start in [t0, t1). ``bar_seconds`` is a multiple of 5 or
         86400 (one bar per trading day). Labels: the start of the first 5-second bar in each bucket."""
         out: list[Bar] = []
+        if bar_seconds >= 86400:
+            return self._daily_bars(symbol, t0, t1, use_rth, what)
         for db, lo, hi in self.base(symbol, t0, t1, use_rth):
             out += aggregate(db, lo, hi, bar_seconds, what)
+        return out
+
+    def _daily_bars(self, symbol: str, t0: float, t1: float, use_rth: bool, what: str) -> list[Bar]:
+        # Whole-day bars are cached, so long daily histories generate each day once per gateway.
+        first, end = (RTH_FIRST, RTH_END) if use_rth else (0, DAY_BARS)
+        out: list[Bar] = []
+        d = datetime.fromtimestamp(t0, NEW_YORK).date()
+        last = datetime.fromtimestamp(t1, NEW_YORK).date()
+        while d <= last:
+            if trading_day(d):
+                e0 = day_start_epoch(d)
+                whole = t0 <= e0 + first * BAR and e0 + end * BAR <= t1
+                key = (symbol, d, use_rth, what)
+                bar = self._daily.get(key) if whole else None
+                if bar is None:
+                    for db, lo, hi in self.base(symbol, max(t0, e0), min(t1, e0 + DAY_BARS * BAR), use_rth):
+                        bars = aggregate(db, lo, hi, 86400, what)
+                        bar = bars[0]
+                        if whole:
+                            self._daily[key] = bar
+                if bar is not None:
+                    out.append(bar)
+            d += timedelta(days=1)
         return out
 
     def last_bar(self, symbol: str, t: float) -> tuple[DayBars, int] | None:

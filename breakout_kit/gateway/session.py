@@ -93,7 +93,7 @@ class Session:
     # ---- output -------------------------------------------------------------------------------------------
     def send(self, *fields) -> None:
         """Encode and queue one message (silently dropped once the session is closed)."""
-        if self.closed:
+        if self.closed or self._transport.is_closing():
             return
         self._write(encode(*fields))
         if self._transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
@@ -102,7 +102,7 @@ class Session:
 
     def send_bytes(self, data: bytes) -> None:
         """Queue pre-encoded frames (batch sends)."""
-        if not self.closed:
+        if not self.closed and not self._transport.is_closing():
             self._write(data)
 
     def error(self, req_id: int, code: int, message: str) -> None:
