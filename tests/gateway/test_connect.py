@@ -34,7 +34,7 @@ async def test_several_clients_and_duplicate_client_id(gateway, client_id):
         await a.connectAsync("127.0.0.1", gateway.port, clientId=client_id, timeout=5)
         await b.connectAsync("127.0.0.1", gateway.port, clientId=client_id + 1000, timeout=5)
         with pytest.raises((ConnectionError, asyncio.TimeoutError)):
-            await dup.connectAsync("127.0.0.1", gateway.port, clientId=client_id, timeout=3)
+            await dup.connectAsync("127.0.0.1", gateway.port, clientId=client_id, timeout=1)
         assert 326 in errors
         assert a.isConnected() and b.isConnected()
         assert (await a.reqCurrentTimeAsync()) and (await b.reqCurrentTimeAsync())
