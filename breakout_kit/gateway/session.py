@@ -49,6 +49,7 @@ DISCONNECT_HOOKS: list[Callable[[Session], None]] = []
 MSG_START_API = 71
 MSG_REQ_IDS = 8
 HANDSHAKE_TIMEOUT = 10.0
+CLOSE_GRACE = 2.0
 # A client that stops reading gets dropped rather than buffering without bound.
 MAX_WRITE_BUFFER = 64 << 20
 
@@ -98,7 +99,8 @@ class Session:
         self._write(encode(*fields))
         if self._transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             log.warning("%r is not reading; dropping it", self)
-            self.close()
+            self.closed = True
+            self._transport.abort()
 
     def send_bytes(self, data: bytes) -> None:
         """Queue pre-encoded frames (batch sends)."""
@@ -139,7 +141,10 @@ class Session:
             self.close()
             self._run_disconnect_hooks()
             try:
-                await self.writer.wait_closed()
+                # a peer that stops reading would hold close() open forever: give it a moment, then abort
+                await asyncio.wait_for(self.writer.wait_closed(), CLOSE_GRACE)
+            except asyncio.TimeoutError:
+                self._transport.abort()
             except (ConnectionError, OSError):
                 pass
 
