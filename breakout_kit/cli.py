@@ -3,8 +3,10 @@
 ``main()`` is ``asyncio.run(run())``. One event loop runs the IB connection, every watcher task, background ingests
 and the command loop; nothing blocks it (see ``cli_prompt`` for how stdin is read).
 
-Subcommands: none = the interactive command loop; ``demo`` = the headless main job (``breakout_kit.demo``).
-More subcommands (``bench``) plug in through ``SUBCOMMANDS`` below.
+Subcommands: none = the interactive command loop; ``demo`` = the headless main job (``breakout_kit.demo``);
+``bench ...`` = ``breakout_kit.bench.main(rest_of_argv)``, imported lazily and run outside our event loop (it must
+be the first argument; everything after it is the benchmark's own). More async subcommands plug in through
+``SUBCOMMANDS`` below.
 
 Connection: ``--host/--port/--client-id`` else env ``IB_HOST``/``IB_PORT``/``IB_CLIENT_ID``. With no port anywhere, or
 with ``--sim``, the embedded paper gateway starts in-process on a free loopback port. Its default speed is
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import inspect
 import logging
 import signal
 import sys
@@ -30,10 +33,10 @@ from breakout_kit.cli_commands import COMMAND_WORDS, Session, error_line
 
 INTERACTIVE_SPEED = 60.0
 SHUTDOWN_TIMEOUT = 5.0
+BENCH = "bench"
 
 # name -> (module, help). The module provides ``add_arguments(parser)`` and ``async def main(args) -> int``.
 # `args` carries the common flags too (host, port, client_id, sim, seed, speed, start, debug, trading).
-# Hook for `bench`: add  "bench": ("breakout_kit.bench", "measure ...")  once breakout_kit/bench.py provides both.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("breakout_kit.demo", "headless demo: embedded gateway, watchers, paper brackets, summary"),
 }
@@ -83,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         _add_common(p, suppress=True)
         importlib.import_module(module).add_arguments(p)
+    # Listed for --help only: main() hands `bench ...` to breakout_kit.bench before argparse sees it.
+    bench = sub.add_parser(BENCH, help="benchmarks (breakout_kit.bench; must be the first argument)",
+                           add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    sub.metavar = "{" + ",".join([*SUBCOMMANDS, BENCH]) + "}"
     return parser
 
 
@@ -190,7 +198,8 @@ async def interactive(args: argparse.Namespace) -> int:
                 stack.push_async_callback(_bounded, client.disconnect())
                 account = getattr(client, "account", "") or "?"
                 mode = "trading enabled" if args.trading else "read-only (start with --trading to place orders)"
-                out(f"connected to {host}:{port} as client {client.settings.client_id}, account {account}, {mode}"
+                where = f"{client.settings.host}:{client.settings.port}"  # flags, else env, else defaults
+                out(f"connected to {where} as client {client.settings.client_id}, account {account}, {mode}"
                     + ("; type help" if tty else ""))
                 session = Session(client, out=out, trading=args.trading, debug=args.debug)
                 stack.push_async_callback(session.aclose, SHUTDOWN_TIMEOUT)
@@ -231,6 +240,9 @@ async def run(argv: list[str] | None = None) -> int:
     """The CLI as a coroutine: parse flags, dispatch to the subcommand, return the exit code."""
     args = build_parser().parse_args(argv)
     configure_logging(args.debug)
+    if args.command == BENCH:  # flags before `bench`: its main() runs its own loop, so it can't run in ours
+        print("error: bench must come first: breakout-kit bench [ARGS...]", file=sys.stderr, flush=True)
+        return 2
     if args.command:
         module = importlib.import_module(SUBCOMMANDS[args.command][0])
         try:
@@ -243,8 +255,30 @@ async def run(argv: list[str] | None = None) -> int:
     return await interactive(args)
 
 
+def run_bench(argv: list[str]) -> int:
+    """``breakout-kit bench ARGS``: lazily import ``breakout_kit.bench`` and return ``main(argv)``'s exit code.
+
+    Runs outside any event loop (the benchmark may start its own). A missing module is one line, exit code 1.
+    """
+    try:
+        module = importlib.import_module("breakout_kit.bench")
+    except ModuleNotFoundError as exc:
+        if exc.name != "breakout_kit.bench":
+            raise
+        print("error: bench is not available in this install (breakout_kit/bench.py not found)",
+              file=sys.stderr, flush=True)
+        return 1
+    result = module.main(list(argv))
+    if inspect.isawaitable(result):  # tolerate an async main(argv)
+        result = asyncio.run(result)
+    return int(result or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry: ``asyncio.run(run())``; exits with its code."""
+    """Console-script entry: ``asyncio.run(run())``; exits with its code. ``bench ...`` goes to ``run_bench``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == [BENCH]:
+        raise SystemExit(run_bench(argv[1:]))
     try:
         code = asyncio.run(run(argv))
     except KeyboardInterrupt:  # only before our handlers are installed (during start-up)

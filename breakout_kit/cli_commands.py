@@ -173,10 +173,18 @@ def format_time(t: Any) -> str:
     return iso() if iso else str(t)
 
 
+def format_price(value: Any) -> str:
+    """A price with up to 4 decimals and no float noise: 101.25 -> '101.25', 100.0 -> '100'."""
+    try:
+        return f"{round(float(value), 4):.12g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def signal_line(symbol: str, signal: Any) -> str:
     """The one ``SIGNAL`` line printed per breakout: symbol, direction, bar time, price, level."""
     return (f"SIGNAL {symbol} {signal.direction} {format_time(signal.time)} "
-            f"price={signal.price:.4g} level={signal.level:.4g}")
+            f"price={format_price(signal.price)} level={format_price(signal.level)}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -267,7 +275,8 @@ def _default_trade_factory(quantity, take_profit_pct, stop_loss_pct):
 async def _default_ingest(client, symbols, duration, bar_size, dest):
     from breakout_kit.ingest import ingest
 
-    return await ingest(client, symbols, duration, bar_size, dest=dest)
+    # progress=False: a tqdm bar on stderr would fight the prompt; the session prints a line per symbol instead.
+    return await ingest(client, symbols, duration, bar_size, dest=dest, progress=False)
 
 
 @dataclass
@@ -395,7 +404,7 @@ class Session:
             bar = w.last_bar
             rows.append({"symbol": sym, "state": w.state,
                          "last bar": format_time(bar.time) if bar is not None else "-",
-                         "last price": f"{bar.close:g}" if bar is not None else "-",
+                         "last price": format_price(bar.close) if bar is not None else "-",
                          "signals": len(w.signals), "error": one_line(w.error) if w.error else ""})
         return Reply(format_table(rows, ["symbol", "state", "last bar", "last price", "signals", "error"]))
 
@@ -440,7 +449,7 @@ class Session:
         for label, trade in zip(("parent", "take-profit", "stop-loss"), trades):
             o = trade.order
             price = o.lmtPrice if o.orderType.startswith("LMT") else getattr(o, "auxPrice", None)
-            price_txt = "" if o.orderType == "MKT" else f" {price:g}"
+            price_txt = "" if o.orderType == "MKT" else f" {format_price(price)}"
             parts.append(f"{label} #{o.orderId} {o.action} {o.orderType}{price_txt}")
         return Reply(f"bracket {symbol} x{qty}: " + ", ".join(parts))
 

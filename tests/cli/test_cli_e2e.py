@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import re
 import signal
@@ -38,7 +37,7 @@ async def _retry(cli: PipedCli, command: str, pattern: str, attempts: int = 20) 
         start = len(cli.lines)
         await cli.expect(r"^commands \(type the name")
         answer = "\n".join(cli.lines[start:-1])
-        if re.search(pattern, answer, re.M):
+        if re.search(pattern, answer, re.MULTILINE):
             return answer
     raise AssertionError(f"{command!r} never matched {pattern!r}; last answer:\n{answer}")
 
@@ -120,7 +119,7 @@ async def test_demo_runs_and_summarizes(tmp_path):
     cli = await PipedCli.start("demo", "--symbols", "AAPL,MSFT", "--minutes", "35", "--speed", "600",
                                "--start", START, "--html", str(html))
     t0 = time.monotonic()
-    code, out, err = await cli.finish(timeout=90)
+    code, _, err = await cli.finish(timeout=90)
     elapsed = time.monotonic() - t0
     assert code == 0, err
     lines = cli.lines

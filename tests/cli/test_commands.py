@@ -58,7 +58,7 @@ def test_durations():
 def test_signal_line_format():
     sig = SimpleNamespace(time=datetime(2026, 11, 23, 14, 45, tzinfo=timezone.utc), direction="up",
                           level=101.25, price=101.5)
-    assert signal_line("AAPL", sig) == "SIGNAL AAPL up 2026-11-23T14:45:00+00:00 price=101.5 level=101.2"
+    assert signal_line("AAPL", sig) == "SIGNAL AAPL up 2026-11-23T14:45:00+00:00 price=101.5 level=101.25"
 
 
 def test_help_numbers_every_command():
@@ -172,24 +172,35 @@ WORDS = ["help", "breakout", "watchers", "status", "stop", "buy", "orders", "can
          "vol=inf", "duration=5", "D", "dest=", "'", '"', "\\", "é", "\x00", "trigger=high", "direction=both"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join), st.text(max_size=40)),
-       st.booleans())
-def test_random_lines_never_raise(line, trading):
-    """Any line -> a Reply; errors are exactly one line; the session survives (fresh loop per example)."""
+LINES = st.one_of(st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join), st.text(max_size=40))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINES, min_size=1, max_size=4), st.booleans())
+def test_random_lines_never_raise(lines, trading):
+    """Any sequence of lines -> Replies; errors are exactly one line; the session survives (fresh loop per example).
+
+    Uses the real parser/dispatcher and the real BreakoutRule validation; only the IB side is faked."""
+    from breakout_kit.cli_commands import _default_rule_factory
+
     async def one():
         session, _ = make_session(trading)
+        session.rule_factory = _default_rule_factory
         try:
-            reply = await session.execute(line)
-            assert isinstance(reply.text, str)
-            if reply.text.startswith("error: "):
-                assert "\n" not in reply.text
-            elif line.strip():
-                assert reply.text.strip(), f"no output for {line!r}"
+            for line in lines:
+                reply = await session.execute(line)
+                assert isinstance(reply.text, str)
+                if reply.text.startswith("error: "):
+                    assert "\n" not in reply.text and "Traceback" not in reply.text
+                elif line.strip():
+                    assert reply.text.strip(), f"no output for {line!r}"
+                if reply.quit:
+                    break
             follow = await session.execute("status")  # the loop keeps going after anything
             assert follow.text
         finally:
             await session.aclose()
+        assert all(w.state == "stopped" for w in session.watchers.values()) and not session.tasks
     asyncio.run(one())
 
 

@@ -1,0 +1,63 @@
+"""Entry-point plumbing in-process: the lazy `bench` hand-off, flag parsing, embedded-vs-remote choice."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from breakout_kit import cli
+
+
+def test_bench_hands_the_rest_of_argv_to_bench_main(monkeypatch):
+    seen = []
+    fake = types.ModuleType("breakout_kit.bench")
+    fake.main = lambda argv: seen.append(argv) or 3
+    monkeypatch.setitem(sys.modules, "breakout_kit.bench", fake)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["bench", "--bars", "1000", "-q"])
+    assert exit_.value.code == 3 and seen == [["--bars", "1000", "-q"]]
+
+
+def test_bench_accepts_an_async_main(monkeypatch):
+    fake = types.ModuleType("breakout_kit.bench")
+
+    async def amain(argv):
+        return len(argv)
+    fake.main = amain
+    monkeypatch.setitem(sys.modules, "breakout_kit.bench", fake)
+    assert cli.run_bench(["a", "b"]) == 2
+
+
+def test_bench_missing_is_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "breakout_kit.bench", None)  # import raises ModuleNotFoundError
+    assert cli.run_bench([]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: bench is not available")
+
+
+def test_bench_after_flags_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--debug", "bench", "x"])
+    assert exit_.value.code == 2 and "bench must come first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,env,embedded", [
+    ([], {}, True),
+    (["--port", "4002"], {}, False),
+    ([], {"IB_PORT": "4002"}, False),
+    (["--sim"], {"IB_PORT": "4002"}, True),
+])
+def test_embedded_gateway_only_without_a_port(monkeypatch, argv, env, embedded):
+    monkeypatch.delenv("IB_PORT", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert cli.wants_embedded(cli.build_parser().parse_args(argv)) is embedded
+
+
+def test_common_flags_after_the_subcommand():
+    args = cli.build_parser().parse_args(["demo", "--seed", "7", "--speed", "900", "--symbols", "AAPL"])
+    assert (args.command, args.seed, args.speed, args.symbols) == ("demo", 7, 900.0, "AAPL")
+    args = cli.build_parser().parse_args(["--seed", "5", "demo"])
+    assert args.seed == 5
