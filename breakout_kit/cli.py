@@ -59,7 +59,7 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     s.add_argument("--speed", type=float, default=d(None),
                    help=f"simulated seconds per real second (default {INTERACTIVE_SPEED:g}; demo: faster)")
     s.add_argument("--start", type=_parse_start, default=d(None),
-                   help="simulated start time, ISO 8601 with offset (default: the gateway's)")
+                   help="simulated start time, ISO 8601; no offset = New York (default: last weekday 09:30)")
     parser.add_argument("--debug", action="store_true", default=d(False),
                         help="full tracebacks and library logging on stderr")
 
@@ -69,8 +69,10 @@ def _parse_start(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad --start {text!r} (ISO 8601, e.g. 2026-11-23T09:30:00-05:00)")
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"--start {text!r} needs a UTC offset")
+    if value.tzinfo is None:  # like the gateway's own --start: a naive time is New York time
+        from zoneinfo import ZoneInfo
+
+        value = value.replace(tzinfo=ZoneInfo("America/New_York"))
     return value
 
 
@@ -201,6 +203,7 @@ async def interactive(args: argparse.Namespace) -> int:
                 where = f"{client.settings.host}:{client.settings.port}"  # flags, else env, else defaults
                 out(f"connected to {where} as client {client.settings.client_id}, account {account}, {mode}"
                     + ("; type help" if tty else ""))
+                stack.callback(_report_connection_changes(client, out))  # unhooked before our own disconnect
                 session = Session(client, out=out, trading=args.trading, debug=args.debug)
                 stack.push_async_callback(session.aclose, SHUTDOWN_TIMEOUT)
                 reader = make_reader(words, tty)
@@ -214,6 +217,27 @@ async def interactive(args: argparse.Namespace) -> int:
         return 1
     finally:
         remove_signals()
+
+
+def _report_connection_changes(client, out: Callable[[str], None]) -> Callable[[], None]:
+    """One line when the connection drops or comes back (IBClient reconnects by itself; watchers resubscribe).
+
+    Returns a function that unhooks it."""
+    event = getattr(client, "state_event", None)
+    if event is None:
+        return lambda: None
+    last = {"state": "connected"}
+
+    def on_state(state: str, *_: Any) -> None:
+        if state == last["state"] or state in ("closed", "connecting"):
+            return
+        if state == "connected":
+            out("connection restored")
+        elif state in ("reconnecting", "disconnected"):
+            out(f"connection lost ({state})")
+        last["state"] = state
+    event += on_state
+    return lambda: event.disconnect(on_state)
 
 
 async def _until_done_or_stopped(coro, stop: asyncio.Event) -> None:

@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from cli_proc import PipedCli
+from cli_proc import PipedCli, PtyCli
 
 START = "2026-11-23T09:30:00-05:00"  # tests/conftest.py SESSION_OPEN
 FAST = ("--sim", "--speed", "600", "--start", START)
@@ -130,3 +130,28 @@ async def test_demo_runs_and_summarizes(tmp_path):
     assert int(total.split()[3]) >= 3  # at least one bracket (3 orders) placed on a signal
     assert html.exists() and html.stat().st_size > 100_000
     assert elapsed < 60
+
+
+async def test_pty_prompt_responsive_with_real_watchers_and_ctrl_c():
+    """On a terminal, with real watchers streaming at 600x, each command still answers promptly; Ctrl-C exits 0."""
+    cli = await PtyCli.start(*FAST)
+    try:
+        pos = await cli.expect(r"breakout>", timeout=30)
+        for sym in ("AAPL", "MSFT", "NVDA", "SPY"):
+            cli.type(f"breakout {sym}\r")
+            pos = await cli.expect(rf"watching {sym}:", pos)
+        worst = 0.0
+        for _ in range(5):
+            t0 = time.monotonic()
+            cli.type("status\r")
+            pos = await cli.expect(r"symbol\s+state\s+last bar[^\n]*\n(.*\n){3}.*SPY\s+\w+", pos, timeout=10)
+            worst = max(worst, time.monotonic() - t0)
+        assert worst < 1.0, f"status took {worst:.2f}s while watchers ran"
+        pos = await cli.expect(r"SIGNAL [A-Z]+ up \S+ price=\S+ level=\S+", pos, timeout=60)
+        cli.type("\x03")  # Ctrl-C at the prompt
+        t0 = time.monotonic()
+        assert await cli.wait(timeout=10) == 0
+        assert time.monotonic() - t0 < 5
+        assert "Traceback" not in cli.text and "Task was destroyed" not in cli.text
+    finally:
+        await cli.close()

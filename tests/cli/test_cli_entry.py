@@ -61,3 +61,24 @@ def test_common_flags_after_the_subcommand():
     assert (args.command, args.seed, args.speed, args.symbols) == ("demo", 7, 900.0, "AAPL")
     args = cli.build_parser().parse_args(["--seed", "5", "demo"])
     assert args.seed == 5
+
+
+def test_connection_changes_are_one_line_each_and_unhook():
+    from types import SimpleNamespace
+
+    from eventkit import Event
+
+    client = SimpleNamespace(state_event=Event("state"))
+    lines: list[str] = []
+    unhook = cli._report_connection_changes(client, lines.append)
+    for state in ("connected", "reconnecting", "connecting", "reconnecting", "connected"):
+        client.state_event.emit(state)
+    assert lines == ["connection lost (reconnecting)", "connection restored"]
+    unhook()
+    client.state_event.emit("disconnected")  # our own shutdown: silent
+    assert len(lines) == 2
+
+
+def test_naive_start_is_new_york():
+    args = cli.build_parser().parse_args(["--start", "2026-11-23T09:30"])
+    assert args.start.utcoffset().total_seconds() == -5 * 3600
