@@ -3,8 +3,11 @@ the embedded paper gateway started in-process on the kernel's own loop."""
 
 from __future__ import annotations
 
+import os
+
 from breakout_kit.config import env_port
 
+SPEED_ENV = "BREAKOUT_KIT_GATEWAY_SPEED"  # overrides the embedded gateway's speed (tests run notebooks faster)
 _embedded: dict[int, object] = {}  # id(client) -> the PaperGateway connect() started for it
 
 
@@ -17,6 +20,8 @@ async def connect(*, port: int | None = None, client_id: int | None = None, trad
     ``PaperGateway`` on a free loopback port on the running loop (``speed`` = simulated seconds per real second,
     ``seed``/``start`` fix the prices, ``pacing`` "strict" or "off") and connect to it.
     ``trading=True`` allows paper orders. Undo with ``await disconnect(client)``.
+    Env ``BREAKOUT_KIT_GATEWAY_SPEED`` (a number), when set, replaces ``speed``: the test suite uses it to run the
+    tutorial notebooks faster without editing them.
     """
     from breakout_kit.ib_client import IBClient
 
@@ -29,6 +34,7 @@ async def connect(*, port: int | None = None, client_id: int | None = None, trad
 
     from breakout_kit.gateway import PaperGateway
 
+    speed = _env_speed(speed)
     gw_args = {k: v for k, v in {"speed": speed, "seed": seed, "start": start, "pacing": pacing}.items() if v is not None}
     gw = PaperGateway(host="127.0.0.1", port=0, **gw_args)
     await gw.start()
@@ -40,6 +46,19 @@ async def connect(*, port: int | None = None, client_id: int | None = None, trad
         raise
     _embedded[id(client)] = gw
     return client
+
+
+def _env_speed(speed: float | None) -> float | None:
+    raw = os.environ.get(SPEED_ENV, "").strip()
+    if not raw:
+        return speed
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {SPEED_ENV}={raw!r} is not a number") from None
+    if not value > 0:
+        raise ValueError(f"environment variable {SPEED_ENV} must be > 0, got {raw!r}")
+    return value
 
 
 def embedded_gateway(client):

@@ -40,8 +40,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def jupyter_lab(root: Path, log: Path):
-    """Serve JupyterLab for ``root`` on 127.0.0.1; yields (base_url, token). News popups are switched off."""
+def jupyter_lab(root: Path, log: Path, env: dict[str, str] | None = None):
+    """Serve JupyterLab for ``root`` on 127.0.0.1; yields (base_url, token). News popups are switched off.
+
+    ``env`` is added to the server's (and so the kernels') environment; IB_PORT/IB_HOST/IB_CLIENT_ID are removed so
+    notebooks use the embedded gateway.
+    """
     token = secrets.token_hex(16)
     port = _free_port()
     settings = root / ".lab-settings"
@@ -49,15 +53,17 @@ def jupyter_lab(root: Path, log: Path):
     notif.mkdir(parents=True, exist_ok=True)
     (notif / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / ".lab-workspaces"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"))
+    server_env = {k: v for k, v in os.environ.items() if k not in ("IB_PORT", "IB_HOST", "IB_CLIENT_ID")}
+    server_env.update(env or {})
+    server_env.update(JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(root / ".lab-workspaces"),
+               JUPYTER_RUNTIME_DIR=str(root / ".runtime"))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     base = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=server_env, cwd=root)
         try:
             deadline = time.monotonic() + 60
             while True:  # the server is up when its REST API answers

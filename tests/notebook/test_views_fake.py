@@ -279,3 +279,16 @@ async def test_chart_reloads_backfill_when_watcher_goes_live(Chart):
     chart.flush()
     assert chart.n_bars == 20 and drawn(chart)["x"][-1] == make_bar(30).time.replace(tzinfo=None).isoformat()
     chart.close()
+
+
+def test_gateway_speed_env_override(monkeypatch):
+    from breakout_kit.notebook.session import SPEED_ENV, _env_speed
+
+    monkeypatch.delenv(SPEED_ENV, raising=False)
+    assert _env_speed(300.0) == 300.0 and _env_speed(None) is None
+    monkeypatch.setenv(SPEED_ENV, "1200")
+    assert _env_speed(300.0) == 1200.0
+    for bad in ("fast", "0", "-5"):
+        monkeypatch.setenv(SPEED_ENV, bad)
+        with pytest.raises(ValueError, match=SPEED_ENV):
+            _env_speed(300.0)
