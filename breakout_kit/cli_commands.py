@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 Printer = Callable[[str], None]
 
@@ -165,10 +166,15 @@ def format_frame(df: Any, empty: str) -> str:
     return str(df)
 
 
+DISPLAY_TZ = ZoneInfo("America/New_York")  # the exchange clock of the US stocks/ETFs the kit watches
+
+
 def format_time(t: Any) -> str:
-    """A bar time as compact ISO text (datetime or pandas Timestamp)."""
+    """A bar time as ISO text in New York time (datetime or pandas Timestamp; naive times are shown as given)."""
     if t is None:
         return "-"
+    if getattr(t, "tzinfo", None) is not None:
+        t = t.astimezone(DISPLAY_TZ)
     iso = getattr(t, "isoformat", None)
     return iso() if iso else str(t)
 
@@ -386,6 +392,8 @@ class Session:
         return Reply(f"watching {symbol}: {lookback}-bar {trigger} breakout {direction} on {bar_size} bars{extra}")
 
     def _on_signal(self, watcher, signal) -> None:
+        if getattr(watcher, "state", "live") in ("starting", "backfilling"):
+            return  # history replayed by the first backfill: in the watcher's list, not news for the user
         self.signal_count += 1
         self.out(signal_line(watcher.symbol, signal))
 

@@ -58,7 +58,7 @@ def test_durations():
 def test_signal_line_format():
     sig = SimpleNamespace(time=datetime(2026, 11, 23, 14, 45, tzinfo=timezone.utc), direction="up",
                           level=101.25, price=101.5)
-    assert signal_line("AAPL", sig) == "SIGNAL AAPL up 2026-11-23T14:45:00+00:00 price=101.5 level=101.25"
+    assert signal_line("AAPL", sig) == "SIGNAL AAPL up 2026-11-23T09:45:00-05:00 price=101.5 level=101.25"
 
 
 def test_help_numbers_every_command():
@@ -77,7 +77,7 @@ async def test_breakout_watchers_signal_stop():
     assert (await session.execute("breakout AAPL")).text.startswith("error: already watching AAPL")
     w.emit(SimpleNamespace(time=datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc), direction="up",
                            level=100.0, price=100.5))
-    assert lines == ["SIGNAL AAPL up 2026-11-23T15:00:00+00:00 price=100.5 level=100"]
+    assert lines == ["SIGNAL AAPL up 2026-11-23T10:00:00-05:00 price=100.5 level=100"]
     table = (await session.execute("status")).text.splitlines()
     assert table[0].split() == ["symbol", "state", "last", "bar", "last", "price", "signals", "error"]
     assert table[1].split()[:2] == ["AAPL", "live"] and table[1].split()[-1] == "1"
@@ -225,4 +225,21 @@ async def test_real_rule_validation_is_one_line():
     assert reply.text.startswith("watching AAPL: 5-bar high breakout both")
     rule = session.watchers["AAPL"].rule
     assert (rule.lookback, rule.trigger, rule.direction, rule.min_rel_volume) == (5, "high", "both", 2.0)
+    await session.aclose()
+
+
+async def test_backfill_signals_are_not_announced():
+    """Signals the first backfill replays stay in the watcher's list but print nothing; live ones print."""
+    session, lines = make_session()
+    await session.execute("breakout AAPL")
+    w = session.watchers["AAPL"]
+    sig = SimpleNamespace(time=datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc), direction="up",
+                          level=100.0, price=100.5)
+    w.state = "backfilling"
+    w.emit(sig)
+    assert lines == [] and len(w.signals) == 1
+    for state in ("live", "reconnecting"):  # a reconnect's gap fill is news: it happened while we were away
+        w.state = state
+        w.emit(sig)
+    assert len(lines) == 2 and all(ln.startswith("SIGNAL AAPL up ") for ln in lines)
     await session.aclose()
