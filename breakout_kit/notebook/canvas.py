@@ -21,14 +21,18 @@ _RENDER_JS = r"""
 const LWC = globalThis.LightweightCharts;
 
 function render({ model, el }) {
-  el.style.height = model.get("height") + "px";
-  el.style.width = "100%";
-  el.style.position = "relative";
+  // Draw into our own box: ipywidgets' layout code owns el.style and resets height/width set on el itself
+  // (inside a GridBox the chart then collapsed to a 30 px strip).
+  const box = document.createElement("div");
+  box.style.height = model.get("height") + "px";
+  box.style.width = model.get("width") > 0 ? model.get("width") + "px" : "100%";
+  box.style.position = "relative";
+  el.appendChild(box);
   const title = document.createElement("div");
   title.textContent = model.get("title");
   title.style.cssText = "position:absolute;left:6px;top:2px;z-index:3;font:12px sans-serif;color:#333";
-  el.appendChild(title);
-  const chart = LWC.createChart(el, {
+  box.appendChild(title);
+  const chart = LWC.createChart(box, {
     autoSize: true,
     layout: { background: { color: "#ffffff" }, textColor: "#333", fontSize: 11 },
     grid: { vertLines: { color: "#f0f0f0" }, horzLines: { color: "#f0f0f0" } },
@@ -72,25 +76,27 @@ function render({ model, el }) {
       ? { time, position: "belowBar", color: "#2e7d32", shape: "arrowUp" }
       : { time, position: "aboveBar", color: "#c62828", shape: "arrowDown" }));
     if (model.get("follow")) chart.timeScale().scrollToRealTime();
-    el.dataset.bars = String(n);
+    box.dataset.bars = String(n);
     // Record when the frame with this data is painted (used by the browser benchmark).
     const drawn = performance.now() - started;
     requestAnimationFrame(() => {
       const log = (globalThis.__bkCanvasDraws = globalThis.__bkCanvasDraws || []);
-      log.push({ at: Date.now(), ms: drawn, n });
+      log.push({ at: Date.now(), recv: received, ms: drawn, n });
     });
   }
   // bars, n and markers arrive in one message but fire separate change events: draw once per frame.
   let pending = false;
+  let received = 0;
   const schedule = () => {
     if (pending) return;
     pending = true;
+    received = Date.now();
     requestAnimationFrame(() => { pending = false; draw(); });
   };
   model.on("change:bars", schedule);
   model.on("change:markers", schedule);
   draw();
-  return () => chart.remove();
+  return () => { chart.remove(); box.remove(); };
 }
 
 export default { render };
@@ -109,6 +115,7 @@ class CanvasWidget(anywidget.AnyWidget):
     _esm = _esm()
     title = traitlets.Unicode("").tag(sync=True)
     height = traitlets.Int(300).tag(sync=True)
+    width = traitlets.Int(0).tag(sync=True)  # 0: fill the container
     show_volume = traitlets.Bool(True).tag(sync=True)
     follow = traitlets.Bool(True).tag(sync=True)
     n = traitlets.Int(0).tag(sync=True)
@@ -123,7 +130,7 @@ class CanvasChart(StreamingChart):
     """
 
     def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
-        self.canvas = CanvasWidget(title=title, height=height, show_volume=show_volume)
+        self.canvas = CanvasWidget(title=title, height=height, width=self.width or 0, show_volume=show_volume)
 
     @property
     def widget(self):

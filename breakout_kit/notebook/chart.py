@@ -68,7 +68,8 @@ class StreamingChart:
     """
 
     def __init__(self, watcher, window: int = 500, throttle: float = 0.3, *, height: int = 420,
-                 title: str | None = None, tz=None, show_volume: bool = True, compact: bool = False):
+                 title: str | None = None, tz=None, show_volume: bool = True, compact: bool = False,
+                 width: int | None = None):
         if not isinstance(window, int) or window < 2:
             raise ValueError(f"window must be an int >= 2, got {window!r}")
         if throttle < 0:
@@ -91,6 +92,9 @@ class StreamingChart:
         self.bars_received = 0
         self.signals_received = 0
         self.last_flush_seconds = 0.0  # Python-side cost of the latest flush
+        if width is not None and (not isinstance(width, int) or width < 50):
+            raise ValueError(f"width must be None (fill the container) or an int >= 50 pixels, got {width!r}")
+        self.width = width
         self._build(title if title is not None else str(getattr(watcher, "symbol", "")),
                     height, show_volume, compact)
         self._seed_from_watcher()
@@ -235,7 +239,7 @@ class LiveChart(StreamingChart):
     """Live candlestick chart of one watcher (Plotly FigureWidget): candles, channel, breakout markers, volume.
 
     ``LiveChart(watcher, window=500, throttle=0.3, *, height=420, title=None, tz=None, show_volume=True,
-    compact=False)``; display it in a cell (or put ``chart.widget`` in a layout). ``chart.flush()`` forces a
+    compact=False, width=None)``; display it in a cell (or put ``chart.widget`` in a layout). ``chart.flush()`` forces a
     redraw now; ``chart.close()`` unsubscribes from the watcher. Times are shown in the bars' own time zone
     unless ``tz`` (a ``zoneinfo.ZoneInfo`` or name) is given.
     """
@@ -267,6 +271,7 @@ class LiveChart(StreamingChart):
                           row=2, col=1)
         margin = {"l": 40, "r": 10, "t": 30, "b": 20} if compact else {"l": 50, "r": 20, "t": 40, "b": 30}
         fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 12 if compact else 15}}, height=height,
+                          width=self.width,
                           margin=margin, showlegend=not compact, uirevision="keep",
                           legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
         fig.update_xaxes(rangeslider_visible=False)

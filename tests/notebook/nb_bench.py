@@ -25,7 +25,9 @@ class Feed:
         self.symbol, self.bar_event, self.signal_event = symbol, Event(), Event()
 
 feeds = [Feed(f"SYM{{k:02d}}") for k in range(20)]
-charts = [Chart(f, window=500, throttle=3600, height=180, compact=True, show_volume=False) for f in feeds]
+# A fixed width so the 4-column grid fits the viewport for both renderers (all 20 charts on screen while timed).
+charts = [Chart(f, window=500, throttle=3600, height=180, width=300, compact=True, show_volume=False)
+          for f in feeds]
 for k, f in enumerate(feeds):
     for i in range(500):
         f.bar_event.emit(f, bar(i, 50 + k), (60.0 + k, 50.0 + k) if i >= 20 else None)
@@ -50,8 +52,11 @@ def redraw(_button=None):
 button = W.Button(description="redraw all")
 button.add_class("bk-redraw")
 button.on_click(redraw)
-W.VBox([W.HBox([button, stamp]), W.GridBox([c.widget for c in charts],
-                          layout=W.Layout(grid_template_columns="repeat(4, 1fr)", grid_gap="2px"))])
+'''
+
+SHOW = '''
+W.VBox([W.HBox([button, stamp]), W.GridBox([c.widget for c in charts], layout=W.Layout(
+    grid_template_columns="repeat(4, 304px)", grid_gap="2px"))], _dom_classes=["bk-grid"])
 '''
 
 # Per-update Python cost (one bar + one flush, with the front end connected) after 1 k and after 50 k bars seen.
@@ -85,6 +90,7 @@ print(f"PROBE bars_seen={probe.bars_received} update_1k_ms={at_1k * 1e3:.3f} upd
 def bench_notebook(renderer: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(SETUP.format(renderer=renderer).strip()),
+                nbformat.v4.new_code_cell(SHOW.strip()),
                 nbformat.v4.new_code_cell(PROBE.strip())]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb

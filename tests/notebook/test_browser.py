@@ -86,7 +86,7 @@ def test_dashboard_redraw_20_charts_plotly_vs_canvas(tmp_path):
         browser = _launch(p)
         try:
             for renderer in RENDERERS:
-                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page = browser.new_page(viewport={"width": 1600, "height": 1150})
                 open_notebook(page, base, token, f"bench_{renderer}.ipynb")
                 chart_sel = ".js-plotly-plot" if renderer == "plotly" else ".tv-lightweight-charts"
                 started = time.monotonic()
@@ -98,7 +98,9 @@ def test_dashboard_redraw_20_charts_plotly_vs_canvas(tmp_path):
                 probe = page.wait_for_selector(".jp-OutputArea-output >> text=/PROBE bars_seen=\\d/",
                                                timeout=120_000).inner_text()
                 cost = dict(kv.split("=") for kv in probe.split()[1:])
-                page.wait_for_timeout(1500)  # let the initial draws settle before timing redraws
+                # All 20 charts on screen (JupyterLab skips painting off-screen outputs), then let them settle.
+                page.locator(".bk-grid").first.evaluate("el => el.scrollIntoView({block: 'start'})")
+                page.wait_for_timeout(1500)
                 redraws = []
                 for _ in range(5):
                     since = page.evaluate("() => Date.now()")
