@@ -1,0 +1,74 @@
+"""Client-side pacing for IB historical-data requests: wait our turn instead of earning error 162.
+
+IB's published limits (see the design notes): no identical request within 15 s; at most 5 requests for the same
+contract and ``whatToShow`` within 2 s; at most 60 requests in any 10 minutes; at most 50 open requests.
+``speed`` scales the windows for a server whose clock runs faster than real time (the embedded gateway's ``speed``);
+it is 1 for TWS / IB Gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable, Hashable
+
+IDENTICAL_WINDOW = 15.0
+SAME_CONTRACT_WINDOW, SAME_CONTRACT_MAX = 2.0, 5
+TEN_MINUTES, TEN_MINUTE_MAX = 600.0, 60
+MAX_OPEN = 50
+# Keep clear of each window's edge by this many real seconds: the request reaches the server a little after we
+# send it, and a server clock running ``speed`` times faster magnifies that jitter.
+MARGIN = 0.01
+
+
+class HistoryPacer:
+    """Admits historical requests at the fastest rate IB's pacing rules allow.
+
+    ``async with pacer.slot(identity, contract_key):`` waits until the request may go out, then counts it as open
+    for the duration of the block. ``identity`` identifies a request exactly (contract, end, duration, bar size,
+    what, RTH); ``contract_key`` the contract and ``whatToShow``.
+    """
+
+    def __init__(self, speed: float = 1.0, clock: Callable[[], float] | None = None) -> None:
+        if not speed > 0:
+            raise ValueError(f"pacing speed must be positive, got {speed!r}")
+        self.speed = float(speed)
+        self._clock = clock
+        self._recent: deque[tuple[float, Hashable, Hashable]] = deque()
+        self._open_slots = asyncio.Semaphore(MAX_OPEN)
+        self._lock = asyncio.Lock()
+        self.waited = 0.0          #: total seconds spent waiting for pacing (for reports/benchmarks)
+        self.requests = 0          #: requests admitted
+
+    def _now(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    def delay(self, identity: Hashable, contract_key: Hashable) -> float:
+        """Seconds (real time) until a request with these keys would respect every rule; 0 if it may go now."""
+        now, s = self._now(), self.speed
+        recent = self._recent
+        while recent and now - recent[0][0] > TEN_MINUTES / s:
+            recent.popleft()
+        waits = [0.0]
+        for t, key, _ in recent:
+            if key == identity:
+                waits.append(t + IDENTICAL_WINDOW / s - now)
+        same = [t for t, _, ck in recent if ck == contract_key and now - t < SAME_CONTRACT_WINDOW / s]
+        if len(same) >= SAME_CONTRACT_MAX:
+            waits.append(same[-SAME_CONTRACT_MAX] + SAME_CONTRACT_WINDOW / s - now)
+        if len(recent) >= TEN_MINUTE_MAX:
+            waits.append(recent[-TEN_MINUTE_MAX][0] + TEN_MINUTES / s - now)
+        wait = max(waits)
+        return wait + MARGIN if wait > 0 else 0.0
+
+    @contextlib.asynccontextmanager
+    async def slot(self, identity: Hashable, contract_key: Hashable):
+        async with self._open_slots:
+            async with self._lock:              # one admission at a time keeps the bookkeeping exact
+                while (wait := self.delay(identity, contract_key)) > 0:
+                    self.waited += wait
+                    await asyncio.sleep(wait)   # rate limiting: a computed wait, not polling for data
+                self._recent.append((self._now(), identity, contract_key))
+                self.requests += 1
+            yield

@@ -1,0 +1,62 @@
+"""The client-side pacing rules, on a fake clock: each rule delays exactly as long as IB's limit requires."""
+
+import pytest
+
+from breakout_kit.history_pacer import MARGIN, HistoryPacer
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def admit(pacer, identity, contract):
+    pacer._recent.append((pacer._now(), identity, contract))
+
+
+def test_identical_request_waits_15_seconds():
+    clock = FakeClock()
+    p = HistoryPacer(clock=clock)
+    admit(p, "req", "SPY")
+    clock.t += 5
+    assert p.delay("req", "SPY") == pytest.approx(10 + MARGIN)
+    assert p.delay("other", "QQQ") == 0
+
+
+def test_sixth_request_for_a_contract_within_2_seconds_waits():
+    clock = FakeClock()
+    p = HistoryPacer(clock=clock)
+    for i in range(5):
+        admit(p, f"r{i}", "SPY")
+        clock.t += 0.1
+    assert p.delay("r5", "SPY") == pytest.approx(2 - 0.5 + MARGIN)
+    assert p.delay("x", "QQQ") == 0
+
+
+def test_sixty_one_in_ten_minutes_waits_for_the_oldest():
+    clock = FakeClock()
+    p = HistoryPacer(clock=clock)
+    for i in range(60):
+        admit(p, i, i)
+        clock.t += 1
+    assert p.delay("new", "new") == pytest.approx(600 - 60 + MARGIN)
+
+
+def test_speed_scales_windows():
+    clock = FakeClock()
+    p = HistoryPacer(speed=60, clock=clock)
+    admit(p, "req", "SPY")
+    assert p.delay("req", "SPY") == pytest.approx(15 / 60 + MARGIN)
+    with pytest.raises(ValueError):
+        HistoryPacer(speed=0)
+
+
+async def test_slot_counts_requests_and_waits():
+    p = HistoryPacer(speed=600)
+    for _ in range(2):
+        async with p.slot("same", "SPY"):
+            pass
+    assert p.requests == 2 and p.waited >= 15 / 600
