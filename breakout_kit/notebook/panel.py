@@ -30,6 +30,11 @@ def _default_watcher_factory(client, symbol, **kwargs):
     return BreakoutWatcher(client, symbol, **kwargs)
 
 
+def _mask(account: str) -> str:
+    """``DU1234567`` -> ``DU***4567``."""
+    return account[:2] + "***" + account[-4:] if len(account) > 6 else account
+
+
 def _fmt_time(value, tz=None) -> str:
     if value is None:
         return ""
@@ -153,7 +158,7 @@ class ControlPanel(W.VBox):
         color = {"connected": "#2e7d32", "reconnecting": "#f9a825", "connecting": "#f9a825"}.get(state, "#c62828")
         settings = getattr(c, "settings", None)
         where = f"{settings.host}:{settings.port}" if settings is not None else ""
-        account = getattr(c, "account", "") or ""
+        account = _mask(getattr(c, "account", "") or "")  # panels end up in screenshots and shared notebooks
         kind = "" if not account else (" paper" if getattr(c, "paper", True) else " <b>LIVE</b>")
         trading = "trading enabled" if self.trading else "read-only"
         self.status.value = (f"<b>connection:</b> <span style='color:{color}'>&#9679; {html.escape(state)}</span>"

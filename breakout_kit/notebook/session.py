@@ -3,6 +3,7 @@ the embedded paper gateway started in-process on the kernel's own loop."""
 
 from __future__ import annotations
 
+import inspect
 import os
 
 from breakout_kit.config import env_port
@@ -38,6 +39,9 @@ async def connect(*, port: int | None = None, client_id: int | None = None, trad
     gw_args = {k: v for k, v in {"speed": speed, "seed": seed, "start": start, "pacing": pacing}.items() if v is not None}
     gw = PaperGateway(host="127.0.0.1", port=0, **gw_args)
     await gw.start()
+    if "clock_speed" in inspect.signature(IBClient).parameters:
+        # The client paces historical requests in gateway time: at 300x its pacing windows shrink 300-fold.
+        flags.setdefault("clock_speed", gw.clock.speed)
     client = IBClient("127.0.0.1", gw.port, client_id, **flags)
     try:
         await client.connect()

@@ -34,7 +34,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(browser_skip_reason() is n
 # decoding and drawing of all 20 charts, without the click's own latency.
 _WATCH_REDRAW = """([renderer, since, count]) => {
   window.__bkRedrawn = null;
-  const resolve = (t) => { if (window.__bkRedrawn === null) window.__bkRedrawn = t; };
+  // Listeners of earlier rounds stay attached to the plots: only the current round may resolve.
+  const round = (window.__bkRound = (window.__bkRound || 0) + 1);
+  const resolve = (t) => { if (round === window.__bkRound && window.__bkRedrawn === null) window.__bkRedrawn = t; };
   if (renderer === 'plotly') {
     // Count a chart only once it shows the new last bar (not an afterplot caused by a mere relayout).
     const lastX = gd => { const x = gd.data[0].x; return x[x.length - 1]; };
@@ -42,7 +44,7 @@ _WATCH_REDRAW = """([renderer, since, count]) => {
     document.querySelectorAll('.js-plotly-plot').forEach(gd => {
       const before = lastX(gd);
       gd.on('plotly_afterplot', () => {
-        if (Date.now() < since || lastX(gd) === before) return;
+        if (round !== window.__bkRound || Date.now() < since || lastX(gd) === before) return;
         seen.add(gd);
         if (seen.size >= count) resolve(Date.now());
       });
@@ -50,7 +52,8 @@ _WATCH_REDRAW = """([renderer, since, count]) => {
   } else {
     const poll = () => {
       const log = (globalThis.__bkCanvasDraws || []).filter(e => e.at >= since);
-      if (log.length >= count) resolve(Math.max(...log.map(e => e.at))); else requestAnimationFrame(poll);
+      if (log.length >= count) resolve(Math.max(...log.map(e => e.at)));
+      else if (round === window.__bkRound) requestAnimationFrame(poll);
     };
     poll();
   }
@@ -126,6 +129,7 @@ def test_dashboard_redraw_20_charts_plotly_vs_canvas(tmp_path):
         assert results[r]["python_update_ms_at_50k"] <= 2 * results[r]["python_update_ms_at_1k"], results[r]
     # Target: 20 charts x 500 bars redrawn within 200 ms; 2x slack because the 2-core test machine is shared.
     assert results["canvas"]["redraw_median_ms"] <= 400
+    assert results["canvas"]["redraw_median_ms"] < results["plotly"]["redraw_median_ms"]
     # Each FigureWidget ships Plotly's multi-megabyte bundle, so a 20-chart grid appears far later than canvas.
     assert results["canvas"]["first_chart_s"] < results["plotly"]["first_chart_s"]
 

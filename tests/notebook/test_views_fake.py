@@ -198,6 +198,7 @@ async def test_panel_qualify_failure_and_trading_controls():
     panel = fake_panel(client=Client())
     assert all(w.disabled for w in panel._trading_widgets)
     assert "connected" in panel.status.value and "read-only" in panel.status.value
+    assert "DU***4567" in panel.status.value and "1234567" not in panel.status.value  # account masked
     panel.symbol.value = "M"
     panel.symbol.value = "A"  # typed on before the debounce ran out: only "A" is asked
     await asyncio.wait_for(panel.tasks.last, 5)
