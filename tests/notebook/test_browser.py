@@ -165,6 +165,11 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
                                    timeout=60_000)
             page.wait_for_selector(".jp-OutputArea-output >> text=/breakout at/", timeout=90_000)
             grown = page.evaluate(PLOTLY_CANDLES_JS)
+            # The dashboard's canvas charts: one per watcher, full height (they once collapsed to a 30 px strip).
+            page.wait_for_function("() => document.querySelectorAll('.tv-lightweight-charts').length >= 3",
+                                   timeout=30_000)
+            canvas_heights = page.evaluate(
+                "() => Array.from(document.querySelectorAll('.tv-lightweight-charts')).map(e => e.clientHeight)")
             # The README picture: the panel (status, controls, watchers table) and the first live chart.
             panel = page.locator(".jp-OutputArea-output:has(.js-plotly-plot)").first
             panel.evaluate("el => el.scrollIntoView({block: 'start'})")
@@ -179,4 +184,5 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
     shutil.copy(ARTIFACTS / "quickstart.png", REPO / "notebooks" / "screenshot.png")
     record("quickstart", {"first_chart_s": round(first_chart, 2), "candles_first": counts, "candles_later": grown})
     assert len(counts) >= 3 and sum(grown) > sum(counts)
+    assert min(canvas_heights) >= 150, canvas_heights
     assert not [e for e in errors if "Traceback" in e or "Error" in e], errors
