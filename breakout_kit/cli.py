@@ -114,13 +114,21 @@ def wants_embedded(args: argparse.Namespace) -> bool:
     return bool(args.sim) or (args.port is None and env_port() is None)
 
 
+def gw_speed(args: argparse.Namespace, default_speed: float) -> float:
+    """The embedded gateway's clock speed: --speed, else the subcommand's default."""
+    speed = args.speed if args.speed is not None else default_speed
+    if not (speed > 0 and speed < float("inf")):
+        raise ValueError(f"--speed must be a positive number, got {speed:g}")
+    return speed
+
+
 @contextlib.asynccontextmanager
 async def embedded_gateway(args: argparse.Namespace, default_speed: float, say: Callable[[str], None],
                            **extra: Any):
     """Start the in-process PaperGateway on a free loopback port and say so in one line; stop it on exit."""
     from breakout_kit.gateway import PaperGateway
 
-    speed = args.speed if args.speed is not None else default_speed
+    speed = gw_speed(args, default_speed)
     kwargs: dict[str, Any] = dict(host="127.0.0.1", port=0, seed=args.seed, speed=speed, **extra)
     if args.start is not None:
         kwargs["start"] = args.start
@@ -178,14 +186,16 @@ async def interactive(args: argparse.Namespace) -> int:
     try:
         with output_context(tty):
             async with contextlib.AsyncExitStack() as stack:
-                host, port = args.host, args.port
+                host, port, speed = args.host, args.port, 1.0
                 words = list(COMMAND_WORDS)
                 if wants_embedded(args):
                     gw = await stack.enter_async_context(embedded_gateway(args, INTERACTIVE_SPEED, out))
-                    host, port = gw.host, gw.port
+                    host, port, speed = gw.host, gw.port, gw_speed(args, INTERACTIVE_SPEED)
                     with contextlib.suppress(Exception):
                         words += list(gw.symbols())
-                client = IBClient(host, port, args.client_id, readonly=not args.trading, trading=args.trading)
+                # clock_speed: the embedded gateway's clock runs `speed`x, and so do IB's pacing windows
+                client = IBClient(host, port, args.client_id, readonly=not args.trading, trading=args.trading,
+                                  clock_speed=speed)
                 connect = asyncio.ensure_future(client.connect())
                 stop_wait = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({connect, stop_wait}, return_when=asyncio.FIRST_COMPLETED)

@@ -22,6 +22,11 @@ from zoneinfo import ZoneInfo
 
 Printer = Callable[[str], None]
 
+# What `orders` / `positions` show of IBClient's frames (the rest is there for notebooks).
+ORDER_COLUMNS = ["order_id", "symbol", "action", "type", "quantity", "limit", "stop", "status", "filled",
+                 "parent_id", "order_ref"]
+POSITION_COLUMNS = ["symbol", "position", "avg_cost", "market_price", "market_value", "unrealized_pnl"]
+
 # Short bar-size spellings users type -> IB's barSizeSetting strings.
 _BAR_UNITS = {"s": "secs", "sec": "secs", "secs": "secs", "m": "min", "min": "min", "mins": "min",
               "h": "hour", "hour": "hour", "hours": "hour", "d": "day", "day": "day"}
@@ -154,16 +159,22 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def format_frame(df: Any, empty: str) -> str:
-    """A DataFrame (or anything with to_string) as text; ``empty`` when it has no rows."""
+def format_frame(df: Any, empty: str, columns: list[str] | None = None) -> str:
+    """A DataFrame as a plain text table (``columns`` first, when present); ``empty`` when it has no rows.
+
+    Missing values show as ``-`` and floats without noise (10.0 -> 10, 240.1100000001 -> 240.11)."""
     if df is None or getattr(df, "empty", False) or (hasattr(df, "__len__") and len(df) == 0):
         return empty
-    if hasattr(df, "to_string"):
-        try:
-            return df.to_string(index=False)
-        except TypeError:
-            return df.to_string()
-    return str(df)
+    if not hasattr(df, "to_string"):
+        return str(df)
+    if columns and hasattr(df, "columns"):
+        keep = [c for c in columns if c in df.columns]
+        if keep:
+            df = df[keep]
+    try:
+        return df.to_string(index=False, na_rep="-", float_format=format_price)
+    except TypeError:
+        return df.to_string()
 
 
 DISPLAY_TZ = ZoneInfo("America/New_York")  # the exchange clock of the US stocks/ETFs the kit watches
@@ -213,7 +224,7 @@ COMMANDS: list[Command] = [
     Command("breakout", "breakout SYMBOL [lookback=20] [bar=1m] [trigger=close|high] [direction=up|down|both] "
             "[vol=X] [trade=QTY tp=PCT sl=PCT]", "watch SYMBOL for breakouts (runs in the background)",
             "cmd_breakout", ("watch",)),
-    Command("watchers", "watchers", "table of watchers: state, last bar, last price, signals, error",
+    Command("watchers", "watchers", "table of watchers: state, last bar, last price, live signals, error",
             "cmd_watchers", ("status",)),
     Command("stop", "stop SYMBOL|all", "stop one watcher or all of them", "cmd_stop"),
     Command("buy", "buy SYMBOL QTY tp=PCT sl=PCT [limit=PRICE]", "place a bracket order (needs --trading)",
@@ -305,6 +316,8 @@ class Session:
     watchers: dict[str, Any] = field(default_factory=dict)
     tasks: set[asyncio.Task] = field(default_factory=set)
     signal_count: int = 0
+    #: live signals announced per symbol (the watcher's own list also holds those found in the backfill)
+    announced: dict[str, int] = field(default_factory=dict)
 
     # -- dispatch ------------------------------------------------------------------------------------------------
 
@@ -388,6 +401,7 @@ class Session:
         watcher.state_event += self._on_state
         watcher.start()
         self.watchers[symbol] = watcher
+        self.announced[symbol] = 0
         extra = f", bracket {qty} on each signal tp={tp:g}% sl={sl:g}%" if trade is not None else ""
         return Reply(f"watching {symbol}: {lookback}-bar {trigger} breakout {direction} on {bar_size} bars{extra}")
 
@@ -395,6 +409,7 @@ class Session:
         if getattr(watcher, "state", "live") in ("starting", "backfilling"):
             return  # history replayed by the first backfill: in the watcher's list, not news for the user
         self.signal_count += 1
+        self.announced[watcher.symbol] = self.announced.get(watcher.symbol, 0) + 1
         self.out(signal_line(watcher.symbol, signal))
 
     def _on_state(self, watcher, state) -> None:
@@ -413,7 +428,7 @@ class Session:
             rows.append({"symbol": sym, "state": w.state,
                          "last bar": format_time(bar.time) if bar is not None else "-",
                          "last price": format_price(bar.close) if bar is not None else "-",
-                         "signals": len(w.signals), "error": one_line(w.error) if w.error else ""})
+                         "signals": self.announced.get(sym, 0), "error": one_line(w.error) if w.error else ""})
         return Reply(format_table(rows, ["symbol", "state", "last bar", "last price", "signals", "error"]))
 
     async def cmd_stop(self, positional, options) -> Reply:
@@ -463,7 +478,7 @@ class Session:
 
     async def cmd_orders(self, positional, options) -> Reply:
         self._no_options(options)
-        return Reply(format_frame(await self.client.open_orders_async(), "no open orders"))
+        return Reply(format_frame(await self.client.open_orders_async(), "no open orders", ORDER_COLUMNS))
 
     async def cmd_cancel(self, positional, options) -> Reply:
         self._no_options(options)
@@ -471,16 +486,19 @@ class Session:
             raise CommandError("usage: cancel ID|all")
         if positional[0].lower() == "all":
             self._require_trading()
-            await self.client.cancel_all_orders_async()
+            count = await self.client.cancel_all_orders_async()  # waits until TWS confirms
+            if isinstance(count, int):
+                return Reply(f"cancelled {count} open order(s)")
             return Reply("cancel requested for all open orders")
         order_id = parse_int("ID", positional[0], low=1)
         self._require_trading()
-        await self.client.cancel_order_async(order_id)
-        return Reply(f"cancel requested for order #{order_id}")
+        trade = await self.client.cancel_order_async(order_id)  # waits until TWS confirms
+        status = getattr(getattr(trade, "orderStatus", None), "status", None)
+        return Reply(f"order #{order_id}: {status}" if status else f"cancel requested for order #{order_id}")
 
     async def cmd_positions(self, positional, options) -> Reply:
         self._no_options(options)
-        return Reply(format_frame(await self.client.positions_async(), "no positions"))
+        return Reply(format_frame(await self.client.positions_async(), "no positions", POSITION_COLUMNS))
 
     async def cmd_account(self, positional, options) -> Reply:
         self._no_options(options)

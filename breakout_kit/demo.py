@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def main(args: argparse.Namespace) -> int:
     """Run the demo from parsed CLI args; returns the exit code."""
-    from breakout_kit.cli import embedded_gateway, install_stop_signals, printer
+    from breakout_kit.cli import embedded_gateway, gw_speed, install_stop_signals, printer
 
     symbols = [parse_symbol(s) for s in args.symbols.split(",") if s.strip()]
     if not symbols:
@@ -50,7 +50,7 @@ async def main(args: argparse.Namespace) -> int:
     remove = install_stop_signals(stop)
     try:
         async with embedded_gateway(args, DEMO_SPEED, out) as gw:
-            speed = args.speed if args.speed is not None else DEMO_SPEED
+            speed = gw_speed(args, DEMO_SPEED)
             await run_demo(gw, symbols, minutes=args.minutes, speed=speed, out=out, stop=stop, html=args.html,
                            client_id=args.client_id, lookback=args.lookback, qty=args.qty, tp=args.tp, sl=args.sl)
     finally:
@@ -71,7 +71,7 @@ async def run_demo(gw: Any, symbols: list[str], *, minutes: float, speed: float,
     from breakout_kit.watcher import BreakoutWatcher, TradeSpec
 
     stop = stop or asyncio.Event()
-    async with IBClient(gw.host, gw.port, client_id, readonly=False, trading=True) as client:
+    async with IBClient(gw.host, gw.port, client_id, readonly=False, trading=True, clock_speed=speed) as client:
         out(f"demo: account {client.account}, {', '.join(symbols)}, {minutes:g} simulated minutes "
             f"(~{minutes * 60 / speed:.0f} s), bracket {qty} tp={tp:g}% sl={sl:g}% on each signal")
         rule = BreakoutRule(lookback=lookback, trigger="close", direction="up")

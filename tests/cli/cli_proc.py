@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import pty
 import re
 import signal
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +90,13 @@ class PipedCli:
         self.proc.send_signal(sig)
 
 
+def _claim_terminal() -> None:
+    """In the child, after setsid: make the pty its controlling terminal, as a shell would. Then ^C typed while
+    the prompt is not reading (cooked mode, between commands) becomes SIGINT like in a real terminal, instead
+    of being dropped for want of a foreground process group."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class PtyCli:
     """The CLI on a pseudo-terminal (so prompt_toolkit drives it); output collected through the master fd."""
 
@@ -104,7 +113,7 @@ class PtyCli:
         proc = await asyncio.create_subprocess_exec(
             *cli_argv(*args, fake=fake), stdin=slave, stdout=slave, stderr=slave,
             env=cli_env(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="120", LINES="40", **env),
-            cwd=ROOT, start_new_session=True)
+            cwd=ROOT, start_new_session=True, preexec_fn=_claim_terminal)
         os.close(slave)
         return cls(proc, master)
 
