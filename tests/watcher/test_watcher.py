@@ -5,8 +5,8 @@ reconnect with no lost or duplicated bars/signals, and trading on signals (at mo
 from __future__ import annotations
 
 import asyncio
-import itertools
 import contextlib
+import itertools
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
