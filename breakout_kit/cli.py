@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from breakout_kit.cli_commands import COMMAND_WORDS, Session, error_line
+from breakout_kit.cli_commands import COMMAND_WORDS, Session, error_line, one_line, report_fills
 
 INTERACTIVE_SPEED = 60.0
 SHUTDOWN_TIMEOUT = 5.0
@@ -96,15 +96,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(debug: bool) -> None:
-    """Library chatter (ib_insync's error log lines) stays off the console unless --debug: the CLI reports
-    every failure itself as one ``error:`` line."""
+class OneLineLogHandler(logging.Handler):
+    """breakout_kit's own warnings (e.g. a watcher's bracket that was refused) as one ``warning: ...`` line on
+    stdout, so they reach the user above the prompt like every other message (no timestamps, no tracebacks)."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.out(f"{record.levelname.lower()}: {one_line(record.getMessage())}")
+        except Exception:  # noqa: BLE001  (logging must never break the loop)
+            self.handleError(record)
+
+
+def configure_logging(debug: bool, out: Callable[[str], None] | None = None) -> None:
+    """Without --debug: library chatter stays off the console (the CLI reports every failure of a command itself
+    as one ``error:`` line) and breakout_kit's warnings become one line each. With --debug: everything, with
+    timestamps, on stderr."""
     from breakout_kit.iblib import NAME
 
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger(NAME).setLevel(logging.INFO if debug else logging.CRITICAL)
-    logging.getLogger("asyncio").setLevel(logging.WARNING if debug else logging.ERROR)
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger(NAME).setLevel(logging.INFO)
+        logging.getLogger("asyncio").setLevel(logging.WARNING)
+        return
+    logging.getLogger(NAME).setLevel(logging.CRITICAL)  # API errors surface as exceptions we report
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
+    kit = logging.getLogger("breakout_kit")
+    kit.setLevel(logging.WARNING)
+    kit.propagate = False
+    kit.handlers[:] = [OneLineLogHandler(out or printer())]
+    # The in-process gateway is the "server": its own notices are not the user's business. IBClient's connection
+    # warnings are reported by the CLI's "connection lost/restored" lines instead.
+    logging.getLogger("breakout_kit.gateway").setLevel(logging.ERROR)
+    logging.getLogger("breakout_kit.ib_client").setLevel(logging.ERROR)
 
 
 def wants_embedded(args: argparse.Namespace) -> bool:
@@ -214,6 +242,7 @@ async def interactive(args: argparse.Namespace) -> int:
                 out(f"connected to {where} as client {client.settings.client_id}, account {account}, {mode}"
                     + ("; type help" if tty else ""))
                 stack.callback(_report_connection_changes(client, out))  # unhooked before our own disconnect
+                stack.callback(report_fills(client, out))
                 session = Session(client, out=out, trading=args.trading, debug=args.debug)
                 stack.push_async_callback(session.aclose, SHUTDOWN_TIMEOUT)
                 reader = make_reader(words, tty)
@@ -273,7 +302,7 @@ async def _bounded(aw, timeout: float = SHUTDOWN_TIMEOUT) -> None:
 async def run(argv: list[str] | None = None) -> int:
     """The CLI as a coroutine: parse flags, dispatch to the subcommand, return the exit code."""
     args = build_parser().parse_args(argv)
-    configure_logging(args.debug)
+    configure_logging(args.debug, printer())
     if args.command == BENCH:  # flags before `bench`: its main() runs its own loop, so it can't run in ours
         print("error: bench must come first: breakout-kit bench [ARGS...]", file=sys.stderr, flush=True)
         return 2

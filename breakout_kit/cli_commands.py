@@ -204,6 +204,26 @@ def signal_line(symbol: str, signal: Any) -> str:
             f"price={format_price(signal.price)} level={format_price(signal.level)}")
 
 
+def fill_line(trade: Any, fill: Any) -> str:
+    """One ``FILL`` line per execution: symbol, side, shares, price, order id and the bracket's orderRef."""
+    ex = fill.execution
+    ref = getattr(ex, "orderRef", "") or getattr(getattr(trade, "order", None), "orderRef", "")
+    return (f"FILL {fill.contract.symbol} {ex.side} {format_price(ex.shares)} @ {format_price(ex.price)} "
+            f"order #{ex.orderId}" + (f" {ref}" if ref else ""))
+
+
+def report_fills(client: Any, out: Printer) -> Callable[[], None]:
+    """Print a FILL line for every live execution on ``client``'s connection; returns a function that unhooks it."""
+    event = getattr(getattr(client, "ib", None), "execDetailsEvent", None)
+    if event is None:
+        return lambda: None
+
+    def on_fill(trade, fill) -> None:
+        out(fill_line(trade, fill))
+    event += on_fill
+    return lambda: event.disconnect(on_fill)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The command table
 # ---------------------------------------------------------------------------------------------------------------
@@ -224,7 +244,7 @@ COMMANDS: list[Command] = [
     Command("breakout", "breakout SYMBOL [lookback=20] [bar=1m] [trigger=close|high] [direction=up|down|both] "
             "[vol=X] [trade=QTY tp=PCT sl=PCT]", "watch SYMBOL for breakouts (runs in the background)",
             "cmd_breakout", ("watch",)),
-    Command("watchers", "watchers", "table of watchers: state, last bar, last price, live signals, error",
+    Command("watchers", "watchers", "table of watchers: state, last bar/price, live signals, brackets, error",
             "cmd_watchers", ("status",)),
     Command("stop", "stop SYMBOL|all", "stop one watcher or all of them", "cmd_stop"),
     Command("buy", "buy SYMBOL QTY tp=PCT sl=PCT [limit=PRICE]", "place a bracket order (needs --trading)",
@@ -425,11 +445,17 @@ class Session:
         rows = []
         for sym, w in self.watchers.items():
             bar = w.last_bar
+            trade_errors = getattr(w, "trade_errors", None) or []
+            error = w.error or (f"{len(trade_errors)} bracket(s) refused, last: {trade_errors[-1]}"
+                                if trade_errors else "")
             rows.append({"symbol": sym, "state": w.state,
                          "last bar": format_time(bar.time) if bar is not None else "-",
                          "last price": format_price(bar.close) if bar is not None else "-",
-                         "signals": self.announced.get(sym, 0), "error": one_line(w.error) if w.error else ""})
-        return Reply(format_table(rows, ["symbol", "state", "last bar", "last price", "signals", "error"]))
+                         "signals": self.announced.get(sym, 0),
+                         "brackets": len(getattr(w, "orders", None) or []) if w.trade is not None else "-",
+                         "error": one_line(error)})
+        return Reply(format_table(rows, ["symbol", "state", "last bar", "last price", "signals", "brackets",
+                                         "error"]))
 
     async def cmd_stop(self, positional, options) -> Reply:
         self._no_options(options)
@@ -452,8 +478,9 @@ class Session:
         for w in ws:
             w.stop()
         if ws:
-            # `await watcher` returns once its task ended; errors were already reported via state "failed".
-            await asyncio.wait_for(asyncio.gather(*(_await(w) for w in ws), return_exceptions=True), timeout)
+            # aclose() also ends a bracket still being placed; `await watcher` returns once its task ended.
+            # Errors were already reported via state "failed".
+            await asyncio.wait_for(asyncio.gather(*(_close(w) for w in ws), return_exceptions=True), timeout)
 
     async def cmd_buy(self, positional, options) -> Reply:
         self._no_options(options, {"tp", "sl", "limit"})
@@ -558,7 +585,10 @@ class Session:
             await asyncio.wait(tasks, timeout=timeout)
 
 
-async def _await(watcher) -> Any:
+async def _close(watcher) -> Any:
+    aclose = getattr(watcher, "aclose", None)
+    if aclose is not None:
+        return await aclose()
     return await watcher
 
 

@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from breakout_kit.cli_commands import format_table, parse_symbol, signal_line
+from breakout_kit.cli_commands import format_table, one_line, parse_symbol, report_fills, signal_line
 
 DEFAULT_SYMBOLS = "AAPL,MSFT,NVDA,SPY,TSLA"
 DEFAULT_MINUTES = 45.0
@@ -77,18 +77,26 @@ async def run_demo(gw: Any, symbols: list[str], *, minutes: float, speed: float,
         rule = BreakoutRule(lookback=lookback, trigger="close", direction="up")
         watchers = [BreakoutWatcher(client, s, rule=rule, bar_size="1 min",
                                     trade=TradeSpec(qty, tp, sl)) for s in symbols]
+        live: dict[str, int] = {s: 0 for s in symbols}
+
+        def on_signal(watcher, sig) -> None:
+            if watcher.state == "backfilling":
+                return  # found while replaying history: no order was placed for it, not news
+            live[watcher.symbol] += 1
+            out(signal_line(watcher.symbol, sig))
+
+        unhook_fills = report_fills(client, out)
         for w in watchers:
-            w.signal_event += lambda watcher, sig: out(signal_line(watcher.symbol, sig))
+            w.signal_event += on_signal
             w.start()
         try:
             # The job's length is simulated time: `minutes` on the gateway clock, or until Ctrl-C / SIGTERM.
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), minutes * 60.0 / speed)
         finally:
-            for w in watchers:
-                w.stop()
-            await asyncio.wait_for(asyncio.gather(*(_wait(w) for w in watchers), return_exceptions=True), 10)
-        summary = await _summarize(client, watchers)
+            unhook_fills()
+            await asyncio.wait_for(asyncio.gather(*(w.aclose() for w in watchers), return_exceptions=True), 10)
+        summary = await _summarize(client, watchers, live)
         out(summary["table"])
         if html:
             write_html(watchers, html)
@@ -96,11 +104,7 @@ async def run_demo(gw: Any, symbols: list[str], *, minutes: float, speed: float,
         return summary
 
 
-async def _wait(watcher) -> Any:
-    return await watcher
-
-
-async def _summarize(client, watchers) -> dict[str, Any]:
+async def _summarize(client, watchers, live: dict[str, int]) -> dict[str, Any]:
     """Per-symbol signals, orders, fills and position, plus totals."""
     positions = await client.positions_async()
     pos_by_sym: dict[str, float] = {}
@@ -115,19 +119,21 @@ async def _summarize(client, watchers) -> dict[str, Any]:
     rows = []
     for w in watchers:
         sym_trades = [t for t in trades if t.contract.symbol == w.symbol]
+        refused = list(getattr(w, "trade_errors", []))
         rows.append({
-            "symbol": w.symbol, "state": w.state, "bars": w.bars_seen, "signals": len(w.signals),
-            "orders": len(sym_trades),
+            "symbol": w.symbol, "state": w.state, "bars": w.bars_seen, "signals": live.get(w.symbol, 0),
+            "brackets": len(getattr(w, "orders", [])), "orders": len(sym_trades),
             "filled": sum(1 for t in sym_trades if t.orderStatus.status == "Filled"),
             "fills": sum(1 for f in fills if f.contract.symbol == w.symbol),
             "position": f"{pos_by_sym.get(w.symbol, 0.0):g}",
-            "error": w.error or "",
+            "error": one_line(str(w.error)) if w.error else (
+                f"{len(refused)} refused, last: {one_line(refused[-1])}" if refused else ""),
         })
-    totals = {k: sum(r[k] for r in rows) for k in ("signals", "orders", "filled", "fills")}
+    totals = {k: sum(r[k] for r in rows) for k in ("signals", "brackets", "orders", "filled", "fills")}
     rows.append({"symbol": "TOTAL", "state": "", "bars": sum(r["bars"] for r in rows), **totals,
                  "position": f"{sum(pos_by_sym.values()):g}", "error": ""})
-    table = "summary:\n" + format_table(rows, ["symbol", "state", "bars", "signals", "orders", "filled", "fills",
-                                               "position", "error"])
+    table = "summary:\n" + format_table(rows, ["symbol", "state", "bars", "signals", "brackets", "orders",
+                                               "filled", "fills", "position", "error"])
     return {"rows": rows, "table": table, **totals, "positions": pos_by_sym}
 
 

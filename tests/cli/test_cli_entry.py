@@ -82,3 +82,22 @@ def test_connection_changes_are_one_line_each_and_unhook():
 def test_naive_start_is_new_york():
     args = cli.build_parser().parse_args(["--start", "2026-11-23T09:30"])
     assert args.start.utcoffset().total_seconds() == -5 * 3600
+
+
+def test_kit_warnings_become_one_line_and_gateway_chatter_is_quiet():
+    import logging
+
+    lines: list[str] = []
+    kit = logging.getLogger("breakout_kit")
+    saved = (kit.handlers[:], kit.propagate, kit.level)
+    try:
+        cli.configure_logging(False, lines.append)
+        logging.getLogger("breakout_kit.watcher").warning("bracket not placed: %s", "AAPL: trading\nis disabled")
+        logging.getLogger("breakout_kit.gateway").warning("client 7 dropped")
+        logging.getLogger("breakout_kit.watcher").info("live")
+        assert lines == ["warning: bracket not placed: AAPL: trading is disabled"]
+    finally:
+        kit.handlers[:], kit.propagate = saved[0], saved[1]
+        kit.setLevel(saved[2])
+        for name in ("breakout_kit.gateway", "breakout_kit.ib_client"):
+            logging.getLogger(name).setLevel(logging.NOTSET)

@@ -79,8 +79,8 @@ async def test_breakout_watchers_signal_stop():
                            level=100.0, price=100.5))
     assert lines == ["SIGNAL AAPL up 2026-11-23T10:00:00-05:00 price=100.5 level=100"]
     table = (await session.execute("status")).text.splitlines()
-    assert table[0].split() == ["symbol", "state", "last", "bar", "last", "price", "signals", "error"]
-    assert table[1].split()[:2] == ["AAPL", "live"] and table[1].split()[-1] == "1"
+    assert table[0].split() == ["symbol", "state", "last", "bar", "last", "price", "signals", "brackets", "error"]
+    assert table[1].split()[:2] == ["AAPL", "live"] and table[1].split()[4:6] == ["1", "-"]
     assert (await session.execute("stop AAPL")).text == "stopped AAPL"
     assert w.state == "stopped" and not session.watchers
     await session.aclose()
@@ -243,3 +243,22 @@ async def test_backfill_signals_are_not_announced():
         w.emit(sig)
     assert len(lines) == 2 and all(ln.startswith("SIGNAL AAPL up ") for ln in lines)
     await session.aclose()
+
+
+def test_fill_line_and_refused_brackets_in_status():
+    from breakout_kit.cli_commands import fill_line
+
+    fill = SimpleNamespace(contract=SimpleNamespace(symbol="AAPL"),
+                           execution=SimpleNamespace(side="BOT", shares=10.0, price=244.58000001, orderId=7,
+                                                     orderRef="bk-AAPL-20261123T095400-up"))
+    assert fill_line(None, fill) == "FILL AAPL BOT 10 @ 244.58 order #7 bk-AAPL-20261123T095400-up"
+
+    async def check():
+        session, _ = make_session(trading=True)
+        await session.execute("breakout AAPL trade=10 tp=1 sl=1")
+        w = session.watchers["AAPL"]
+        w.orders, w.trade_errors = [[1, 2, 3]], ["09:54 AAPL: no acknowledgement"]
+        row = (await session.execute("status")).text.splitlines()[1]
+        assert row.split()[5] == "1" and row.endswith("1 bracket(s) refused, last: 09:54 AAPL: no acknowledgement")
+        await session.aclose()
+    asyncio.run(check())
