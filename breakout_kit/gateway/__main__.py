@@ -1,6 +1,8 @@
 """``python -m breakout_kit.gateway``: run the paper gateway until Ctrl-C / SIGTERM.
 
 The first stdout line is ``paper gateway listening on HOST:PORT`` (with the real port when ``--port 0``).
+``--faults SEED:COUNT`` runs a seeded fault plan (faults.FaultPlan) against whoever connects, one ``fault ...`` line
+per step on stdout; ``--fault-gap MIN:MAX`` sets the real seconds between steps.
 """
 
 from __future__ import annotations
@@ -12,7 +14,24 @@ import logging
 import signal
 import sys
 
+from .faults import FaultPlan
 from .server import PaperGateway
+
+
+def _mask(account: str) -> str:
+    # the banner is a log line too: show only enough of the account to tell accounts apart
+    return account[:2] + "***" + account[-4:] if len(account) > 6 else "***"
+
+
+def _gap(text: str) -> tuple[float, float]:
+    lo, _, hi = text.partition(":")
+    try:
+        gap = (float(lo), float(hi or lo))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN:MAX real seconds like 0.5:2, got {text!r}") from None
+    if not 0 <= gap[0] <= gap[1] < 3600:
+        raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX < 3600 seconds, got {text!r}")
+    return gap
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,11 +45,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="simulated start, ISO (naive = New York); default: latest weekday 09:30 New York")
     p.add_argument("--pacing", choices=("strict", "off"), default="strict", help="historical pacing rules")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback interface")
+    p.add_argument("--faults", metavar="SEED:COUNT", default=None,
+                   help="inject COUNT seeded faults (drops, refusals, restarts, 1100/1101/1102) while serving")
+    p.add_argument("--fault-gap", metavar="MIN:MAX", type=_gap, default=(1.0, 5.0),
+                   help="real seconds between injected faults (default 1:5)")
     p.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, ...)")
     return p.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
+    plan = FaultPlan.parse(args.faults, gap=args.fault_gap) if args.faults else None
     gw = PaperGateway(host=args.host, port=args.port, seed=args.seed, speed=args.speed, start=args.start,
                       pacing=args.pacing, allow_remote=args.allow_remote)
     stop = asyncio.Event()
@@ -41,7 +65,10 @@ async def serve(args: argparse.Namespace) -> None:
     async with gw:
         print(f"paper gateway listening on {gw.host}:{gw.port}", flush=True)
         print(f"seed={gw.seed} speed={gw.clock.speed:g} start={gw.clock.start.isoformat()} "
-              f"pacing={args.pacing} account={gw.account}", flush=True)
+              f"pacing={args.pacing} account={_mask(gw.account)}", flush=True)
+        if plan is not None:
+            print(f"faults: {plan!r}", flush=True)
+            gw.faults.script(plan, lambda i, line: print(f"fault {i + 1}/{len(plan)}: {line}", flush=True))
         await stop.wait()
     print("paper gateway stopped", flush=True)
 

@@ -5,7 +5,7 @@
 
 Services hang off the gateway so handler modules can reach them from ``session.gateway``: ``clock``
 (clock.GatewayClock), ``market`` (market.Market), ``marketdata`` (marketdata.MarketData), ``pacing``
-(pacing.Pacer). Handler modules listed in ``HANDLER_MODULES`` are imported once, registering their handlers.
+(pacing.Pacer), ``faults`` (faults.Faults: drops, refusals, listener restarts, 1100/1101/1102, ...). Handler modules listed in ``HANDLER_MODULES`` are imported once, registering their handlers.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ class PaperGateway:
         self._by_client_id: dict[int, Session] = {}
         self._tasks: set[asyncio.Task] = set()
         self._server: asyncio.base_events.Server | None = None
+        self._listening = False
+        self._retired: list[asyncio.base_events.Server] = []   # listeners closed by faults, awaited at stop()
         _load_handlers()
         from .market import Market
         from .marketdata import MarketData
@@ -86,6 +88,9 @@ class PaperGateway:
         self.market = Market(seed=seed, start=self.clock.start, plant_breakouts=plant_breakouts)
         self.pacing = Pacer(self.clock, enabled=pacing == "strict")
         self.marketdata = MarketData(self)
+        from .faults import Faults
+
+        self.faults = Faults(self)
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     async def start(self) -> PaperGateway:
@@ -93,8 +98,7 @@ class PaperGateway:
         if self._server is not None:
             return self
         loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._open_listener()
         self.clock.run(loop)
         self.marketdata.start()
         log.info("paper gateway listening on %s:%d (seed=%d speed=%g start=%s)", self.host, self.port, self.seed,
@@ -107,6 +111,8 @@ class PaperGateway:
         if server is None:
             return
         server.close()
+        self._listening = False
+        await self.faults.aclose()
         await self.marketdata.aclose()
         for s in list(self.sessions):
             s.close()
@@ -118,6 +124,9 @@ class PaperGateway:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
         await server.wait_closed()
+        retired, self._retired = self._retired, []
+        for old in retired:
+            await old.wait_closed()
         log.info("paper gateway on %s:%d stopped", self.host, self.port)
 
     async def __aenter__(self):  # -> PaperGateway
@@ -128,7 +137,31 @@ class PaperGateway:
 
     @property
     def serving(self) -> bool:
+        """True between start() and stop() (also while a fault has the listener closed)."""
         return self._server is not None
+
+    @property
+    def listening(self) -> bool:
+        """True while new connections are accepted (faults.refuse_connections / restart_listener close it)."""
+        return self._listening
+
+    async def _open_listener(self) -> None:
+        """Bind ``host:port`` (the same port again after a fault closed it; asyncio sets SO_REUSEADDR)."""
+        if self._listening:
+            return
+        server = await asyncio.start_server(self._on_connect, self.host, self.port)
+        if self._server is not None:
+            self._retired.append(self._server)
+        self._server = server
+        self.port = server.sockets[0].getsockname()[1]
+        self._listening = True
+
+    def _close_listener(self) -> None:
+        """Stop accepting connections (connected clients stay); ``_open_listener`` binds the port again."""
+        if self._listening and self._server is not None:
+            # close() frees the port at once; wait_closed() would wait for every client here (3.12+): at stop()
+            self._server.close()
+            self._listening = False
 
     # ---- convenience for tests and notebooks -------------------------------------------------------------
     def now(self) -> datetime:
