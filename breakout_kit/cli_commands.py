@@ -554,7 +554,7 @@ class Session:
 
     async def _ingest(self, symbols, duration, bar_size, dest) -> None:
         """One symbol at a time so progress is a line per symbol; the ingest module does pacing and resume."""
-        total = 0
+        total = failed = 0
         for n, sym in enumerate(symbols, start=1):
             try:
                 summary = await self.ingest_fn(self.client, [sym], duration, bar_size, dest)
@@ -563,12 +563,22 @@ class Session:
             except Exception as exc:  # noqa: BLE001  (UI boundary: one error line, traceback only with --debug)
                 if self.debug:
                     traceback.print_exc()
-                self.out(f"error: ingest {sym}: {one_line(str(exc)) or type(exc).__name__}")
+                summary, problem = None, one_line(str(exc)) or type(exc).__name__
+            else:
+                problem = _summary_error(summary)
+            if problem:
+                failed += 1
+                self.out(f"error: ingest {sym} [{n}/{len(symbols)}]: {problem}")
                 continue
-            rows = _summary_rows(summary)
+            rows, new = _summary_value(summary, "rows"), _summary_value(summary, "new_rows")
             total += rows or 0
-            self.out(f"ingest {sym}: done [{n}/{len(symbols)}]" + (f", {rows} bars" if rows is not None else ""))
-        self.out(f"ingest finished: {len(symbols)} symbol(s), {total} bars -> {dest}")
+            detail = ""
+            if rows is not None:
+                detail = f", {rows} bars on disk" + (f" ({new} new)" if new is not None else "")
+            span = _summary_span(summary)
+            self.out(f"ingest {sym}: done [{n}/{len(symbols)}]{detail}{span}")
+        ok = len(symbols) - failed
+        self.out(f"ingest finished: {ok}/{len(symbols)} symbol(s), {total} bars -> {dest}")
 
     # -- shutdown ------------------------------------------------------------------------------------------------
 
@@ -592,14 +602,31 @@ async def _close(watcher) -> Any:
     return await watcher
 
 
-def _summary_rows(summary: Any) -> int | None:
-    """Best effort: the number of bars an ingest summary reports (a 'rows'/'bars' column), else None."""
-    if summary is None or not hasattr(summary, "columns"):
+def _summary_value(summary: Any, column: str) -> int | None:
+    """An integer column of a one-row ingest summary, or None when absent."""
+    if summary is None or not hasattr(summary, "columns") or column not in summary.columns or not len(summary):
         return None
-    for col in ("rows", "bars", "new_rows", "n"):
-        if col in summary.columns:
-            try:
-                return int(summary[col].sum())
-            except (TypeError, ValueError):
-                return None
-    return None
+    try:
+        return int(summary[column].sum())
+    except (TypeError, ValueError):
+        return None
+
+
+def _summary_error(summary: Any) -> str:
+    """The ingest summary's per-symbol error text ('' when it succeeded)."""
+    if summary is None or not hasattr(summary, "columns") or "error" not in summary.columns:
+        return ""
+    errors = [one_line(e) for e in summary["error"].tolist() if isinstance(e, str) and e.strip()]
+    return "; ".join(errors)
+
+
+def _summary_span(summary: Any) -> str:
+    """`, FIRST .. LAST` (New York time) from an ingest summary, or ''."""
+    if summary is None or not hasattr(summary, "columns") or not len(summary):
+        return ""
+    if not {"first", "last"} <= set(summary.columns):
+        return ""
+    first, last = summary["first"].iloc[0], summary["last"].iloc[0]
+    if first is None or last is None or first != first or last != last:  # NaT != NaT
+        return ""
+    return f", {format_time(first)} .. {format_time(last)}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +26,7 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([SDWMY])\s*$", re.IGNORECASE)
 COLUMNS = ["open", "high", "low", "close", "volume"]
 #: the earliest time a run has searched back to (so a resume does not search the same gap again)
 COVERED_FILE = "covered_from.txt"
+NEW_YORK = "America/New_York"
 
 
 def duration_seconds(duration: str) -> int:
@@ -34,6 +35,22 @@ def duration_seconds(duration: str) -> int:
     if not m or int(m.group(1)) <= 0:
         raise ValueError(f"duration {duration!r} is not like '3600 S', '5 D', '2 W', '1 M' or '1 Y'")
     return int(m.group(1)) * _UNIT_SECONDS[m.group(2).upper()]
+
+
+def span_start(last: pd.Timestamp, duration: str) -> pd.Timestamp:
+    """Earliest bar time a ``duration`` ending at bar ``last`` covers.
+
+    Like IB, ``D`` and ``W`` count trading sessions (weekdays; ``W`` = 5), so "3 D" on a Monday reaches back to
+    Thursday's session instead of into the weekend; ``S`` is seconds, ``M``/``Y`` are 30/365 calendar days.
+    """
+    seconds = duration_seconds(duration)                 # validates
+    unit = duration.strip()[-1].upper()
+    if unit not in "DW":
+        return last - pd.Timedelta(seconds=seconds)
+    sessions = seconds // 86_400 if unit == "D" else 5 * seconds // (7 * 86_400)
+    local = last.tz_convert(NEW_YORK).normalize()        # midnight of the last bar's session, New York
+    first_day = local - pd.offsets.BDay(sessions - 1) if sessions > 1 else local
+    return first_day.tz_convert(last.tz)
 
 
 def dataset_dir(dest: str | Path, symbol: str, bar_size: str) -> Path:
@@ -99,7 +116,7 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
         raise ValueError("ingest needs at least one symbol")
     if bar_size not in MAX_CHUNK:
         raise ValueError(f"bar_size {bar_size!r} is not one of {', '.join(MAX_CHUNK)}")
-    span = timedelta(seconds=duration_seconds(duration))
+    duration_seconds(duration)                            # validate before any request
     bar = pd.Timedelta(seconds=_bar_seconds(bar_size))
     rows = []
     with tqdm(total=len(symbols), desc="ingest", unit="symbol", disable=not progress) as sym_bar, \
@@ -124,7 +141,7 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                 latest = latest.iloc[:-1]          # the newest bar may still be forming: next run gets it whole
                 if latest.empty:
                     raise ValueError(f"IB returned no {bar_size} bars for {symbol}")
-                limit = latest.index[-1] - span
+                limit = span_start(latest.index[-1], duration)
                 frames = []
                 stop_at = have.index[-1] if have is not None else None
                 head = latest[latest.index >= limit]

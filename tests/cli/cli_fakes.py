@@ -125,6 +125,10 @@ def fake_rule(**kw):
 
 
 async def fake_ingest(client, symbols, duration, bar_size, dest):
+    """Like ingest.ingest's summary: MSFT raises, BRK.B reports an error in its row, others succeed."""
     if symbols == ["MSFT"]:
         raise RuntimeError("boom")
-    return pd.DataFrame({"symbol": symbols, "rows": [42] * len(symbols)})
+    if symbols == ["BRK.B"]:
+        return pd.DataFrame({"symbol": symbols, "rows": [0], "new_rows": [0], "error": ["unknown symbol BRK.B"]})
+    return pd.DataFrame({"symbol": symbols, "rows": [42] * len(symbols), "new_rows": [40] * len(symbols),
+                         "error": [""] * len(symbols)})

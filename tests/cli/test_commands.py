@@ -158,12 +158,14 @@ async def test_tables_and_quit():
 
 async def test_ingest_runs_in_background_with_progress():
     session, lines = make_session()
-    reply = await session.execute("ingest AAPL,MSFT,SPY duration=2 D bar=5m dest=/tmp/x")
-    assert reply.text == "ingest started: AAPL, MSFT, SPY 2 D of 5 mins bars -> /tmp/x"
+    reply = await session.execute("ingest AAPL,MSFT,BRK.B,SPY duration=2 D bar=5m dest=/tmp/x")
+    assert reply.text == "ingest started: AAPL, MSFT, BRK.B, SPY 2 D of 5 mins bars -> /tmp/x"
     assert len(session.tasks) == 1
     await asyncio.wait_for(asyncio.gather(*session.tasks), 5)
-    assert lines == ["ingest AAPL: done [1/3], 42 bars", "error: ingest MSFT: boom",
-                     "ingest SPY: done [3/3], 42 bars", "ingest finished: 3 symbol(s), 84 bars -> /tmp/x"]
+    assert lines == ["ingest AAPL: done [1/4], 42 bars on disk (40 new)", "error: ingest MSFT [2/4]: boom",
+                     "error: ingest BRK.B [3/4]: unknown symbol BRK.B",
+                     "ingest SPY: done [4/4], 42 bars on disk (40 new)",
+                     "ingest finished: 2/4 symbol(s), 84 bars -> /tmp/x"]
 
 
 WORDS = ["help", "breakout", "watchers", "status", "stop", "buy", "orders", "cancel", "positions", "account",

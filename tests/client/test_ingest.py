@@ -2,10 +2,11 @@
 
 import pandas as pd
 import pytest
+from conftest import SESSION_OPEN
 
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.ib_client import IBClient
-from breakout_kit.ingest import dataset_dir, duration_seconds, ingest, load
+from breakout_kit.ingest import dataset_dir, duration_seconds, ingest, load, span_start
 
 pytestmark = pytest.mark.ib
 
@@ -15,7 +16,7 @@ SPEED = 600.0
 @pytest.fixture
 async def paced(client_id):
     """A gateway enforcing IB's pacing rules (on its accelerated clock) and a client pacing itself to match."""
-    async with (PaperGateway(port=0, speed=SPEED, pacing="strict") as gw,
+    async with (PaperGateway(port=0, speed=SPEED, pacing="strict", start=SESSION_OPEN) as gw,
                 IBClient(port=gw.port, client_id=client_id, clock_speed=SPEED) as c):
         yield gw, c
 
@@ -50,6 +51,16 @@ async def test_ingest_exact_no_violations_and_resume(paced, tmp_path):
     df2 = load(tmp_path, "AAPL", "1 min")
     assert df2.index.is_unique and df2.index.is_monotonic_increasing
     assert 162 not in errors
+
+
+@pytest.mark.parametrize("last, duration, first", [
+    ("2026-12-01 14:29", "3 D", "2026-11-27 05:00"),     # Tuesday: Tue, Mon, Fri (the weekend is no session)
+    ("2026-11-23 14:29", "1 D", "2026-11-23 05:00"),     # Monday: just Monday's session, from New York midnight
+    ("2026-11-23 14:29", "1 W", "2026-11-17 05:00"),     # a week = 5 sessions: Tue..Mon
+    ("2026-11-23 14:29", "600 S", "2026-11-23 14:19"),   # seconds are seconds
+])
+def test_span_start_counts_sessions_like_ib(last, duration, first):
+    assert span_start(pd.Timestamp(last, tz="UTC"), duration) == pd.Timestamp(first, tz="UTC")
 
 
 def test_bad_arguments():

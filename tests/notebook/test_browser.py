@@ -22,6 +22,8 @@ from nb_browser import (
     wait_idle,
 )
 
+from breakout_kit.notebook.session import SPEED_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 
@@ -150,7 +152,10 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
 
     shutil.copy(REPO / "notebooks" / "01_quickstart.ipynb", tmp_path / "01_quickstart.ipynb")
     ARTIFACTS.mkdir(exist_ok=True)
-    with jupyter_lab(tmp_path, tmp_path / "lab.log") as (base, token), sync_playwright() as p:
+    # A slower market than the notebook's 300x: Plotly's bundle takes seconds to load, and at 300x the notebook has
+    # stopped its watchers before the first chart is on screen, so candles could not be seen growing.
+    env = {SPEED_ENV: "120"}
+    with jupyter_lab(tmp_path, tmp_path / "lab.log", env=env) as (base, token), sync_playwright() as p:
         browser = _launch(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -15,13 +15,28 @@ from breakout_kit.notebook.session import SPEED_ENV
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 NEEDED = ("breakout_kit.gateway", "breakout_kit.ib_client", "breakout_kit.watcher")  # live notebooks
+ORDERS = "gateway orders (placeOrder, positions, account summary)"  # issue #4, checked by message id
 NEEDS = {"01_quickstart": NEEDED, "02_research_backtest": (*NEEDED[:2], "breakout_kit.ingest"),
-         "03_paper_trading": NEEDED}
+         "03_paper_trading": (*NEEDED, ORDERS)}
+
+
+def _gateway_handles(*msg_ids: int) -> bool:
+    """True once the embedded gateway handles all these incoming TWS message ids."""
+    try:
+        from breakout_kit.gateway import server, session
+    except ImportError:
+        return False
+    server._load_handlers()
+    return all(m in session.HANDLERS for m in msg_ids)
 
 
 def _missing(modules) -> list[str]:
     out = []
     for name in modules:
+        if name == ORDERS:
+            if not _gateway_handles(3, 61, 62):  # placeOrder, reqPositions, reqAccountSummary
+                out.append(name)
+            continue
         try:
             if importlib.util.find_spec(name) is None:
                 out.append(name)
