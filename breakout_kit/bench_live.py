@@ -1,0 +1,325 @@
+"""Live benchmark probes: the real ib_insync client (through ``IBClient``) against the real embedded gateway.
+
+The gateway runs in its own process (``python -m breakout_kit.gateway``), as TWS would, so the client's event loop
+does client work only and "client-side processing rate" can be read off this process's CPU clock.
+
+* ``watchers_dispatch``: real-time bars for 100 subscriptions, once through 100 ``BreakoutWatcher``s and once raw
+  (ib_insync decode + dispatch into its bar lists, nobody listening), each on a fresh gateway that sends faster
+  than the client can read, so the client is saturated in both. Rate = bar messages / CPU seconds of the event-loop
+  thread over the same number of messages.
+* ``signal_latency``: 100 watchers under a moderate load; time from the socket read that brought the bar's last
+  5-second piece to the watcher's ``on_signal`` callback.
+* ``ingest_pacing``: ``ingest`` against a strict-pacing gateway on an accelerated clock; achieved request rate vs
+  the fastest schedule IB's pacing rules allow for the same requests, and the number of error 162 answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import deque
+
+from .bench_core import Measurement
+from .breakout import BreakoutRule
+from .gateway.contracts import UNIVERSE
+from .history_pacer import SAME_CONTRACT_MAX, SAME_CONTRACT_WINDOW, TEN_MINUTE_MAX, TEN_MINUTES
+from .ib_client import PACING_VIOLATION, IBClient
+
+#: every benchmark gateway starts at this Monday's session open (New York), so runs see the same market
+BENCH_START = "2026-11-23T09:30"
+SYMBOLS = [inst.symbol for inst in UNIVERSE]
+SUBSCRIPTIONS = 100            # IB's default market-data line limit
+PIECE = 5                      # IB real-time bars are 5 seconds
+
+
+@contextlib.asynccontextmanager
+async def gateway_process(speed: float, pacing: str = "off"):
+    """Run ``python -m breakout_kit.gateway`` on a free loopback port; yields the port, terminates it after."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "breakout_kit.gateway", "--port", "0", "--speed", repr(float(speed)),
+        "--start", BENCH_START, "--pacing", pacing, "--log-level", os.environ.get("BK_GW_LOG", "ERROR"),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=None if os.environ.get("BK_GW_LOG") else asyncio.subprocess.DEVNULL)
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30.0)).decode(errors="replace")
+        m = re.match(r"paper gateway listening on (\S+):(\d+)", line)
+        if m is None:
+            raise RuntimeError(f"benchmark gateway did not start (first line {line.strip()!r})")
+        yield int(m.group(2))
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        await proc.communicate()
+
+
+@contextlib.asynccontextmanager
+async def connected(port: int, speed: float):
+    """A connected ``IBClient`` for a benchmark gateway (client pacing scaled to the gateway's clock)."""
+    client = IBClient("127.0.0.1", port, 1, clock_speed=speed, reconnect=False, timeout=30.0)
+    await client.connect()
+    # ib_insync throttles its own requests to 45/s (TWS's 50 msg/s limit); the embedded gateway does not enforce
+    # it, and 300 start-up requests would otherwise take 7 s. Incoming data is never throttled.
+    client.ib.client.MaxRequests = 0
+    try:
+        yield client
+    finally:
+        await client.disconnect()
+
+
+class _Meter:
+    """Counts real-time bar messages as ib_insync dispatches them (``ib.barUpdateEvent``); once ``ready()`` and
+    ``warmup`` more messages later (the start-up backlog drained), times ``count`` of them on the event-loop
+    thread's CPU clock and the wall clock."""
+
+    def __init__(self, count: int, ready, warmup: int) -> None:
+        self.count = count
+        self.ready = ready
+        self.warmup = warmup
+        self.n = 0
+        self.started = False
+        self._ready_at: int | None = None
+        self._n0 = 0
+        self._cpu0 = self._wall0 = 0.0
+        self.cpu = self.wall = 0.0
+        self.done = asyncio.get_running_loop().create_future()
+
+    def on_bar(self, _bars, _has_new) -> None:
+        self.n += 1
+        if not self.started:
+            if self._ready_at is None:
+                if self.n % 128 == 0 and self.ready():
+                    self._ready_at = self.n
+            elif self.n - self._ready_at >= self.warmup:
+                self.started, self._n0 = True, self.n
+                self._cpu0, self._wall0 = time.thread_time(), time.perf_counter()
+        elif self.n - self._n0 == self.count:
+            self.cpu = time.thread_time() - self._cpu0
+            self.wall = time.perf_counter() - self._wall0
+            if not self.done.done():
+                self.done.set_result(None)
+
+
+def _watchers(client, rule: BreakoutRule, on_signal=None):
+    """``SUBSCRIPTIONS`` watchers over the gateway's universe (symbols repeat), 1-minute bars, short backfill."""
+    from .watcher import BreakoutWatcher
+
+    watchers = [BreakoutWatcher(client, SYMBOLS[k % len(SYMBOLS)], rule=rule, bar_size="1 min",
+                                backfill="1800 S", on_signal=on_signal) for k in range(SUBSCRIPTIONS)]
+    live_at: dict[int, int] = {}
+
+    def on_state(w, state):
+        if state == "live":
+            live_at[id(w)] = w.bars_seen
+
+    for w in watchers:
+        w.state_event += on_state
+        w.start()
+
+    def ready() -> bool:
+        # every watcher live, and past its first live bar (which may wait for a gap fill from history)
+        return len(live_at) == len(watchers) and all(w.bars_seen >= live_at[id(w)] + 2 for w in watchers)
+
+    return watchers, ready
+
+
+async def _close_all(watchers) -> None:
+    await asyncio.gather(*(w.aclose() for w in watchers))
+    for w in watchers:
+        if w.error is not None:
+            raise RuntimeError(f"watcher {w.symbol} failed during the benchmark: {w.error}")
+
+
+async def _stream_rate(speed: float, count: int, with_watchers: bool, timeout: float) -> dict:
+    """One saturated streaming run on a fresh gateway: bar messages per CPU second (and per wall second)."""
+    async with gateway_process(speed) as port, connected(port, speed) as client:
+        watchers = []
+        if with_watchers:
+            watchers, ready = _watchers(client, BreakoutRule(lookback=20))
+        else:
+            def ready() -> bool:
+                return True
+
+        meter = _Meter(count, ready, warmup=5_000)
+        client.ib.barUpdateEvent += meter.on_bar
+        try:
+            if not with_watchers:
+                contracts = {s: await client.qualify(s) for s in SYMBOLS}
+                for k in range(SUBSCRIPTIONS):
+                    client.ib.reqRealTimeBars(contracts[SYMBOLS[k % len(SYMBOLS)]], 5, "TRADES", False)
+            try:
+                await asyncio.wait_for(asyncio.shield(meter.done), timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"only {meter.n} bar messages within {timeout:g} s "
+                                   f"({'watchers' if with_watchers else 'raw'} run)") from None
+            bars_seen = sum(w.bars_seen for w in watchers)
+        finally:
+            client.ib.barUpdateEvent -= meter.on_bar
+            await _close_all(watchers)
+    return {"cpu": meter.cpu, "wall": meter.wall, "rate": count / meter.cpu, "wall_rate": count / meter.wall,
+            "bars_seen": bars_seen}
+
+
+async def _watchers_dispatch(quick: bool) -> dict[str, Measurement]:
+    speed = 4000.0                 # 100 subscriptions x 800 boundaries/s = 80 k messages/s offered
+    count = 60_000 if quick else 250_000
+    pairs = 1 if quick else 3
+    raw, watched = [], []
+    for _ in range(pairs):         # alternate, so drift on a noisy machine hits both sides alike
+        raw.append(await _stream_rate(speed, count, False, timeout=60.0))
+        watched.append(await _stream_rate(speed, count, True, timeout=60.0))
+    ratios = [w["rate"] / r["rate"] for r, w in zip(raw, watched, strict=True)]
+    if min(w["bars_seen"] for w in watched) == 0:
+        raise AssertionError("the watchers saw no bars")
+    raw_rate = statistics.median(r["rate"] for r in raw)
+    watch_rate = statistics.median(w["rate"] for w in watched)
+    return {"watchers_100_dispatch_ratio": Measurement(
+        statistics.median(ratios), watch_rate, raw_rate, unit="msgs/cpu-s", baseline_label="raw ib_insync",
+        details={"messages_per_run": count, "runs_per_side": pairs, "ratios": ratios,
+                 "raw_wall_msgs_per_s": statistics.median(r["wall_rate"] for r in raw),
+                 "watchers_wall_msgs_per_s": statistics.median(w["wall_rate"] for w in watched),
+                 "gateway_speed": speed})}
+
+
+def watchers_dispatch(quick: bool) -> dict[str, Measurement]:
+    """100 watchers fed through the real client vs raw ib_insync decode + dispatch, same gateway setup."""
+    return asyncio.run(_watchers_dispatch(quick))
+
+
+# ---- signal latency -------------------------------------------------------------------------------------------------
+async def _signal_latency(quick: bool) -> dict[str, Measurement]:
+    speed = 600.0                  # 12 k messages/s offered, in bursts of 100 every 8 ms: busy, not saturated
+    wanted = 400 if quick else 3000
+    arrivals: dict[tuple[int, int], tuple[float, float]] = {}
+    latencies: list[float] = []
+    from_decode: list[float] = []
+    unmatched = [0]
+    socket_read = [0.0]
+
+    async with gateway_process(speed) as port, connected(port, speed) as client:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def on_signal(watcher, signal):
+            if not meter.started:
+                return
+            now = time.perf_counter()
+            sub = watcher._subscription
+            last_piece = int(signal.time.timestamp()) + watcher.seconds - PIECE
+            got = arrivals.pop((sub.reqId, last_piece), None) if sub is not None else None
+            if got is None:                  # a bar recovered from history, not from the stream
+                unmatched[0] += 1
+                return
+            latencies.append((now - got[0]) * 1e3)
+            from_decode.append((now - got[1]) * 1e3)
+            if len(latencies) >= wanted and not done.done():
+                done.set_result(None)
+
+        watchers, ready = _watchers(client, BreakoutRule(lookback=5, direction="both"), on_signal)
+        meter = _Meter(1 << 62, ready, warmup=12_000)   # ~1 s: the start-up backlog drains
+
+        def on_data(_data):
+            socket_read[0] = time.perf_counter()
+
+        def on_bar(bars, _has_new):
+            meter.on_bar(bars, _has_new)
+            piece = int(bars[-1].time.timestamp())
+            if (piece + PIECE) % 60 == 0:    # the last piece of a 1-minute bar: the one that can signal
+                arrivals[(bars.reqId, piece)] = (socket_read[0], time.perf_counter())
+
+        # Stamp each socket read before ib_insync decodes it: put our listener ahead of the client's own.
+        ib_client = client.ib.client
+        has_data = ib_client.conn.hasData
+        has_data.disconnect(ib_client._onSocketHasData)
+        has_data.connect(on_data)
+        has_data.connect(ib_client._onSocketHasData)
+        client.ib.barUpdateEvent += on_bar
+        try:
+            await asyncio.wait_for(asyncio.shield(done), 90.0)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"only {len(latencies)} live signals within 90 s") from None
+        finally:
+            client.ib.barUpdateEvent -= on_bar
+            has_data.disconnect(on_data)
+            await _close_all(watchers)
+    ordered = sorted(latencies)
+
+    def pct(values, q):
+        return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
+
+    p99 = pct(ordered, 99.0)
+    return {"signal_latency_p99_ms": Measurement(
+        p99, p99, unit="ms",
+        details={"signals": len(latencies), "p50_ms": pct(ordered, 50.0), "p90_ms": pct(ordered, 90.0),
+                 "max_ms": ordered[-1], "p99_from_decode_ms": pct(sorted(from_decode), 99.0),
+                 "p50_from_decode_ms": pct(sorted(from_decode), 50.0), "history_bars_skipped": unmatched[0],
+                 "gateway_speed": speed})}
+
+
+def signal_latency(quick: bool) -> dict[str, Measurement]:
+    """p99 of socket read (bar's last piece) -> watcher on_signal, 100 watchers, real client and gateway."""
+    return asyncio.run(_signal_latency(quick))
+
+
+# ---- ingest pacing ---------------------------------------------------------------------------------------------------
+def ideal_span(contract_keys: list) -> float:
+    """Seconds from the first to the last request of the fastest schedule IB's pacing rules allow for requests on
+    these contracts, in this order (every request distinct): at most 60 in any 10 minutes, at most 5 for one
+    contract in any 2 seconds. Zero network time."""
+    times: list[float] = []
+    by_key: dict = {}
+    for key in contract_keys:
+        t = times[-1] if times else 0.0
+        if len(times) >= TEN_MINUTE_MAX:
+            t = max(t, times[-TEN_MINUTE_MAX] + TEN_MINUTES)
+        same = by_key.setdefault(key, deque(maxlen=SAME_CONTRACT_MAX))
+        if len(same) == SAME_CONTRACT_MAX:
+            t = max(t, same[0] + SAME_CONTRACT_WINDOW)
+        times.append(t)
+        same.append(t)
+    return times[-1] - times[0] if times else 0.0
+
+
+async def _ingest_pacing(quick: bool) -> dict[str, Measurement]:
+    from .ingest import ingest
+
+    speed = 300.0                  # 10 gateway minutes = 2 real seconds
+    # 31 requests per symbol (30 days of 1-minute bars, one day per request): 62 and 186 requests, just past a
+    # multiple of the 60-per-10-minutes limit, so the pacing waits dominate as they do in a long download
+    symbols = SYMBOLS[:2] if quick else SYMBOLS[:6]
+    codes: list[int] = []
+    async with gateway_process(speed, pacing="strict") as port, connected(port, speed) as client:
+        client.ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
+        loop = asyncio.get_running_loop()
+        with tempfile.TemporaryDirectory(prefix="bk-bench-") as dest:
+            t0 = loop.time()
+            summary = await ingest(client, symbols, duration="30 D", bar_size="1 min", dest=dest, progress=False)
+            elapsed = loop.time() - t0
+    failed = summary[summary["error"] != ""]
+    if len(failed):
+        raise RuntimeError(f"ingest failed for {', '.join(failed['symbol'])}: {failed['error'].iloc[0]}")
+    keys = [s for s, n in zip(summary["symbol"], summary["requests"], strict=True) for _ in range(int(n))]
+    n = len(keys)
+    if n <= TEN_MINUTE_MAX:
+        raise AssertionError(f"only {n} requests: the 10-minute pacing window never binds")
+    ideal = ideal_span(keys)
+    actual = elapsed * speed                  # gateway-clock seconds
+    achieved, maximum = n / actual * 60.0, n / ideal * 60.0     # requests per gateway minute
+    violations = codes.count(PACING_VIOLATION)
+    details = {"requests": n, "rows": int(summary["rows"].sum()), "gateway_seconds": actual,
+               "ideal_gateway_seconds": ideal, "real_seconds": elapsed, "gateway_speed": speed}
+    return {
+        "ingest_pacing_ratio": Measurement(achieved / maximum, achieved, maximum, unit="req/min",
+                                           baseline_label="pacing max", details=details),
+        "ingest_pacing_violations": Measurement(float(violations), float(violations), unit="errors 162",
+                                                details={"requests": n}),
+    }
+
+
+def ingest_pacing(quick: bool) -> dict[str, Measurement]:
+    """``ingest`` against a strict-pacing gateway: request rate vs IB's pacing maximum, and error 162 count."""
+    return asyncio.run(_ingest_pacing(quick))
