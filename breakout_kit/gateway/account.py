@@ -1,83 +1,173 @@
-"""Account side, minimal: the replies ``IB.connectAsync`` waits for, plus reqCurrentTime.
+"""Account requests: positions, account updates, account summary, PnL, plus reqCurrentTime.
 
-ib_insync 0.9.86 ``connectAsync`` sends reqPositions (61) always; reqOpenOrders (5) and reqCompletedOrders (99) when
-not readonly; reqAccountUpdates (6) for the single account; reqAccountUpdatesMulti (76) per account; then
-reqExecutions (7). Each gets its end marker here with an empty book. The orders/account module replaces these
-handlers (``session.register`` keeps the last registration) when it lands.
+Handled (incoming id -> replies), all served from the gateway's paper account (portfolio.py) and streaming until
+cancelled:
+  61 reqPositions -> 61 position each, 62 positionEnd (then 61 on every change); 64 cancelPositions
+  74 reqPositionsMulti -> 71 positionMulti each, 72 end; 75 cancelPositionsMulti
+  6 reqAccountUpdates(subscribe, account) -> 6 accountValue..., 7 portfolioValue..., 8 accountTime,
+    54 accountDownloadEnd (then updates on fills and every 3 simulated minutes); subscribe=0 stops
+  76 reqAccountUpdatesMulti -> 73 accountUpdateMulti..., 74 end; 77 cancel
+  62 reqAccountSummary(reqId, group, tags) -> 63 accountSummary..., 64 end (then updates); 63 cancel
+  92 reqPnL -> 94 pnl; 93 cancelPnL; 94 reqPnLSingle -> 95 pnlSingle; 95 cancelPnLSingle
+  49 reqCurrentTime -> 49 currentTime
+
+ib_insync's ``connectAsync`` sends 61, 6, 76 (and 5, 99, 7 when not readonly) and waits for each end marker.
 """
 
 from __future__ import annotations
 
+from .portfolio import SUMMARY_TAGS
 from .protocol import Fields
 from .session import Session, register
 
 
+def _portfolio(session: Session):
+    return session.gateway.orders.portfolio
+
+
+def _wrong_account(session: Session, req_id: int, account: str) -> bool:
+    if account and account not in session.gateway.accounts and account != "All":
+        session.error(req_id, 321, f"Error validating request.-'bW' : cause - Invalid account code {account!r}")
+        return True
+    return False
+
+
 @register(61)
 def req_positions(session: Session, f: Fields) -> None:
-    """reqPositions -> positionEnd (62)."""
-    session.send(62, 1)
+    """reqPositions -> position (61) for each holding, positionEnd (62); later changes stream."""
+    pf = _portfolio(session)
+    pf.position_subs.add(session)
+    pf.send_positions(session)
 
 
 @register(64)
 def cancel_positions(session: Session, f: Fields) -> None:
-    """cancelPositions: nothing streams, nothing to stop."""
+    _portfolio(session).position_subs.discard(session)
 
 
-@register(5)
-def req_open_orders(session: Session, f: Fields) -> None:
-    """reqOpenOrders -> openOrderEnd (53)."""
-    session.send(53, 1)
+@register(74)
+def req_positions_multi(session: Session, f: Fields) -> None:
+    """reqPositionsMulti(version, reqId, account, modelCode) -> positionMulti (71) each, end (72)."""
+    f.int()
+    req_id = f.int()
+    account = f.str()
+    model = f.str()
+    if _wrong_account(session, req_id, account):
+        return
+    pf = _portfolio(session)
+    for p in pf.held():
+        i = p.inst
+        session.send(71, 1, req_id, pf.account, i.con_id, i.symbol, "STK", "", 0.0, "", "", "SMART", i.currency,
+                     i.symbol, i.symbol, p.quantity, p.avg_cost, model)
+    session.send(72, 1, req_id)
 
 
-@register(15)
-def req_auto_open_orders(session: Session, f: Fields) -> None:
-    """reqAutoOpenOrders (clientId 0): accepted, nothing to send."""
-
-
-@register(99)
-def req_completed_orders(session: Session, f: Fields) -> None:
-    """reqCompletedOrders -> completedOrdersEnd (102)."""
-    session.send(102)
+@register(75)
+def cancel_positions_multi(session: Session, f: Fields) -> None:
+    """cancelPositionsMulti: the answer was a snapshot, nothing streams."""
 
 
 @register(6)
 def req_account_updates(session: Session, f: Fields) -> None:
-    """reqAccountUpdates(subscribe, account) -> a few account values, accountTime, accountDownloadEnd (54)."""
+    """reqAccountUpdates(version, subscribe, account) -> values, portfolio, accountTime, accountDownloadEnd (54)."""
+    f.int()  # version
     subscribe = f.bool()
-    account = f.str() or session.gateway.accounts[0]
+    account = f.str() or session.gateway.account
+    pf = _portfolio(session)
     if not subscribe:
+        pf.account_subs.discard(session)
         return
-    for key, value, currency in (
-        ("AccountType", "INDIVIDUAL", ""),
-        ("NetLiquidation", "1000000.00", "USD"),
-        ("TotalCashValue", "1000000.00", "USD"),
-        ("BuyingPower", "4000000.00", "USD"),
-        ("AvailableFunds", "1000000.00", "USD"),
-    ):
-        session.send(6, 2, key, value, currency, account)
-    session.send(8, 1, f"{session.gateway.clock.now():%H:%M}")
+    if _wrong_account(session, -1, account):
+        return
+    pf.account_subs.add(session)
+    pf.send_account(session)
     session.send(54, 1, account)
+    session.gateway.orders.wake()
 
 
 @register(76)
 def req_account_updates_multi(session: Session, f: Fields) -> None:
-    """reqAccountUpdatesMulti(reqId, account, modelCode, ledgerAndNLV) -> accountUpdateMultiEnd (74)."""
+    """reqAccountUpdatesMulti(version, reqId, account, modelCode, ledgerAndNLV) -> 73..., end (74)."""
     f.int()  # version
     req_id = f.int()
-    session.send(74, 1, req_id)
+    account = f.str()
+    if _wrong_account(session, req_id, account):
+        return
+    pf = _portfolio(session)
+    pf.multi_subs[(id(session), req_id)] = (session, req_id)
+    pf.send_multi(session, req_id, end=True)
+    session.gateway.orders.wake()
 
 
 @register(77)
 def cancel_account_updates_multi(session: Session, f: Fields) -> None:
-    """cancelAccountUpdatesMulti: nothing streams."""
+    f.int()
+    _portfolio(session).multi_subs.pop((id(session), f.int()), None)
 
 
-@register(7)
-def req_executions(session: Session, f: Fields) -> None:
-    """reqExecutions(reqId, filter...) -> execDetailsEnd (55)."""
+@register(62)
+def req_account_summary(session: Session, f: Fields) -> None:
+    """reqAccountSummary(version, reqId, group, tags) -> accountSummary (63) per tag, end (64); updates stream."""
     f.int()  # version
     req_id = f.int()
-    session.send(55, 1, req_id)
+    group = f.str()
+    tags = [t.strip() for t in f.str().split(",") if t.strip()]
+    if group not in ("All", ""):
+        session.error(req_id, 321, "Error validating request.-'bW' : cause - Only the group 'All' is supported")
+        return
+    known = set(SUMMARY_TAGS)
+    bad = [t for t in tags if t not in known and not t.startswith("$LEDGER")]
+    if not tags or bad:
+        session.error(req_id, 321, f"Error validating request.-'bW' : cause - Invalid account summary tags "
+                                   f"{','.join(bad) or '(none)'}")
+        return
+    pf = _portfolio(session)
+    pf.summary_subs[(id(session), req_id)] = (session, req_id, tags)
+    pf.send_summary(session, req_id, tags, end=True)
+    session.gateway.orders.wake()
+
+
+@register(63)
+def cancel_account_summary(session: Session, f: Fields) -> None:
+    f.int()
+    _portfolio(session).summary_subs.pop((id(session), f.int()), None)
+
+
+@register(92)
+def req_pnl(session: Session, f: Fields) -> None:
+    """reqPnL(reqId, account, modelCode) -> pnl (94), then every 5 simulated seconds."""
+    req_id = f.int()
+    if _wrong_account(session, req_id, f.str()):
+        return
+    pf = _portfolio(session)
+    pf.pnl_subs[(id(session), req_id)] = (session, req_id)
+    pf.send_pnl(session, req_id)
+    session.gateway.orders.wake()
+
+
+@register(93)
+def cancel_pnl(session: Session, f: Fields) -> None:
+    _portfolio(session).pnl_subs.pop((id(session), f.int()), None)
+
+
+@register(94)
+def req_pnl_single(session: Session, f: Fields) -> None:
+    """reqPnLSingle(reqId, account, modelCode, conId) -> pnlSingle (95), then every 5 simulated seconds."""
+    req_id = f.int()
+    account = f.str()
+    f.str()  # modelCode
+    con_id = f.int()
+    if _wrong_account(session, req_id, account):
+        return
+    pf = _portfolio(session)
+    pf.pnl_single_subs[(id(session), req_id)] = (session, req_id, con_id)
+    pf.send_pnl_single(session, req_id, con_id)
+    session.gateway.orders.wake()
+
+
+@register(95)
+def cancel_pnl_single(session: Session, f: Fields) -> None:
+    _portfolio(session).pnl_single_subs.pop((id(session), f.int()), None)
 
 
 @register(49)

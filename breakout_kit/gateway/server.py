@@ -22,7 +22,7 @@ from .session import Session
 log = logging.getLogger("breakout_kit.gateway")
 
 #: Modules whose import registers message handlers (session.register). Add yours here.
-HANDLER_MODULES = ["account", "contracts", "marketdata"]
+HANDLER_MODULES = ["account", "contracts", "marketdata", "orders"]
 _loaded = False
 
 
@@ -52,7 +52,8 @@ class PaperGateway:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 0, speed: float = 1.0,
                  start: datetime | str | None = None, pacing: str = "strict", allow_remote: bool = False,
-                 account: str = "DU1234567", max_market_data_lines: int = 100, plant_breakouts: bool = True):
+                 account: str = "DU1234567", max_market_data_lines: int = 100, plant_breakouts: bool = True,
+                 readonly_api: bool = False, cash: float = 1_000_000.0):
         if not isinstance(host, str) or not host:
             raise ValueError("host must be a non-empty string")
         if not _is_loopback(host) and not allow_remote:
@@ -88,6 +89,10 @@ class PaperGateway:
         self.market = Market(seed=seed, start=self.clock.start, plant_breakouts=plant_breakouts)
         self.pacing = Pacer(self.clock, enabled=pacing == "strict")
         self.marketdata = MarketData(self)
+        from .orders import OrderBook
+
+        # orders, executions and the paper account (readonly_api: refuse orders like TWS's "Read-Only API")
+        self.orders = OrderBook(self, readonly_api=readonly_api, cash=cash)
         from .faults import Faults
 
         self.faults = Faults(self)
@@ -114,6 +119,7 @@ class PaperGateway:
         self._listening = False
         await self.faults.aclose()
         await self.marketdata.aclose()
+        await self.orders.aclose()
         for s in list(self.sessions):
             s.close()
         tasks = list(self._tasks)

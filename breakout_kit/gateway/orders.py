@@ -1,0 +1,808 @@
+"""The gateway's order book: placeOrder / cancel / global cancel, brackets, OCA groups, fills and executions.
+
+Handled (incoming id -> replies):
+  3 placeOrder -> 5 openOrder + 3 orderStatus (then 11 execDetails + 59 commissionReport per fill); what-if
+    orders -> 5 openOrder with the OrderState's commission and margins; rejections -> 4 error
+    (200/321 contract, 110 tick, 321 fields or read-only API, 103 duplicate id, 387 order type, 201 margin)
+  4 cancelOrder -> 3 orderStatus Cancelled + 4 error 202 (10147 unknown id, 10148 already done)
+  58 reqGlobalCancel -> the same for every open order of every client
+  5 reqOpenOrders / 16 reqAllOpenOrders -> 5 openOrder + 3 orderStatus each, then 53 openOrderEnd
+  15 reqAutoOpenOrders (accepted), 99 reqCompletedOrders -> 101 completedOrder each, then 102
+  7 reqExecutions(filter) -> 11 execDetails + 59 commissionReport each, then 55 execDetailsEnd
+
+The book lives on the gateway (``gw.orders``), keyed by (clientId, orderId), so a client that reconnects with the
+same clientId sees its orders and executions. Updates go to the owning client's live session, if any.
+
+Brackets as TWS: orders sent with ``transmit=False`` are held (nothing is sent back, nothing works) until an order
+of the same family arrives with ``transmit=True``; then the parent and all its held children go live together.
+Children wait (PreSubmitted) until the parent is completely filled; children of one parent form an implicit OCA
+group with reduce-on-fill, so when one fills the other is cancelled. Cancelling a parent cancels its children.
+
+Fills happen at 5-second boundaries of the gateway clock against the bar that just completed (fills.py rules),
+driven by one task per gateway that only runs while something is working or streaming. DAY orders expire at
+16:00 New York (20:00 with outsideRth); orders without outsideRth only work in regular hours (PreSubmitted outside).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from . import fills
+from .clock import NEW_YORK
+from .contracts import NO_SECDEF, TIME_ZONE_ID, Instrument, resolve
+from .market import BAR, DAY_BARS, RTH_END, RTH_FIRST, day_start_epoch
+from .order_codec import (
+    UNSET_DOUBLE,
+    Unsupported,
+    commission_report_fields,
+    completed_order_fields,
+    exec_details_fields,
+    open_order_fields,
+    order_status_fields,
+    parse_place_order,
+)
+from .portfolio import MARGIN_RATE, REFRESH_SECONDS, Portfolio
+from .protocol import Fields
+from .session import Session, on_disconnect, register
+
+if TYPE_CHECKING:
+    from .server import PaperGateway
+
+log = logging.getLogger("breakout_kit.gateway")
+
+ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
+TIFS = ("DAY", "GTC")
+DONE = ("Filled", "Cancelled", "Inactive")
+SEC_TYPES = ("STK", "OPT", "FUT", "CASH", "IND", "BOND", "FOP", "WAR", "CFD", "CMDTY", "FUND", "CRYPTO", "NEWS",
+             "IOPT", "BILL", "ICU", "ICS")
+FIRST_PERM_ID = 1_001_000_001
+MAX_CATCHUP = 720          # boundaries replayed after a stall (one simulated hour); older ones are skipped
+MAX_BATCH = 64
+
+ERR_READONLY = "Error validating request.-'bN' : cause - The API interface is currently in Read-Only mode."
+ERR_TICK = "The price does not conform to the minimum price variation for this contract."
+ERR_DUPLICATE = "Duplicate order id"
+ERR_ORDER_TYPE = "Unsupported order type for this exchange and security type."
+ERR_CANCELLED = "Order Canceled - reason:"
+
+
+def _invalid(cause: str) -> str:
+    return f"Error validating request.-'bW' : cause - {cause}"
+
+
+@dataclass(eq=False)
+class Order:
+    """One order as the gateway tracks it (prices in cents)."""
+
+    client_id: int
+    order_id: int
+    perm_id: int
+    inst: Instrument
+    exchange: str
+    account: str
+    fields: dict
+    action: str
+    quantity: int
+    order_type: str
+    limit: int | None
+    stop: int | None
+    tif: str
+    outside_rth: bool
+    parent_id: int
+    oca_group: str
+    oca_type: int
+    status: str = "Held"           # Held = sent with transmit=False, not live yet
+    filled: int = 0
+    avg_fill_price: float = 0.0
+    last_fill_price: float = 0.0
+    fill_value: float = 0.0
+    commission_paid: float = 0.0
+    stop_triggered: bool = False
+    eligible_from: float = 0.0     # simulated epoch: bars ending after this may fill the order
+    expires_at: float = math.inf
+    why_held: str = ""
+    parent_perm_id: int = 0
+    completed_time: str = ""
+    completed_status: str = ""
+    children: list = field(default_factory=list)
+
+    @property
+    def buy(self) -> bool:
+        return self.action == "BUY"
+
+    # the client library's names, for tests and notebooks inspecting the book
+    @property
+    def orderId(self) -> int:
+        return self.order_id
+
+    @property
+    def parentId(self) -> int:
+        return self.parent_id
+
+    @property
+    def orderRef(self) -> str:
+        return self.fields.get("orderRef", "")
+
+    @property
+    def remaining(self) -> int:
+        return self.quantity - self.filled
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("PreSubmitted", "Submitted")
+
+
+@dataclass(eq=False)
+class Execution:
+    order: Order
+    exec_id: str
+    epoch: float
+    side: str           # BOT / SLD
+    shares: int
+    price: float
+    cum_qty: int
+    avg_price: float
+    exchange: str
+    commission: float
+    realized_pnl: float | None
+    last_liquidity: int
+
+    @property
+    def time_text(self) -> str:
+        return f"{datetime.fromtimestamp(self.epoch, NEW_YORK):%Y%m%d %H:%M:%S} {TIME_ZONE_ID}"
+
+
+class Rejected(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _cents(text: str, what: str) -> int | None:
+    """A price field in cents (None if unset); raises Rejected for junk or non-positive prices."""
+    if text in ("", None):
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise Rejected(321, _invalid(f"Invalid {what} {text!r}")) from None
+    if not math.isfinite(v) or v >= UNSET_DOUBLE:
+        return None
+    if v <= 0:
+        raise Rejected(321, _invalid(f"The {what} must be positive, got {text}"))
+    return round(v * 100)
+
+
+def _check_tick(text: str, inst: Instrument) -> None:
+    v = float(text)
+    ticks = v / inst.min_tick
+    if abs(ticks - round(ticks)) > 1e-6:
+        raise Rejected(110, ERR_TICK)
+
+
+class OrderBook:
+    """All orders, executions and the paper account of one gateway (``gw.orders``)."""
+
+    def __init__(self, gw: PaperGateway, readonly_api: bool = False, cash: float | None = None) -> None:
+        self.gw = gw
+        self.readonly_api = bool(readonly_api)
+        self.portfolio = Portfolio(gw) if cash is None else Portfolio(gw, cash)
+        self.orders: dict[tuple[int, int], Order] = {}
+        self.executions: list[Execution] = []
+        self.max_order_id: dict[int, int] = {}
+        self.volume_share = fills.VOLUME_SHARE
+        self.commission_per_share = fills.COMMISSION_PER_SHARE
+        self.min_commission = fills.MIN_COMMISSION
+        self._next_perm = FIRST_PERM_ID
+        self._task: asyncio.Task | None = None
+        self._wake: asyncio.Event | None = None
+        self._last_boundary: int | None = None
+        self._last_refresh: int | None = None
+        self.ticks = 0
+
+    # ---- queries (tests, notebooks) --------------------------------------------------------------------------
+    def __iter__(self):
+        """Every order the gateway knows (held, live and done), in placement order."""
+        return iter(sorted(self.orders.values(), key=lambda o: o.perm_id))
+
+    def __len__(self) -> int:
+        return len(self.orders)
+
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.live]
+
+    def get(self, client_id: int, order_id: int) -> Order | None:
+        return self.orders.get((client_id, order_id))
+
+    # ---- output ------------------------------------------------------------------------------------------------
+    def _owner(self, order: Order) -> Session | None:
+        s = self.gw.session_for(order.client_id)
+        return s if s is not None and not s.closed else None
+
+    def _send_order(self, order: Order, open_order: bool = True) -> None:
+        s = self._owner(order)
+        if s is not None:
+            if open_order:
+                s.send(*open_order_fields(order))
+            s.send(*order_status_fields(order))
+
+    # ---- placing -------------------------------------------------------------------------------------------------
+    def place(self, session: Session, f: Fields) -> None:
+        """Handle one placeOrder message."""
+        order_id = Fields(f.fields, f.pos).int()   # peeked, for errors about the order's own fields
+        try:
+            order_id, spec, raw = parse_place_order(f)
+        except Unsupported as e:
+            session.error(order_id, 321, _invalid(str(e)))
+            return
+        client_id = session.client_id
+        assert client_id is not None
+        try:
+            if self.readonly_api:
+                raise Rejected(321, ERR_READONLY)
+            existing = self.orders.get((client_id, order_id))
+            if raw.get("whatIf") == "1":
+                self._what_if(session, order_id, spec, raw)
+                return
+            if existing is not None:
+                self._modify(existing, spec, raw)
+                return
+            if order_id <= 0 or order_id <= self.max_order_id.get(client_id, 0):
+                raise Rejected(103, ERR_DUPLICATE)
+            order = self._build(client_id, order_id, spec, raw)
+        except Rejected as e:
+            session.error(order_id, e.code, e.message)
+            return
+        finally:
+            if order_id > 0:
+                self.max_order_id[client_id] = max(self.max_order_id.get(client_id, 0), order_id)
+                self.gw.next_order_id = max(self.gw.next_order_id, order_id + 1)
+        self.orders[(client_id, order_id)] = order
+        parent = self.orders.get((client_id, order.parent_id)) if order.parent_id else None
+        if parent is not None:
+            parent.children.append(order)
+            order.parent_perm_id = parent.perm_id
+        if raw.get("transmit", "1") != "0":
+            self._transmit(parent or order)
+
+    def _build(self, client_id: int, order_id: int, spec, raw: dict) -> Order:
+        inst = self._resolve(spec)
+        action, quantity, order_type, limit, stop, tif, outside_rth = self._validate(inst, raw)
+        parent_id = int(raw.get("parentId") or 0)
+        if parent_id:
+            parent = self.orders.get((client_id, parent_id))
+            if parent is None or parent.done:
+                raise Rejected(321, _invalid(f"Parent order {parent_id} is not an open order of this client"))
+            if parent.inst is not inst:
+                raise Rejected(321, _invalid("A child order must be for the same contract as its parent"))
+        account = raw.get("account") or self.gw.account
+        if account not in self.gw.accounts:
+            raise Rejected(321, _invalid(f"Invalid account code {account!r}"))
+        perm = self._next_perm
+        self._next_perm += 1
+        return Order(client_id, order_id, perm, inst, spec.exchange, account, dict(raw), action, quantity,
+                     order_type, limit, stop, tif, outside_rth, parent_id, raw.get("ocaGroup", ""),
+                     int(raw.get("ocaType") or 0))
+
+    def _resolve(self, spec) -> Instrument:
+        if not spec.conId and not spec.symbol:
+            raise Rejected(321, _invalid("Please enter a symbol or a contract id (conId)"))
+        if not spec.secType and not spec.conId:
+            raise Rejected(321, _invalid("Please enter a valid security type"))
+        if spec.secType and spec.secType not in SEC_TYPES:
+            raise Rejected(321, _invalid(f"Invalid security type {spec.secType!r}"))
+        if not spec.exchange:
+            raise Rejected(321, _invalid("Missing order exchange"))
+        inst = resolve(spec)
+        if inst is None:
+            raise Rejected(200, NO_SECDEF)
+        return inst
+
+    def _validate(self, inst: Instrument, raw: dict):
+        action = raw.get("action", "").upper()
+        if action not in ("BUY", "SELL"):
+            raise Rejected(321, _invalid(f"Invalid action {raw.get('action')!r}: use BUY or SELL"))
+        try:
+            q = float(raw.get("totalQuantity") or 0)
+        except ValueError:
+            q = math.nan
+        if not (math.isfinite(q) and q > 0 and q == int(q)):
+            raise Rejected(321, _invalid(f"Invalid order quantity {raw.get('totalQuantity')!r}: "
+                                         "must be a positive whole number of shares"))
+        order_type = raw.get("orderType", "").upper()
+        if not order_type:
+            raise Rejected(321, _invalid("Missing order type"))
+        if order_type not in ORDER_TYPES:
+            raise Rejected(387, ERR_ORDER_TYPE)
+        limit = _cents(raw.get("lmtPrice", ""), "limit price")
+        stop = _cents(raw.get("auxPrice", ""), "stop price")
+        if order_type in ("LMT", "STP LMT") and limit is None:
+            raise Rejected(321, _invalid(f"Missing limit price for a {order_type} order"))
+        if order_type in ("STP", "STP LMT") and stop is None:
+            raise Rejected(321, _invalid(f"Missing stop price (auxPrice) for a {order_type} order"))
+        if order_type in ("MKT", "STP"):
+            limit = None
+        if order_type in ("MKT", "LMT"):
+            stop = None
+        for name, value in (("lmtPrice", limit), ("auxPrice", stop)):
+            if value is not None:
+                _check_tick(raw[name], inst)
+        tif = (raw.get("tif") or "DAY").upper()
+        if tif not in TIFS:
+            raise Rejected(321, _invalid(f"Invalid time in force {raw.get('tif')!r}: use DAY or GTC"))
+        return action, int(q), order_type, limit, stop, tif, raw.get("outsideRth") == "1"
+
+    def _modify(self, order: Order, spec, raw: dict) -> None:
+        if order.done:
+            raise Rejected(104 if order.status == "Filled" else 103,
+                           "Cannot modify a filled order." if order.status == "Filled" else ERR_DUPLICATE)
+        inst = self._resolve(spec)
+        if inst is not order.inst:
+            raise Rejected(321, _invalid("The contract of an order cannot be modified"))
+        action, quantity, order_type, limit, stop, tif, outside_rth = self._validate(inst, raw)
+        if action != order.action or order_type != order.order_type:
+            raise Rejected(321, _invalid("The action and order type of an order cannot be modified"))
+        if quantity < order.filled:
+            raise Rejected(321, _invalid(f"Quantity {quantity} is below the {order.filled} already filled"))
+        keep = {k: order.fields[k] for k in ("parentId",) if k in order.fields}
+        order.fields = {**raw, **keep}
+        order.quantity, order.limit, order.stop, order.tif, order.outside_rth = quantity, limit, stop, tif, \
+            outside_rth
+        if order.status == "Held":
+            if raw.get("transmit", "1") != "0":
+                parent = self.orders.get((order.client_id, order.parent_id)) if order.parent_id else None
+                self._transmit(parent or order)
+            return
+        order.expires_at = self._expiry(order)
+        if order.remaining == 0:
+            self._complete(order, "Filled")
+            self._send_order(order)
+            return
+        order.status = self._working_status(order, self.gw.clock.epoch())
+        self._send_order(order)
+        self.wake()
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------------
+    def _transmit(self, root: Order) -> None:
+        """Make ``root`` and its held children live (the bracket's transmitting child arrived)."""
+        now = self.gw.clock.epoch()
+        family = [root] + [c for c in root.children if c.status == "Held"]
+        for o in family:
+            if o.status != "Held":
+                continue
+            if self._reject_margin(o):
+                continue
+            o.eligible_from = now
+            o.expires_at = self._expiry(o)
+            o.status = self._working_status(o, now)
+            self._send_order(o)
+        self.wake()
+
+    def _reject_margin(self, o: Order) -> bool:
+        """Refuse an opening order the account cannot carry: error 201 and status Inactive, as TWS does."""
+        if o.parent_id:
+            return False
+        pos = self.portfolio.positions.get(o.inst.con_id)
+        held = pos.quantity if pos else 0
+        side = 1 if o.buy else -1
+        if held * side >= 0 or o.quantity > abs(held):   # the order adds exposure
+            price = (o.limit or o.stop or round(self.portfolio.mark(o.inst) * 100)) / 100
+            need = o.quantity * price * MARGIN_RATE
+            available = self.portfolio.values()["AvailableFunds"]
+            if need > available:
+                o.status = "Inactive"
+                s = self._owner(o)
+                if s is not None:
+                    s.error(o.order_id, 201, f"Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO "
+                                             f"OBTAIN THE DESIRED POSITION YOUR AVAILABLE FUNDS [{available:.2f} "
+                                             f"USD] MUST EXCEED THE INITIAL MARGIN [{need:.2f} USD]")
+                self._complete(o, "Inactive")
+                self._send_order(o)
+                for c in o.children:
+                    if not c.done:
+                        self._complete(c, "Inactive")
+                        self._send_order(c)
+                return True
+        return False
+
+    def _expiry(self, o: Order) -> float:
+        if o.tif != "DAY":
+            return math.inf
+        since = max(o.eligible_from, self.gw.clock.epoch())
+        d = datetime.fromtimestamp(since, NEW_YORK).date()
+        end = (DAY_BARS if o.outside_rth else RTH_END) * BAR
+        while d.weekday() >= 5 or day_start_epoch(d) + end <= since:   # after the close: the next session's
+            d += timedelta(days=1)
+        return day_start_epoch(d) + end
+
+    def _in_hours(self, o: Order, epoch: float) -> bool:
+        d = datetime.fromtimestamp(epoch, NEW_YORK).date()
+        if d.weekday() >= 5:
+            return False
+        i = (epoch - day_start_epoch(d)) // BAR
+        return 0 <= i < DAY_BARS if o.outside_rth else RTH_FIRST <= i < RTH_END
+
+    def _working_status(self, o: Order, epoch: float) -> str:
+        parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
+        if parent is not None and parent.status != "Filled":
+            return "PreSubmitted"
+        if o.order_type in ("STP", "STP LMT") and not o.stop_triggered:
+            return "PreSubmitted"
+        if not self._in_hours(o, epoch):
+            return "PreSubmitted"
+        return "Submitted"
+
+    def _complete(self, o: Order, status: str) -> None:
+        o.status = status
+        o.completed_status = status
+        o.completed_time = f"{self.gw.clock.now():%Y%m%d %H:%M:%S} {TIME_ZONE_ID}"
+
+    def cancel(self, o: Order, reason: str = "") -> None:
+        """Cancel ``o`` (and, for a parent, its children): orderStatus Cancelled + error 202 to the owner."""
+        if o.done:
+            return
+        self._complete(o, "Cancelled")
+        s = self._owner(o)
+        if s is not None:
+            s.send(*order_status_fields(o))
+            s.error(o.order_id, 202, ERR_CANCELLED + reason)
+        for c in o.children:
+            self.cancel(c, reason)
+
+    def cancel_request(self, session: Session, order_id: int) -> None:
+        assert session.client_id is not None
+        o = self.orders.get((session.client_id, order_id))
+        if o is None:
+            session.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.")
+        elif o.done:
+            session.error(order_id, 10148, f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                                           f"state: {o.status}.")
+        else:
+            self.cancel(o)
+
+    def global_cancel(self) -> int:
+        """Cancel every open or held order of every client; returns how many."""
+        todo = [o for o in self.orders.values() if not o.done]
+        for o in todo:
+            self.cancel(o)
+        return len(todo)
+
+    # ---- what-if -------------------------------------------------------------------------------------------------
+    def _what_if(self, session: Session, order_id: int, spec, raw: dict) -> None:
+        inst = self._resolve(spec)
+        action, quantity, order_type, limit, stop, tif, outside_rth = self._validate(inst, raw)
+        price = (limit or stop or round(self.portfolio.mark(inst) * 100)) / 100
+        commission = fills.commission_due(quantity, quantity * price, self.commission_per_share,
+                                          self.min_commission)
+        v = self.portfolio.values()
+        pos = self.portfolio.positions.get(inst.con_id)
+        held = pos.quantity if pos else 0
+        new = held + (quantity if action == "BUY" else -quantity)
+        change = (abs(new) - abs(held)) * price * MARGIN_RATE
+        init_before = v["InitMarginReq"]
+        equity = v["EquityWithLoanValue"]
+        order = Order(session.client_id or 0, order_id, 0, inst, spec.exchange, raw.get("account") or
+                      self.gw.account, dict(raw), action, quantity, order_type, limit, stop, tif, outside_rth,
+                      int(raw.get("parentId") or 0), raw.get("ocaGroup", ""), int(raw.get("ocaType") or 0),
+                      status="PreSubmitted")
+        state = {
+            "initMarginBefore": f"{init_before:.2f}", "maintMarginBefore": f"{init_before:.2f}",
+            "equityWithLoanBefore": f"{equity:.2f}",
+            "initMarginChange": f"{change:.2f}", "maintMarginChange": f"{change:.2f}",
+            "equityWithLoanChange": f"{-commission:.2f}",
+            "initMarginAfter": f"{init_before + change:.2f}", "maintMarginAfter": f"{init_before + change:.2f}",
+            "equityWithLoanAfter": f"{equity - commission:.2f}",
+            "commission": commission, "minCommission": commission, "maxCommission": commission,
+            "commissionCurrency": "USD",
+        }
+        session.send(*open_order_fields(order, state))
+
+    # ---- fills ---------------------------------------------------------------------------------------------------
+    def _tick(self, boundary: int) -> None:
+        """Work every live order against the 5-second bar that ends at ``boundary``."""
+        self.ticks += 1
+        start = boundary - BAR
+        d = datetime.fromtimestamp(start, NEW_YORK).date()
+        bars: dict[str, fills.BarCents | None] = {}
+        for o in sorted(self.open_orders(), key=lambda o: o.perm_id):
+            if not o.live:          # cancelled by an OCA fill earlier in this loop
+                continue
+            if boundary > o.expires_at:
+                self.cancel(o)
+                continue
+            if boundary <= o.eligible_from:     # this bar was over before the order went live
+                continue
+            status = self._working_status(o, start)
+            if status != o.status:     # e.g. the regular session opened: PreSubmitted -> Submitted
+                o.status = status
+                self._send_order(o, open_order=False)
+            if status == "PreSubmitted" and not o.order_type.startswith("STP"):
+                continue
+            parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
+            if parent is not None and parent.status != "Filled":
+                continue
+            if not self._in_hours(o, start):
+                continue
+            sym = o.inst.symbol
+            if sym not in bars:
+                bars[sym] = self._bar(sym, d, start)
+            bar = bars[sym]
+            if bar is None:
+                continue
+            now_triggered = False
+            if o.order_type in ("STP", "STP LMT") and not o.stop_triggered:
+                assert o.stop is not None
+                if fills.triggered(o.buy, o.stop, bar):
+                    o.stop_triggered = now_triggered = True
+                    o.status = "Submitted"
+                    self._send_order(o, open_order=False)
+            price = fills.fill_price(o.order_type, o.buy, bar, o.limit, o.stop, o.stop_triggered, now_triggered)
+            if price is None:
+                continue
+            shares = fills.fill_size(o.remaining, bar.volume, self.volume_share)
+            if shares > 0:
+                self._execute(o, shares, price, boundary)
+        if boundary % REFRESH_SECONDS == 0:
+            self.portfolio.refresh()
+        if self.portfolio.streams_pnl:
+            self.portfolio.refresh_pnl()
+
+    def _bar(self, symbol: str, d, start: int) -> fills.BarCents | None:
+        db = self.gw.market.day(symbol, d)
+        if db is None:
+            return None
+        i = (start - db.t0) // BAR
+        if not 0 <= i < DAY_BARS:
+            return None
+        return fills.BarCents(int(db.o[i]), int(db.h[i]), int(db.low[i]), int(db.c[i]), int(db.v[i]))
+
+    def _execute(self, o: Order, shares: int, price_cents: int, boundary: int) -> None:
+        price = price_cents / 100
+        side = 1 if o.buy else -1
+        o.filled += shares
+        o.fill_value += shares * price
+        due = fills.commission_due(o.filled, o.fill_value, self.commission_per_share, self.min_commission)
+        commission = round(due - o.commission_paid, 6)
+        o.commission_paid = due
+        o.last_fill_price = price
+        o.avg_fill_price = round(o.fill_value / o.filled, 6)
+        realized = self.portfolio.book_fill(o.inst, side, shares, price, commission)
+        ex = Execution(o, f"{o.perm_id:08x}.{len(self.executions) + 1:08x}.01.01", boundary,
+                       "BOT" if o.buy else "SLD", shares, price, o.filled, o.avg_fill_price,
+                       "ISLAND" if o.inst.primary == "NASDAQ" else o.inst.primary, commission, realized,
+                       2 if o.order_type in ("MKT", "STP") else 1)
+        self.executions.append(ex)
+        if o.remaining == 0:
+            self._complete(o, "Filled")
+        s = self._owner(o)
+        if s is not None:
+            s.send(*exec_details_fields(-1, ex))
+            s.send(*order_status_fields(o))
+            s.send(*commission_report_fields(ex))
+        log.info("fill: client %d order %d %s %d %s @ %.2f (%d/%d)", o.client_id, o.order_id, ex.side, shares,
+                 o.inst.symbol, price, o.filled, o.quantity)
+        self._after_fill(o, shares, boundary)
+        self.portfolio.on_fill(o.inst)
+
+    def _after_fill(self, o: Order, shares: int, boundary: int) -> None:
+        if o.status == "Filled":
+            for c in o.children:        # the bracket's children start working on the next bar
+                if c.live:
+                    c.eligible_from = boundary
+                    status = self._working_status(c, boundary)
+                    if status != c.status:
+                        c.status = status
+                        self._send_order(c, open_order=False)
+        for other in self._oca_peers(o):
+            if o.oca_group and o.oca_type in (0, 1):
+                self.cancel(other, "OCA group")        # cancel the rest on the first fill
+            else:                                       # types 2/3 and bracket children: reduce by the fill
+                other.quantity = max(other.filled, other.quantity - shares)
+                if other.remaining <= 0:
+                    self.cancel(other, "OCA group")
+                else:
+                    self._send_order(other)
+
+    def _oca_peers(self, o: Order) -> list[Order]:
+        if o.oca_group:
+            return [x for x in self.orders.values() if x is not o and x.live and x.account == o.account
+                    and x.oca_group == o.oca_group]
+        if o.parent_id:
+            parent = self.orders.get((o.client_id, o.parent_id))
+            if parent is not None:
+                return [c for c in parent.children if c is not o and c.live]
+        return []
+
+    # ---- scheduler -------------------------------------------------------------------------------------------
+    def _needs_ticks(self) -> bool:
+        return any(o.live for o in self.orders.values()) or self.portfolio.streams_pnl
+
+    def wake(self) -> None:
+        """Re-plan the scheduler (new live order or subscription); starts it on first use."""
+        if self._task is None or self._task.done():
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._wake = asyncio.Event()
+            self._task = loop.create_task(self._run(), name="paper-gateway-orders")
+        assert self._wake is not None
+        self._wake.set()
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        clock = self.gw.clock
+        wake = self._wake
+        assert wake is not None
+        while True:
+            wake.clear()
+            now = clock.epoch()
+            if self._needs_ticks():
+                target = int(now // BAR) * BAR
+                last = self._last_boundary
+                if last is None or target - last > MAX_CATCHUP * BAR:
+                    last = target - BAR
+                batch = 0
+                while last < target:
+                    last += BAR
+                    try:
+                        self._tick(last)
+                    except Exception:
+                        log.exception("order book tick at %s failed", last)
+                    batch += 1
+                    if batch >= MAX_BATCH:
+                        self._last_boundary = last
+                        await asyncio.sleep(0)
+                        batch = 0
+                self._last_boundary = target
+                self._last_refresh = None
+                due = target + BAR
+            elif self.portfolio.has_subscribers:
+                self._last_boundary = None
+                target = int(now // REFRESH_SECONDS) * REFRESH_SECONDS
+                if self._last_refresh is not None and target > self._last_refresh:
+                    self.portfolio.refresh()
+                self._last_refresh = target
+                due = target + REFRESH_SECONDS
+            else:
+                self._last_boundary = self._last_refresh = None
+                await wake.wait()
+                continue
+            handle = loop.call_at(clock.loop_time_at(due) + 1e-4, wake.set)
+            try:
+                await wake.wait()
+            finally:
+                handle.cancel()
+
+
+def book(session: Session) -> OrderBook:
+    return session.gateway.orders
+
+
+# ---- handlers -----------------------------------------------------------------------------------------------------
+@register(3)
+def place_order(session: Session, f: Fields) -> None:
+    """placeOrder(orderId, contract, order...) at server version 157 (no version field)."""
+    book(session).place(session, f)
+
+
+@register(4)
+def cancel_order(session: Session, f: Fields) -> None:
+    """cancelOrder(version, orderId[, manualCancelOrderTime])."""
+    f.int()  # version
+    book(session).cancel_request(session, f.int())
+
+
+@register(58)
+def req_global_cancel(session: Session, f: Fields) -> None:
+    """reqGlobalCancel: cancel every open order of the account, whichever client placed it."""
+    if book(session).readonly_api:
+        session.error(-1, 321, ERR_READONLY)
+        return
+    book(session).global_cancel()
+
+
+def _send_open(session: Session, orders) -> None:
+    for o in sorted(orders, key=lambda o: o.perm_id):
+        session.send(*open_order_fields(o))
+        session.send(*order_status_fields(o))
+    session.send(53, 1)
+
+
+@register(5)
+def req_open_orders(session: Session, f: Fields) -> None:
+    """reqOpenOrders -> this client's open orders, then openOrderEnd (53)."""
+    _send_open(session, [o for o in book(session).open_orders() if o.client_id == session.client_id])
+
+
+@register(16)
+def req_all_open_orders(session: Session, f: Fields) -> None:
+    """reqAllOpenOrders -> every client's open orders, then openOrderEnd (53)."""
+    _send_open(session, book(session).open_orders())
+
+
+@register(15)
+def req_auto_open_orders(session: Session, f: Fields) -> None:
+    """reqAutoOpenOrders(bAutoBind): only meaningful for clientId 0 and TWS-entered orders; there are none."""
+
+
+@register(99)
+def req_completed_orders(session: Session, f: Fields) -> None:
+    """reqCompletedOrders(apiOnly) -> completedOrder (101) for every finished order, then 102."""
+    done = [o for o in book(session).orders.values() if o.done]
+    for o in sorted(done, key=lambda o: o.perm_id):
+        session.send(*completed_order_fields(o))
+    session.send(102)
+
+
+def _exec_filter(f: Fields):
+    client_id = f.int()
+    acct = f.str()
+    since = f.str().strip()
+    symbol = f.str().upper()
+    sec_type = f.str().upper()
+    exchange = f.str().upper()
+    side = f.str().upper()
+    t0 = None
+    if since:
+        try:
+            t0 = _parse_filter_time(since)
+        except ValueError:
+            t0 = None
+    side = {"BUY": "BOT", "SELL": "SLD"}.get(side, side)
+
+    def keep(ex: Execution) -> bool:
+        o = ex.order
+        return ((not client_id or o.client_id == client_id) and (not acct or o.account == acct)
+                and (t0 is None or ex.epoch >= t0) and (not symbol or o.inst.symbol == symbol)
+                and (not sec_type or sec_type == "STK") and (not exchange or exchange in (ex.exchange, o.exchange))
+                and (not side or ex.side == side))
+
+    return keep
+
+
+def _parse_filter_time(text: str) -> float:
+    """ExecutionFilter.time: ``yyyymmdd hh:mm:ss [tz]`` (New York unless a zone is given) or UTC
+    ``yyyymmdd-hh:mm:ss``."""
+    from .marketdata import parse_end
+
+    return parse_end(text)
+
+
+@register(7)
+def req_executions(session: Session, f: Fields) -> None:
+    """reqExecutions(version, reqId, filter) -> execDetails (11) + commissionReport (59) each, then 55."""
+    f.int()  # version
+    req_id = f.int()
+    keep = _exec_filter(f)
+    for ex in book(session).executions:
+        if keep(ex):
+            session.send(*exec_details_fields(req_id, ex))
+            session.send(*commission_report_fields(ex))
+    session.send(55, 1, req_id)
+
+
+@on_disconnect
+def _drop_streams(session: Session) -> None:
+    orders = getattr(session.gateway, "orders", None)
+    if orders is not None:
+        orders.portfolio.drop_session(session)
+
+
+__all__ = ["Execution", "Order", "OrderBook"]
