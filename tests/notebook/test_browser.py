@@ -154,7 +154,7 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     # A slower market than the notebook's 300x: Plotly's bundle takes seconds to load, and at 300x the notebook has
     # stopped its watchers before the first chart is on screen, so candles could not be seen growing.
-    env = {SPEED_ENV: "120"}
+    env = {SPEED_ENV: "60"}
     with jupyter_lab(tmp_path, tmp_path / "lab.log", env=env) as (base, token), sync_playwright() as p:
         browser = _launch(p)
         try:
@@ -168,6 +168,12 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
             # Candles keep arriving while the notebook waits for a signal and 30 more bars.
             page.wait_for_function(f"() => ({PLOTLY_CANDLES_JS})().reduce((a, b) => a + b, 0) > {sum(counts)}",
                                    timeout=60_000)
+            # The README picture, taken while the watchers are live: the panel (status, controls, watchers table)
+            # and the first live chart.
+            panel = page.locator(".jp-OutputArea-output:has(.js-plotly-plot)").first
+            panel.evaluate("el => el.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)  # one settled frame after scrolling
+            page.screenshot(path=str(ARTIFACTS / "quickstart.png"))
             page.wait_for_selector(".jp-OutputArea-output >> text=/breakout at/", timeout=90_000)
             grown = page.evaluate(PLOTLY_CANDLES_JS)
             # The dashboard's canvas charts: one per watcher, full height (they once collapsed to a 30 px strip).
@@ -175,11 +181,6 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
                                    timeout=30_000)
             canvas_heights = page.evaluate(
                 "() => Array.from(document.querySelectorAll('.tv-lightweight-charts')).map(e => e.clientHeight)")
-            # The README picture: the panel (status, controls, watchers table) and the first live chart.
-            panel = page.locator(".jp-OutputArea-output:has(.js-plotly-plot)").first
-            panel.evaluate("el => el.scrollIntoView({block: 'start'})")
-            page.wait_for_timeout(300)  # one settled frame after scrolling
-            page.screenshot(path=str(ARTIFACTS / "quickstart.png"))
             wait_idle(page, 120_000)
             page.wait_for_selector(".jp-OutputArea-output >> text=/'stopped'/", timeout=30_000)
             errors = cell_errors(page)
