@@ -187,7 +187,15 @@ class BreakoutWatcher:
                 bar = await self._queue.get()
                 if bar is None:                                  # resubscribed: the next bar will fill the gap
                     continue
-                await self._catch_up_to(bar)
+                try:
+                    await self._catch_up_to(bar)
+                except ConnectionError:
+                    if not getattr(client, "reconnect", False):
+                        raise
+                    # dropped mid gap fill: nothing was delivered; the first bar after the reconnect fills the
+                    # whole gap (this one included) from history
+                    log.info("watcher %s: connection lost during gap fill; waiting for the reconnect", self.symbol)
+                    continue
                 self._deliver(bar)
         except asyncio.CancelledError:
             if not self._stopping:
