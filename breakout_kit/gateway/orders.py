@@ -627,15 +627,19 @@ class OrderBook:
     def _needs_ticks(self) -> bool:
         return any(o.live for o in self.orders.values()) or self.portfolio.streams_pnl
 
+    def start(self) -> None:
+        """Start the scheduler task on the running loop (the gateway does this when it starts; idempotent)."""
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-gateway-orders")
+
     def wake(self) -> None:
-        """Re-plan the scheduler (new live order or subscription); starts it on first use."""
+        """Re-plan the scheduler (new live order or subscription)."""
         if self._task is None or self._task.done():
             try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
+                self.start()
+            except RuntimeError:    # no running loop: nothing to schedule yet
                 return
-            self._wake = asyncio.Event()
-            self._task = loop.create_task(self._run(), name="paper-gateway-orders")
         assert self._wake is not None
         self._wake.set()
 

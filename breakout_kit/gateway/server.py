@@ -106,6 +106,7 @@ class PaperGateway:
         await self._open_listener()
         self.clock.run(loop)
         self.marketdata.start()
+        self.orders.start()
         log.info("paper gateway listening on %s:%d (seed=%d speed=%g start=%s)", self.host, self.port, self.seed,
                  self.clock.speed, self.clock.start.isoformat())
         return self
