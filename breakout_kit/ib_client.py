@@ -22,11 +22,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Self
 
 import pandas as pd
-from eventkit import Event
 
 from .config import Settings
 from .history_pacer import HistoryPacer
-from .iblib import IB, Contract, LimitOrder, MarketOrder, Stock, StopOrder, Trade
+from .iblib import IB, Contract, Event, LimitOrder, MarketOrder, Stock, StopOrder, Trade
 
 log = logging.getLogger("breakout_kit.ib_client")
 

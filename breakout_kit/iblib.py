@@ -1,34 +1,60 @@
 """The one place that decides which IB client library breakout_kit talks through.
 
 ib_insync (the default, as the user asked) and its maintained fork ib_async expose the same API under different
-package names. Everything else in breakout_kit imports IB names from here, never from either library directly.
-Choose explicitly with env ``BREAKOUT_KIT_IB=ib_insync|ib_async``; otherwise the installed one is used.
+package names. Everything else in breakout_kit imports IB names from here, never from either library (or from
+``eventkit``, which ib_insync gets from the ``eventkit`` distribution and ib_async from ``aeventkit``) directly.
+Choose explicitly with env ``BREAKOUT_KIT_IB=ib_insync|ib_async``; otherwise the installed one is used (ib_insync
+first). The two libraries' event packages clash in one environment: install one per venv (README, "Choosing the
+client library").
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from types import ModuleType
 
+#: Supported client libraries, in the order they are tried when ``BREAKOUT_KIT_IB`` is unset.
 CHOICES = ("ib_insync", "ib_async")
+ENV = "BREAKOUT_KIT_IB"
+
+_INSTALL = {
+    "ib_insync": 'pip install -e ".[dev]"',
+    "ib_async": "see README.md, 'Choosing the client library'",
+}
 
 
-def _choose():
-    wanted = os.environ.get("BREAKOUT_KIT_IB", "").strip()
+def choose(wanted: str | None = None) -> ModuleType:
+    """Import and return the client library: ``wanted`` (a name from ``CHOICES``), else the first installed one.
+
+    Raises ``ImportError`` with a one-line reason for an unknown name, a named library that is not installed,
+    or no library at all.
+    """
+    wanted = (wanted or "").strip()
     if wanted:
         if wanted not in CHOICES:
-            raise ImportError(f"BREAKOUT_KIT_IB={wanted!r} is not one of {', '.join(CHOICES)}")
-        return importlib.import_module(wanted)
+            raise ImportError(f"{ENV}={wanted!r} is not one of {', '.join(CHOICES)}")
+        try:
+            return importlib.import_module(wanted)
+        except ModuleNotFoundError as e:
+            if e.name not in (wanted, "eventkit"):
+                raise
+            raise ImportError(f"{ENV}={wanted} but {wanted} is not installed in this environment "
+                              f"({_INSTALL[wanted]})") from None
     for name in CHOICES:
         try:
             return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise ImportError('breakout_kit needs ib_insync or ib_async: pip install -e ".[dev]" (or ".[ib_async]")')
+        except ModuleNotFoundError as e:
+            if e.name not in (name, "eventkit"):
+                raise
+    raise ImportError(f"breakout_kit needs ib_insync or ib_async: {_INSTALL['ib_insync']} "
+                      f"(for ib_async: {_INSTALL['ib_async']})")
 
 
-lib = _choose()
+lib = choose(os.environ.get(ENV))
 NAME: str = lib.__name__
+#: The library's version string, e.g. "0.9.86" or "2.1.0".
+VERSION: str = getattr(lib, "__version__", "")
 
 IB = lib.IB
 Contract = lib.Contract
@@ -40,10 +66,12 @@ StopOrder = lib.StopOrder
 Trade = lib.Trade
 BarData = lib.BarData
 RealTimeBar = lib.RealTimeBar
+#: eventkit's Event class, as the chosen library uses it (``ib.updateEvent`` etc. are instances of it).
+Event = lib.Event
 util = lib.util
 RequestError = importlib.import_module(f"{NAME}.wrapper").RequestError
 
 __all__ = [
-    "NAME", "IB", "Contract", "Stock", "Order", "LimitOrder", "MarketOrder", "StopOrder", "Trade",
-    "BarData", "RealTimeBar", "util", "RequestError", "lib",
+    "CHOICES", "ENV", "IB", "NAME", "VERSION", "BarData", "Contract", "Event", "LimitOrder", "MarketOrder", "Order",
+    "RealTimeBar", "RequestError", "Stock", "StopOrder", "Trade", "choose", "lib", "util",
 ]

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pandas as pd
-from eventkit import Event
 
 from .bar_aggregator import BarAggregator, bar_seconds
 from .breakout import Bar, BreakoutDetector, BreakoutRule, Signal
+from .iblib import Event
 
 log = logging.getLogger("breakout_kit.watcher")
 

@@ -12,8 +12,8 @@ import html
 from collections.abc import Callable
 
 import ipywidgets as W
-from eventkit import Event
 
+from ..iblib import Event
 from .chart import StreamingChart
 from .dashboard import chart_class
 from .tasks import TaskKeeper
