@@ -169,7 +169,7 @@ class _Feed:
     """The two events a chart subscribes to, without a watcher behind them."""
 
     def __init__(self, symbol: str) -> None:
-        from eventkit import Event
+        from .iblib import Event
 
         self.symbol, self.bar_event, self.signal_event = symbol, Event("bar"), Event("signal")
 
