@@ -71,6 +71,8 @@ async def all_streaming_after(gw, tracked: list[Tracked], timeout: float = 60.0)
     since = gw.now()
     for t in tracked:
         w = t.watcher
+        if w.state == "failed":
+            raise AssertionError(f"watcher {w.symbol} failed: {w.error!r}")
         await until(w.bar_event, lambda w=w: w.state == "live" and w.last_bar is not None and
                     w.last_bar.time > since, timeout,
                     what=lambda w=w, t=t: f"{w.symbol} streaming again (watcher {w.state}, last bar "

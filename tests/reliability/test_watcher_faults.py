@@ -1,0 +1,42 @@
+"""Faults aimed at the watcher's weakest moments, made deterministic by hooking the gateway's handler table:
+the connection dies exactly while the watcher is filling a gap from history (found by the storm: the watcher used
+to fail with ``ConnectionError('Socket disconnect')``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from breakout_kit.gateway import PaperGateway
+from breakout_kit.gateway.session import HANDLERS
+
+from .storm import SESSION_OPEN, all_streaming_after, check_exact, start_watchers, stop_all
+
+pytestmark = pytest.mark.ib
+
+SPEED = 600.0
+REQ_HISTORICAL_DATA = 20
+
+
+async def test_drop_during_gap_fill_keeps_the_watcher_alive_and_exact(monkeypatch, client_id):
+    async with PaperGateway(port=0, seed=0, speed=SPEED, start=SESSION_OPEN, pacing="off") as gw:
+        [t] = await start_watchers(gw, ["AMZN"], client_id, SPEED)
+        answer = HANDLERS[REQ_HISTORICAL_DATA]
+        hit: list[int] = []
+
+        def drop_instead_of_answering(session, fields):
+            if not hit:                       # the first history request after going live is the gap fill
+                hit.append(session.client_id)
+                gw.faults.drop(session.client_id)
+                return
+            answer(session, fields)
+
+        monkeypatch.setitem(HANDLERS, REQ_HISTORICAL_DATA, drop_instead_of_answering)
+        try:
+            gw.faults.drop(client_id)         # the reconnect leaves a gap -> gap fill -> dropped mid-request
+            await all_streaming_after(gw, [t])
+            assert hit == [client_id]
+            assert t.client.reconnects == 2 and t.watcher.gap_fills > 0
+            assert t.duplicates() == 0 and t.gaps() == 0
+            check_exact(gw, t)
+        finally:
+            await stop_all([t])
