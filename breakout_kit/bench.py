@@ -10,6 +10,7 @@ bar, prints the table and writes the JSON.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -87,6 +88,7 @@ def run(names: list[str], quick: bool, progress: bool = True) -> dict[str, Measu
     with tqdm(probes, desc="bench", unit="probe", file=sys.stderr, disable=not progress) as bar:
         for probe in bar:
             bar.set_postfix_str(", ".join(n for n in names if BY_NAME[n].probe is probe))
+            gc.collect()                 # don't bill one probe for the garbage of the previous one
             t = time.perf_counter()
             got = probe(quick)
             seconds = time.perf_counter() - t
@@ -116,6 +118,10 @@ def _num(x: float | None) -> str:
     return f"{x:.3f}"
 
 
+def _goal(x: float) -> str:
+    return f"{x:,.0f}".replace(",", " ") if x == int(x) else f"{x:g}"
+
+
 def table(results: dict[str, Measurement], markdown: bool = False) -> str:
     """The results as an aligned text table (or a Markdown table): figure, value, baseline, ratio, goal, ✓/✗."""
     rows = [("figure", "value", "baseline", "ratio", "goal", "ok")]
@@ -126,7 +132,7 @@ def table(results: dict[str, Measurement], markdown: bool = False) -> str:
         base = f"{_num(m.baseline)} {m.unit}".strip() + (f" ({m.baseline_label})" if m.baseline_label else "") \
             if is_ratio else "—"
         ratio = _num(m.value) if is_ratio else "—"
-        goal = f"{fig.op.replace('>=', '≥').replace('<=', '≤')} {fig.goal:,g}"
+        goal = f"{fig.op.replace('>=', '≥').replace('<=', '≤')} {_goal(fig.goal)}"
         rows.append((name, value, base, ratio, goal, "✓" if fig.met(m.value) else "✗"))
     if markdown:
         lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
@@ -136,8 +142,15 @@ def table(results: dict[str, Measurement], markdown: bool = False) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-def meta(quick: bool, seconds: float) -> dict:
-    """Where and how the numbers were measured."""
+def _load() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:            # not available on this platform
+        return []
+
+
+def meta(quick: bool, seconds: float, load_before: list[float]) -> dict:
+    """Where and how the numbers were measured (the load averages say how busy the machine was)."""
     import importlib.metadata as md
 
     versions = {}
@@ -159,13 +172,15 @@ def meta(quick: bool, seconds: float) -> dict:
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
         "versions": versions,
         "seconds": seconds,
+        "load_average_before": load_before,
+        "load_average_after": _load(),
     }
 
 
-def to_json(results: dict[str, Measurement], quick: bool, seconds: float) -> dict:
+def to_json(results: dict[str, Measurement], quick: bool, seconds: float, load_before: list[float]) -> dict:
     """Flat ``{figure: number}`` plus ``meta`` (machine, versions, mode) and ``details`` (context numbers)."""
     out: dict = {name: float(m.value) for name, m in results.items()}
-    info = meta(quick, seconds)
+    info = meta(quick, seconds, load_before)
     info["details"] = {name: {"ours": m.ours, "baseline": m.baseline, "unit": m.unit, **m.details}
                        for name, m in results.items()}
     out["meta"] = info
@@ -177,19 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.list:
         for f in FIGURES:
-            print(f"{f.name:30} {f.op} {f.goal:<10,g} {f.what}")
+            print(f"{f.name:30} {f.op} {_goal(f.goal):<10} {f.what}")
         return 0
     names = list(args.only) if args.only else [f.name for f in FIGURES]
+    load_before = _load()
     t = time.perf_counter()
     results = run(names, args.quick)
     seconds = time.perf_counter() - t
     bad = [n for n, m in results.items() if not math.isfinite(m.value)]
     print(table(results))
-    print(f"\n{'quick' if args.quick else 'full'} run, {seconds:.1f} s; {sum(BY_NAME[n].met(m.value) for n, m in results.items())}"
-          f"/{len(results)} goals met")
+    met = sum(BY_NAME[n].met(m.value) for n, m in results.items())
+    print(f"\n{'quick' if args.quick else 'full'} run, {seconds:.1f} s; {met}/{len(results)} goals met; "
+          f"load average {' '.join(map(str, load_before))} before, {' '.join(map(str, _load()))} after")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(to_json(results, args.quick, seconds), fh, indent=2, default=float)
+            json.dump(to_json(results, args.quick, seconds, load_before), fh, indent=2, default=float)
             fh.write("\n")
     if bad:
         print(f"error: non-finite figure(s): {', '.join(bad)}", file=sys.stderr)
