@@ -488,7 +488,9 @@ class IBClient:
         self._require_connection()
         open_trades = await self._timed(self.ib.reqAllOpenOrdersAsync(), "open orders")
         self.ib.reqGlobalCancel()
-        await self._await_done([t for t in open_trades if not t.isDone()])
+        # TWS reports each order's status only to the client that placed it: await our own
+        mine = self.ib.client.clientId
+        await self._await_done([t for t in open_trades if not t.isDone() and t.order.clientId == mine])
         return len(open_trades)
 
     async def _await_done(self, trades: list[Trade]) -> None:

@@ -14,6 +14,7 @@ Streams (subscriptions by sessions; see account.py for the request handlers):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -71,6 +72,8 @@ class Portfolio:
     """Cash, positions and valuation of the gateway's paper account, plus the streaming subscriptions."""
 
     def __init__(self, gw: PaperGateway, cash: float = INITIAL_CASH) -> None:
+        if isinstance(cash, bool) or not isinstance(cash, (int, float)) or not math.isfinite(cash) or cash <= 0:
+            raise ValueError(f"cash must be a positive number of USD, got {cash!r}")
         self.gw = gw
         self.account = gw.account
         self.initial_cash = float(cash)

@@ -138,3 +138,20 @@ async def test_round_trip_books_realized_pnl(gateway, client_id):
         await wait_until(ib, lambda: abs(value(ib, "RealizedPnL") - expected) < 0.01, what="realized in account")
         assert value(ib, "NetLiquidation") == pytest.approx(1_000_000 + expected, abs=0.01)
         assert ib.positions() == []
+
+
+async def test_account_updates_multi_and_positions_multi(gateway, client_id):
+    async with trader(gateway, client_id) as ib:
+        trade = ib.placeOrder(AAPL, MarketOrder("BUY", 5))
+        await status(ib, trade, "Filled")
+        multi = []
+        ib.accountValueEvent += multi.append
+        await ib.reqAccountUpdatesMultiAsync("DU1234567")          # resolves on accountUpdateMultiEnd (74)
+        tags = {v.tag for v in multi}
+        assert {"NetLiquidation", "TotalCashValue", "UnrealizedPnL"} <= tags
+        seen = []
+        ib.wrapper.positionMulti = lambda req_id, account, model, contract, pos, avg: seen.append(
+            (account, contract.symbol, pos))
+        ib.client.reqPositionsMulti(ib.client.getReqId(), "DU1234567", "")
+        await wait_until(ib, lambda: seen, what="positionMulti")
+        assert seen == [("DU1234567", "AAPL", 5.0)]

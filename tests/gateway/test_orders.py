@@ -359,3 +359,32 @@ async def test_day_orders_expire_at_the_close_gtc_stays(session_open, client_id)
         gtc = ib.placeOrder(AAPL, LimitOrder("BUY", 10, far_below(gw), tif="GTC"))
         await status(ib, day, "Cancelled")
         assert gw.now().hour == 16 and gtc.orderStatus.status in ("Submitted", "PreSubmitted")
+
+
+async def test_margin_rejection_is_201_and_inactive(session_open, client_id):
+    async with fast_gateway(session_open, cash=10_000.0) as gw, trader(gw, client_id) as ib:
+        errors = collect_errors(ib)
+        too_big = ib.placeOrder(AAPL, MarketOrder("BUY", 1000))     # 25 % of ~240k is far above 10k of funds
+        await status(ib, too_big, "Inactive")
+        assert [c for _, c, _ in errors] == [201] and "AVAILABLE FUNDS" in errors[0][2]
+        fits = ib.placeOrder(AAPL, MarketOrder("BUY", 100))
+        await status(ib, fits, "Filled")
+        completed = {t.order.permId: t.orderStatus.status for t in await ib.reqCompletedOrdersAsync(False)}
+        assert completed == {too_big.order.permId: "Inactive", fits.order.permId: "Filled"}
+
+
+async def test_untransmitted_orders_can_be_cancelled(gateway, client_id):
+    async with trader(gateway, client_id) as ib:
+        held = ib.placeOrder(AAPL, LimitOrder("BUY", 10, far_below(gateway), transmit=False))
+        await ib.reqCurrentTimeAsync()
+        assert held.orderStatus.status == "PendingSubmit" and gateway.orders.open_orders() == []
+        ib.reqGlobalCancel()
+        await status(ib, held, "Cancelled")
+
+
+def test_bad_gateway_cash():
+    from breakout_kit.gateway import PaperGateway
+
+    for cash in (0, -5.0, float("nan"), "1e6", True):
+        with pytest.raises(ValueError, match="cash must be a positive number"):
+            PaperGateway(cash=cash)
