@@ -1,6 +1,6 @@
 """The gateway's order book: placeOrder / cancel / global cancel, brackets, OCA groups, fills and executions.
 
-Handled (incoming id -> replies):
+Requests (handlers in order_requests.py; incoming id -> replies):
   3 placeOrder -> 5 openOrder + 3 orderStatus (then 11 execDetails + 59 commissionReport per fill); what-if
     orders -> 5 openOrder with the OrderState's commission and margins; rejections -> 4 error
     (200/321 contract, 110 tick, 321 fields or read-only API, 103 duplicate id, 387 order type, 201 margin)
@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -37,157 +36,39 @@ from .clock import NEW_YORK
 from .contracts import NO_SECDEF, TIME_ZONE_ID, Instrument, resolve
 from .market import BAR, DAY_BARS, RTH_END, RTH_FIRST, day_start_epoch
 from .order_codec import (
-    UNSET_DOUBLE,
     Unsupported,
     commission_report_fields,
-    completed_order_fields,
     exec_details_fields,
     open_order_fields,
     order_status_fields,
     parse_place_order,
 )
+from .order_model import (
+    ERR_CANCELLED,
+    ERR_DUPLICATE,
+    ERR_ORDER_TYPE,
+    ERR_READONLY,
+    ORDER_TYPES,
+    SEC_TYPES,
+    TIFS,
+    Execution,
+    Order,
+    Rejected,
+    check_tick,
+    invalid,
+    price_cents,
+)
 from .portfolio import MARGIN_RATE, REFRESH_SECONDS, Portfolio
 from .protocol import Fields
-from .session import Session, on_disconnect, register
+from .session import Session
 
 if TYPE_CHECKING:
     from .server import PaperGateway
 
 log = logging.getLogger("breakout_kit.gateway")
-
-ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
-TIFS = ("DAY", "GTC")
-DONE = ("Filled", "Cancelled", "Inactive")
-SEC_TYPES = ("STK", "OPT", "FUT", "CASH", "IND", "BOND", "FOP", "WAR", "CFD", "CMDTY", "FUND", "CRYPTO", "NEWS",
-             "IOPT", "BILL", "ICU", "ICS")
 FIRST_PERM_ID = 1_001_000_001
 MAX_CATCHUP = 720          # boundaries replayed after a stall (one simulated hour); older ones are skipped
 MAX_BATCH = 64
-
-ERR_READONLY = "Error validating request.-'bN' : cause - The API interface is currently in Read-Only mode."
-ERR_TICK = "The price does not conform to the minimum price variation for this contract."
-ERR_DUPLICATE = "Duplicate order id"
-ERR_ORDER_TYPE = "Unsupported order type for this exchange and security type."
-ERR_CANCELLED = "Order Canceled - reason:"
-
-
-def _invalid(cause: str) -> str:
-    return f"Error validating request.-'bW' : cause - {cause}"
-
-
-@dataclass(eq=False)
-class Order:
-    """One order as the gateway tracks it (prices in cents)."""
-
-    client_id: int
-    order_id: int
-    perm_id: int
-    inst: Instrument
-    exchange: str
-    account: str
-    fields: dict
-    action: str
-    quantity: int
-    order_type: str
-    limit: int | None
-    stop: int | None
-    tif: str
-    outside_rth: bool
-    parent_id: int
-    oca_group: str
-    oca_type: int
-    status: str = "Held"           # Held = sent with transmit=False, not live yet
-    filled: int = 0
-    avg_fill_price: float = 0.0
-    last_fill_price: float = 0.0
-    fill_value: float = 0.0
-    commission_paid: float = 0.0
-    stop_triggered: bool = False
-    eligible_from: float = 0.0     # simulated epoch: bars ending after this may fill the order
-    expires_at: float = math.inf
-    why_held: str = ""
-    parent_perm_id: int = 0
-    completed_time: str = ""
-    completed_status: str = ""
-    children: list = field(default_factory=list)
-
-    @property
-    def buy(self) -> bool:
-        return self.action == "BUY"
-
-    # the client library's names, for tests and notebooks inspecting the book
-    @property
-    def orderId(self) -> int:
-        return self.order_id
-
-    @property
-    def parentId(self) -> int:
-        return self.parent_id
-
-    @property
-    def orderRef(self) -> str:
-        return self.fields.get("orderRef", "")
-
-    @property
-    def remaining(self) -> int:
-        return self.quantity - self.filled
-
-    @property
-    def done(self) -> bool:
-        return self.status in DONE
-
-    @property
-    def live(self) -> bool:
-        return self.status in ("PreSubmitted", "Submitted")
-
-
-@dataclass(eq=False)
-class Execution:
-    order: Order
-    exec_id: str
-    epoch: float
-    side: str           # BOT / SLD
-    shares: int
-    price: float
-    cum_qty: int
-    avg_price: float
-    exchange: str
-    commission: float
-    realized_pnl: float | None
-    last_liquidity: int
-
-    @property
-    def time_text(self) -> str:
-        return f"{datetime.fromtimestamp(self.epoch, NEW_YORK):%Y%m%d %H:%M:%S} {TIME_ZONE_ID}"
-
-
-class Rejected(Exception):
-    def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _cents(text: str, what: str) -> int | None:
-    """A price field in cents (None if unset); raises Rejected for junk or non-positive prices."""
-    if text in ("", None):
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        raise Rejected(321, _invalid(f"Invalid {what} {text!r}")) from None
-    if not math.isfinite(v) or v >= UNSET_DOUBLE:
-        return None
-    if v <= 0:
-        raise Rejected(321, _invalid(f"The {what} must be positive, got {text}"))
-    return round(v * 100)
-
-
-def _check_tick(text: str, inst: Instrument) -> None:
-    v = float(text)
-    ticks = v / inst.min_tick
-    if abs(ticks - round(ticks)) > 1e-6:
-        raise Rejected(110, ERR_TICK)
 
 
 class OrderBook:
@@ -243,7 +124,7 @@ class OrderBook:
         try:
             order_id, spec, raw = parse_place_order(f)
         except Unsupported as e:
-            session.error(order_id, 321, _invalid(str(e)))
+            session.error(order_id, 321, invalid(str(e)))
             return
         client_id = session.client_id
         assert client_id is not None
@@ -282,12 +163,12 @@ class OrderBook:
         if parent_id:
             parent = self.orders.get((client_id, parent_id))
             if parent is None or parent.done:
-                raise Rejected(321, _invalid(f"Parent order {parent_id} is not an open order of this client"))
+                raise Rejected(321, invalid(f"Parent order {parent_id} is not an open order of this client"))
             if parent.inst is not inst:
-                raise Rejected(321, _invalid("A child order must be for the same contract as its parent"))
+                raise Rejected(321, invalid("A child order must be for the same contract as its parent"))
         account = raw.get("account") or self.gw.account
         if account not in self.gw.accounts:
-            raise Rejected(321, _invalid(f"Invalid account code {account!r}"))
+            raise Rejected(321, invalid(f"Invalid account code {account!r}"))
         perm = self._next_perm
         self._next_perm += 1
         return Order(client_id, order_id, perm, inst, spec.exchange, account, dict(raw), action, quantity,
@@ -296,13 +177,13 @@ class OrderBook:
 
     def _resolve(self, spec) -> Instrument:
         if not spec.conId and not spec.symbol:
-            raise Rejected(321, _invalid("Please enter a symbol or a contract id (conId)"))
+            raise Rejected(321, invalid("Please enter a symbol or a contract id (conId)"))
         if not spec.secType and not spec.conId:
-            raise Rejected(321, _invalid("Please enter a valid security type"))
+            raise Rejected(321, invalid("Please enter a valid security type"))
         if spec.secType and spec.secType not in SEC_TYPES:
-            raise Rejected(321, _invalid(f"Invalid security type {spec.secType!r}"))
+            raise Rejected(321, invalid(f"Invalid security type {spec.secType!r}"))
         if not spec.exchange:
-            raise Rejected(321, _invalid("Missing order exchange"))
+            raise Rejected(321, invalid("Missing order exchange"))
         inst = resolve(spec)
         if inst is None:
             raise Rejected(200, NO_SECDEF)
@@ -311,35 +192,35 @@ class OrderBook:
     def _validate(self, inst: Instrument, raw: dict):
         action = raw.get("action", "").upper()
         if action not in ("BUY", "SELL"):
-            raise Rejected(321, _invalid(f"Invalid action {raw.get('action')!r}: use BUY or SELL"))
+            raise Rejected(321, invalid(f"Invalid action {raw.get('action')!r}: use BUY or SELL"))
         try:
             q = float(raw.get("totalQuantity") or 0)
         except ValueError:
             q = math.nan
         if not (math.isfinite(q) and q > 0 and q == int(q)):
-            raise Rejected(321, _invalid(f"Invalid order quantity {raw.get('totalQuantity')!r}: "
+            raise Rejected(321, invalid(f"Invalid order quantity {raw.get('totalQuantity')!r}: "
                                          "must be a positive whole number of shares"))
         order_type = raw.get("orderType", "").upper()
         if not order_type:
-            raise Rejected(321, _invalid("Missing order type"))
+            raise Rejected(321, invalid("Missing order type"))
         if order_type not in ORDER_TYPES:
             raise Rejected(387, ERR_ORDER_TYPE)
-        limit = _cents(raw.get("lmtPrice", ""), "limit price")
-        stop = _cents(raw.get("auxPrice", ""), "stop price")
+        limit = price_cents(raw.get("lmtPrice", ""), "limit price")
+        stop = price_cents(raw.get("auxPrice", ""), "stop price")
         if order_type in ("LMT", "STP LMT") and limit is None:
-            raise Rejected(321, _invalid(f"Missing limit price for a {order_type} order"))
+            raise Rejected(321, invalid(f"Missing limit price for a {order_type} order"))
         if order_type in ("STP", "STP LMT") and stop is None:
-            raise Rejected(321, _invalid(f"Missing stop price (auxPrice) for a {order_type} order"))
+            raise Rejected(321, invalid(f"Missing stop price (auxPrice) for a {order_type} order"))
         if order_type in ("MKT", "STP"):
             limit = None
         if order_type in ("MKT", "LMT"):
             stop = None
         for name, value in (("lmtPrice", limit), ("auxPrice", stop)):
             if value is not None:
-                _check_tick(raw[name], inst)
+                check_tick(raw[name], inst)
         tif = (raw.get("tif") or "DAY").upper()
         if tif not in TIFS:
-            raise Rejected(321, _invalid(f"Invalid time in force {raw.get('tif')!r}: use DAY or GTC"))
+            raise Rejected(321, invalid(f"Invalid time in force {raw.get('tif')!r}: use DAY or GTC"))
         return action, int(q), order_type, limit, stop, tif, raw.get("outsideRth") == "1"
 
     def _modify(self, order: Order, spec, raw: dict) -> None:
@@ -348,12 +229,12 @@ class OrderBook:
                            "Cannot modify a filled order." if order.status == "Filled" else ERR_DUPLICATE)
         inst = self._resolve(spec)
         if inst is not order.inst:
-            raise Rejected(321, _invalid("The contract of an order cannot be modified"))
+            raise Rejected(321, invalid("The contract of an order cannot be modified"))
         action, quantity, order_type, limit, stop, tif, outside_rth = self._validate(inst, raw)
         if action != order.action or order_type != order.order_type:
-            raise Rejected(321, _invalid("The action and order type of an order cannot be modified"))
+            raise Rejected(321, invalid("The action and order type of an order cannot be modified"))
         if quantity < order.filled:
-            raise Rejected(321, _invalid(f"Quantity {quantity} is below the {order.filled} already filled"))
+            raise Rejected(321, invalid(f"Quantity {quantity} is below the {order.filled} already filled"))
         keep = {k: order.fields[k] for k in ("parentId",) if k in order.fields}
         order.fields = {**raw, **keep}
         order.quantity, order.limit, order.stop, order.tif, order.outside_rth = quantity, limit, stop, tif, \
@@ -695,118 +576,4 @@ class OrderBook:
                 handle.cancel()
 
 
-def book(session: Session) -> OrderBook:
-    return session.gateway.orders
-
-
-# ---- handlers -----------------------------------------------------------------------------------------------------
-@register(3)
-def place_order(session: Session, f: Fields) -> None:
-    """placeOrder(orderId, contract, order...) at server version 157 (no version field)."""
-    book(session).place(session, f)
-
-
-@register(4)
-def cancel_order(session: Session, f: Fields) -> None:
-    """cancelOrder(version, orderId[, manualCancelOrderTime])."""
-    f.int()  # version
-    book(session).cancel_request(session, f.int())
-
-
-@register(58)
-def req_global_cancel(session: Session, f: Fields) -> None:
-    """reqGlobalCancel: cancel every open order of the account, whichever client placed it."""
-    if book(session).readonly_api:
-        session.error(-1, 321, ERR_READONLY)
-        return
-    book(session).global_cancel()
-
-
-def _send_open(session: Session, orders) -> None:
-    for o in sorted(orders, key=lambda o: o.perm_id):
-        session.send(*open_order_fields(o))
-        session.send(*order_status_fields(o))
-    session.send(53, 1)
-
-
-@register(5)
-def req_open_orders(session: Session, f: Fields) -> None:
-    """reqOpenOrders -> this client's open orders, then openOrderEnd (53)."""
-    _send_open(session, [o for o in book(session).open_orders() if o.client_id == session.client_id])
-
-
-@register(16)
-def req_all_open_orders(session: Session, f: Fields) -> None:
-    """reqAllOpenOrders -> every client's open orders, then openOrderEnd (53)."""
-    _send_open(session, book(session).open_orders())
-
-
-@register(15)
-def req_auto_open_orders(session: Session, f: Fields) -> None:
-    """reqAutoOpenOrders(bAutoBind): only meaningful for clientId 0 and TWS-entered orders; there are none."""
-
-
-@register(99)
-def req_completed_orders(session: Session, f: Fields) -> None:
-    """reqCompletedOrders(apiOnly) -> completedOrder (101) for every finished order, then 102."""
-    done = [o for o in book(session).orders.values() if o.done]
-    for o in sorted(done, key=lambda o: o.perm_id):
-        session.send(*completed_order_fields(o))
-    session.send(102)
-
-
-def _exec_filter(f: Fields):
-    client_id = f.int()
-    acct = f.str()
-    since = f.str().strip()
-    symbol = f.str().upper()
-    sec_type = f.str().upper()
-    exchange = f.str().upper()
-    side = f.str().upper()
-    t0 = None
-    if since:
-        try:
-            t0 = _parse_filter_time(since)
-        except ValueError:
-            t0 = None
-    side = {"BUY": "BOT", "SELL": "SLD"}.get(side, side)
-
-    def keep(ex: Execution) -> bool:
-        o = ex.order
-        return ((not client_id or o.client_id == client_id) and (not acct or o.account == acct)
-                and (t0 is None or ex.epoch >= t0) and (not symbol or o.inst.symbol == symbol)
-                and (not sec_type or sec_type == "STK") and (not exchange or exchange in (ex.exchange, o.exchange))
-                and (not side or ex.side == side))
-
-    return keep
-
-
-def _parse_filter_time(text: str) -> float:
-    """ExecutionFilter.time: ``yyyymmdd hh:mm:ss [tz]`` (New York unless a zone is given) or UTC
-    ``yyyymmdd-hh:mm:ss``."""
-    from .marketdata import parse_end
-
-    return parse_end(text)
-
-
-@register(7)
-def req_executions(session: Session, f: Fields) -> None:
-    """reqExecutions(version, reqId, filter) -> execDetails (11) + commissionReport (59) each, then 55."""
-    f.int()  # version
-    req_id = f.int()
-    keep = _exec_filter(f)
-    for ex in book(session).executions:
-        if keep(ex):
-            session.send(*exec_details_fields(req_id, ex))
-            session.send(*commission_report_fields(ex))
-    session.send(55, 1, req_id)
-
-
-@on_disconnect
-def _drop_streams(session: Session) -> None:
-    orders = getattr(session.gateway, "orders", None)
-    if orders is not None:
-        orders.portfolio.drop_session(session)
-
-
-__all__ = ["Execution", "Order", "OrderBook"]
+__all__ = ["Execution", "Order", "OrderBook", "Rejected"]

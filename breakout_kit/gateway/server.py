@@ -22,7 +22,7 @@ from .session import Session
 log = logging.getLogger("breakout_kit.gateway")
 
 #: Modules whose import registers message handlers (session.register). Add yours here.
-HANDLER_MODULES = ["account", "contracts", "marketdata", "orders"]
+HANDLER_MODULES = ["account", "contracts", "marketdata", "order_requests"]
 _loaded = False
 
 
