@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from breakout_kit.gateway.faults import KINDS, Fault, FaultPlan
+from breakout_kit.gateway.server import _load_handlers
 from breakout_kit.gateway.session import HANDLERS
 from breakout_kit.ib_client import IBClient
 from breakout_kit.iblib import IB, Stock
@@ -21,6 +22,7 @@ from .conftest import collect_errors, connect, wait_until
 pytestmark = pytest.mark.ib
 
 SPY = Stock("SPY", "SMART", "USD")
+_load_handlers()
 HAS_ORDERS = 3 in HANDLERS          # placeOrder: the gateway's orders module has landed
 needs_orders = pytest.mark.skipif(not HAS_ORDERS, reason="gateway orders (placeOrder, id 3) not landed yet")
 

@@ -16,6 +16,16 @@ from breakout_kit.breakout import BreakoutRule, scan
 from breakout_kit.ib_client import IBClient
 from breakout_kit.watcher import BreakoutWatcher, TradeSpec
 
+
+def gateway_handles(msg_id: int) -> bool:
+    """Whether the gateway has a handler for incoming ``msg_id`` (e.g. 3 = placeOrder once orders landed)."""
+    from breakout_kit.gateway.server import _load_handlers
+    from breakout_kit.gateway.session import HANDLERS
+
+    _load_handlers()
+    return msg_id in HANDLERS
+
+
 SESSION_OPEN = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("America/New_York"))   # as tests/conftest.py
 RULE = BreakoutRule(lookback=10)       # short channel: plenty of signals to compare in a few simulated hours
 OHLCV = ["open", "high", "low", "close", "volume"]
@@ -40,6 +50,7 @@ class Tracked:
     client: IBClient
     watcher: BreakoutWatcher
     delivered: list = field(default_factory=list)
+    live_signals: list = field(default_factory=list)     # signals after the initial backfill (they trade)
 
     def duplicates(self) -> int:
         return len(self.delivered) - len(set(self.delivered))
@@ -56,8 +67,10 @@ async def start_watchers(gw, symbols, first_client_id: int, speed: float, trade:
         client = IBClient(port=gw.port, client_id=first_client_id + i, clock_speed=speed,
                           reconnect_delays=(0.05, 0.1, 0.2), trading=trade is not None, timeout=10.0)
         await client.connect()
-        w = BreakoutWatcher(client, symbol, rule=RULE, max_bars=max_bars, trade=trade)
-        t = Tracked(client, w)
+        live: list = []
+        w = BreakoutWatcher(client, symbol, rule=RULE, max_bars=max_bars, trade=trade,
+                            on_signal=lambda watcher, signal, live=live: live.append(signal))
+        t = Tracked(client, w, live_signals=live)
         w.bar_event += lambda watcher, bar, channel, t=t: t.delivered.append(bar.time)
         w.start()
         out.append(t)

@@ -14,10 +14,17 @@ import pytest
 
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.faults import FaultPlan
-from breakout_kit.gateway.session import HANDLERS
 from breakout_kit.watcher import TradeSpec
 
-from .storm import SESSION_OPEN, all_streaming_after, check_exact, start_watchers, stop_all
+from .storm import (
+    SESSION_OPEN,
+    all_streaming_after,
+    check_exact,
+    gateway_handles,
+    start_watchers,
+    stop_all,
+    until,
+)
 
 pytestmark = pytest.mark.ib
 
@@ -25,7 +32,7 @@ SPEED = 600.0          # 10 simulated minutes per real second: a 1-minute bar ev
 # The long run lasts ~1.5 real minutes: at half the speed from 04:30 it stays inside the 04:00-20:00 bar day.
 LONG = {"speed": 300.0, "start": SESSION_OPEN.replace(hour=4, minute=30)}
 SEED = 104
-HAS_ORDERS = 3 in HANDLERS
+HAS_ORDERS = gateway_handles(3)   # placeOrder
 
 
 async def storm(faults: int, watchers: int, client_id: int, trading: bool = False, speed: float = SPEED,
@@ -51,12 +58,23 @@ async def storm(faults: int, watchers: int, client_id: int, trading: bool = Fals
                 bars, signals = bars + b, signals + s
             figures["bars_compared"], figures["signals_compared"] = bars, signals
             if trading:
+                await settle_brackets(tracked)
                 figures["brackets"] = gateway_brackets(gw)
-                figures["live_up_signals"] = sum(len(t.watcher.orders) + len(t.watcher.trade_errors)
-                                                 for t in tracked)
+                figures["live_up_signals"] = sum(1 for t in tracked for sig in t.live_signals
+                                                 if sig.direction == "up")
+                figures["bracket_errors"] = [e for t in tracked for e in t.watcher.trade_errors]
         finally:
             await stop_all(tracked)
     return figures
+
+
+async def settle_brackets(tracked) -> None:
+    """Wait until every bracket a watcher started has been placed or refused."""
+    for t in tracked:
+        w = t.watcher
+        ups = sum(1 for sig in t.live_signals if sig.direction == "up")
+        await until(t.client.ib.updateEvent, lambda w=w, ups=ups: len(w.orders) + len(w.trade_errors) >= ups,
+                    what=f"{w.symbol} brackets placed")
 
 
 def gateway_brackets(gw) -> dict[str, int]:
@@ -93,4 +111,5 @@ async def test_storm_with_trading_one_bracket_per_signal(faults, watchers, kw, c
     print(f"\nstorm+trading figures: {figures}")
     brackets = figures["brackets"]
     assert brackets and all(n == 1 for n in brackets.values()), brackets      # no duplicate orders
+    assert not figures["bracket_errors"], figures["bracket_errors"]
     assert len(brackets) == figures["live_up_signals"]
