@@ -36,6 +36,31 @@ CONNECTIVITY_LOST, RESTORED_DATA_LOST, RESTORED_DATA_KEPT = 1100, 1101, 1102
 CLIENT_ID_IN_USE = 326
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\- ]{0,11}$")
 _HISTORY_COLUMNS = ["open", "high", "low", "close", "volume"]
+# IB's legal historical-data arguments: checked before sending, because TWS answers bad ones with an error that
+# the request then swallows (an empty frame), and a non-bool useRTH even breaks the connection's framing.
+HISTORY_BAR_SIZES = ("1 secs", "5 secs", "10 secs", "15 secs", "30 secs", "1 min", "2 mins", "3 mins", "5 mins",
+                     "10 mins", "15 mins", "20 mins", "30 mins", "1 hour", "2 hours", "3 hours", "4 hours", "8 hours",
+                     "1 day", "1 week", "1 month")
+HISTORY_WHAT = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
+                "OPTION_IMPLIED_VOLATILITY", "REBATE_RATE", "FEE_RATE", "YIELD_BID", "YIELD_ASK", "YIELD_BID_ASK",
+                "YIELD_LAST", "SCHEDULE", "AGGTRADES")
+_DURATION = re.compile(r"^[1-9]\d* [SDWMY]$")
+_END = re.compile(r"^(\d{8}( \d{2}:\d{2}:\d{2}( \S+)?)?|\d{8}-\d{2}:\d{2}:\d{2})$")
+
+
+def _check_history_args(duration, bar_size, what, use_rth, end) -> None:
+    for name, value, legal in (("bar size", bar_size, HISTORY_BAR_SIZES), ("what", what, HISTORY_WHAT)):
+        if value not in legal:
+            raise ValueError(f"{name} must be one of {', '.join(legal)}; got {value!r}")
+    if not isinstance(duration, str) or not _DURATION.match(duration):
+        raise ValueError(f"duration must be like '600 S', '1 D', '2 W', '1 M' or '1 Y'; got {duration!r}")
+    if not isinstance(use_rth, bool):
+        raise TypeError(f"use_rth must be True or False, got {type(use_rth).__name__}")
+    if isinstance(end, datetime):
+        if end.tzinfo is None:
+            raise ValueError("end must be timezone-aware")
+    elif not isinstance(end, str) or (end and not _END.match(end)):
+        raise ValueError(f"end must be an aware datetime, '' (now) or 'YYYYMMDD HH:MM:SS [TZ]'; got {end!r}")
 
 
 class ContractError(ValueError):
@@ -332,9 +357,8 @@ class IBClient:
 
         Paced client-side by IB's rules; a pacing violation (162) anyway is retried after the window clears.
         """
+        _check_history_args(duration, bar_size, what, use_rth, end)
         contract = await self.qualify(symbol)
-        if isinstance(end, datetime) and end.tzinfo is None:
-            raise ValueError("end must be timezone-aware")
         identity = (contract.conId, str(end), duration, bar_size, what, bool(use_rth))
         for attempt in range(retries + 1):
             self._require_connection()
@@ -445,12 +469,22 @@ class IBClient:
         log.info("bracket %s: BUY %d %s ref %.4f tp %.4f sl %.4f", order_ref, quantity, contract.symbol, ref, tp, sl)
         return trades
 
+    @staticmethod
+    def _refused(trade: Trade) -> bool:
+        """TWS refused the order. ib_insync cancels a trade on an order error; ib_async takes some (321, and
+        110 on a live order) as warnings and sets status ValidationError: a refusal if TWS never took the order."""
+        status = trade.orderStatus.status
+        if status in ("Cancelled", "Inactive", "ApiCancelled"):
+            return True
+        never_taken = all(e.status in ("PendingSubmit", "ValidationError") for e in trade.log)
+        return status == "ValidationError" and never_taken
+
     async def _await_acknowledged(self, trades: list[Trade]) -> None:
         """Wait until TWS has taken (or rejected) every order of a bracket."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         while any(t.orderStatus.status in ("PendingSubmit", "") for t in trades):
-            rejected = [t for t in trades if t.orderStatus.status in ("Cancelled", "Inactive", "ApiCancelled")]
+            rejected = [t for t in trades if self._refused(t)]
             if rejected:
                 break
             left = deadline - loop.time()
@@ -460,7 +494,7 @@ class IBClient:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.ib.updateEvent, left)   # wakes on every processed message
         for t in trades:
-            if t.orderStatus.status in ("Cancelled", "Inactive", "ApiCancelled") and not t.filled():
+            if self._refused(t) and not t.filled():
                 reasons = [e.message for e in t.log if e.errorCode]
                 raise OrderRejected(f"TWS rejected order {t.order.orderId}: "
                                     f"{reasons[-1] if reasons else t.orderStatus.status}")
