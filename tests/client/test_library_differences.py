@@ -1,0 +1,35 @@
+"""Where ib_insync and ib_async behave differently, IBClient must not: the same call gives the same outcome
+with either library (CI runs this file in both venvs; README, "Choosing the client library")."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from breakout_kit.gateway import PaperGateway
+from breakout_kit.ib_client import IBClient, OrderRejected
+from breakout_kit.iblib import Stock
+
+pytestmark = pytest.mark.ib
+
+
+async def test_bracket_refused_with_321_is_rejected_not_accepted(client_id, gateway):
+    # TWS in "Read-Only API" mode answers placeOrder with error 321 only. ib_insync cancels the trade on it;
+    # ib_async takes 321 as a warning and leaves the trade in status ValidationError (neither pending nor done).
+    async with (PaperGateway(port=0, speed=60.0, start=gateway.clock.start, pacing="off",
+                             readonly_api=True) as gw,
+                IBClient(port=gw.port, client_id=client_id, trading=True, timeout=5) as c):
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        with pytest.raises(OrderRejected, match="TWS rejected order .*[Rr]ead-[Oo]nly"):
+            await c.place_buy_bracket_pct_async("AAPL", 1, 2.0, 1.0)
+        assert loop.time() - t0 < 3          # refused at once, not after the acknowledgement timeout
+        assert not gw.orders.orders          # and nothing is live at the gateway
+
+
+async def test_unqualified_contracts_are_qualified_before_use(client_id, gateway):
+    # ib_async refuses to hash a Contract without conId (reqMktData / reqTickers on a bare Stock raise
+    # ValueError); IBClient qualifies first, so a partial Contract works with both libraries.
+    async with IBClient(port=gateway.port, client_id=client_id) as c:
+        assert await c.reference_price(Stock("AAPL", "SMART", "USD")) > 0
