@@ -50,9 +50,17 @@ async def test_real_time_bars_invalid_size_420(ib):
     assert [code for _, code, _ in errors] == [420]
 
 
+async def qualified(ib, *symbols):
+    """Qualified stock contracts: ib_async cannot hash (so not subscribe) a Contract without conId."""
+    contracts = [Stock(s, "SMART", "USD") for s in symbols]
+    assert await ib.qualifyContractsAsync(*contracts) == contracts and all(c.conId for c in contracts)
+    return contracts
+
+
 async def test_mkt_data_streaming_ticks_follow_bars(ib, gateway):
-    ticker = ib.reqMktData(AAPL)
-    bars = ib.reqRealTimeBars(AAPL, 5, "TRADES", False)
+    [aapl] = await qualified(ib, "AAPL")
+    ticker = ib.reqMktData(aapl)
+    bars = ib.reqRealTimeBars(aapl, 5, "TRADES", False)
     await wait_until(ib, lambda: len(bars) >= 3 and ticker.last == bars[-1].close, timeout=10,
                      what="ticks matching the latest bar")
     assert ticker.bid < ticker.last < ticker.ask
@@ -60,14 +68,14 @@ async def test_mkt_data_streaming_ticks_follow_bars(ib, gateway):
     v0 = ticker.volume
     await wait_until(ib, lambda: ticker.volume > v0, timeout=10, what="volume to grow")
     assert ticker.high >= ticker.last >= ticker.low > 0 and ticker.close > 0
-    ib.cancelMktData(AAPL)
+    ib.cancelMktData(aapl)
     ib.cancelRealTimeBars(bars)
     await ib.reqCurrentTimeAsync()
     assert not gateway.marketdata.subs
 
 
 async def test_mkt_data_snapshot(ib, gateway):
-    [t1, t2] = await asyncio.wait_for(ib.reqTickersAsync(AAPL, Stock("SPY", "SMART", "USD")), 5)
+    [t1, t2] = await asyncio.wait_for(ib.reqTickersAsync(*await qualified(ib, "AAPL", "SPY")), 5)
     for t in (t1, t2):
         assert t.bid < t.last < t.ask and t.volume > 0
     assert not gateway.marketdata.subs          # snapshots hold no line
@@ -76,11 +84,11 @@ async def test_mkt_data_snapshot(ib, gateway):
 async def test_market_data_line_limit():
     async with PaperGateway(port=0, speed=60.0, pacing="off", max_market_data_lines=3) as gw, connect(gw, 1) as ib:
         errors = collect_errors(ib)
-        symbols = ["AAPL", "MSFT", "SPY", "QQQ"]
-        for s in symbols[:2]:
-            ib.reqMktData(Stock(s, "SMART", "USD"))
-        ib.reqRealTimeBars(Stock(symbols[2], "SMART", "USD"), 5, "TRADES", False)
-        ib.reqMktData(Stock(symbols[3], "SMART", "USD"))
+        aapl, msft, spy, qqq = await qualified(ib, "AAPL", "MSFT", "SPY", "QQQ")
+        for c in (aapl, msft):
+            ib.reqMktData(c)
+        ib.reqRealTimeBars(spy, 5, "TRADES", False)
+        ib.reqMktData(qqq)
         await ib.reqCurrentTimeAsync()
         assert [code for _, code, _ in errors] == [101]
         assert len(gw.marketdata.subs) == 3
