@@ -38,6 +38,7 @@ __all__ = ["Bar", "BreakoutDetector", "BreakoutRule", "Signal", "bars_from_df", 
 
 TRIGGERS = ("close", "high")
 DIRECTIONS = ("up", "down", "both")
+MAX_LOOKBACK = 1_000_000
 _SIGNAL_COLUMNS = ["time", "direction", "level", "price"]
 
 
@@ -66,8 +67,8 @@ class BreakoutRule:
         if isinstance(self.lookback, bool) or not isinstance(self.lookback, (int, np.integer)):
             # ValueError (not TypeError): the contract says invalid rule values raise ValueError.
             raise ValueError(f"lookback must be an int >= 1, got {self.lookback!r}")  # noqa: TRY004
-        if self.lookback < 1:
-            raise ValueError(f"lookback must be >= 1, got {self.lookback}")
+        if not 1 <= self.lookback <= MAX_LOOKBACK:   # a huge one used to pass here and overflow in the detector
+            raise ValueError(f"lookback must be >= 1 and <= {MAX_LOOKBACK:_}, got {self.lookback}")
         if self.trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {TRIGGERS}, got {self.trigger!r}")
         if self.direction not in DIRECTIONS:

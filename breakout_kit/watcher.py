@@ -32,6 +32,7 @@ log = logging.getLogger("breakout_kit.watcher")
 
 STATES = ("starting", "backfilling", "live", "reconnecting", "stopped", "failed")
 MAX_SIGNALS = 1_000  # the most recent signals kept (memory stays flat on endless streams)
+BRACKET_ATTEMPTS = 3  # a bracket interrupted by a disconnect is retried after the reconnect
 _COLUMNS = ["open", "high", "low", "close", "volume", "upper", "lower"]
 
 
@@ -306,15 +307,42 @@ class BreakoutWatcher:
 
     async def _place_bracket(self, signal: Signal) -> None:
         spec = self.trade
-        try:
-            trades = await self.client.place_buy_bracket_pct_async(
-                self.symbol, spec.quantity, spec.take_profit_pct, spec.stop_loss_pct,
-                order_ref=order_ref_for(self.symbol, signal))
-            self.orders.append(trades)
-        except Exception as e:  # noqa: BLE001 -- a refused order must not kill the watcher; keep the reason
-            message = f"{signal.time:%Y-%m-%d %H:%M} {self.symbol}: {e}"
-            self.trade_errors.append(message)
-            log.warning("bracket not placed: %s", message)
+        for attempt in range(1, BRACKET_ATTEMPTS + 1):
+            try:
+                trades = await self.client.place_buy_bracket_pct_async(
+                    self.symbol, spec.quantity, spec.take_profit_pct, spec.stop_loss_pct,
+                    order_ref=order_ref_for(self.symbol, signal))
+                self.orders.append(trades)
+                return
+            except ConnectionError as e:
+                # dropped while preparing the bracket (price snapshot, ...): retry once the client is back; the
+                # orderRef makes a retry return a bracket that did reach TWS instead of sending it twice
+                if attempt == BRACKET_ATTEMPTS or not getattr(self.client, "reconnect", False) \
+                        or not await self._reconnected():
+                    self._trade_failed(signal, e)
+                    return
+                log.info("bracket for %s interrupted by a disconnect; retrying after the reconnect", self.symbol)
+            except Exception as e:  # noqa: BLE001 -- a refused order must not kill the watcher; keep the reason
+                self._trade_failed(signal, e)
+                return
+
+    async def _reconnected(self) -> bool:
+        """Wait (bounded) until the client is connected again; False if it is not."""
+        client = self.client
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3 * getattr(client, "timeout", 10.0)
+        while not (client.connected and client.state == "connected"):
+            left = deadline - loop.time()
+            if left <= 0 or client.state in ("closed", "disconnected"):
+                return False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(client.state_event, left)
+        return True
+
+    def _trade_failed(self, signal: Signal, error: BaseException) -> None:
+        message = f"{signal.time:%Y-%m-%d %H:%M} {self.symbol}: {error}"
+        self.trade_errors.append(message)
+        log.warning("bracket not placed: %s", message)
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
