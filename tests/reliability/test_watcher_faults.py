@@ -8,13 +8,23 @@ import pytest
 
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.session import HANDLERS
+from breakout_kit.watcher import TradeSpec
 
-from .storm import SESSION_OPEN, all_streaming_after, check_exact, start_watchers, stop_all
+from .storm import (
+    SESSION_OPEN,
+    all_streaming_after,
+    check_exact,
+    gateway_handles,
+    start_watchers,
+    stop_all,
+    until,
+)
 
 pytestmark = pytest.mark.ib
 
 SPEED = 600.0
 REQ_HISTORICAL_DATA = 20
+REQ_MKT_DATA = 1
 
 
 async def test_drop_during_gap_fill_keeps_the_watcher_alive_and_exact(monkeypatch, client_id):
@@ -38,5 +48,33 @@ async def test_drop_during_gap_fill_keeps_the_watcher_alive_and_exact(monkeypatc
             assert t.client.reconnects == 2 and t.watcher.gap_fills > 0
             assert t.duplicates() == 0 and t.gaps() == 0
             check_exact(gw, t)
+        finally:
+            await stop_all([t])
+
+
+@pytest.mark.skipif(not gateway_handles(3), reason="gateway orders (placeOrder, id 3) not landed yet")
+async def test_drop_while_preparing_a_bracket_retries_it_once_reconnected(monkeypatch, client_id):
+    """The connection dies on the bracket's price snapshot (reqMktData): the watcher retries after the reconnect,
+    and the gateway ends up with exactly one bracket for the signal (found by the long trading storm)."""
+    async with PaperGateway(port=0, seed=0, speed=SPEED, start=SESSION_OPEN, pacing="off") as gw:
+        [t] = await start_watchers(gw, ["MSFT"], client_id, SPEED, trade=TradeSpec(1, 2.0, 1.0))
+        answer = HANDLERS[REQ_MKT_DATA]
+        hit: list[int] = []
+
+        def drop_instead_of_answering(session, fields):
+            if not hit:                       # the watcher streams bars only: reqMktData is the bracket's snapshot
+                hit.append(session.client_id)
+                gw.faults.drop(session.client_id)
+                return
+            answer(session, fields)
+
+        monkeypatch.setitem(HANDLERS, REQ_MKT_DATA, drop_instead_of_answering)
+        try:
+            w = t.watcher
+            await until(t.client.ib.updateEvent, lambda: w.orders or w.trade_errors, what="first bracket")
+            assert hit == [client_id] and t.client.reconnects == 1
+            assert w.trade_errors == [] and len(w.orders) == 1
+            ref = w.orders[0][0].order.orderRef
+            assert sum(1 for o in gw.orders if o.orderRef == ref) == 3         # parent + take-profit + stop
         finally:
             await stop_all([t])
