@@ -10,6 +10,7 @@ bar, prints the table and writes the JSON.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import math
@@ -67,6 +68,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats: under a minute")
     p.add_argument("--json", metavar="PATH", help="also write {figure: number, ..., meta: {...}} to PATH")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these figures (names below)")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown (for docs/benchmarks.md)")
     p.add_argument("--list", action="store_true", help="list the figures and their goals, then exit")
     args = p.parse_args(argv)
     if args.only:
@@ -90,7 +92,12 @@ def run(names: list[str], quick: bool, progress: bool = True) -> dict[str, Measu
             bar.set_postfix_str(", ".join(n for n in names if BY_NAME[n].probe is probe))
             gc.collect()                 # don't bill one probe for the garbage of the previous one
             t = time.perf_counter()
-            got = probe(quick)
+            try:
+                got = probe(quick)
+            except Exception as e:       # noqa: BLE001 -- one failed probe must not lose the other figures
+                print(f"error: {probe.__name__} failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+                got = {n: Measurement(math.nan, details={"error": f"{type(e).__name__}: {e}"})
+                       for n in names if BY_NAME[n].probe is probe}
             seconds = time.perf_counter() - t
             for name, m in got.items():
                 m.details.setdefault("probe_seconds", seconds)
@@ -188,19 +195,28 @@ def to_json(results: dict[str, Measurement], quick: bool, seconds: float, load_b
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``breakout-kit bench``; returns the exit code (0 even when goals are missed)."""
+    """Entry point of ``breakout-kit bench``; returns the exit code: 0 even when goals are missed, 1 when a probe
+    failed (its figures are NaN in the table and the JSON), 2 on bad arguments."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.list:
         for f in FIGURES:
             print(f"{f.name:30} {f.op} {_goal(f.goal):<10} {f.what}")
         return 0
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        print("error: bench starts its own event loops: run `breakout-kit bench` from a terminal, not inside a "
+              "running loop (e.g. a notebook cell)", file=sys.stderr)
+        return 2
     names = list(args.only) if args.only else [f.name for f in FIGURES]
     load_before = _load()
     t = time.perf_counter()
     results = run(names, args.quick)
     seconds = time.perf_counter() - t
     bad = [n for n, m in results.items() if not math.isfinite(m.value)]
-    print(table(results))
+    print(table(results, markdown=args.markdown))
     met = sum(BY_NAME[n].met(m.value) for n, m in results.items())
     print(f"\n{'quick' if args.quick else 'full'} run, {seconds:.1f} s; {met}/{len(results)} goals met; "
           f"load average {' '.join(map(str, load_before))} before, {' '.join(map(str, _load()))} after")

@@ -4,9 +4,9 @@ The gateway runs in its own process (``python -m breakout_kit.gateway``), as TWS
 does client work only and "client-side processing rate" can be read off this process's CPU clock.
 
 * ``watchers_dispatch``: real-time bars for 100 subscriptions, once through 100 ``BreakoutWatcher``s and once raw
-  (ib_insync decode + dispatch into its bar lists, nobody listening), each on a fresh gateway that sends faster
-  than the client can read, so the client is saturated in both. Rate = bar messages / CPU seconds of the event-loop
-  thread over the same number of messages.
+  (ib_insync decode + dispatch into its bar lists, nobody listening), each on a fresh gateway. The client lets a
+  backlog build up and then drains it, so it is saturated in both runs. Rate = bar messages / CPU seconds of the
+  event-loop thread over the same number of messages.
 * ``signal_latency``: 100 watchers under a moderate load; time from the socket read that brought the bar's last
   5-second piece to the watcher's ``on_signal`` callback.
 * ``ingest_pacing``: ``ingest`` against a strict-pacing gateway on an accelerated clock; achieved request rate vs
@@ -19,7 +19,9 @@ import asyncio
 import contextlib
 import os
 import re
+import socket
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -62,9 +64,9 @@ async def gateway_process(speed: float, pacing: str = "off"):
 
 
 @contextlib.asynccontextmanager
-async def connected(port: int, speed: float):
+async def connected(port: int, speed: float, client_id: int = 1):
     """A connected ``IBClient`` for a benchmark gateway (client pacing scaled to the gateway's clock)."""
-    client = IBClient("127.0.0.1", port, 1, clock_speed=speed, reconnect=False, timeout=30.0)
+    client = IBClient("127.0.0.1", port, client_id, clock_speed=speed, reconnect=False, timeout=30.0)
     await client.connect()
     # ib_insync throttles its own requests to 45/s (TWS's 50 msg/s limit); the embedded gateway does not enforce
     # it, and 300 start-up requests would otherwise take 7 s. Incoming data is never throttled.
@@ -76,9 +78,11 @@ async def connected(port: int, speed: float):
 
 
 class _Meter:
-    """Counts real-time bar messages as ib_insync dispatches them (``ib.barUpdateEvent``); once ``ready()`` and
-    ``warmup`` more messages later (the start-up backlog drained), times ``count`` of them on the event-loop
-    thread's CPU clock and the wall clock."""
+    """Counts real-time bar messages as ib_insync dispatches them (``ib.barUpdateEvent``).
+
+    ``warm`` resolves once ``ready()`` holds and ``warmup`` more messages went by (the start-up backlog drained);
+    after ``arm()`` the next ``count`` messages are timed on the event-loop thread's CPU clock and the wall clock,
+    and ``done`` resolves."""
 
     def __init__(self, count: int, ready, warmup: int) -> None:
         self.count = count
@@ -90,22 +94,34 @@ class _Meter:
         self._n0 = 0
         self._cpu0 = self._wall0 = 0.0
         self.cpu = self.wall = 0.0
-        self.done = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.warm = loop.create_future()
+        self.done = loop.create_future()
+
+    def arm(self) -> None:
+        self.started, self._n0 = True, self.n
+        self._cpu0, self._wall0 = time.thread_time(), time.perf_counter()
 
     def on_bar(self, _bars, _has_new) -> None:
         self.n += 1
-        if not self.started:
-            if self._ready_at is None:
-                if self.n % 128 == 0 and self.ready():
-                    self._ready_at = self.n
-            elif self.n - self._ready_at >= self.warmup:
-                self.started, self._n0 = True, self.n
-                self._cpu0, self._wall0 = time.thread_time(), time.perf_counter()
-        elif self.n - self._n0 == self.count:
-            self.cpu = time.thread_time() - self._cpu0
-            self.wall = time.perf_counter() - self._wall0
-            if not self.done.done():
-                self.done.set_result(None)
+        if self.started:
+            if self.n - self._n0 == self.count:
+                self.cpu = time.thread_time() - self._cpu0
+                self.wall = time.perf_counter() - self._wall0
+                if not self.done.done():
+                    self.done.set_result(None)
+        elif self._ready_at is None:
+            if self.n % 128 == 0 and self.ready():
+                self._ready_at = self.n
+        elif self.n - self._ready_at >= self.warmup and not self.warm.done():
+            self.warm.set_result(None)
+
+
+async def _wait(fut: asyncio.Future, timeout: float, what: str) -> None:
+    try:
+        await asyncio.wait_for(asyncio.shield(fut), timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"{what} within {timeout:g} s") from None
 
 
 def _watchers(client, rule: BreakoutRule, on_signal=None, n: int = SUBSCRIPTIONS):
@@ -138,9 +154,45 @@ async def _close_all(watchers) -> None:
             raise RuntimeError(f"watcher {w.symbol} failed during the benchmark: {w.error}")
 
 
+#: The dispatch runs' gateway speed: 100 subscriptions x 300 boundaries/s = 30 k messages/s, which the client
+#: keeps up with while 100 watchers start (a faster stream would bury their history replies in a backlog).
+DISPATCH_SPEED = 1500.0
+#: socket receive buffer for the measured connection (Linux doubles it, up to net.core.rmem_max)
+RECEIVE_BUFFER = 8 << 20
+
+
+class _Boundaries:
+    """A second connection following one real-time bar stream: it tells how many 5-second boundaries the gateway
+    has served (the gateway serves every subscription at each boundary, so the paused client's backlog grows by
+    100 messages per boundary)."""
+
+    def __init__(self, bars) -> None:
+        self.bars = bars
+        self._target = 0
+        self._reached: asyncio.Future | None = None
+        bars.updateEvent += self._on_bar
+
+    def _on_bar(self, bars, _has_new) -> None:
+        if self._reached is not None and len(bars) >= self._target and not self._reached.done():
+            self._reached.set_result(None)
+
+    async def more(self, n: int, timeout: float) -> None:
+        """Wait until ``n`` more boundaries have been served."""
+        self._target = len(self.bars) + n
+        self._reached = asyncio.get_running_loop().create_future()
+        await _wait(self._reached, timeout, f"the gateway served fewer than {n} boundaries")
+
+
 async def _stream_rate(speed: float, count: int, with_watchers: bool, timeout: float) -> dict:
-    """One saturated streaming run on a fresh gateway: bar messages per CPU second (and per wall second)."""
-    async with gateway_process(speed) as port, connected(port, speed) as client:
+    """One saturated streaming run on a fresh gateway: bar messages per CPU second (and per wall second).
+
+    Once everything is live, the client stops reading until the gateway has queued more than ``count`` messages
+    for it (a second connection counts the boundaries served); then it reads them back at full speed. So the client
+    is saturated (full socket reads) in both runs however fast the gateway process is on a busy machine."""
+    async with gateway_process(speed) as port, connected(port, speed) as client, \
+            connected(port, speed, client_id=2) as observer:
+        spy = await observer.qualify("SPY")
+        boundaries = _Boundaries(observer.ib.reqRealTimeBars(spy, 5, "TRADES", False))
         watchers = []
         if with_watchers:
             watchers, ready = _watchers(client, BreakoutRule(lookback=20))
@@ -150,28 +202,45 @@ async def _stream_rate(speed: float, count: int, with_watchers: bool, timeout: f
 
         meter = _Meter(count, ready, warmup=5_000)
         client.ib.barUpdateEvent += meter.on_bar
+        side = "watchers" if with_watchers else "raw"
         try:
             if not with_watchers:
                 contracts = {s: await client.qualify(s) for s in SYMBOLS}
                 for k in range(SUBSCRIPTIONS):
                     client.ib.reqRealTimeBars(contracts[SYMBOLS[k % len(SYMBOLS)]], 5, "TRADES", False)
-            try:
-                await asyncio.wait_for(asyncio.shield(meter.done), timeout)
-            except asyncio.TimeoutError:
-                raise TimeoutError(f"only {meter.n} bar messages within {timeout:g} s "
-                                   f"({'watchers' if with_watchers else 'raw'} run)") from None
+            await _wait(meter.warm, timeout, f"{side} run: not live")
+            transport = client.ib.client.conn.transport
+            # room for the whole backlog in our kernel buffer, so draining it never waits for the gateway process
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            transport.pause_reading()
+            await boundaries.more(-(-count // SUBSCRIPTIONS) + 2, timeout)
+            queued = _bytes_queued(transport.get_extra_info("socket"))
+            meter.arm()
+            transport.resume_reading()
+            await _wait(meter.done, timeout, f"{side} run: fewer than {count} bar messages")
             bars_seen = sum(w.bars_seen for w in watchers)
         finally:
             client.ib.barUpdateEvent -= meter.on_bar
             await _close_all(watchers)
     return {"cpu": meter.cpu, "wall": meter.wall, "rate": count / meter.cpu, "wall_rate": count / meter.wall,
-            "bars_seen": bars_seen}
+            "bars_seen": bars_seen, "queued_bytes": queued}
+
+
+def _bytes_queued(sock) -> int:
+    """Bytes waiting in a socket's receive buffer (-1 where the platform can't tell)."""
+    try:
+        import fcntl
+        import termios
+
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+    except (ImportError, OSError):
+        return -1
 
 
 async def _watchers_dispatch(quick: bool) -> dict[str, Measurement]:
-    speed = 4000.0                 # 100 subscriptions x 800 boundaries/s = 80 k messages/s offered
-    count = 60_000 if quick else 250_000
-    pairs = 1 if quick else 3
+    speed = DISPATCH_SPEED
+    count = 60_000
+    pairs = 1 if quick else 5      # CPU time is noisy too when other processes share the cores: median of 5
     raw, watched = [], []
     for _ in range(pairs):         # alternate, so drift on a noisy machine hits both sides alike
         raw.append(await _stream_rate(speed, count, False, timeout=60.0))
@@ -184,8 +253,14 @@ async def _watchers_dispatch(quick: bool) -> dict[str, Measurement]:
     return {"watchers_100_dispatch_ratio": Measurement(
         statistics.median(ratios), watch_rate, raw_rate, unit="msgs/cpu-s", baseline_label="raw ib_insync",
         details={"messages_per_run": count, "runs_per_side": pairs, "ratios": ratios,
+                 "raw_msgs_per_cpu_s": [r["rate"] for r in raw],
+                 "watchers_msgs_per_cpu_s": [w["rate"] for w in watched],
                  "raw_wall_msgs_per_s": statistics.median(r["wall_rate"] for r in raw),
                  "watchers_wall_msgs_per_s": statistics.median(w["wall_rate"] for w in watched),
+                 # near 1: the client was busy all the time, i.e. saturated as intended
+                 "raw_cpu_per_wall": statistics.median(r["cpu"] / r["wall"] for r in raw),
+                 "watchers_cpu_per_wall": statistics.median(w["cpu"] / w["wall"] for w in watched),
+                 "queued_bytes_at_resume": [r["queued_bytes"] for r in raw + watched],
                  "gateway_speed": speed})}
 
 
@@ -242,9 +317,9 @@ async def _latencies(n_watchers: int, speed: float, wanted: int) -> tuple[list[f
         has_data.connect(ib_client._onSocketHasData)
         client.ib.barUpdateEvent += on_bar
         try:
-            await asyncio.wait_for(asyncio.shield(done), 90.0)
-        except asyncio.TimeoutError:
-            raise TimeoutError(f"only {len(latencies)} live signals within 90 s ({n_watchers} watchers)") from None
+            await _wait(meter.warm, 60.0, f"latency run ({n_watchers} watchers): not live")
+            meter.arm()
+            await _wait(done, 90.0, f"latency run ({n_watchers} watchers): fewer than {wanted} live signals")
         finally:
             client.ib.barUpdateEvent -= on_bar
             has_data.disconnect(on_data)

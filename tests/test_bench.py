@@ -90,3 +90,25 @@ def test_ideal_pacing_schedule():
     assert ideal_span(["AAPL"] * 6) == 2.0
     assert ideal_span(["AAPL"] * 11) == 4.0
     assert ideal_span([]) == 0.0
+
+
+def test_a_failing_probe_is_reported_and_the_others_still_run(monkeypatch, tmp_path, capsys):
+    def broken(quick):
+        raise TimeoutError("gateway sent nothing")
+
+    figure = bench.BY_NAME["backtest_1m_bars_s"]
+    monkeypatch.setitem(bench.BY_NAME, figure.name, bench.Figure(figure.name, broken, figure.op, figure.goal,
+                                                                  figure.what))
+    out = tmp_path / "b.json"
+    code = bench.main(["--quick", "--only", "backtest_1m_bars_s", "gateway_encode_msgs_per_s", "--json", str(out)])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "error: broken failed: TimeoutError: gateway sent nothing" in captured.err
+    assert "non-finite figure(s): backtest_1m_bars_s" in captured.err
+    data = json.loads(out.read_text())
+    assert math.isnan(data["backtest_1m_bars_s"]) and data["gateway_encode_msgs_per_s"] > 0
+
+
+async def test_refuses_to_run_inside_an_event_loop(capsys):
+    assert bench.main(["--only", "gateway_encode_msgs_per_s"]) == 2
+    assert "not inside a running loop" in capsys.readouterr().err
