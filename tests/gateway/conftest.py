@@ -38,12 +38,23 @@ async def wait_until(ib, predicate, timeout=10.0, what="condition"):
     """Await ``predicate()`` becoming true, re-checking whenever the client processed incoming data."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate():
-        left = deadline - loop.time()
-        if left <= 0:
-            raise AssertionError(f"timed out waiting for {what}")
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(ib.updateEvent, left)
+    woke = asyncio.Event()
+    # Listen before checking: awaiting ib.updateEvent subscribes only once the wrapping task runs, so an update
+    # arriving in between was lost (the wait then lasted until some later message, often seconds).
+    def on_update(*_):
+        woke.set()
+
+    ib.updateEvent += on_update
+    try:
+        while not predicate():
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {what}")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(woke.wait(), left)
+            woke.clear()
+    finally:
+        ib.updateEvent -= on_update
 
 
 @pytest.fixture
