@@ -294,8 +294,13 @@ class Faults:
         """``run(faults)`` as a background task on the running loop; the gateway cancels it at stop()."""
         task = asyncio.get_running_loop().create_task(self.run(list(faults), report), name="paper-gateway-faults")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._script_done)
         return task
+
+    def _script_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:   # e.g. the port was taken while refusing
+            log.error("fault script failed: %r", task.exception())
 
     async def aclose(self) -> None:
         """Cancel running scripts (called by the gateway's stop())."""
