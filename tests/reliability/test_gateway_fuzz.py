@@ -150,3 +150,39 @@ async def test_fuzzed_frames_close_only_their_connection(gateway, client_id, cas
     # a handler crashing with an unexpected exception is a gateway bug even if only its connection died
     crashes = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not crashes, crashes[0].getMessage()
+
+
+async def test_fuzzed_frames_between_connectivity_faults(gateway, client_id, caplog):
+    """Fuzz cases interleaved with 1100 -> 1101/1102 and farm-status faults (the paused-subscription bookkeeping sees
+    sessions come and go mid-outage): the gateway stays up and a re-requested stream flows at the end."""
+    from breakout_kit.gateway.faults import FARMS
+
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", gateway.port, clientId=client_id, timeout=5)
+    try:
+        ib.reqRealTimeBars(Stock("SPY", "SMART", "USD"), 5, "TRADES", False)
+        rng = random.Random(SEED + 1)
+        faults = gateway.faults
+        for i in range(60):
+            step = i % 4
+            if step == 0:
+                faults.connectivity_lost()
+            elif step == 2:
+                faults.connectivity_restored(data_lost=rng.random() < 0.5)
+            else:
+                faults.farm_status(rng.choice(sorted(FARMS)), rng.random() < 0.5)
+            data, cut = fuzz_case(rng)
+            try:
+                await run_case(gateway.port, client_id + 20_000 + i, data, cut)
+            except Exception as e:
+                raise AssertionError(f"fuzz case {i} ({data[:60]!r}...) broke the gateway: {e!r}") from e
+        assert not faults.connectivity_down and not faults._paused
+        fresh = ib.reqRealTimeBars(Stock("SPY", "SMART", "USD"), 5, "TRADES", False)   # after a possible 1101
+        got = asyncio.Event()
+        fresh.updateEvent += lambda *_: got.set() if len(fresh) >= 2 else None
+        await asyncio.wait_for(got.wait(), 10)
+        assert ib.isConnected() and len(gateway.sessions) == 1
+    finally:
+        ib.disconnect()
+    crashes = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("breakout_kit")]
+    assert not crashes, crashes[0].getMessage()
