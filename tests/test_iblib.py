@@ -1,5 +1,5 @@
 """iblib picks the IB client library: BREAKOUT_KIT_IB is honoured, bad values fail with one clear ImportError, and
-no other module of the package imports ib_insync / ib_async / eventkit behind its back."""
+no other module of the package or the tests imports ib_insync / ib_async / eventkit behind its back."""
 
 from __future__ import annotations
 
@@ -107,7 +107,8 @@ def _direct_imports(source: str, where: str) -> list[str]:
 
 
 def test_only_iblib_imports_the_client_library():
-    offenders = [hit for p in sorted(PACKAGE.rglob("*.py")) if p != PACKAGE / "iblib.py"
+    files = [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "tests").rglob("*.py")]
+    offenders = [hit for p in sorted(files) if p != PACKAGE / "iblib.py"
                  for hit in _direct_imports(p.read_text(), str(p.relative_to(PACKAGE.parent)))]
     assert offenders == [], "import these names from breakout_kit.iblib instead"
 

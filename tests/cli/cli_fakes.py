@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pandas as pd
-from eventkit import Event
+
+from breakout_kit.iblib import Event
 
 KNOWN = {"AAPL", "MSFT", "SPY", "BRK.B"}
 

@@ -66,7 +66,7 @@ def test_common_flags_after_the_subcommand():
 def test_connection_changes_are_one_line_each_and_unhook():
     from types import SimpleNamespace
 
-    from eventkit import Event
+    from breakout_kit.iblib import Event
 
     client = SimpleNamespace(state_event=Event("state"))
     lines: list[str] = []
