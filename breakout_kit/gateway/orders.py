@@ -15,8 +15,9 @@ same clientId sees its orders and executions. Updates go to the owning client's 
 
 Brackets as TWS: orders sent with ``transmit=False`` are held (nothing is sent back, nothing works) until an order
 of the same family arrives with ``transmit=True``; then the parent and all its held children go live together.
-Children wait (PreSubmitted) until the parent is completely filled; children of one parent form an implicit OCA
-group with reduce-on-fill, so when one fills the other is cancelled. Cancelling a parent cancels its children.
+Children wait (PreSubmitted) until the parent has a fill, then work for the shares it filled (a partially filled
+parent is protected, never overshot); children of one parent form an implicit OCA group with reduce-on-fill, so
+when one fills the other is cancelled. Cancelling an unfilled parent cancels its children.
 
 Fills happen at 5-second boundaries of the gateway clock against the bar that just completed (fills.py rules),
 driven by one task per gateway that only runs while something is working or streaming. DAY orders expire at
@@ -315,7 +316,7 @@ class OrderBook:
 
     def _working_status(self, o: Order, epoch: float) -> str:
         parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
-        if parent is not None and parent.status != "Filled":
+        if parent is not None and parent.filled == 0:
             return "PreSubmitted"
         if o.order_type in ("STP", "STP LMT") and not o.stop_triggered:
             return "PreSubmitted"
@@ -329,7 +330,8 @@ class OrderBook:
         o.completed_time = f"{self.gw.clock.now():%Y%m%d %H:%M:%S} {TIME_ZONE_ID}"
 
     def cancel(self, o: Order, reason: str = "") -> None:
-        """Cancel ``o`` (and, for a parent, its children): orderStatus Cancelled + error 202 to the owner."""
+        """Cancel ``o`` and, for a parent with nothing filled, its children (after a partial fill they stay to
+        protect the filled shares): orderStatus Cancelled + error 202 to the owner."""
         if o.done:
             return
         self._complete(o, "Cancelled")
@@ -337,8 +339,9 @@ class OrderBook:
         if s is not None:
             s.send(*order_status_fields(o))
             s.error(o.order_id, 202, ERR_CANCELLED + reason)
-        for c in o.children:
-            self.cancel(c, reason)
+        if o.filled == 0:
+            for c in o.children:
+                self.cancel(c, reason)
 
     def cancel_request(self, session: Session, order_id: int) -> None:
         assert session.client_id is not None
@@ -409,8 +412,8 @@ class OrderBook:
                 self._send_order(o, open_order=False)
             if status == "PreSubmitted" and not o.order_type.startswith("STP"):
                 continue
-            parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
-            if parent is not None and parent.status != "Filled":
+            capacity = self._capacity(o)
+            if capacity <= 0:
                 continue
             if not self._in_hours(o, start):
                 continue
@@ -430,7 +433,7 @@ class OrderBook:
             price = fills.fill_price(o.order_type, o.buy, bar, o.limit, o.stop, o.stop_triggered, now_triggered)
             if price is None:
                 continue
-            shares = fills.fill_size(o.remaining, bar.volume, self.volume_share)
+            shares = fills.fill_size(capacity, bar.volume, self.volume_share)
             if shares > 0:
                 self._execute(o, shares, price, boundary)
         if boundary % REFRESH_SECONDS == 0:
@@ -475,11 +478,21 @@ class OrderBook:
         self._after_fill(o, shares, boundary)
         self.portfolio.on_fill(o.inst)
 
+    def _capacity(self, o: Order) -> int:
+        """Shares ``o`` may fill now: its remainder; for a bracket child at most what the parent bought (sold) and
+        the children have not yet closed, so partial parent fills are protected without overshooting."""
+        parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
+        if parent is None:
+            return o.remaining
+        return min(o.remaining, parent.filled - sum(c.filled for c in parent.children))
+
     def _after_fill(self, o: Order, shares: int, boundary: int) -> None:
-        if o.status == "Filled":
-            for c in o.children:        # the bracket's children start working on the next bar
+        if o.children:
+            first = o.filled == shares
+            for c in o.children:        # children start working on the bar after the parent's first fill
                 if c.live:
-                    c.eligible_from = boundary
+                    if first:
+                        c.eligible_from = boundary
                     status = self._working_status(c, boundary)
                     if status != c.status:
                         c.status = status

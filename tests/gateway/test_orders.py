@@ -395,3 +395,24 @@ def test_bad_gateway_cash():
     for cash in (0, -5.0, float("nan"), "1e6", True):
         with pytest.raises(ValueError, match="cash must be a positive number"):
             PaperGateway(cash=cash)
+
+
+async def test_bracket_children_protect_a_partially_filled_parent(gateway, client_id):
+    gateway.orders.volume_share = 1e-9          # one round lot per 5-second bar
+    async with trader(gateway, client_id) as ib:
+        ref = last_close(gateway)
+        # the take-profit is marketable at once: it sells whatever the parent has bought so far, never more
+        parent, take, stop = [ib.placeOrder(AAPL, o) for o in
+                              ib.bracketOrder("BUY", 300, tick(ref * 1.01), tick(ref * 0.9), tick(ref * 0.5))]
+        await done(ib, take, stop)
+        assert (parent.orderStatus.status, take.orderStatus.status, stop.orderStatus.status) == \
+            ("Filled", "Filled", "Cancelled")
+        position, first_sale_at = 0, None
+        for k, ex in enumerate(gateway.orders.executions):
+            position += ex.shares if ex.side == "BOT" else -ex.shares
+            assert position >= 0, "a child sold more than the parent had bought"
+            if ex.side == "SLD" and first_sale_at is None:
+                first_sale_at = k
+        assert position == 0
+        last_buy_at = max(k for k, ex in enumerate(gateway.orders.executions) if ex.side == "BOT")
+        assert first_sale_at is not None and first_sale_at < last_buy_at   # it sold before the parent completed
