@@ -80,6 +80,7 @@ class OrderBook:
         self.readonly_api = bool(readonly_api)
         self.portfolio = Portfolio(gw) if cash is None else Portfolio(gw, cash)
         self.orders: dict[tuple[int, int], Order] = {}
+        self._pending: list[Order] = []       # orders not done yet (held or live), in placement order
         self.executions: list[Execution] = []
         self.max_order_id: dict[int, int] = {}
         self.volume_share = fills.VOLUME_SHARE
@@ -101,7 +102,8 @@ class OrderBook:
         return len(self.orders)
 
     def open_orders(self) -> list[Order]:
-        return [o for o in self.orders.values() if o.live]
+        self._pending = [o for o in self._pending if not o.done]
+        return [o for o in self._pending if o.live]
 
     def get(self, client_id: int, order_id: int) -> Order | None:
         return self.orders.get((client_id, order_id))
@@ -150,6 +152,7 @@ class OrderBook:
                 self.max_order_id[client_id] = max(self.max_order_id.get(client_id, 0), order_id)
                 self.gw.next_order_id = max(self.gw.next_order_id, order_id + 1)
         self.orders[(client_id, order_id)] = order
+        self._pending.append(order)
         parent = self.orders.get((client_id, order.parent_id)) if order.parent_id else None
         if parent is not None:
             parent.children.append(order)
@@ -356,7 +359,7 @@ class OrderBook:
 
     def global_cancel(self) -> int:
         """Cancel every open or held order of every client; returns how many."""
-        todo = [o for o in self.orders.values() if not o.done]
+        todo = [o for o in self._pending if not o.done]
         for o in todo:
             self.cancel(o)
         return len(todo)
@@ -398,7 +401,7 @@ class OrderBook:
         start = boundary - BAR
         d = datetime.fromtimestamp(start, NEW_YORK).date()
         bars: dict[str, fills.BarCents | None] = {}
-        for o in sorted(self.open_orders(), key=lambda o: o.perm_id):
+        for o in self.open_orders():            # placement (permId) order
             if not o.live:          # cancelled by an OCA fill earlier in this loop
                 continue
             if boundary > o.expires_at:
@@ -509,7 +512,7 @@ class OrderBook:
 
     def _oca_peers(self, o: Order) -> list[Order]:
         if o.oca_group:
-            return [x for x in self.orders.values() if x is not o and x.live and x.account == o.account
+            return [x for x in self._pending if x is not o and x.live and x.account == o.account
                     and x.oca_group == o.oca_group]
         if o.parent_id:
             parent = self.orders.get((o.client_id, o.parent_id))
@@ -519,7 +522,7 @@ class OrderBook:
 
     # ---- scheduler -------------------------------------------------------------------------------------------
     def _needs_ticks(self) -> bool:
-        return any(o.live for o in self.orders.values()) or self.portfolio.streams_pnl
+        return any(o.live for o in self._pending) or self.portfolio.streams_pnl
 
     def start(self) -> None:
         """Start the scheduler task on the running loop (the gateway does this when it starts; idempotent)."""

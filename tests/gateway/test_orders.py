@@ -243,6 +243,7 @@ async def test_cancel_unknown_and_global_cancel_across_clients(gateway, client_i
         assert (mine[0].order.orderId, 202) in [(r, c) for r, c, _ in errors]
         a.client.cancelOrder(999_999)
         await wait_until(a, lambda: any(c == 10147 for _, c, _ in errors), what="10147")
+        assert [t.order.orderId for t in await a.reqOpenOrdersAsync()] == [mine[1].order.orderId]  # its own
         assert len(await b.reqAllOpenOrdersAsync()) == 2          # the whole account's open orders
         b.reqGlobalCancel()
         await status(a, mine[1], "Cancelled")
