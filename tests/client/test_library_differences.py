@@ -33,3 +33,20 @@ async def test_unqualified_contracts_are_qualified_before_use(client_id, gateway
     # ValueError); IBClient qualifies first, so a partial Contract works with both libraries.
     async with IBClient(port=gateway.port, client_id=client_id) as c:
         assert await c.reference_price(Stock("AAPL", "SMART", "USD")) > 0
+
+
+async def test_cancel_is_one_cancellation_per_order(client_id, gateway):
+    # ib_async takes error 202 as "order cancelled" (and then ignores the unchanged orderStatus), ib_insync ignores
+    # 202 and goes by orderStatus Cancelled. The gateway sends both, as TWS does: one cancellation either way.
+    async with IBClient(port=gateway.port, client_id=client_id, trading=True) as c:
+        price = await c.reference_price("AAPL")
+        trades = await c.place_buy_bracket_pct_async("AAPL", 1, 2.0, 1.0, entry=round(price * 0.5, 2))
+        cancelled = {t.order.orderId: 0 for t in trades}
+        for t in trades:
+            t.cancelledEvent += lambda trade: cancelled.__setitem__(trade.order.orderId,
+                                                                    cancelled[trade.order.orderId] + 1)
+        await c.cancel_order_async(trades[0].order.orderId)          # the parent takes its children along
+        await c.ib.reqCurrentTimeAsync()                              # any late 202 has arrived by now
+        assert [t.orderStatus.status for t in trades] == ["Cancelled"] * 3
+        assert list(cancelled.values()) == [1, 1, 1]
+        assert all(sum(e.status == "Cancelled" for e in t.log) == 1 for t in trades)
