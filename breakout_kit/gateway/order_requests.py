@@ -11,6 +11,10 @@ Handled (incoming id -> replies):
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from .clock import NEW_YORK
+from .marketdata import parse_end
 from .order_codec import (
     commission_report_fields,
     completed_order_fields,
@@ -111,10 +115,10 @@ def _exec_filter(f: Fields):
 
 
 def _parse_filter_time(text: str) -> float:
-    """ExecutionFilter.time: ``yyyymmdd hh:mm:ss [tz]`` (New York unless a zone is given) or UTC
-    ``yyyymmdd-hh:mm:ss``."""
-    from .marketdata import parse_end
-
+    """ExecutionFilter.time: ``yyyymmdd hh:mm:ss [tz]`` (New York unless a zone is given), UTC
+    ``yyyymmdd-hh:mm:ss``, or a bare ``yyyymmdd`` (from that day's midnight, New York)."""
+    if len(text) == 8 and text.isdigit():
+        return datetime.strptime(text, "%Y%m%d").replace(tzinfo=NEW_YORK).timestamp()
     return parse_end(text)
 
 

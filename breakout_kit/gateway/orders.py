@@ -59,7 +59,7 @@ from .order_model import (
     invalid,
     price_cents,
 )
-from .portfolio import MARGIN_RATE, REFRESH_SECONDS, Portfolio
+from .portfolio import INITIAL_CASH, MARGIN_RATE, REFRESH_SECONDS, Portfolio
 from .protocol import Fields
 from .session import Session
 
@@ -75,10 +75,10 @@ MAX_BATCH = 64
 class OrderBook:
     """All orders, executions and the paper account of one gateway (``gw.orders``)."""
 
-    def __init__(self, gw: PaperGateway, readonly_api: bool = False, cash: float | None = None) -> None:
+    def __init__(self, gw: PaperGateway, readonly_api: bool = False, cash: float = INITIAL_CASH) -> None:
         self.gw = gw
         self.readonly_api = bool(readonly_api)
-        self.portfolio = Portfolio(gw) if cash is None else Portfolio(gw, cash)
+        self.portfolio = Portfolio(gw, cash)
         self.orders: dict[tuple[int, int], Order] = {}
         self._pending: list[Order] = []       # orders not done yet (held or live), in placement order
         self.executions: list[Execution] = []

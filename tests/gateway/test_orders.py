@@ -349,6 +349,7 @@ async def test_executions_filter(gateway, client_id):
         assert await symbols(f(side="SELL")) == ["MSFT"]
         later = (gateway.now() + timedelta(minutes=1)).strftime("%Y%m%d %H:%M:%S")
         assert await symbols(f(time=later)) == []
+        assert await symbols(f(time=gateway.now().strftime("%Y%m%d"))) == ["AAPL", "MSFT"]   # since midnight
 
 
 async def test_regular_hours_only_unless_outside_rth(session_open, client_id):
