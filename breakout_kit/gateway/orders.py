@@ -76,8 +76,10 @@ class OrderBook:
     """All orders, executions and the paper account of one gateway (``gw.orders``)."""
 
     def __init__(self, gw: PaperGateway, readonly_api: bool = False, cash: float = INITIAL_CASH) -> None:
+        if not isinstance(readonly_api, bool):
+            raise TypeError(f"readonly_api must be True or False, got {readonly_api!r}")
         self.gw = gw
-        self.readonly_api = bool(readonly_api)
+        self.readonly_api = readonly_api
         self.portfolio = Portfolio(gw, cash)
         self.orders: dict[tuple[int, int], Order] = {}
         self._pending: list[Order] = []       # orders not done yet (held or live), in placement order

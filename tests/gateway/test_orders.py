@@ -391,12 +391,14 @@ async def test_untransmitted_orders_can_be_cancelled(gateway, client_id):
         await status(ib, held, "Cancelled")
 
 
-def test_bad_gateway_cash():
+def test_bad_gateway_options():
     from breakout_kit.gateway import PaperGateway
 
     for cash in (0, -5.0, float("nan"), "1e6", True):
         with pytest.raises(ValueError, match="cash must be a positive number"):
             PaperGateway(cash=cash)
+    with pytest.raises(TypeError, match="readonly_api must be True or False"):
+        PaperGateway(readonly_api="yes")
 
 
 async def test_bracket_children_protect_a_partially_filled_parent(gateway, client_id):
