@@ -3,10 +3,10 @@
 The gateway runs in its own process (``python -m breakout_kit.gateway``), as TWS would, so the client's event loop
 does client work only and "client-side processing rate" can be read off this process's CPU clock.
 
-* ``watchers_dispatch``: real-time bars for 100 subscriptions, once through 100 ``BreakoutWatcher``s and once raw
-  (ib_insync decode + dispatch into its bar lists, nobody listening), each on a fresh gateway. The client lets a
-  backlog build up and then drains it, so it is saturated in both runs. Rate = bar messages / CPU seconds of the
-  event-loop thread over the same number of messages.
+* ``watchers_dispatch``: one gateway, two clients with the same 100 real-time bar subscriptions: one raw (ib_insync
+  decode + dispatch into its bar lists, nobody listening), one feeding 100 ``BreakoutWatcher``s. Both let a backlog
+  queue up in their socket buffers, then drain it in alternating segments, so both are saturated and see the same
+  machine noise. Rate = bar messages / CPU seconds of the event-loop thread.
 * ``signal_latency``: 100 watchers under a moderate load; time from the socket read that brought the bar's last
   5-second piece to the watcher's ``on_signal`` callback.
 * ``ingest_pacing``: ``ingest`` against a strict-pacing gateway on an accelerated clock; achieved request rate vs
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import socket
@@ -183,47 +184,102 @@ class _Boundaries:
         await _wait(self._reached, timeout, f"the gateway served fewer than {n} boundaries")
 
 
-async def _stream_rate(speed: float, count: int, with_watchers: bool, timeout: float) -> dict:
-    """One saturated streaming run on a fresh gateway: bar messages per CPU second (and per wall second).
+class _Counter:
+    """Counts the real-time bar messages one client dispatches (``ib.barUpdateEvent``); ``until`` resolves when a
+    count is reached, optionally pausing the client's socket right there so it reads nothing more."""
 
-    Once everything is live, the client stops reading until the gateway has queued more than ``count`` messages
-    for it (a second connection counts the boundaries served); then it reads them back at full speed. So the client
-    is saturated (full socket reads) in both runs however fast the gateway process is on a busy machine."""
-    async with gateway_process(speed) as port, connected(port, speed) as client, \
-            connected(port, speed, client_id=2) as observer:
+    def __init__(self, client) -> None:
+        self.client = client
+        self.n = 0
+        self.msgs = 0                 # messages and CPU seconds of the timed segments
+        self.cpu = 0.0
+        self._target = 0
+        self._check = None
+        self._pause = False
+        self._reached: asyncio.Future | None = None
+        client.ib.barUpdateEvent += self._on_bar
+
+    @property
+    def transport(self):
+        return self.client.ib.client.conn.transport
+
+    def _on_bar(self, _bars, _has_new) -> None:
+        self.n += 1
+        if self._reached is None or self.n < self._target or self._reached.done():
+            return
+        if self._check is not None and (self.n % 128 or not self._check()):
+            return
+        if self._pause:
+            self.transport.pause_reading()     # the rest of the current read is still decoded, and counted
+        self._reached.set_result(None)
+
+    async def until(self, target: int, timeout: float, what: str, check=None, pause: bool = False) -> None:
+        self._target, self._check, self._pause = target, check, pause
+        self._reached = asyncio.get_running_loop().create_future()
+        try:
+            await _wait(self._reached, timeout, what)
+        finally:
+            self._reached = None
+
+    def close(self) -> None:
+        self.client.ib.barUpdateEvent -= self._on_bar
+
+
+async def _dispatch_run(speed: float, count: int, timeout: float) -> dict:
+    """One gateway, two clients with the same 100 subscriptions: one raw, one feeding 100 watchers.
+
+    When both are live they stop reading until the gateway has queued more than ``count`` messages for each (a
+    third connection counts the boundaries served); then they drain their backlogs in alternating segments, each
+    timed on this thread's CPU clock. Saturated (full socket reads, no waiting for the gateway), same moment, same
+    machine noise for both sides."""
+    segments = 4
+    seg = count // segments
+    async with gateway_process(speed) as port, connected(port, speed, 1) as raw_client, \
+            connected(port, speed, 2) as watch_client, connected(port, speed, 3) as observer:
         spy = await observer.qualify("SPY")
         boundaries = _Boundaries(observer.ib.reqRealTimeBars(spy, 5, "TRADES", False))
-        watchers = []
-        if with_watchers:
-            watchers, ready = _watchers(client, BreakoutRule(lookback=20))
-        else:
-            def ready() -> bool:
-                return True
-
-        meter = _Meter(count, ready, warmup=5_000)
-        client.ib.barUpdateEvent += meter.on_bar
-        side = "watchers" if with_watchers else "raw"
+        raw, watched = _Counter(raw_client), _Counter(watch_client)
+        watchers, ready = _watchers(watch_client, BreakoutRule(lookback=20))
         try:
-            if not with_watchers:
-                contracts = {s: await client.qualify(s) for s in SYMBOLS}
-                for k in range(SUBSCRIPTIONS):
-                    client.ib.reqRealTimeBars(contracts[SYMBOLS[k % len(SYMBOLS)]], 5, "TRADES", False)
-            await _wait(meter.warm, timeout, f"{side} run: not live")
-            transport = client.ib.client.conn.transport
-            # room for the whole backlog in our kernel buffer, so draining it never waits for the gateway process
-            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-            transport.pause_reading()
-            await boundaries.more(-(-count // SUBSCRIPTIONS) + 2, timeout)
-            queued = _bytes_queued(transport.get_extra_info("socket"))
-            meter.arm()
-            transport.resume_reading()
-            await _wait(meter.done, timeout, f"{side} run: fewer than {count} bar messages")
+            await watched.until(128, timeout, "watchers not live", check=ready)
+            await watched.until(watched.n + 5_000, timeout, "watchers: no live data")
+            contracts = {s: await raw_client.qualify(s) for s in SYMBOLS}
+            for k in range(SUBSCRIPTIONS):
+                raw_client.ib.reqRealTimeBars(contracts[SYMBOLS[k % len(SYMBOLS)]], 5, "TRADES", False)
+            await raw.until(5_000, timeout, "raw client: no live data")
+            for side in (raw, watched):
+                # room for the whole backlog in the kernel, so draining it never waits for the gateway process
+                side.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                                                   RECEIVE_BUFFER)
+                side.transport.pause_reading()
+            # each segment may run past its count by one socket read (~4 k messages)
+            await boundaries.more((count + segments * 4_000) // SUBSCRIPTIONS + 2, timeout)
+            queued = [_bytes_queued(side.transport.get_extra_info("socket")) for side in (raw, watched)]
+            for k in range(2 * segments):
+                side = (raw, watched)[k % 2]
+                # As timeit does: no cyclic GC while timing. The raw client keeps every bar (ib_insync's lists
+                # grow), so a full collection costs more each time and lands on whichever side triggers it.
+                gc.collect()
+                gc.disable()
+                try:
+                    n0, cpu0 = side.n, time.thread_time()
+                    side.transport.resume_reading()
+                    await side.until(n0 + seg, timeout, "backlog ran dry", pause=True)
+                    for _ in range(2):
+                        await asyncio.sleep(0)     # let the watchers' tasks take the bars of the last read
+                    side.msgs += side.n - n0
+                    side.cpu += time.thread_time() - cpu0
+                finally:
+                    gc.enable()
             bars_seen = sum(w.bars_seen for w in watchers)
         finally:
-            client.ib.barUpdateEvent -= meter.on_bar
+            raw.close()
+            watched.close()
             await _close_all(watchers)
-    return {"cpu": meter.cpu, "wall": meter.wall, "rate": count / meter.cpu, "wall_rate": count / meter.wall,
-            "bars_seen": bars_seen, "queued_bytes": queued}
+    if bars_seen == 0:
+        raise AssertionError("the watchers saw no bars")
+    return {"raw_rate": raw.msgs / raw.cpu, "watchers_rate": watched.msgs / watched.cpu,
+            "ratio": (watched.msgs / watched.cpu) / (raw.msgs / raw.cpu), "queued_bytes": queued}
 
 
 def _bytes_queued(sock) -> int:
@@ -238,30 +294,14 @@ def _bytes_queued(sock) -> int:
 
 
 async def _watchers_dispatch(quick: bool) -> dict[str, Measurement]:
-    speed = DISPATCH_SPEED
-    count = 60_000
-    pairs = 1 if quick else 5      # CPU time is noisy too when other processes share the cores: median of 5
-    raw, watched = [], []
-    for _ in range(pairs):         # alternate, so drift on a noisy machine hits both sides alike
-        raw.append(await _stream_rate(speed, count, False, timeout=60.0))
-        watched.append(await _stream_rate(speed, count, True, timeout=60.0))
-    ratios = [w["rate"] / r["rate"] for r, w in zip(raw, watched, strict=True)]
-    if min(w["bars_seen"] for w in watched) == 0:
-        raise AssertionError("the watchers saw no bars")
-    raw_rate = statistics.median(r["rate"] for r in raw)
-    watch_rate = statistics.median(w["rate"] for w in watched)
+    runs = [await _dispatch_run(DISPATCH_SPEED, 60_000, timeout=60.0) for _ in range(1 if quick else 3)]
+    mid = sorted(runs, key=lambda r: r["ratio"])[len(runs) // 2]      # the median run, both sides from it
     return {"watchers_100_dispatch_ratio": Measurement(
-        statistics.median(ratios), watch_rate, raw_rate, unit="msgs/cpu-s", baseline_label="raw ib_insync",
-        details={"messages_per_run": count, "runs_per_side": pairs, "ratios": ratios,
-                 "raw_msgs_per_cpu_s": [r["rate"] for r in raw],
-                 "watchers_msgs_per_cpu_s": [w["rate"] for w in watched],
-                 "raw_wall_msgs_per_s": statistics.median(r["wall_rate"] for r in raw),
-                 "watchers_wall_msgs_per_s": statistics.median(w["wall_rate"] for w in watched),
-                 # near 1: the client was busy all the time, i.e. saturated as intended
-                 "raw_cpu_per_wall": statistics.median(r["cpu"] / r["wall"] for r in raw),
-                 "watchers_cpu_per_wall": statistics.median(w["cpu"] / w["wall"] for w in watched),
-                 "queued_bytes_at_resume": [r["queued_bytes"] for r in raw + watched],
-                 "gateway_speed": speed})}
+        mid["ratio"], mid["watchers_rate"], mid["raw_rate"], unit="msgs/cpu-s", baseline_label="raw ib_insync",
+        details={"messages_per_side": 60_000, "runs": len(runs), "ratios": [r["ratio"] for r in runs],
+                 "raw_msgs_per_cpu_s": [r["raw_rate"] for r in runs],
+                 "watchers_msgs_per_cpu_s": [r["watchers_rate"] for r in runs],
+                 "queued_bytes_at_drain": [r["queued_bytes"] for r in runs], "gateway_speed": DISPATCH_SPEED})}
 
 
 def watchers_dispatch(quick: bool) -> dict[str, Measurement]:
