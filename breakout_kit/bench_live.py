@@ -78,40 +78,26 @@ async def connected(port: int, speed: float, client_id: int = 1):
         await client.disconnect()
 
 
-class _Meter:
-    """Counts real-time bar messages as ib_insync dispatches them (``ib.barUpdateEvent``).
+class _Warmup:
+    """Counts real-time bar messages (``ib.barUpdateEvent``); ``warm`` resolves once ``ready()`` holds and ``warmup``
+    more messages went by (the start-up backlog drained); ``started`` is set by ``arm()``."""
 
-    ``warm`` resolves once ``ready()`` holds and ``warmup`` more messages went by (the start-up backlog drained);
-    after ``arm()`` the next ``count`` messages are timed on the event-loop thread's CPU clock and the wall clock,
-    and ``done`` resolves."""
-
-    def __init__(self, count: int, ready, warmup: int) -> None:
-        self.count = count
+    def __init__(self, ready, warmup: int) -> None:
         self.ready = ready
         self.warmup = warmup
         self.n = 0
         self.started = False
         self._ready_at: int | None = None
-        self._n0 = 0
-        self._cpu0 = self._wall0 = 0.0
-        self.cpu = self.wall = 0.0
-        loop = asyncio.get_running_loop()
-        self.warm = loop.create_future()
-        self.done = loop.create_future()
+        self.warm = asyncio.get_running_loop().create_future()
 
     def arm(self) -> None:
-        self.started, self._n0 = True, self.n
-        self._cpu0, self._wall0 = time.thread_time(), time.perf_counter()
+        self.started = True
 
     def on_bar(self, _bars, _has_new) -> None:
         self.n += 1
         if self.started:
-            if self.n - self._n0 == self.count:
-                self.cpu = time.thread_time() - self._cpu0
-                self.wall = time.perf_counter() - self._wall0
-                if not self.done.done():
-                    self.done.set_result(None)
-        elif self._ready_at is None:
+            return
+        if self._ready_at is None:
             if self.n % 128 == 0 and self.ready():
                 self._ready_at = self.n
         elif self.n - self._ready_at >= self.warmup and not self.warm.done():
@@ -338,7 +324,7 @@ async def _latencies(n_watchers: int, speed: float, wanted: int) -> tuple[list[f
 
         watchers, ready = _watchers(client, BreakoutRule(lookback=5, direction="both"), on_signal, n_watchers)
         # ~1 s of messages after every watcher is live: the start-up backlog drains before anything is timed
-        meter = _Meter(1 << 62, ready, warmup=int(n_watchers * speed / PIECE))
+        meter = _Warmup(ready, warmup=int(n_watchers * speed / PIECE))
 
         def on_data(_data):
             socket_read[0] = time.perf_counter()
