@@ -124,7 +124,7 @@ def test_real_stack_command_lines(stack, lines):
 @pytest.mark.slow
 @pytest.mark.timeout(900)          # ~45 lines/s: 10 k lines take about 4 minutes
 @pytest.mark.skipif(not gateway_handles(3), reason="gateway orders (placeOrder, id 3) not landed yet")
-@settings(max_examples=4000, deadline=None, suppress_health_check=list(HealthCheck))   # ~10 k lines
+@settings(max_examples=4200, deadline=None, suppress_health_check=list(HealthCheck))   # > 10 k lines
 @given(LINES)
 def test_real_stack_command_lines_long(stack, lines):
     _fuzz(stack, lines)
