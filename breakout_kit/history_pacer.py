@@ -69,6 +69,20 @@ class HistoryPacer:
                 while (wait := self.delay(identity, contract_key)) > 0:
                     self.waited += wait
                     await asyncio.sleep(wait)   # rate limiting: a computed wait, not polling for data
-                self._recent.append((self._now(), identity, contract_key))
+                entry = (self._now(), identity, contract_key)
+                self._recent.append(entry)
                 self.requests += 1
-            yield
+            try:
+                yield
+            finally:
+                self._restamp(entry)
+
+    def _restamp(self, entry: tuple) -> None:
+        """Date a finished request by its reply. The server stamped it somewhere between our send and its reply,
+        so windows counted from the reply never undercut the server's, however the delivery delays vary (a busy
+        server that reads request 1 late would otherwise see request 61 inside its 10 minutes)."""
+        try:
+            self._recent.remove(entry)
+        except ValueError:           # already out of every window
+            return
+        self._recent.append((self._now(), *entry[1:]))   # the latest time: the deque stays in time order

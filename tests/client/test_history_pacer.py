@@ -60,3 +60,13 @@ async def test_slot_counts_requests_and_waits():
         async with p.slot("same", "SPY"):
             pass
     assert p.requests == 2 and p.waited >= 15 / 600
+
+
+async def test_windows_count_from_the_reply():
+    # the server stamps a request when it reads it, at the latest when it replies: pacing from our send time
+    # undercuts its windows whenever the earlier request was delivered more slowly than the later one
+    clock = FakeClock()
+    p = HistoryPacer(clock=clock)
+    async with p.slot("req", "SPY"):
+        clock.t += 3.0                      # the reply takes 3 s
+    assert p.delay("req", "SPY") == pytest.approx(15 + MARGIN)
