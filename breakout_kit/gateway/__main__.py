@@ -45,6 +45,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="simulated start, ISO (naive = New York); default: latest weekday 09:30 New York")
     p.add_argument("--pacing", choices=("strict", "off"), default="strict", help="historical pacing rules")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback interface")
+    p.add_argument("--account", default="DU1234567", help="account id (DU... = paper; default DU1234567)")
+    p.add_argument("--cash", type=float, default=1_000_000.0, help="starting cash in USD (default 1,000,000)")
+    p.add_argument("--readonly-api", action="store_true",
+                   help="behave like TWS with 'Read-Only API' ticked: every order is refused with error 321")
     p.add_argument("--faults", metavar="SEED:COUNT", default=None,
                    help="inject COUNT seeded faults (drops, refusals, restarts, 1100/1101/1102) while serving")
     p.add_argument("--fault-gap", metavar="MIN:MAX", type=_gap, default=(1.0, 5.0),
@@ -56,7 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def serve(args: argparse.Namespace) -> None:
     plan = FaultPlan.parse(args.faults, gap=args.fault_gap) if args.faults else None
     gw = PaperGateway(host=args.host, port=args.port, seed=args.seed, speed=args.speed, start=args.start,
-                      pacing=args.pacing, allow_remote=args.allow_remote)
+                      pacing=args.pacing, allow_remote=args.allow_remote, account=args.account, cash=args.cash,
+                      readonly_api=args.readonly_api)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,7 +70,8 @@ async def serve(args: argparse.Namespace) -> None:
     async with gw:
         print(f"paper gateway listening on {gw.host}:{gw.port}", flush=True)
         print(f"seed={gw.seed} speed={gw.clock.speed:g} start={gw.clock.start.isoformat()} "
-              f"pacing={args.pacing} account={_mask(gw.account)}", flush=True)
+              f"pacing={args.pacing} account={_mask(gw.account)} cash={args.cash:,.0f}"
+              + (" read-only API" if args.readonly_api else ""), flush=True)
         if plan is not None:
             print(f"faults: {plan!r}", flush=True)
             gw.faults.script(plan, lambda i, line: print(f"fault {i + 1}/{len(plan)}: {line}", flush=True))

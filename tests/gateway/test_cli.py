@@ -64,3 +64,20 @@ async def test_refuses_remote_host_without_flag():
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert b"non-loopback" in err and out == b""
+
+
+def test_account_flags_reach_the_gateway():
+    from breakout_kit.gateway.__main__ import parse_args
+
+    args = parse_args(["--account", "DU7654321", "--cash", "25000", "--readonly-api"])
+    assert (args.account, args.cash, args.readonly_api) == ("DU7654321", 25000.0, True)
+    assert parse_args([]).readonly_api is False
+
+
+async def test_bad_cash_is_one_line_exit_2():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "breakout_kit.gateway", "--port", "0", "--cash", "-5",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2, err.decode()
+    assert err.decode().startswith("error: ") and err.decode().count("\n") == 1
