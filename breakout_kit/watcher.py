@@ -32,7 +32,7 @@ log = logging.getLogger("breakout_kit.watcher")
 
 STATES = ("starting", "backfilling", "live", "reconnecting", "stopped", "failed")
 MAX_SIGNALS = 1_000  # the most recent signals kept (memory stays flat on endless streams)
-BRACKET_ATTEMPTS = 3  # a bracket interrupted by a disconnect is retried after the reconnect
+BRACKET_ATTEMPTS = 3  # a request (bracket, start-up) interrupted by a disconnect is retried after the reconnect
 _COLUMNS = ["open", "high", "low", "close", "volume", "upper", "lower"]
 
 
@@ -171,9 +171,10 @@ class BreakoutWatcher:
     async def _run(self) -> None:
         client = self.client
         try:
-            self._contract = await client.qualify(self.symbol)
+            self._contract = await self._until_answered(lambda: client.qualify(self.symbol))
             self._set_state("backfilling")
-            frame = await client.history(self._contract, duration=self.backfill, bar_size=self.bar_size)
+            frame = await self._until_answered(
+                lambda: client.history(self._contract, duration=self.backfill, bar_size=self.bar_size))
             # The last history bar may still be forming: leave it out. If it was complete after all, the gap
             # fill before the first live bar fetches it again (that fill is needed anyway for the partial bar the
             # stream joins in), so nothing is lost and no server-time request is needed.
@@ -182,7 +183,12 @@ class BreakoutWatcher:
             self._initial = False
             client.resubscribe_event += self._on_resubscribe
             client.state_event += self._on_client_state
-            self._subscribe()
+            try:
+                self._subscribe()
+            except ConnectionError:
+                if not getattr(client, "reconnect", False):
+                    raise
+                self._subscription = None           # dropped just now: the reconnect's resubscribe_event subscribes
             self._set_state("live")
             while True:
                 bar = await self._queue.get()
@@ -325,6 +331,19 @@ class BreakoutWatcher:
             except Exception as e:  # noqa: BLE001 -- a refused order must not kill the watcher; keep the reason
                 self._trade_failed(signal, e)
                 return
+
+    async def _until_answered(self, request):
+        """``await request()``; when the connection drops meanwhile, wait for the client's reconnect and ask again
+        (a watcher started during an outage, or dropped mid-backfill, must not fail for it)."""
+        for attempt in range(1, BRACKET_ATTEMPTS + 1):
+            try:
+                return await request()
+            except ConnectionError:
+                if attempt == BRACKET_ATTEMPTS or not getattr(self.client, "reconnect", False) \
+                        or not await self._reconnected():
+                    raise
+                log.info("watcher %s: connection lost while starting; asking again after the reconnect",
+                         self.symbol)
 
     async def _reconnected(self) -> bool:
         """Wait (bounded) until the client is connected again; False if it is not."""

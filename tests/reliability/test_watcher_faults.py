@@ -78,3 +78,28 @@ async def test_drop_while_preparing_a_bracket_retries_it_once_reconnected(monkey
             assert sum(1 for o in gw.orders if o.orderRef == ref) == 3         # parent + take-profit + stop
         finally:
             await stop_all([t])
+
+
+async def test_drop_during_the_initial_backfill_still_starts_the_watcher(monkeypatch, client_id):
+    """The very first history request (the backfill) is answered by a dropped connection: the watcher waits for
+    the client's reconnect, asks again and goes live with exact bars instead of failing."""
+    async with PaperGateway(port=0, seed=0, speed=SPEED, start=SESSION_OPEN, pacing="off") as gw:
+        answer = HANDLERS[REQ_HISTORICAL_DATA]
+        hit: list[int] = []
+
+        def drop_instead_of_answering(session, fields):
+            if not hit:
+                hit.append(session.client_id)
+                gw.faults.drop(session.client_id)
+                return
+            answer(session, fields)
+
+        monkeypatch.setitem(HANDLERS, REQ_HISTORICAL_DATA, drop_instead_of_answering)
+        [t] = await start_watchers(gw, ["NVDA"], client_id, SPEED)
+        try:
+            await all_streaming_after(gw, [t])
+            assert hit == [client_id] and t.client.reconnects == 1
+            assert t.duplicates() == 0 and t.gaps() == 0
+            check_exact(gw, t)
+        finally:
+            await stop_all([t])
