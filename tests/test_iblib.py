@@ -118,3 +118,17 @@ def test_the_import_check_catches_offenders():
            "from .iblib import IB\nfrom eventkitten import x\n\ndef f():\n    import eventkit.util\n")
     assert _direct_imports(src, "m.py") == ["m.py:1 ib_insync", "m.py:2 eventkit", "m.py:3 ib_async.util",
                                             "m.py:8 eventkit.util"]
+
+
+def test_install_recipe_uses_the_declared_extra():
+    # the README recipe and CI build the ib_async venv from this extra; a renamed extra would install nothing
+    # (pip only warns "does not provide the extra") and CI would test ib_insync twice
+    import tomllib
+
+    root = PACKAGE.parent
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert [r.split(">")[0] for r in extras["ib-async"]] == ["ib_async"]
+    for doc in ("README.md", ".ci/run"):
+        text = (root / doc).read_text()
+        assert '-e ".[dev,ib-async]"' in text and "pip uninstall -q -y ib_insync eventkit" in text, doc
+    assert "BREAKOUT_KIT_IB=ib_async" in (root / ".ci/run").read_text()
