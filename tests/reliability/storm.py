@@ -60,20 +60,26 @@ class Tracked:
         return sum(1 for a, b in itertools.pairwise(self.delivered) if b - a != step)
 
 
+def track(client: IBClient, symbol: str, trade: TradeSpec | None = None, max_bars: int = 20_000) -> Tracked:
+    """Start a watcher for ``symbol`` on ``client`` and record what it delivers."""
+    live: list = []
+    w = BreakoutWatcher(client, symbol, rule=RULE, max_bars=max_bars, trade=trade,
+                        on_signal=lambda watcher, signal, live=live: live.append(signal))
+    t = Tracked(client, w, live_signals=live)
+    w.bar_event += lambda watcher, bar, channel, t=t: t.delivered.append(bar.time)
+    w.start()
+    return t
+
+
 async def start_watchers(gw, symbols, first_client_id: int, speed: float, trade: TradeSpec | None = None,
                          max_bars: int = 20_000) -> list[Tracked]:
+    """One connected IBClient and watcher per symbol; returns once every watcher is live."""
     out = []
     for i, symbol in enumerate(symbols):
         client = IBClient(port=gw.port, client_id=first_client_id + i, clock_speed=speed,
                           reconnect_delays=(0.05, 0.1, 0.2), trading=trade is not None, timeout=10.0)
         await client.connect()
-        live: list = []
-        w = BreakoutWatcher(client, symbol, rule=RULE, max_bars=max_bars, trade=trade,
-                            on_signal=lambda watcher, signal, live=live: live.append(signal))
-        t = Tracked(client, w, live_signals=live)
-        w.bar_event += lambda watcher, bar, channel, t=t: t.delivered.append(bar.time)
-        w.start()
-        out.append(t)
+        out.append(track(client, symbol, trade, max_bars))
     for t in out:
         await until(t.watcher.bar_event, lambda t=t: t.watcher.state == "live", what=f"{t.watcher.symbol} live")
     return out
@@ -96,8 +102,8 @@ async def all_streaming_after(gw, tracked: list[Tracked], timeout: float = 60.0)
 
 async def stop_all(tracked: list[Tracked]) -> None:
     await asyncio.gather(*(t.watcher.aclose() for t in tracked))
-    for t in tracked:
-        await t.client.disconnect()
+    for client in {id(t.client): t.client for t in tracked}.values():
+        await client.disconnect()
 
 
 def truth_frame(gw, symbol: str, index: pd.DatetimeIndex, seconds: int) -> pd.DataFrame:

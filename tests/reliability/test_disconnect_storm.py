@@ -8,6 +8,7 @@ Default run: 12 faults, 4 watchers. ``--runslow``: 100 faults, 10 watchers (as i
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 
@@ -24,6 +25,7 @@ from .storm import (
     gateway_handles,
     start_watchers,
     stop_all,
+    track,
     until,
 )
 
@@ -38,18 +40,23 @@ HAS_ORDERS = gateway_handles(3)   # placeOrder
 
 async def storm(faults: int, watchers: int, client_id: int, trading: bool = False, speed: float = SPEED,
                 start=SESSION_OPEN) -> dict:
-    figures = {"faults": faults, "watchers": watchers}
+    figures = {"faults": faults, "watchers": watchers + 1}
     async with PaperGateway(port=0, seed=0, speed=speed, start=start, pacing="strict") as gw:
         symbols = gw.symbols()[:watchers]
         trade = TradeSpec(1, 2.0, 1.0) if trading else None
         tracked = await start_watchers(gw, symbols, client_id, speed, trade=trade)
         try:
             plan = FaultPlan(SEED, faults, gap=(0.1, 0.35), outage=(0.05, 0.25))
-            lines = await gw.faults.run(plan)
+            first = asyncio.Event()
+            running = gw.faults.script(plan, lambda i, line: first.set())
+            await asyncio.wait([asyncio.ensure_future(first.wait()), running], return_when=asyncio.FIRST_COMPLETED)
+            # one more watcher, sharing the first client (as the CLI does), starts in the middle of the storm
+            tracked.append(track(tracked[0].client, gw.symbols()[watchers], trade))
+            lines = await running
             assert len(lines) == faults
             await all_streaming_after(gw, tracked)
             figures["injected"] = dict(gw.faults.injected)
-            figures["reconnects"] = sum(t.client.reconnects for t in tracked)
+            figures["reconnects"] = sum(c.reconnects for c in {id(t.client): t.client for t in tracked}.values())
             figures["gap_fills"] = sum(t.watcher.gap_fills for t in tracked)
             figures["duplicates"] = sum(t.duplicates() for t in tracked)
             figures["gaps"] = sum(t.gaps() for t in tracked)
