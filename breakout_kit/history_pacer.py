@@ -38,6 +38,7 @@ class HistoryPacer:
         self._recent: deque[tuple[float, Hashable, Hashable]] = deque()
         self._open_slots = asyncio.Semaphore(MAX_OPEN)
         self._lock = asyncio.Lock()
+        self._open: dict[int, tuple] = {}   # id(entry) -> entry, for requests not answered yet
         self.waited = 0.0          #: total seconds spent waiting for pacing (for reports/benchmarks)
         self.requests = 0          #: requests admitted
 
@@ -45,20 +46,26 @@ class HistoryPacer:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
     def delay(self, identity: Hashable, contract_key: Hashable) -> float:
-        """Seconds (real time) until a request with these keys would respect every rule; 0 if it may go now."""
+        """Seconds (real time) until a request with these keys would respect every rule; 0 if it may go now.
+
+        A request still in flight counts as made *now*: the server stamps it on arrival, which may be any time up
+        to its reply, so dating it by our send would let the next request undercut the server's window.
+        """
         now, s = self._now(), self.speed
         recent = self._recent
-        while recent and now - recent[0][0] > TEN_MINUTES / s:
+        while recent and now - recent[0][0] > TEN_MINUTES / s and id(recent[0]) not in self._open:
             recent.popleft()
+        stamped = [(now if id(e) in self._open else e[0], e[1], e[2]) for e in recent]
         waits = [0.0]
-        for t, key, _ in recent:
+        for t, key, _ in stamped:
             if key == identity:
                 waits.append(t + IDENTICAL_WINDOW / s - now)
-        same = [t for t, _, ck in recent if ck == contract_key and now - t < SAME_CONTRACT_WINDOW / s]
+        same = sorted(t for t, _, ck in stamped if ck == contract_key and now - t < SAME_CONTRACT_WINDOW / s)
         if len(same) >= SAME_CONTRACT_MAX:
             waits.append(same[-SAME_CONTRACT_MAX] + SAME_CONTRACT_WINDOW / s - now)
-        if len(recent) >= TEN_MINUTE_MAX:
-            waits.append(recent[-TEN_MINUTE_MAX][0] + TEN_MINUTES / s - now)
+        if len(stamped) >= TEN_MINUTE_MAX:
+            times = sorted(t for t, _, _ in stamped)
+            waits.append(times[-TEN_MINUTE_MAX] + TEN_MINUTES / s - now)
         wait = max(waits)
         return wait + MARGIN if wait > 0 else 0.0
 
@@ -71,10 +78,12 @@ class HistoryPacer:
                     await asyncio.sleep(wait)   # rate limiting: a computed wait, not polling for data
                 entry = (self._now(), identity, contract_key)
                 self._recent.append(entry)
+                self._open[id(entry)] = entry
                 self.requests += 1
             try:
                 yield
             finally:
+                del self._open[id(entry)]
                 self._restamp(entry)
 
     def _restamp(self, entry: tuple) -> None:

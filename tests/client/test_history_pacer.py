@@ -70,3 +70,17 @@ async def test_windows_count_from_the_reply():
     async with p.slot("req", "SPY"):
         clock.t += 3.0                      # the reply takes 3 s
     assert p.delay("req", "SPY") == pytest.approx(15 + MARGIN)
+
+
+def test_a_request_in_flight_counts_as_made_now():
+    # The server stamps a request when it arrives, which may be as late as its reply: five unanswered requests
+    # sent 1.9 s ago still block a sixth for the whole 2 s window.
+    clock = FakeClock()
+    p = HistoryPacer(clock=clock)
+    for i in range(5):
+        admit(p, f"r{i}", "SPY")
+        p._open[id(p._recent[-1])] = p._recent[-1]
+    clock.t += 1.9
+    assert p.delay("r5", "SPY") == pytest.approx(2 + MARGIN)
+    p._open.clear()                               # answered (and so dated) 1.9 s ago
+    assert p.delay("r5", "SPY") == pytest.approx(0.1 + MARGIN)
