@@ -28,25 +28,26 @@ def choose(wanted: str | None = None) -> ModuleType:
     """Import and return the client library: ``wanted`` (a name from ``CHOICES``), else the first installed one.
 
     Raises ``ImportError`` with a one-line reason for an unknown name, a named library that is not installed,
+    a library whose ``eventkit`` was removed (uninstalling one of eventkit/aeventkit deletes the other's files),
     or no library at all.
     """
     wanted = (wanted or "").strip()
-    if wanted:
-        if wanted not in CHOICES:
-            raise ImportError(f"{ENV}={wanted!r} is not one of {', '.join(CHOICES)}")
-        try:
-            return importlib.import_module(wanted)
-        except ModuleNotFoundError as e:
-            if e.name not in (wanted, "eventkit"):
-                raise
-            raise ImportError(f"{ENV}={wanted} but {wanted} is not installed in this environment "
-                              f"({_INSTALL[wanted]})") from None
-    for name in CHOICES:
+    if wanted and wanted not in CHOICES:
+        raise ImportError(f"{ENV}={wanted!r} is not one of {', '.join(CHOICES)}")
+    broken = []
+    for name in [wanted] if wanted else CHOICES:
         try:
             return importlib.import_module(name)
         except ModuleNotFoundError as e:
-            if e.name not in (name, "eventkit"):
+            if e.name == "eventkit":        # installed, but its event package is gone (the eventkit clash)
+                broken.append(name)
+            elif e.name != name:
                 raise
+    if broken:
+        raise ImportError(f"{broken[0]} is installed but its module eventkit is missing: "
+                          f"pip install --force-reinstall {broken[0]}")
+    if wanted:
+        raise ImportError(f"{ENV}={wanted} but {wanted} is not installed in this environment ({_INSTALL[wanted]})")
     raise ImportError(f"breakout_kit needs ib_insync or ib_async: {_INSTALL['ib_insync']} "
                       f"(for ib_async: {_INSTALL['ib_async']})")
 

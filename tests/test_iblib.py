@@ -72,6 +72,17 @@ def test_no_library_at_all(monkeypatch):
         iblib.choose(None)
 
 
+def test_missing_eventkit_says_how_to_repair(monkeypatch):
+    def no_eventkit(name, *a):
+        raise ModuleNotFoundError("No module named 'eventkit'", name="eventkit")
+    monkeypatch.setattr(iblib.importlib, "import_module", no_eventkit)
+    for wanted in (iblib.NAME, None):
+        first = iblib.NAME if wanted else iblib.CHOICES[0]
+        with pytest.raises(ImportError, match=rf"^{first} is installed but its module eventkit is missing: "
+                                              rf"pip install --force-reinstall {first}$"):
+            iblib.choose(wanted)
+
+
 def test_a_broken_library_is_not_mistaken_for_a_missing_one(monkeypatch):
     def broken(name, *a):
         raise ModuleNotFoundError("No module named 'numpy'", name="numpy")
