@@ -1,7 +1,7 @@
 """Fault injection for the paper gateway: the failures real users hit, on demand and from a seeded plan.
 
     gw.faults.drop()                          # abort every client connection (or drop(client_id=3): one)
-    await gw.faults.refuse_connections(2.0)   # listener closed for 2 real seconds: connects are refused
+    await gw.faults.refuse_connections(2.0)   # listener closed now, for 2 real seconds: connects are refused
     await gw.faults.restart_listener()        # like a gateway restart: clients dropped, same port, state kept
     gw.faults.connectivity_lost()             # 1100 to every client; their streams pause
     gw.faults.connectivity_restored(data_lost=True)    # 1101: paused subscriptions are dead (re-request them)
@@ -154,13 +154,18 @@ class Faults:
                     "" if client_id is None else f" (clientId {client_id})")
         return len(victims)
 
-    async def refuse_connections(self, seconds: float) -> None:
-        """Close the listener for ``seconds`` real seconds (connects get ECONNREFUSED), then listen on the same
-        port again. Connected clients are not touched; combine with ``drop`` to make them hit the refusal."""
+    def refuse_connections(self, seconds: float) -> asyncio.Task:
+        """Close the listener now (connects get ECONNREFUSED) and listen on the same port again after ``seconds``
+        real seconds. Returns the reopening task: ``await`` it to wait for the end of the refusal (or don't: the
+        gateway cancels it at stop()). Connected clients are not touched; combine with ``drop`` to make them knock."""
         _check_seconds(seconds)
         self.injected["refuse"] += 1
         self.gw._close_listener()
         log.warning("fault: refusing connections for %.3g s", seconds)
+        return self._track(asyncio.get_running_loop().create_task(self._reopen_after(seconds),
+                                                                  name="paper-gateway-refusal"))
+
+    async def _reopen_after(self, seconds: float) -> None:
         try:
             await asyncio.sleep(seconds)
         finally:
@@ -292,15 +297,18 @@ class Faults:
 
     def script(self, faults: Iterable[Fault], report=None) -> asyncio.Task:
         """``run(faults)`` as a background task on the running loop; the gateway cancels it at stop()."""
-        task = asyncio.get_running_loop().create_task(self.run(list(faults), report), name="paper-gateway-faults")
+        return self._track(asyncio.get_running_loop().create_task(self.run(list(faults), report),
+                                                                  name="paper-gateway-faults"))
+
+    def _track(self, task: asyncio.Task) -> asyncio.Task:
         self._tasks.add(task)
-        task.add_done_callback(self._script_done)
+        task.add_done_callback(self._task_done)
         return task
 
-    def _script_done(self, task: asyncio.Task) -> None:
+    def _task_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:   # e.g. the port was taken while refusing
-            log.error("fault script failed: %r", task.exception())
+            log.error("fault task %s failed: %r", task.get_name(), task.exception())
 
     async def aclose(self) -> None:
         """Cancel running scripts (called by the gateway's stop())."""
