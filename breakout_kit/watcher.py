@@ -32,6 +32,7 @@ log = logging.getLogger("breakout_kit.watcher")
 
 STATES = ("starting", "backfilling", "live", "reconnecting", "stopped", "failed")
 MAX_SIGNALS = 1_000  # the most recent signals kept (memory stays flat on endless streams)
+MAX_BARS = 10_000_000  # largest max_bars window accepted
 BRACKET_ATTEMPTS = 3  # a request (bracket, start-up) interrupted by a disconnect is retried after the reconnect
 _COLUMNS = ["open", "high", "low", "close", "volume", "upper", "lower"]
 
@@ -77,8 +78,9 @@ class BreakoutWatcher:
             raise TypeError(f"rule must be a BreakoutRule, got {type(rule).__name__}")
         if trade is not None and not isinstance(trade, TradeSpec):
             raise TypeError(f"trade must be a TradeSpec, got {type(trade).__name__}")
-        if isinstance(max_bars, bool) or not isinstance(max_bars, int) or max_bars < 1:
-            raise ValueError(f"max_bars must be a positive integer, got {max_bars!r}")
+        # capped: deque(maxlen=2**63) raises OverflowError (found by tests/reliability/test_api_arguments.py)
+        if isinstance(max_bars, bool) or not isinstance(max_bars, int) or not 1 <= max_bars <= MAX_BARS:
+            raise ValueError(f"max_bars must be a positive integer <= {MAX_BARS:_}, got {max_bars!r}")
         if on_signal is not None and not callable(on_signal):
             raise TypeError("on_signal must be callable")
         self.client = client

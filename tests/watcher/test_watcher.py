@@ -183,6 +183,8 @@ def test_argument_validation():
         BreakoutWatcher(object(), "AAPL", rule={"lookback": 5})
     with pytest.raises(ValueError, match="max_bars"):
         BreakoutWatcher(object(), "AAPL", max_bars=0)
+    with pytest.raises(ValueError, match="max_bars"):
+        BreakoutWatcher(object(), "AAPL", max_bars=2**63)       # deque(maxlen=) overflowed
     for bad in [(0, 1, 1), (10, 0, 1), (10, 1, 100), (1.5, 1, 1), (True, 1, 1)]:
         with pytest.raises(ValueError):
             TradeSpec(*bad)
