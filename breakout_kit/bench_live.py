@@ -61,7 +61,11 @@ async def gateway_process(speed: float, pacing: str = "off"):
     finally:
         if proc.returncode is None:
             proc.terminate()
-        await proc.communicate()
+        try:
+            await asyncio.wait_for(proc.communicate(), 10.0)
+        except asyncio.TimeoutError:       # it ignored SIGTERM: don't leave it behind
+            proc.kill()
+            await proc.communicate()
 
 
 @contextlib.asynccontextmanager
@@ -296,9 +300,30 @@ def watchers_dispatch(quick: bool) -> dict[str, Measurement]:
 
 
 # ---- signal latency -------------------------------------------------------------------------------------------------
-async def _latencies(n_watchers: int, speed: float, wanted: int) -> tuple[list[float], list[float], int]:
-    """Run ``n_watchers`` live watchers until ``wanted`` live signals: (socket -> on_signal ms, decode ->
-    on_signal ms, signals on bars that came from history instead of the stream)."""
+class _GcPauses:
+    """Durations (ms) of the cyclic garbage collections while active, per generation (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._t = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], (time.perf_counter() - self._t) * 1e3))
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self)
+
+
+async def _latencies(n_watchers: int, speed: float, wanted: int) -> dict:
+    """Run ``n_watchers`` live watchers until ``wanted`` live signals: sorted socket -> on_signal and decode ->
+    on_signal times (ms), signals on bars that came from history instead of the stream, GC pauses meanwhile."""
     arrivals: dict[tuple[int, int], tuple[float, float]] = {}
     latencies: list[float] = []
     from_decode: list[float] = []
@@ -344,13 +369,15 @@ async def _latencies(n_watchers: int, speed: float, wanted: int) -> tuple[list[f
         client.ib.barUpdateEvent += on_bar
         try:
             await _wait(meter.warm, 60.0, f"latency run ({n_watchers} watchers): not live")
-            meter.arm()
-            await _wait(done, 90.0, f"latency run ({n_watchers} watchers): fewer than {wanted} live signals")
+            with _GcPauses() as collections:
+                meter.arm()
+                await _wait(done, 90.0, f"latency run ({n_watchers} watchers): fewer than {wanted} live signals")
         finally:
             client.ib.barUpdateEvent -= on_bar
             has_data.disconnect(on_data)
             await _close_all(watchers)
-    return sorted(latencies), sorted(from_decode), unmatched[0]
+    return {"lat": sorted(latencies), "dec": sorted(from_decode), "unmatched": unmatched[0],
+            "gc": collections.pauses}
 
 
 def _pct(ordered: list[float], q: float) -> float:
@@ -361,16 +388,20 @@ def _pct(ordered: list[float], q: float) -> float:
 async def _signal_latency(quick: bool) -> dict[str, Measurement]:
     # 100 watchers at 600x: 12 k messages/s in bursts of 100 every 8 ms (IB sends every subscription's bar at the
     # same 5-second boundary), busy but not saturated
-    lat, dec, unmatched = await _latencies(SUBSCRIPTIONS, 600.0, 400 if quick else 3000)
+    run = await _latencies(SUBSCRIPTIONS, 600.0, 400 if quick else 3000)
+    lat, dec = run["lat"], run["dec"]
     p99 = _pct(lat, 99.0)
     details = {"watchers": SUBSCRIPTIONS, "signals": len(lat), "p50_ms": _pct(lat, 50.0),
                "p90_ms": _pct(lat, 90.0), "max_ms": lat[-1], "p50_from_decode_ms": _pct(dec, 50.0),
-               "p99_from_decode_ms": _pct(dec, 99.0), "history_bars_skipped": unmatched, "gateway_speed": 600.0}
+               "p99_from_decode_ms": _pct(dec, 99.0), "history_bars_skipped": run["unmatched"],
+               # full collections of a big heap stall the loop: the usual cause of the tail
+               "gc_full_collections": sum(1 for g, _ in run["gc"] if g == 2),
+               "gc_longest_pause_ms": max((ms for _, ms in run["gc"]), default=0.0), "gateway_speed": 600.0}
     if not quick:
         # context: the same path with one watcher (no burst to wait behind), 100 bars/s
-        lat1, dec1, _ = await _latencies(1, 6000.0, 300)
-        details.update(one_watcher_p50_ms=_pct(lat1, 50.0), one_watcher_p99_ms=_pct(lat1, 99.0),
-                       one_watcher_p99_from_decode_ms=_pct(dec1, 99.0), one_watcher_signals=len(lat1))
+        one = await _latencies(1, 6000.0, 300)
+        details.update(one_watcher_p50_ms=_pct(one["lat"], 50.0), one_watcher_p99_ms=_pct(one["lat"], 99.0),
+                       one_watcher_p99_from_decode_ms=_pct(one["dec"], 99.0), one_watcher_signals=len(one["lat"]))
     return {"signal_latency_p99_ms": Measurement(p99, p99, unit="ms", details=details)}
 
 
