@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from breakout_kit.cli_commands import COMMAND_WORDS, Session, error_line, one_line, report_fills
+from breakout_kit.config import mask_account  # the connected line ends up in logs and pastes
 
 INTERACTIVE_SPEED = 60.0
 SHUTDOWN_TIMEOUT = 5.0
@@ -236,7 +237,9 @@ async def interactive(args: argparse.Namespace) -> int:
                 await asyncio.gather(stop_wait, return_exceptions=True)
                 connect.result()  # ConnectError -> one line below
                 stack.push_async_callback(_bounded, client.disconnect())
-                account = getattr(client, "account", "") or "?"
+                raw_account = getattr(client, "account", "") or ""
+                account = (mask_account(raw_account) + (" (paper)" if raw_account.startswith("DU") else " (LIVE)")
+                           if raw_account else "?")
                 mode = "trading enabled" if args.trading else "read-only (start with --trading to place orders)"
                 where = f"{client.settings.host}:{client.settings.port}"  # flags, else env, else defaults
                 out(f"connected to {where} as client {client.settings.client_id}, account {account}, {mode}"

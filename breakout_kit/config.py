@@ -20,6 +20,11 @@ def _env_int(name: str, default: int | None) -> int | None:
         raise ValueError(f"environment variable {name}={raw!r} is not an integer") from None
 
 
+def mask_account(account: str) -> str:
+    """``DU1234567`` -> ``DU***4567``: enough to tell accounts apart in logs without exposing them."""
+    return account[:2] + "***" + account[-4:] if len(account) > 6 else "***"
+
+
 def env_port() -> int | None:
     """The IB port from ``IB_PORT``, or None when unset (then the CLI/notebooks use the embedded gateway)."""
     return _env_int("IB_PORT", None)

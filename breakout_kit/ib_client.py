@@ -23,7 +23,7 @@ from typing import Self
 
 import pandas as pd
 
-from .config import Settings
+from .config import Settings, mask_account
 from .history_pacer import HistoryPacer
 from .iblib import IB, Contract, Event, LimitOrder, MarketOrder, Stock, StopOrder, Trade
 
@@ -73,11 +73,6 @@ class OrderRejected(Exception):
 
 class ConnectError(ConnectionError):
     """Could not connect to TWS / IB Gateway / the embedded gateway; the message says what to do."""
-
-
-def mask_account(account: str) -> str:
-    """``DU1234567`` -> ``DU***4567``: enough to tell accounts apart in logs without exposing them."""
-    return account[:2] + "***" + account[-4:] if len(account) > 6 else "***"
 
 
 def round_to_tick(price: float, tick: float) -> float:

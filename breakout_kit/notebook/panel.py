@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import ipywidgets as W
 
+from ..config import mask_account
 from ..iblib import Event
 from .chart import StreamingChart
 from .dashboard import chart_class
@@ -28,11 +29,6 @@ def _default_watcher_factory(client, symbol, **kwargs):
     from breakout_kit.watcher import BreakoutWatcher
 
     return BreakoutWatcher(client, symbol, **kwargs)
-
-
-def _mask(account: str) -> str:
-    """``DU1234567`` -> ``DU***4567``."""
-    return account[:2] + "***" + account[-4:] if len(account) > 6 else account
 
 
 def _fmt_time(value, tz=None) -> str:
@@ -158,7 +154,8 @@ class ControlPanel(W.VBox):
         color = {"connected": "#2e7d32", "reconnecting": "#f9a825", "connecting": "#f9a825"}.get(state, "#c62828")
         settings = getattr(c, "settings", None)
         where = f"{settings.host}:{settings.port}" if settings is not None else ""
-        account = _mask(getattr(c, "account", "") or "")  # panels end up in screenshots and shared notebooks
+        raw = getattr(c, "account", "") or ""
+        account = mask_account(raw) if raw else ""  # panels end up in screenshots and shared notebooks
         kind = "" if not account else (" paper" if getattr(c, "paper", True) else " <b>LIVE</b>")
         trading = "trading enabled" if self.trading else "read-only"
         self.status.value = (f"<b>connection:</b> <span style='color:{color}'>&#9679; {html.escape(state)}</span>"

@@ -63,7 +63,7 @@ async def test_watch_signal_status_positions_quit():
     cli = await PipedCli.start(*FAST)
     try:
         await cli.expect(r"^using embedded paper gateway on 127\.0\.0\.1:\d+ .*set IB_PORT")
-        await cli.expect(r"^connected to 127\.0\.0\.1:\d+ .*account DU\d+, read-only")
+        await cli.expect(r"^connected to 127\.0\.0\.1:\d+ .*account DU\*\*\*\d{4} \(paper\), read-only")
         startup = time.monotonic() - t0
         await cli.send("breakout AAPL lookback=20 bar=1m")
         await cli.expect(r"^watching AAPL: 20-bar close breakout up on 1 min bars")
@@ -100,7 +100,7 @@ async def test_watch_signal_status_positions_quit():
 async def test_bracket_place_cancel_fill_positions():
     cli = await PipedCli.start(*FAST, "--trading")
     try:
-        await cli.expect(r"^connected to .*account DU\d+, trading enabled")
+        await cli.expect(r"^connected to .*account DU\*\*\*\d{4} \(paper\), trading enabled")
         await cli.send("breakout AAPL")
         sig = await cli.expect(r"^SIGNAL AAPL up ", timeout=60)
         price = float(re.search(r"price=(\S+)", sig).group(1))
