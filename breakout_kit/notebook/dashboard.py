@@ -92,7 +92,10 @@ class Dashboard(W.VBox):
         for symbol, s in self._feed:
             arrow = "&#9650;" if s.direction == "up" else "&#9660;"
             color = "#2e7d32" if s.direction == "up" else "#c62828"
-            when = s.time.strftime("%H:%M:%S") if hasattr(s.time, "strftime") else str(s.time)
+            t = s.time
+            if self.tz is not None and getattr(t, "tzinfo", None) is not None:
+                t = t.astimezone(self.tz)  # the same clock as the charts' axes
+            when = t.strftime("%H:%M") if hasattr(t, "strftime") else str(t)
             items.append(f"<span style='color:{color}'>{arrow} <b>{html.escape(symbol)}</b> "
                          f"{s.price:.2f} (level {s.level:.2f}) {when}</span>")
         self.feed.value = "<b>signals:</b> " + " &middot; ".join(items)

@@ -85,7 +85,8 @@ class ControlPanel(W.VBox):
 
         self.status = W.HTML()
         self.symbol = W.Combobox(placeholder="symbol, e.g. AAPL", options=list(symbols or []),
-                                 ensure_option=False, description="symbol", layout=W.Layout(width="220px"))
+                                 ensure_option=False, description="symbol", style={"description_width": "initial"},
+                                 layout=W.Layout(width="260px"))  # wide enough for the whole placeholder
         short = {"style": {"description_width": "initial"}, "layout": W.Layout(width="170px")}
         self.lookback = W.BoundedIntText(value=lookback, min=1, max=100_000, description="lookback", **short)
         self.bar_size = W.Dropdown(options=BAR_SIZES, value=bar_size, description="bar", **short)
@@ -277,14 +278,18 @@ class ControlPanel(W.VBox):
         self._refresh_table()
 
     # ---- awaiting ------------------------------------------------------------------------------------------
-    async def next_signal(self, timeout: float | None = None):
+    async def next_signal(self, timeout: float | None = None, *, history: bool = False):
         """Wait for the next signal from any of the panel's watchers (also ones started meanwhile).
 
-        Returns ``(watcher, signal)``; raises ``asyncio.TimeoutError`` after ``timeout`` seconds.
+        Signals found while a watcher replays its backfill are history and skipped unless ``history=True``
+        (they are not traded either). Returns ``(watcher, signal)``; raises ``asyncio.TimeoutError`` after
+        ``timeout`` seconds.
         """
         fut = asyncio.get_running_loop().create_future()
 
         def on_signal(watcher, signal):
+            if not history and getattr(watcher, "state", None) == "backfilling":
+                return
             if not fut.done():
                 fut.set_result((watcher, signal))
 

@@ -293,3 +293,31 @@ def test_gateway_speed_env_override(monkeypatch):
         monkeypatch.setenv(SPEED_ENV, bad)
         with pytest.raises(ValueError, match=SPEED_ENV):
             _env_speed(300.0)
+
+
+async def test_next_signal_skips_backfill_history_unless_asked():
+    panel = fake_panel(show_charts=False)
+    a = panel.start("AAA")
+    live = asyncio.ensure_future(panel.next_signal(timeout=5))
+    old = asyncio.ensure_future(panel.next_signal(timeout=5, history=True))
+    await asyncio.sleep(0)
+    a._set_state("backfilling")
+    replayed = FakeSignal(make_bar(1).time, "up", 100.0, 100.1)
+    a.feed(make_bar(1), None, replayed)
+    assert await old == (a, replayed)
+    assert not live.done()  # a replayed signal is history: not "the next breakout", never traded
+    a._set_state("live")
+    fresh = FakeSignal(make_bar(2).time, "up", 100.1, 100.2)
+    a.feed(make_bar(2), None, fresh)
+    assert await live == (a, fresh)
+    await panel.aclose()
+
+
+async def test_dashboard_feed_uses_the_panel_time_zone():
+    panel = fake_panel(show_charts=False, tz="America/New_York")
+    w = panel.start("AAA")
+    dash = Dashboard(panel, throttle=0.01)
+    w.feed(make_bar(0), None, FakeSignal(make_bar(0).time, "up", 100.0, 100.1))  # 14:30 UTC
+    assert "09:30" in dash.feed.value and "14:30" not in dash.feed.value
+    dash.close()
+    await panel.aclose()
