@@ -64,7 +64,9 @@ BY_NAME = {f.name: f for f in FIGURES}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="breakout-kit bench", description=__doc__.split("\n\n")[0].strip("`"))
+    p = argparse.ArgumentParser(prog="breakout-kit bench",
+                                description="Measure breakout_kit's figures against their baselines in one run "
+                                            "(see docs/benchmarks.md).")
     p.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats: under a minute")
     p.add_argument("--json", metavar="PATH", help="also write {figure: number, ..., meta: {...}} to PATH")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these figures (names below)")
