@@ -89,6 +89,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     text = outputs_text(ran)
     assert all(c.get("execution_count") for c in ran.cells if c.cell_type == "code")
     assert "Traceback" not in stderr_of(ran)
+    assert "Warning" not in stderr_of(ran)  # a reader sees any warning as something broken
     if name == "01_quickstart":
         assert "breakout at" in text and "'stopped'" in text
     elif name == "03_paper_trading":
