@@ -60,6 +60,15 @@ def order_ref_for(symbol: str, signal: Signal) -> str:
     return f"bk-{symbol}-{signal.time:%Y%m%dT%H%M%S}-{signal.direction}"
 
 
+class _Failed:
+    """Queued by the stream callback when delivering a bar raised: the watcher's task re-raises it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 class BreakoutWatcher:
     """Watch ``symbol`` for breakouts of ``rule`` on ``bar_size`` bars.
 
@@ -107,7 +116,8 @@ class BreakoutWatcher:
         self._last_time: int | None = None            # POSIX start of the last delivered bar
         self._initial = True                          # replaying the first backfill
         self._aggregator = BarAggregator(self.seconds)
-        self._queue: asyncio.Queue[Bar | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Bar | _Failed | None] = asyncio.Queue()
+        self._busy = False                            # the task is filling a gap from history
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._contract = None
@@ -196,6 +206,9 @@ class BreakoutWatcher:
                 bar = await self._queue.get()
                 if bar is None:                                  # resubscribed: the next bar will fill the gap
                     continue
+                if isinstance(bar, _Failed):                     # _deliver raised inside the stream callback
+                    raise bar.error
+                self._busy = True
                 try:
                     await self._catch_up_to(bar)
                 except ConnectionError:
@@ -205,6 +218,8 @@ class BreakoutWatcher:
                     # whole gap (this one included) from history
                     log.info("watcher %s: connection lost during gap fill; waiting for the reconnect", self.symbol)
                     continue
+                finally:
+                    self._busy = False
                 self._deliver(bar)
         except asyncio.CancelledError:
             if not self._stopping:
@@ -237,10 +252,23 @@ class BreakoutWatcher:
                 ib.cancelRealTimeBars(sub)
 
     def _on_piece(self, pieces, has_new_bar: bool) -> None:
-        """A 5-second bar arrived: aggregate; queue a completed ``bar_size`` bar for the watcher's task."""
+        """A 5-second bar arrived: aggregate; deliver a completed ``bar_size`` bar.
+
+        The common case (the bar right after the last delivered one, nothing queued, no gap fill running) is
+        delivered here in the stream callback: no task switch, so signals follow the bar message within
+        microseconds. Anything else (a gap to fill from history first) goes through the watcher's task in order.
+        """
         for p in pieces:
             bar = self._aggregator.add(int(p.time.timestamp()), p.open_, p.high, p.low, p.close, float(p.volume))
-            if bar is not None:
+            if bar is None:
+                continue
+            if (not self._busy and self._queue.empty() and self._last_time is not None
+                    and int(bar.time.timestamp()) == self._last_time + self.seconds):
+                try:
+                    self._deliver(bar)
+                except Exception as e:  # noqa: BLE001  (fail the watcher's task, as the queued path would)
+                    self._queue.put_nowait(_Failed(e))
+            else:
                 self._queue.put_nowait(bar)
         pieces.clear()          # ib_insync appends every bar to this list forever: keep memory flat
 

@@ -190,3 +190,41 @@ def test_argument_validation():
             TradeSpec(*bad)
     s = Signal(datetime(2026, 11, 23, 15, 1, tzinfo=timezone.utc), "up", 10.0, 10.5)
     assert order_ref_for("AAPL", s) == "bk-AAPL-20261123T150100-up"
+
+
+def _pieces(start: datetime, n: int, price: float = 100.0):
+    """``n`` consecutive 5-second real-time bars (ib_insync RealTimeBar-like) from ``start``."""
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(time=start + timedelta(seconds=5 * k), open_=price, high=price + 0.1, low=price - 0.1,
+                            close=price, volume=100) for k in range(n)]
+
+
+async def test_next_bar_is_delivered_in_the_stream_callback_and_a_gap_goes_through_the_task():
+    w = BreakoutWatcher(client=None, symbol="SYN", rule=BreakoutRule(lookback=3))
+    t0 = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+    w._last_time = int(t0.timestamp()) - 60          # the bar before t0 was delivered
+    w._on_piece(_pieces(t0, 12), True)                # completes the 15:00 bar: contiguous
+    assert w.bars_seen == 1 and w._queue.empty()       # delivered synchronously, no task switch
+    w._on_piece(_pieces(t0 + timedelta(minutes=2), 12), True)   # 15:02 after 15:00: 15:01 is missing
+    assert w.bars_seen == 1 and w._queue.qsize() == 1  # left for the task, which fills the gap from history first
+    w._queue.get_nowait()
+    w._busy = True                                      # the task is filling a gap: keep order, queue
+    w._on_piece(_pieces(t0 + timedelta(minutes=1), 12), True)
+    assert w.bars_seen == 1 and w._queue.qsize() == 1
+
+
+async def test_a_failure_in_the_stream_callback_fails_the_watcher_task():
+    w = BreakoutWatcher(client=None, symbol="SYN")
+    t0 = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+    w._last_time = int(t0.timestamp()) - 60
+
+    def boom(bar):
+        raise RuntimeError("detector broke")
+
+    from types import SimpleNamespace
+
+    w.detector = SimpleNamespace(update=boom, channel=None, bars_seen=0)
+    w._on_piece(_pieces(t0, 12), True)
+    failed = w._queue.get_nowait()
+    assert isinstance(failed.error, RuntimeError)
