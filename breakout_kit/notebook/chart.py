@@ -271,7 +271,7 @@ class LiveChart(StreamingChart):
                           row=2, col=1)
         margin = {"l": 40, "r": 10, "t": 30, "b": 20} if compact else {"l": 50, "r": 20, "t": 40, "b": 30}
         fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 12 if compact else 15}}, height=height,
-                          width=self.width,
+                          width=self.width, autosize=self.width is None,  # fill the output area, not plotly's 700 px
                           margin=margin, showlegend=not compact, uirevision="keep",
                           legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
         fig.update_xaxes(rangeslider_visible=False)
