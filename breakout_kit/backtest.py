@@ -59,14 +59,16 @@ class BacktestResult:
 
     def plot(self, max_candles: int = 5000, title: str | None = None):
         """A plotly Figure: price (candles, or a close line past ``max_candles`` bars), channel, entries/exits, and
-        equity on a second row."""
+        equity on a second row. With candles, pauses between sessions (nights, weekends) are cut out of the axis."""
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
         bars = self.bars
         x = bars.index
         fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.03)
-        if len(bars) <= max_candles:
+        candles = len(bars) <= max_candles
+        line = go.Scatter if candles else go.Scattergl  # WebGL traces cannot live on axes with rangebreaks
+        if candles:
             fig.add_trace(go.Candlestick(x=x, open=bars["open"], high=bars["high"], low=bars["low"],
                                          close=bars["close"], name="price"), row=1, col=1)
         else:
@@ -74,7 +76,7 @@ class BacktestResult:
                                        line={"width": 1}), row=1, col=1)
         upper, lower = channel_arrays(bars["high"].to_numpy(), bars["low"].to_numpy(), self.rule.lookback)
         for name, y, color in (("upper", upper, "rgba(0,128,0,0.6)"), ("lower", lower, "rgba(200,0,0,0.6)")):
-            fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=name, line={"width": 1, "color": color}),
+            fig.add_trace(line(x=x, y=y, mode="lines", name=name, line={"width": 1, "color": color}),
                           row=1, col=1)
         t = self.trades
         if len(t):
@@ -84,11 +86,24 @@ class BacktestResult:
                                      text=t["exit_reason"],
                                      marker={"symbol": "x", "size": 9,
                                              "color": np.where(t["pnl"] > 0, "green", "red")}), row=1, col=1)
-        fig.add_trace(go.Scattergl(x=self.equity.index, y=self.equity.to_numpy(), mode="lines", name="equity"),
+        fig.add_trace(line(x=self.equity.index, y=self.equity.to_numpy(), mode="lines", name="equity"),
                       row=2, col=1)
+        if candles:  # hide nights and weekends instead of drawing them as flat stretches
+            fig.update_xaxes(rangebreaks=_gaps(x))
         fig.update_layout(title=title or f"backtest {self.rule}", xaxis_rangeslider_visible=False,
                           height=600, margin={"l": 40, "r": 20, "t": 50, "b": 30})
         return fig
+
+
+def _gaps(index: pd.Index) -> list[dict]:
+    """Plotly rangebreaks for the pauses between sessions: gaps over 4x the usual bar spacing."""
+    if len(index) < 3 or not isinstance(index, pd.DatetimeIndex):
+        return []
+    step = index[1:] - index[:-1]
+    spacing = step.median()
+    wall = "%Y-%m-%d %H:%M:%S"  # plotly draws wall-clock times and ignores offsets
+    return [{"bounds": [(index[i] + spacing).strftime(wall), index[i + 1].strftime(wall)]}
+            for i in np.flatnonzero(step > 4 * spacing)]
 
 
 def _check_pct(name: str, value) -> float:

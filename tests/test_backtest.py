@@ -184,6 +184,17 @@ def test_plot_returns_figure_with_price_channel_trades_and_equity():
     assert type(r.plot(max_candles=3).data[0]).__name__ == "Scattergl"
 
 
+def test_plot_hides_the_night_between_sessions():
+    df = frame((HEAD + [ENTRY_BAR, (100.5, 105.5, 100, 105)]) * 2)
+    df.index = df.index[:5].append(df.index[:5] + pd.Timedelta(days=1))  # the same five minutes, next day
+    fig = backtest(df, RULE, take_profit_pct=5, stop_loss_pct=2).plot()
+    step = df.index[1] - df.index[0]
+    wall = "%Y-%m-%d %H:%M:%S"
+    assert [tuple(b.bounds) for b in fig.layout.xaxis.rangebreaks] == [
+        ((df.index[4] + step).strftime(wall), df.index[5].strftime(wall))]
+    assert not any("gl" in tr.type for tr in fig.data)  # WebGL traces vanish on axes with rangebreaks
+
+
 def test_backtest_many_summary_by_symbol():
     good = frame(HEAD + [ENTRY_BAR, (100.5, 105.5, 100, 105)])
     bad = frame(HEAD + [ENTRY_BAR, (100, 100.5, 97.5, 98.5)])
