@@ -50,7 +50,8 @@ class ControlPanel(W.VBox):
     ``renderer="canvas"`` draws the charts with the lighter CanvasChart; ``tz`` sets the charts' time zone. Display it as the last expression of a cell.
     Programmatic use: ``panel.start("AAPL")`` returns the started watcher; ``panel.watchers`` / ``panel.charts``
     map symbol to watcher / chart; ``panel.stop(symbol)``, ``panel.stop_all()``, ``await panel.aclose()``;
-    ``await panel.next_signal(timeout)`` and ``await panel.wait_bars(n, timeout)`` pace a notebook on events.
+    ``await panel.next_signal(timeout)`` (live signals only; ``history=True`` adds backfill replays) and
+    ``await panel.wait_bars(n, timeout)`` pace a notebook on events.
     Paper trading controls (qty, TP %, SL %) are enabled only when ``client.trading`` is true.
     """
 
