@@ -18,6 +18,9 @@ Pinned fill rules
   the take profit -> exit at the open (gap through the target); low touches the stop -> exit at the stop; high
   touches the take profit -> exit at the take profit. So when one bar touches both, the stop wins (conservative).
 * ``max_holding_bars=N``: still open at the close of bar ``entry_bar + N`` -> exit at that close ("max_holding").
+* ``flat_at_session_end=True``: a position still open at the close of the last bar of its entry's session (the last
+  bar on the entry bar's calendar day in ``session_tz``, default New York) exits at that close ("session_end"), so no
+  trade is held overnight. Checked before ``max_holding_bars`` when both apply to the same bar.
 * End of data: a position still open exits at the last bar's close ("end_of_data").
 * Sizing: ``quantity`` shares per trade, or ``cash`` per trade (``floor(cash / entry price)`` shares; a trade that
   would buy 0 shares is skipped); default 100 shares. No margin or balance checks.
@@ -106,6 +109,17 @@ def _gaps(index: pd.Index) -> list[dict]:
             for i in np.flatnonzero(step > 4 * spacing)]
 
 
+def _session_last_bar(times: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    """For every bar, the index of the last bar on the same calendar day in ``tz`` (naive times: taken as is)."""
+    try:
+        local = times.tz_convert(tz) if times.tz is not None else times
+    except Exception as e:  # noqa: BLE001  (zoneinfo / pytz raise different types for an unknown zone)
+        raise ValueError(f"session_tz {tz!r} is not a time zone name like 'America/New_York'") from e
+    day = local.normalize().asi8
+    ends = np.flatnonzero(np.r_[day[1:] != day[:-1], True])   # last bar of each day
+    return ends[np.searchsorted(ends, np.arange(len(day)))]
+
+
 def _check_pct(name: str, value) -> float:
     try:
         v = float(value)
@@ -146,12 +160,14 @@ def _first_touch(high, low, start: int, end: int, tp: float, sl: float) -> int:
 def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_profit_pct: float,
              stop_loss_pct: float, entry: str = "next_open", quantity: float | None = None,
              cash: float | None = None, commission: float = 0.0, min_commission: float = 0.0,
-             max_holding_bars: int | None = None, initial_capital: float = 100_000.0) -> BacktestResult:
+             max_holding_bars: int | None = None, flat_at_session_end: bool = False,
+             session_tz: str = "America/New_York", initial_capital: float = 100_000.0) -> BacktestResult:
     """Trade ``rule``'s up breakouts in ``bars_df`` with a percentage take profit and stop (fill rules: module doc).
 
     ``bars_df`` has open/high/low/close/volume and a DatetimeIndex or a ``time``/``date`` column. Size with
     ``quantity`` (shares per trade) or ``cash`` (money per trade), not both; default 100 shares. ``commission`` is
-    per share and ``min_commission`` per order. Raises ``ValueError`` on bad parameters or bars.
+    per share and ``min_commission`` per order. ``flat_at_session_end`` closes every trade by the end of its day
+    (in ``session_tz``). Raises ``ValueError`` on bad parameters or bars.
     """
     rule = BreakoutRule() if rule is None else rule
     if not isinstance(rule, BreakoutRule):
@@ -176,12 +192,16 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
                 or max_holding_bars < 1:
             raise ValueError(f"max_holding_bars must be an int >= 1 or None, got {max_holding_bars!r}")
         max_holding_bars = int(max_holding_bars)
+    if not isinstance(flat_at_session_end, bool):
+        raise TypeError(f"flat_at_session_end must be True or False, got {flat_at_session_end!r}")
     if not isinstance(bars_df, pd.DataFrame):
         raise TypeError(f"bars must be a pandas DataFrame, got {type(bars_df).__name__}")
     if len(bars_df) == 0:
         raise ValueError("bars frame is empty: nothing to backtest")
     times, o, h, lo, c, v = frame_arrays(bars_df)
     n = len(times)
+
+    session_last = _session_last_bar(times, session_tz) if flat_at_session_end else None
 
     sig_idx, is_up, _level, sig_price = scan_arrays(o, h, lo, c, v, rule)
     sig_idx, sig_price = sig_idx[is_up], sig_price[is_up]
@@ -212,11 +232,17 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
         tp = ep * (100.0 + tp_pct) / 100.0
         sl = ep * (100.0 - sl_pct) / 100.0
         last_bar = n - 1 if max_holding_bars is None else min(n - 1, ei + max_holding_bars)
-        k = _first_touch(h, lo, ei + first_check, last_bar, tp, sl)
+        day_end = int(session_last[ei]) if session_last is not None else n
+        if first_check and ei >= day_end:
+            continue  # a signal-price entry on the day's last bar could only be flattened at the same close
+        k = _first_touch(h, lo, ei + first_check, min(last_bar, day_end), tp, sl)
         if k < 0:
-            xi, xp = last_bar, float(c[last_bar])
-            timed_out = max_holding_bars is not None and ei + max_holding_bars <= n - 1
-            reason = "max_holding" if timed_out else "end_of_data"
+            if day_end <= last_bar and day_end < n - 1:
+                xi, reason = day_end, "session_end"
+            else:
+                timed_out = max_holding_bars is not None and ei + max_holding_bars <= n - 1
+                xi, reason = last_bar, ("max_holding" if timed_out else "end_of_data")
+            xp = float(c[xi])
         else:
             xi = k
             if o[k] <= sl:

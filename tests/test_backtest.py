@@ -245,3 +245,41 @@ def test_bad_bars():
     with pytest.raises(TypeError, match="mapping"):
         backtest_many([frame(HEAD)], RULE, **kw)
     assert isinstance(backtest(frame(HEAD), RULE, **kw), BacktestResult)
+
+
+# Two New York sessions: 15:57..15:59 on Monday, then Tuesday from 09:30 (times in UTC).
+DAYS = pd.DatetimeIndex(["2026-11-23 20:55", "2026-11-23 20:56", "2026-11-23 20:57", "2026-11-23 20:58",
+                         "2026-11-23 20:59", "2026-11-24 14:30", "2026-11-24 14:31"], tz="UTC")
+
+
+def two_days(rows):
+    a = np.array(rows, dtype=float)
+    return pd.DataFrame({"open": a[:, 0], "high": a[:, 1], "low": a[:, 2], "close": a[:, 3], "volume": 1000.0},
+                        index=DAYS[:len(rows)])
+
+
+def test_flat_at_session_end_exits_at_the_days_last_close():
+    rows = HEAD + [ENTRY_BAR, (100.5, 101, 99.5, 100.7), (101, 106, 100.5, 105.5)]
+    held = only_trade(backtest(two_days(rows), RULE, take_profit_pct=5, stop_loss_pct=2))
+    assert (held.exit_time, held.exit_reason) == (DAYS[5], "take_profit")        # held overnight by default
+    t = only_trade(backtest(two_days(rows), RULE, take_profit_pct=5, stop_loss_pct=2, flat_at_session_end=True))
+    assert (t.entry_time, t.exit_time, t.exit_price, t.exit_reason) == (DAYS[3], DAYS[4], 100.7, "session_end")
+    # in Tokyo all these bars fall on one calendar day: nothing to flatten before the target is hit
+    tokyo = backtest(two_days(rows), RULE, take_profit_pct=5, stop_loss_pct=2, flat_at_session_end=True,
+                     session_tz="Asia/Tokyo")
+    assert only_trade(tokyo).exit_reason == "take_profit"
+
+
+def test_flat_at_session_end_skips_a_signal_entry_on_the_days_last_bar():
+    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 100.5, 99, 100), (100, 101, 99, 100),
+            (100, 102, 99.5, 102), (102, 103, 101, 102.5)]                       # signal on 15:59, Monday's last
+    kw = {"take_profit_pct": 5, "stop_loss_pct": 2, "entry": "signal"}
+    assert len(backtest(two_days(rows), RULE, **kw).trades) == 1
+    assert len(backtest(two_days(rows), RULE, flat_at_session_end=True, **kw).trades) == 0
+
+
+@pytest.mark.parametrize("kwargs, error", [({"flat_at_session_end": "yes"}, TypeError),
+                                           ({"flat_at_session_end": True, "session_tz": "Mars/Base"}, ValueError)])
+def test_flat_at_session_end_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        backtest(two_days(HEAD + [ENTRY_BAR]), RULE, take_profit_pct=5, stop_loss_pct=2, **kwargs)
