@@ -426,7 +426,7 @@ class Session:
         return Reply(f"watching {symbol}: {lookback}-bar {trigger} breakout {direction} on {bar_size} bars{extra}")
 
     def _on_signal(self, watcher, signal) -> None:
-        if getattr(watcher, "state", "live") in ("starting", "backfilling"):
+        if watcher.replaying:
             return  # history replayed by the first backfill: in the watcher's list, not news for the user
         self.signal_count += 1
         self.announced[watcher.symbol] = self.announced.get(watcher.symbol, 0) + 1

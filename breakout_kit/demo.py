@@ -80,7 +80,7 @@ async def run_demo(gw: Any, symbols: list[str], *, minutes: float, speed: float,
         live: dict[str, int] = {s: 0 for s in symbols}
 
         def on_signal(watcher, sig) -> None:
-            if watcher.state == "backfilling":
+            if watcher.replaying:
                 return  # found while replaying history: no order was placed for it, not news
             live[watcher.symbol] += 1
             out(signal_line(watcher.symbol, sig))

@@ -114,7 +114,7 @@ class BreakoutWatcher:
         self._window: deque[tuple] = deque(maxlen=max_bars)
         self._signals: deque[Signal] = deque(maxlen=MAX_SIGNALS)
         self._last_time: int | None = None            # POSIX start of the last delivered bar
-        self._initial = True                          # replaying the first backfill
+        self._replaying = True                        # replaying the first backfill
         self._aggregator = BarAggregator(self.seconds)
         self._queue: asyncio.Queue[Bar | _Failed | None] = asyncio.Queue()
         self._busy = False                            # the task is filling a gap from history
@@ -127,6 +127,12 @@ class BreakoutWatcher:
     # ---- public -----------------------------------------------------------------------------------------------
     def __repr__(self) -> str:
         return f"<BreakoutWatcher {self.symbol} {self.bar_size} {self.state} bars={self.bars_seen}>"
+
+    @property
+    def replaying(self) -> bool:
+        """True until the first backfill has been replayed: signals found then are history (never traded, and
+        views should not announce them); everything after, gap fills after a reconnect included, is live."""
+        return self._replaying
 
     @property
     def bars_seen(self) -> int:
@@ -192,7 +198,7 @@ class BreakoutWatcher:
             # stream joins in), so nothing is lost and no server-time request is needed.
             for bar in _frame_bars(frame)[:-1]:
                 self._deliver(bar)
-            self._initial = False
+            self._replaying = False
             client.resubscribe_event += self._on_resubscribe
             client.state_event += self._on_client_state
             try:
@@ -317,7 +323,7 @@ class BreakoutWatcher:
         for signal in signals:
             self._signals.append(signal)
             self.signal_event.emit(self, signal)
-            if not self._initial:
+            if not self._replaying:
                 self._act_on(signal)
 
     def _act_on(self, signal: Signal) -> None:

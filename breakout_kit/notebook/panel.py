@@ -289,7 +289,7 @@ class ControlPanel(W.VBox):
         fut = asyncio.get_running_loop().create_future()
 
         def on_signal(watcher, signal):
-            if not history and getattr(watcher, "state", None) == "backfilling":
+            if not history and watcher.replaying:
                 return
             if not fut.done():
                 fut.set_result((watcher, signal))

@@ -93,6 +93,11 @@ class FakeWatcher:
         self._stopped = None
         self._task = None
 
+    @property
+    def replaying(self) -> bool:
+        """Like BreakoutWatcher.replaying: a fake's first backfill is its starting/backfilling states."""
+        return self.state in ("starting", "backfilling")
+
     def start(self):
         self._stopped = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())

@@ -53,6 +53,11 @@ class FakeWatcher:
         self._task = None
         self._done = None
 
+    @property
+    def replaying(self) -> bool:
+        """Like BreakoutWatcher.replaying: tests put a fake into its first backfill with _set_state("backfilling")."""
+        return self.state == "backfilling"
+
     def _set_state(self, state):
         self.state = state
         self.state_event.emit(self, state)

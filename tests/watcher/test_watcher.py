@@ -72,10 +72,15 @@ async def test_detects_planted_breakout_live_with_exact_bars(fast_gateway, clien
     live_signals = []
     w = BreakoutWatcher(client, "MSFT", rule=BreakoutRule(lookback=20), max_bars=2000,
                         on_signal=lambda watcher, s: live_signals.append(s))
+    seen = []  # (signal, replaying) as views see them
+    w.signal_event += lambda watcher, s: seen.append((s, watcher.replaying))
+    assert w.replaying
     task = w.start()
     assert isinstance(task, asyncio.Task) and w.start() is task
     await until(w.signal_event, lambda: any(s.time == planted for s in live_signals))
-    assert w.state == "live" and w.error is None
+    assert w.state == "live" and w.error is None and not w.replaying
+    # on_signal (and trading) got exactly the signals not flagged as backfill replays
+    assert [sig for sig, replaying in seen if not replaying] == live_signals
     # every bar the watcher holds equals the gateway's history; signals equal scan() over those bars
     assert_bars_exact(w, gw)
     expected = scan(w.bars.reset_index(), w.rule)
