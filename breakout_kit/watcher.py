@@ -33,7 +33,7 @@ log = logging.getLogger("breakout_kit.watcher")
 STATES = ("starting", "backfilling", "live", "reconnecting", "stopped", "failed")
 MAX_SIGNALS = 1_000  # the most recent signals kept (memory stays flat on endless streams)
 MAX_BARS = 10_000_000  # largest max_bars window accepted
-BRACKET_ATTEMPTS = 3  # a request (bracket, start-up) interrupted by a disconnect is retried after the reconnect
+RETRY_ATTEMPTS = 3  # a request (start-up, bracket) interrupted by a disconnect is retried after the reconnect
 _COLUMNS = ["open", "high", "low", "close", "volume", "upper", "lower"]
 
 
@@ -349,37 +349,33 @@ class BreakoutWatcher:
 
     async def _place_bracket(self, signal: Signal) -> None:
         spec = self.trade
-        for attempt in range(1, BRACKET_ATTEMPTS + 1):
-            try:
-                trades = await self.client.place_buy_bracket_pct_async(
+        try:
+            # a drop while preparing the bracket (price snapshot, ...) is retried once the client is back; the
+            # orderRef makes a retry return a bracket that did reach TWS instead of sending it twice
+            trades = await self._until_answered(
+                lambda: self.client.place_buy_bracket_pct_async(
                     self.symbol, spec.quantity, spec.take_profit_pct, spec.stop_loss_pct,
-                    order_ref=order_ref_for(self.symbol, signal))
-                self.orders.append(trades)
-                return
-            except ConnectionError as e:
-                # dropped while preparing the bracket (price snapshot, ...): retry once the client is back; the
-                # orderRef makes a retry return a bracket that did reach TWS instead of sending it twice
-                if attempt == BRACKET_ATTEMPTS or not getattr(self.client, "reconnect", False) \
-                        or not await self._reconnected():
-                    self._trade_failed(signal, e)
-                    return
-                log.info("bracket for %s interrupted by a disconnect; retrying after the reconnect", self.symbol)
-            except Exception as e:  # noqa: BLE001 -- a refused order must not kill the watcher; keep the reason
-                self._trade_failed(signal, e)
-                return
+                    order_ref=order_ref_for(self.symbol, signal)),
+                what=f"placing the bracket for {signal.time:%H:%M}")
+        except Exception as e:  # noqa: BLE001 -- a refused order must not kill the watcher; keep the reason
+            message = f"{signal.time:%Y-%m-%d %H:%M} {self.symbol}: {e}"
+            self.trade_errors.append(message)
+            log.warning("bracket not placed: %s", message)
+            return
+        self.orders.append(trades)
 
-    async def _until_answered(self, request):
+    async def _until_answered(self, request, what: str = "starting"):
         """``await request()``; when the connection drops meanwhile, wait for the client's reconnect and ask again
-        (a watcher started during an outage, or dropped mid-backfill, must not fail for it)."""
-        for attempt in range(1, BRACKET_ATTEMPTS + 1):
+        (a watcher started during an outage, or dropped mid-backfill or mid-bracket, must not fail for it)."""
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
                 return await request()
             except ConnectionError:
-                if attempt == BRACKET_ATTEMPTS or not getattr(self.client, "reconnect", False) \
+                if attempt == RETRY_ATTEMPTS or not getattr(self.client, "reconnect", False) \
                         or not await self._reconnected():
                     raise
-                log.info("watcher %s: connection lost while starting; asking again after the reconnect",
-                         self.symbol)
+                log.info("watcher %s: connection lost while %s; asking again after the reconnect",
+                         self.symbol, what)
 
     async def _reconnected(self) -> bool:
         """Wait (bounded) until the client is connected again; False if it is not."""
@@ -393,11 +389,6 @@ class BreakoutWatcher:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(client.state_event, left)
         return True
-
-    def _trade_failed(self, signal: Signal, error: BaseException) -> None:
-        message = f"{signal.time:%Y-%m-%d %H:%M} {self.symbol}: {error}"
-        self.trade_errors.append(message)
-        log.warning("bracket not placed: %s", message)
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
