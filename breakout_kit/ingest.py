@@ -29,12 +29,18 @@ COVERED_FILE = "covered_from.txt"
 NEW_YORK = "America/New_York"
 
 
-def duration_seconds(duration: str) -> int:
-    """``"5 D"`` -> 432000; ValueError for anything IB would not accept."""
+def _parse_duration(duration: str) -> tuple[int, str]:
+    """``"5 d"`` -> ``(5, "D")``; ValueError for anything IB would not accept."""
     m = _DURATION.match(duration) if isinstance(duration, str) else None
     if not m or int(m.group(1)) <= 0:
         raise ValueError(f"duration {duration!r} is not like '3600 S', '5 D', '2 W', '1 M' or '1 Y'")
-    return int(m.group(1)) * _UNIT_SECONDS[m.group(2).upper()]
+    return int(m.group(1)), m.group(2).upper()
+
+
+def duration_seconds(duration: str) -> int:
+    """``"5 D"`` -> 432000; ValueError for anything IB would not accept."""
+    number, unit = _parse_duration(duration)
+    return number * _UNIT_SECONDS[unit]
 
 
 def span_start(last: pd.Timestamp, duration: str) -> pd.Timestamp:
@@ -43,11 +49,10 @@ def span_start(last: pd.Timestamp, duration: str) -> pd.Timestamp:
     Like IB, ``D`` and ``W`` count trading sessions (weekdays; ``W`` = 5), so "3 D" on a Monday reaches back to
     Thursday's session instead of into the weekend; ``S`` is seconds, ``M``/``Y`` are 30/365 calendar days.
     """
-    seconds = duration_seconds(duration)                 # validates
-    unit = duration.strip()[-1].upper()
+    number, unit = _parse_duration(duration)
     if unit not in "DW":
-        return last - pd.Timedelta(seconds=seconds)
-    sessions = seconds // 86_400 if unit == "D" else 5 * seconds // (7 * 86_400)
+        return last - pd.Timedelta(seconds=number * _UNIT_SECONDS[unit])
+    sessions = number if unit == "D" else 5 * number
     local = last.tz_convert(NEW_YORK).normalize()        # midnight of the last bar's session, New York
     first_day = local - pd.offsets.BDay(sessions - 1) if sessions > 1 else local
     return first_day.tz_convert(last.tz)
