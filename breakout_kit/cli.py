@@ -237,9 +237,8 @@ async def interactive(args: argparse.Namespace) -> int:
                 await asyncio.gather(stop_wait, return_exceptions=True)
                 connect.result()  # ConnectError -> one line below
                 stack.push_async_callback(_bounded, client.disconnect())
-                raw_account = getattr(client, "account", "") or ""
-                account = (mask_account(raw_account) + (" (paper)" if raw_account.startswith("DU") else " (LIVE)")
-                           if raw_account else "?")
+                account = (mask_account(client.account) + (" (paper)" if client.paper else " (LIVE)")
+                           if client.account else "?")
                 mode = "trading enabled" if args.trading else "read-only (start with --trading to place orders)"
                 where = f"{client.settings.host}:{client.settings.port}"  # flags, else env, else defaults
                 out(f"connected to {where} as client {client.settings.client_id}, account {account}, {mode}"

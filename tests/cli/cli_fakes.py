@@ -28,6 +28,10 @@ class FakeClient:
         self.calls: list[tuple] = []
         self.next_id = 10
 
+    @property
+    def paper(self) -> bool:
+        return self.account.startswith("DU")
+
     async def connect(self):
         self.connected = True
 
