@@ -48,6 +48,14 @@ FARMS = {
     "hmds": (2105, 2106, "HMDS data farm", "ushmds"),
     "secdef": (2157, 2158, "Sec-def data farm", "secdefnj"),
 }
+
+
+def farm_message(farm: str, ok: bool) -> tuple[int, str]:
+    """TWS's informational farm message, e.g. ``(2104, "Market data farm connection is OK:usfarm")``."""
+    broken, fine, label, name = FARMS[farm]
+    return (fine, f"{label} connection is OK:{name}") if ok else (broken, f"{label} connection is broken:{name}")
+
+
 #: what a FaultPlan draws from (a plan step's ``kind``)
 KINDS = ("drop", "drop_all", "refuse", "restart", "lost_kept", "lost_data")
 
@@ -231,10 +239,10 @@ class Faults:
             raise ValueError(f"farm must be one of {', '.join(FARMS)}, got {farm!r}")
         if not isinstance(ok, bool):
             raise TypeError(f"ok must be a bool, got {type(ok).__name__}")
-        broken, fine, label, name = FARMS[farm]
+        code, text = farm_message(farm, ok)
         clients = self._clients()
         for s in clients:
-            s.error(-1, fine if ok else broken, f"{label} connection is {'OK' if ok else 'broken'}:{name}")
+            s.error(-1, code, text)
         self.injected["farm"] += 1
         return len(clients)
 

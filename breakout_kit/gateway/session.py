@@ -24,6 +24,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .faults import FARMS, farm_message
 from .protocol import (
     API_PREFIX,
     SERVER_VERSION,
@@ -214,12 +215,8 @@ class Session:
         gw = self.gateway
         self.send(15, 1, ",".join(gw.accounts))
         self.send(9, 1, gw.next_order_id)
-        for code, text in (
-            (2104, "Market data farm connection is OK:usfarm"),
-            (2106, "HMDS data farm connection is OK:ushmds"),
-            (2158, "Sec-def data farm connection is OK:secdefnj"),
-        ):
-            self.error(-1, code, text)
+        for farm in FARMS:  # 2104, 2106, 2158 "... connection is OK", as TWS greets every client
+            self.error(-1, *farm_message(farm, ok=True))
         log.info("client %d connected from %s", client_id, self.peer)
 
 
