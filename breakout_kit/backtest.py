@@ -113,7 +113,7 @@ def _session_last_bar(times: pd.DatetimeIndex, tz: str) -> np.ndarray:
     """For every bar, the index of the last bar on the same calendar day in ``tz`` (naive times: taken as is)."""
     try:
         local = times.tz_convert(tz) if times.tz is not None else times
-    except Exception as e:  # noqa: BLE001  (zoneinfo / pytz raise different types for an unknown zone)
+    except Exception as e:  # zoneinfo and pytz raise different types for an unknown zone
         raise ValueError(f"session_tz {tz!r} is not a time zone name like 'America/New_York'") from e
     day = local.normalize().asi8
     ends = np.flatnonzero(np.r_[day[1:] != day[:-1], True])   # last bar of each day
