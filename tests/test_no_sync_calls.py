@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from breakout_kit.iblib import IB
+from breakout_kit.client.iblib import IB
 
 PACKAGE = Path(__file__).resolve().parents[1] / "breakout_kit"
 

@@ -5,12 +5,12 @@
     watcher = panel.start("AAPL")     # or type a symbol and press Start
 """
 
-from .canvas import CanvasChart
-from .chart import LiveChart, StreamingChart
-from .dashboard import Dashboard
-from .panel import ControlPanel
-from .session import connect, disconnect, embedded_gateway
-from .sync_calls import enable_sync_calls, sync_calls_enabled
+from breakout_kit.connect import connect, disconnect, embedded_gateway
+from breakout_kit.notebook.canvas import CanvasChart
+from breakout_kit.notebook.chart import LiveChart, StreamingChart
+from breakout_kit.notebook.dashboard import Dashboard
+from breakout_kit.notebook.panel import ControlPanel
+from breakout_kit.notebook.sync_calls import enable_sync_calls, sync_calls_enabled
 
 __all__ = [
     "CanvasChart",

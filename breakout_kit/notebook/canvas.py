@@ -16,7 +16,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from .chart import StreamingChart
+from breakout_kit.notebook.chart import StreamingChart
 
 _COLUMNS = ("wall", "open", "high", "low", "close", "volume", "upper", "lower")
 

@@ -7,7 +7,7 @@ from collections import deque
 
 import ipywidgets as W
 
-from .chart import LiveChart, StreamingChart
+from breakout_kit.notebook.chart import LiveChart, StreamingChart
 
 
 def chart_class(renderer: str) -> type[StreamingChart]:
@@ -15,7 +15,7 @@ def chart_class(renderer: str) -> type[StreamingChart]:
     if renderer == "plotly":
         return LiveChart
     if renderer == "canvas":
-        from .canvas import CanvasChart
+        from breakout_kit.notebook.canvas import CanvasChart
 
         return CanvasChart
     raise ValueError(f"renderer must be 'plotly' or 'canvas', got {renderer!r}")

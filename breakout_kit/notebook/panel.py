@@ -13,22 +13,18 @@ from collections.abc import Callable
 
 import ipywidgets as W
 
-from ..config import mask_account
-from ..iblib import Event
-from .chart import StreamingChart
-from .dashboard import chart_class
-from .tasks import TaskKeeper
+from breakout_kit.client.config import mask_account
+from breakout_kit.core.bars import LIVE_BAR_SIZES, live_bar_size
+from breakout_kit.core.breakout import BreakoutRule
+from breakout_kit.notebook.chart import StreamingChart
+from breakout_kit.notebook.dashboard import chart_class
+from breakout_kit.notebook.tasks import TaskKeeper
+from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
+from breakout_kit.watch.watchlist import Watchlist
 
-BAR_SIZES = ["5 secs", "10 secs", "15 secs", "30 secs", "1 min", "2 mins", "5 mins", "15 mins", "30 mins", "1 hour"]
 _TABLE_REFRESH = 0.5  # seconds: the table redraws at most this often, however many bars arrive
 _FINISHED = ("stopped", "failed")
 _SUGGEST_DELAY = 0.4  # seconds without typing before the server is asked for matching symbols
-
-
-def _default_watcher_factory(client, symbol, **kwargs):
-    from breakout_kit.watcher import BreakoutWatcher
-
-    return BreakoutWatcher(client, symbol, **kwargs)
 
 
 def _fmt_time(value, tz=None) -> str:
@@ -59,16 +55,15 @@ class ControlPanel(W.VBox):
                  backfill: str = "1 D", window: int = 500, throttle: float = 0.3, show_charts: bool = True,
                  chart_height: int = 380, renderer: str = "plotly", tz=None,
                  watcher_factory: Callable | None = None):
-        if bar_size not in BAR_SIZES:
-            raise ValueError(f"bar_size {bar_size!r} is not one of {', '.join(BAR_SIZES)}")
+        bar_size = live_bar_size(bar_size)        # "5m" -> "5 mins"; the same message as the CLI and the watcher
         self.client = client
         self.backfill = backfill
         self.window = window
         self.throttle = throttle
         self.show_charts = show_charts
         self.chart_height = chart_height
-        self.watcher_factory = watcher_factory or _default_watcher_factory
-        self.watchers: dict[str, object] = {}
+        self.watcher_factory = watcher_factory or BreakoutWatcher
+        self.watchlist = Watchlist(client, watcher_factory=self.watcher_factory)
         self.chart_class = chart_class(renderer)
         if isinstance(tz, str):
             from zoneinfo import ZoneInfo
@@ -76,7 +71,9 @@ class ControlPanel(W.VBox):
             tz = ZoneInfo(tz)
         self.tz = tz
         self.charts: dict[str, StreamingChart] = {}
-        self.started_event = Event("started_event")  # emits (watcher) after each start
+        self.started_event = self.watchlist.started_event  # emits (watcher) after each start
+        for event in (self.watchlist.state_event, self.watchlist.bar_event, self.watchlist.signal_event):
+            event.connect(self._on_watcher_event)
         self._table_handle: asyncio.TimerHandle | None = None
         self._suggest_task: asyncio.Task | None = None
         lookback = getattr(rule, "lookback", 20)
@@ -90,7 +87,7 @@ class ControlPanel(W.VBox):
                                  layout=W.Layout(width="260px"))  # wide enough for the whole placeholder
         short = {"style": {"description_width": "initial"}, "layout": W.Layout(width="170px")}
         self.lookback = W.BoundedIntText(value=lookback, min=1, max=100_000, description="lookback", **short)
-        self.bar_size = W.Dropdown(options=BAR_SIZES, value=bar_size, description="bar", **short)
+        self.bar_size = W.Dropdown(options=LIVE_BAR_SIZES, value=bar_size, description="bar", **short)
         self.trigger = W.Dropdown(options=["close", "high"], value=trigger, description="trigger", **short)
         self.direction = W.Dropdown(options=["up", "down", "both"], value=direction, description="direction",
                                     **short)
@@ -132,6 +129,11 @@ class ControlPanel(W.VBox):
         ])
 
     # ---- client / status ---------------------------------------------------------------------------------
+    @property
+    def watchers(self) -> dict[str, BreakoutWatcher]:
+        """Symbol -> watcher (stopped ones stay, with their frozen charts, until started again)."""
+        return self.watchlist.watchers
+
     @property
     def trading(self) -> bool:
         """True when the client allows orders (the paper trading controls are enabled then)."""
@@ -185,10 +187,8 @@ class ControlPanel(W.VBox):
         self.symbol.options = merged
 
     # ---- start / stop ------------------------------------------------------------------------------------
-    def rule(self):
+    def rule(self) -> BreakoutRule:
         """The BreakoutRule the widgets describe (ValueError if they describe an invalid one)."""
-        from breakout_kit.breakout import BreakoutRule
-
         return BreakoutRule(lookback=int(self.lookback.value), trigger=self.trigger.value,
                             direction=self.direction.value, min_rel_volume=float(self.min_rel_volume.value))
 
@@ -196,8 +196,6 @@ class ControlPanel(W.VBox):
         """The TradeSpec for new watchers, or None when bracket trading is off or not allowed."""
         if not (self.trading and self.trade_enabled.value):
             return None
-        from breakout_kit.watcher import TradeSpec
-
         return TradeSpec(int(self.quantity.value), float(self.take_profit_pct.value),
                          float(self.stop_loss_pct.value))
 
@@ -226,27 +224,21 @@ class ControlPanel(W.VBox):
             raise ValueError(f"{symbol} is already being watched; stop it first")
         asyncio.get_running_loop()  # fail fast, before building anything, when called without a loop
         kwargs = {"rule": rule if rule is not None else self.rule(), "bar_size": bar_size or self.bar_size.value,
-                      "backfill": self.backfill, "trade": trade if trade is not None else self.trade_spec()}
-        if self.watcher_factory is _default_watcher_factory:
+                  "backfill": self.backfill, "trade": trade if trade is not None else self.trade_spec()}
+        if self.watcher_factory is BreakoutWatcher:
             kwargs["max_bars"] = self.window
-        watcher = self.watcher_factory(self.client, symbol, **kwargs)
         if old is not None:
             self._forget(symbol)
-        self.watchers[symbol] = watcher
-        watcher.state_event.connect(self._on_watcher_event)
-        watcher.bar_event.connect(self._on_watcher_event)
-        watcher.signal_event.connect(self._on_watcher_event)
+        watcher = self.watchlist.start(symbol, **kwargs)
         if self.show_charts:
             chart = self.chart_class(watcher, window=self.window, throttle=self.throttle, height=self.chart_height,
                                      tz=self.tz)
             self.charts[symbol] = chart
             self.charts_box.children = [c.widget for c in self.charts.values()]
-        task = watcher.start()
-        self.tasks.watch(task, what=f"watcher {symbol}")
+        self.tasks.watch(watcher.start(), what=f"watcher {symbol}")   # start() returns the running task
         if symbol not in self.symbol.options:
             self.symbol.options = [*self.symbol.options, symbol]
         self._refresh_table()
-        self.started_event.emit(watcher)
         return watcher
 
     def stop(self, symbol: str | None = None) -> None:
@@ -348,9 +340,7 @@ class ControlPanel(W.VBox):
                 w.state_event.disconnect(check)
 
     def _forget(self, symbol: str) -> None:
-        watcher = self.watchers.pop(symbol)
-        for ev in (watcher.state_event, watcher.bar_event, watcher.signal_event):
-            ev.disconnect(self._on_watcher_event)
+        self.watchlist.forget(symbol)
         chart = self.charts.pop(symbol, None)
         if chart is not None:
             chart.close()

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from breakout_kit.iblib import Event
+from breakout_kit.client.events import Event
 
 KNOWN = {"AAPL", "MSFT", "SPY", "BRK.B"}
 
@@ -27,6 +27,7 @@ class FakeClient:
         self.connected = False
         self.calls: list[tuple] = []
         self.next_id = 10
+        self.fill_event = Event("fill")
 
     @property
     def paper(self) -> bool:
@@ -56,24 +57,25 @@ class FakeClient:
         self.next_id += 3
         kinds = [("MKT" if entry == "market" else "LMT", ref), ("LMT", ref * (1 + take_profit_pct / 100)),
                  ("STP", ref * (1 - stop_loss_pct / 100))]
-        return [SimpleNamespace(order=SimpleNamespace(orderId=i, action="BUY" if n == 0 else "SELL",
-                                                      orderType=k, lmtPrice=p if k == "LMT" else 0.0,
-                                                      auxPrice=p if k == "STP" else 0.0))
-                for n, (i, (k, p)) in enumerate(zip(ids, kinds))]
+        return tuple(SimpleNamespace(order_id=i, action="BUY" if n == 0 else "SELL", type=k,
+                                     price=float("nan") if k == "MKT" else p)
+                     for n, (i, (k, p)) in enumerate(zip(ids, kinds)))
 
-    async def cancel_order_async(self, order_id):
+    async def cancel_order(self, order_id):
         self.calls.append(("cancel", order_id))
+        return SimpleNamespace(order_id=order_id, status="Cancelled")
 
-    async def cancel_all_orders_async(self):
+    async def cancel_all_orders(self):
         self.calls.append(("cancel_all",))
+        return 3
 
-    async def open_orders_async(self):
+    async def open_orders(self):
         return pd.DataFrame(columns=["orderId", "symbol", "action", "type", "qty", "status"])
 
-    async def positions_async(self):
+    async def positions(self):
         return pd.DataFrame({"symbol": ["AAPL"], "position": [10.0], "avgCost": [100.0]})
 
-    async def account_summary_async(self):
+    async def account_summary(self):
         return pd.DataFrame({"tag": ["NetLiquidation"], "value": ["1000000"], "currency": ["USD"]})
 
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import types
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
@@ -37,27 +36,25 @@ class TickingWatcher(FakeWatcher):
         self.state = "stopped"
 
 
-def _install():
-    ib_client = types.ModuleType("breakout_kit.ib_client")
-    ib_client.IBClient = FakeClient
-    watcher = types.ModuleType("breakout_kit.watcher")
-    watcher.BreakoutWatcher = TickingWatcher
-    watcher.TradeSpec = fake_trade
-    breakout = types.ModuleType("breakout_kit.breakout")
-    breakout.BreakoutRule = fake_rule
-    sys.modules.update({"breakout_kit.ib_client": ib_client, "breakout_kit.watcher": watcher,
-                        "breakout_kit.breakout": breakout})
+async def fake_connect(*, say, embedded=None, **kwargs):
+    """Stands in for breakout_kit.connect.connect: says what the real one says, returns a connected fake."""
+    if embedded or kwargs.get("port") is None:
+        say("using embedded paper gateway on 127.0.0.1:1 (fake)")
+    client = FakeClient(kwargs.get("host"), kwargs.get("port"), kwargs.get("client_id"),
+                        trading=kwargs.get("trading", False))
+    await client.connect()
+    return client
 
+
+def main() -> None:
+    """``breakout_kit.cli.main`` with the fakes handed in (the real stdin, prompt, signals and shutdown)."""
     from breakout_kit import cli
 
-    @contextlib.asynccontextmanager
-    async def fake_gateway(args, default_speed, say, **extra):
-        say("using embedded paper gateway on 127.0.0.1:1 (fake)")
-        yield SimpleNamespace(host="127.0.0.1", port=1, symbols=lambda: ["AAPL", "MSFT"])
-
-    cli.embedded_gateway = fake_gateway
-    return cli
+    code = asyncio.run(cli.run(sys.argv[1:], connect_fn=fake_connect, watcher_factory=TickingWatcher,
+                               rule_factory=fake_rule, trade_factory=fake_trade))
+    sys.stdout.flush()
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":
-    _install().main()
+    main()

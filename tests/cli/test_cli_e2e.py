@@ -15,8 +15,8 @@ FAST = ("--sim", "--speed", "600", "--start", START)
 
 
 def _missing() -> str | None:
-    for mod, names in {"breakout_kit.gateway": ["PaperGateway"], "breakout_kit.ib_client": ["IBClient"],
-                       "breakout_kit.watcher": ["BreakoutWatcher", "TradeSpec"]}.items():
+    for mod, names in {"breakout_kit.gateway": ["PaperGateway"], "breakout_kit.client.ib_client": ["IBClient"],
+                       "breakout_kit.watch.watcher": ["BreakoutWatcher", "TradeSpec"]}.items():
         try:
             m = importlib.import_module(mod) if importlib.util.find_spec(mod) else None
         except ImportError:
@@ -136,7 +136,7 @@ async def test_bad_inputs_against_real_client():
     cli = await PipedCli.start(*FAST)
     for line, pattern in [("breakout NOSUCH", r"^error: .*NOSUCH"),
                           ("buy AAPL 10 tp=1 sl=1", r"^error: trading is disabled"),
-                          ("breakout AAPL bar=7m", r"^error: unsupported bar size"),
+                          ("breakout AAPL bar=7m", r"^error: bar size '7m' is not an IB bar size; use one of 1s, 5s"),
                           ("cancel 99999", r"^error: trading is disabled")]:
         await cli.send(line)
         await cli.expect(pattern)

@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 
 from breakout_kit import cli
 
 
-def test_bench_hands_the_rest_of_argv_to_bench_main(monkeypatch):
+def test_bench_hands_the_rest_of_argv_to_bench_main():
     seen = []
-    fake = types.ModuleType("breakout_kit.bench")
-    fake.main = lambda argv: seen.append(argv) or 3
-    monkeypatch.setitem(sys.modules, "breakout_kit.bench", fake)
     with pytest.raises(SystemExit) as exit_:
-        cli.main(["bench", "--bars", "1000", "-q"])
+        cli.main(["bench", "--bars", "1000", "-q"], bench_main=lambda argv: seen.append(argv) or 3)
     assert exit_.value.code == 3 and seen == [["--bars", "1000", "-q"]]
 
 
-def test_bench_accepts_an_async_main(monkeypatch):
-    fake = types.ModuleType("breakout_kit.bench")
-
+def test_bench_accepts_an_async_main():
     async def amain(argv):
         return len(argv)
-    fake.main = amain
-    monkeypatch.setitem(sys.modules, "breakout_kit.bench", fake)
-    assert cli.run_bench(["a", "b"]) == 2
-
-
-def test_bench_missing_is_one_line(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "breakout_kit.bench", None)  # import raises ModuleNotFoundError
-    assert cli.run_bench([]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: bench is not available")
+    assert cli.run_bench(["a", "b"], amain) == 2
 
 
 def test_bench_after_flags_is_a_clear_error(capsys):
@@ -66,7 +49,7 @@ def test_common_flags_after_the_subcommand():
 def test_connection_changes_are_one_line_each_and_unhook():
     from types import SimpleNamespace
 
-    from breakout_kit.iblib import Event
+    from breakout_kit.client.iblib import Event
 
     client = SimpleNamespace(state_event=Event("state"))
     lines: list[str] = []
@@ -92,12 +75,12 @@ def test_kit_warnings_become_one_line_and_gateway_chatter_is_quiet():
     saved = (kit.handlers[:], kit.propagate, kit.level)
     try:
         cli.configure_logging(False, lines.append)
-        logging.getLogger("breakout_kit.watcher").warning("bracket not placed: %s", "AAPL: trading\nis disabled")
+        logging.getLogger("breakout_kit.watch.watcher").warning("bracket not placed: %s", "AAPL: trading\nis disabled")
         logging.getLogger("breakout_kit.gateway").warning("client 7 dropped")
-        logging.getLogger("breakout_kit.watcher").info("live")
+        logging.getLogger("breakout_kit.watch.watcher").info("live")
         assert lines == ["warning: bracket not placed: AAPL: trading is disabled"]
     finally:
         kit.handlers[:], kit.propagate = saved[0], saved[1]
         kit.setLevel(saved[2])
-        for name in ("breakout_kit.gateway", "breakout_kit.ib_client"):
+        for name in ("breakout_kit.gateway", "breakout_kit.client.ib_client"):
             logging.getLogger(name).setLevel(logging.NOTSET)

@@ -11,7 +11,7 @@ from cli_fakes import FakeClient, FakeWatcher, fake_ingest, fake_rule, fake_trad
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from breakout_kit.cli_commands import (
+from breakout_kit.cli.commands import (
     COMMANDS,
     CommandError,
     Session,
@@ -100,7 +100,7 @@ async def test_menu_number_alias_runs_the_command():
     ("breakout XXXX", "unknown symbol XXXX"),
     ("breakout AAPL lookback=abc", "lookback must be a whole number"),
     ("breakout AAPL trigger=open", "trigger must be close or high"),
-    ("breakout AAPL bar=7m", "unsupported bar size"),
+    ("breakout AAPL bar=7m", "is not an IB bar size"),
     ("breakout AAPL color=red", "unknown option color="),
     ("breakout AAPL trade=10 tp=1 sl=1", "trading is disabled"),
     ("breakout AAPL trade=10", "trade needs all of"),
@@ -141,8 +141,8 @@ async def test_buy_and_cancel_with_trading():
     assert reply.text == ("bracket AAPL x10: parent #10 BUY LMT 100, take-profit #11 SELL LMT 102, "
                           "stop-loss #12 SELL STP 99")
     assert ("bracket", "AAPL", 10, 2.0, 1.0, 100.0) in session.client.calls
-    assert (await session.execute("cancel 10")).text == "cancel requested for order #10"
-    assert (await session.execute("cancel all")).text == "cancel requested for all open orders"
+    assert (await session.execute("cancel 10")).text == "order #10: Cancelled"
+    assert (await session.execute("cancel all")).text == "cancelled 3 open order(s)"
     assert session.client.calls[-2:] == [("cancel", 10), ("cancel_all",)]
 
 
@@ -183,11 +183,11 @@ def test_random_lines_never_raise(lines, trading):
     """Any sequence of lines -> Replies; errors are exactly one line; the session survives (fresh loop per example).
 
     Uses the real parser/dispatcher and the real BreakoutRule validation; only the IB side is faked."""
-    from breakout_kit.cli_commands import _default_rule_factory
+    from breakout_kit.core.breakout import BreakoutRule
 
     async def one():
         session, _ = make_session(trading)
-        session.rule_factory = _default_rule_factory
+        session.rule_factory = BreakoutRule
         try:
             for line in lines:
                 reply = await session.execute(line)
@@ -218,11 +218,10 @@ async def test_breakout_with_trade_spec():
 
 async def test_real_rule_validation_is_one_line():
     """With the real BreakoutRule (breakout.py), the session still answers in one line."""
-    pytest.importorskip("breakout_kit.breakout")
-    from breakout_kit.cli_commands import _default_rule_factory
+    from breakout_kit.core.breakout import BreakoutRule
 
     session, _ = make_session()
-    session.rule_factory = _default_rule_factory
+    session.rule_factory = BreakoutRule
     reply = await session.execute("breakout AAPL lookback=5 direction=both trigger=high vol=2")
     assert reply.text.startswith("watching AAPL: 5-bar high breakout both")
     rule = session.watchers["AAPL"].rule
@@ -248,12 +247,12 @@ async def test_backfill_signals_are_not_announced():
 
 
 def test_fill_line_and_refused_brackets_in_status():
-    from breakout_kit.cli_commands import fill_line
+    from breakout_kit.cli.commands import fill_line
+    from breakout_kit.client.realtime import Execution
 
-    fill = SimpleNamespace(contract=SimpleNamespace(symbol="AAPL"),
-                           execution=SimpleNamespace(side="BOT", shares=10.0, price=244.58000001, orderId=7,
-                                                     orderRef="bk-AAPL-20261123T095400-up"))
-    assert fill_line(None, fill) == "FILL AAPL BOT 10 @ 244.58 order #7 bk-AAPL-20261123T095400-up"
+    fill = Execution(datetime(2026, 11, 23, 14, 54, tzinfo=timezone.utc), "AAPL", "BOT", 10.0, 244.58000001, 7,
+                     "bk-AAPL-20261123T095400-up", "0001")
+    assert fill_line(fill) == "FILL AAPL BOT 10 @ 244.58 order #7 bk-AAPL-20261123T095400-up"
 
     async def check():
         session, _ = make_session(trading=True)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from breakout_kit.history_pacer import MARGIN, HistoryPacer
+from breakout_kit.client.pacer import MARGIN, HistoryPacer
 
 
 class FakeClock:

@@ -10,8 +10,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from breakout_kit.gateway import PaperGateway
-from breakout_kit.ib_client import (
+from breakout_kit.client.ib_client import (
     ConnectError,
     ContractError,
     IBClient,
@@ -19,6 +18,7 @@ from breakout_kit.ib_client import (
     mask_account,
     round_to_tick,
 )
+from breakout_kit.gateway import PaperGateway
 
 pytestmark = pytest.mark.ib
 
@@ -164,7 +164,7 @@ async def test_orders_refused_unless_trading(client):
     with pytest.raises(OrderRejected, match="trading is disabled"):
         await client.place_buy_bracket_pct_async("AAPL", 10, 2, 1)
     with pytest.raises(OrderRejected, match="read-only"):
-        await client.cancel_order_async(1)
+        await client.cancel_order(1)
     assert client.ib.trades() == []
 
 

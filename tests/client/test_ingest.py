@@ -4,9 +4,10 @@ import pandas as pd
 import pytest
 from conftest import SESSION_OPEN
 
+from breakout_kit.client.ib_client import IBClient
+from breakout_kit.client.ingest import dataset_dir, ingest, load, span_start
+from breakout_kit.core.bars import duration_seconds
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.ib_client import IBClient
-from breakout_kit.ingest import dataset_dir, duration_seconds, ingest, load, span_start
 
 pytestmark = pytest.mark.ib
 
@@ -76,5 +77,5 @@ def test_bad_arguments():
 async def test_bad_ingest_arguments(tmp_path):
     with pytest.raises(ValueError, match="symbol"):
         await ingest(None, [], dest=tmp_path)
-    with pytest.raises(ValueError, match="bar_size"):
+    with pytest.raises(ValueError, match="bar size"):
         await ingest(None, ["AAPL"], bar_size="7 mins", dest=tmp_path)

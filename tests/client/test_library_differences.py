@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from breakout_kit.client.ib_client import IBClient, OrderRejected
+from breakout_kit.client.iblib import Stock
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.ib_client import IBClient, OrderRejected
-from breakout_kit.iblib import Stock
 
 pytestmark = pytest.mark.ib
 
@@ -40,12 +40,15 @@ async def test_cancel_is_one_cancellation_per_order(client_id, gateway):
     # 202 and goes by orderStatus Cancelled. The gateway sends both, as TWS does: one cancellation either way.
     async with IBClient(port=gateway.port, client_id=client_id, trading=True) as c:
         price = await c.reference_price("AAPL")
-        trades = await c.place_buy_bracket_pct_async("AAPL", 1, 2.0, 1.0, entry=round(price * 0.5, 2))
+        bracket = await c.place_buy_bracket_pct_async("AAPL", 1, 2.0, 1.0, entry=round(price * 0.5, 2))
+        # this test is about the library's own events: look at its Trade objects behind the façade's views
+        by_id = {t.order.orderId: t for t in c.ib.trades()}
+        trades = [by_id[o.order_id] for o in bracket]
         cancelled = {t.order.orderId: 0 for t in trades}
         for t in trades:
             t.cancelledEvent += lambda trade: cancelled.__setitem__(trade.order.orderId,
                                                                     cancelled[trade.order.orderId] + 1)
-        await c.cancel_order_async(trades[0].order.orderId)          # the parent takes its children along
+        await c.cancel_order(trades[0].order.orderId)          # the parent takes its children along
         await c.ib.reqCurrentTimeAsync()                              # any late 202 has arrived by now
         assert [t.orderStatus.status for t in trades] == ["Cancelled"] * 3
         assert list(cancelled.values()) == [1, 1, 1]

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from breakout_kit.iblib import IB
+from breakout_kit.client.iblib import IB
 
 
 @contextlib.asynccontextmanager

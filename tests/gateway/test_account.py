@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from breakout_kit.iblib import MarketOrder
+from breakout_kit.client.iblib import MarketOrder
 
 from .conftest import collect_errors, connect, wait_until
 from .trading import AAPL, MSFT, fast_gateway, status, trader, value

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.ib
 
 CLIENT_SCRIPT = textwrap.dedent("""
     import asyncio, sys
-    from breakout_kit.iblib import IB, Stock
+    from breakout_kit.client.iblib import IB, Stock
 
     async def main(port):
         ib = IB()
@@ -78,6 +78,6 @@ async def test_bad_cash_is_one_line_exit_2():
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "breakout_kit.gateway", "--port", "0", "--cash", "-5",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2, err.decode()
     assert err.decode().startswith("error: ") and err.decode().count("\n") == 1

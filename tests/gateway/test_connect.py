@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
+from breakout_kit.client.iblib import IB
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.iblib import IB
 
 pytestmark = pytest.mark.ib
 

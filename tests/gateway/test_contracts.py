@@ -2,7 +2,7 @@
 
 import pytest
 
-from breakout_kit.iblib import Stock
+from breakout_kit.client.iblib import Stock
 
 from .conftest import collect_errors
 

@@ -11,11 +11,11 @@ import sys
 
 import pytest
 
+from breakout_kit.client.ib_client import IBClient
+from breakout_kit.client.iblib import IB, Stock
 from breakout_kit.gateway.faults import KINDS, Fault, FaultPlan
 from breakout_kit.gateway.server import _load_handlers
 from breakout_kit.gateway.session import HANDLERS
-from breakout_kit.ib_client import IBClient
-from breakout_kit.iblib import IB, Stock
 
 from .conftest import collect_errors, connect, wait_until
 
@@ -105,7 +105,7 @@ async def test_listener_restart_on_the_same_port_keeps_state(gateway, client_id,
 
 @needs_orders
 async def test_orders_and_positions_survive_a_listener_restart(gateway, client_id):
-    from breakout_kit.iblib import MarketOrder
+    from breakout_kit.client.iblib import MarketOrder
 
     async with connect(gateway, client_id, readonly=False) as ib:
         trade = ib.placeOrder(SPY, MarketOrder("BUY", 10))

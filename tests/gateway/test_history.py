@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from breakout_kit.iblib import Stock
+from breakout_kit.client.iblib import Stock
 
 from .conftest import collect_errors, wait_until
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from breakout_kit.client.iblib import Stock
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.iblib import Stock
 
 from .conftest import collect_errors, connect, wait_until
 

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from breakout_kit.client.iblib import Stock
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.iblib import Stock
 
 from .conftest import connect
 

@@ -8,7 +8,16 @@ from datetime import timedelta
 
 import pytest
 
-from breakout_kit.iblib import NAME, Contract, LimitOrder, MarketOrder, RequestError, Stock, StopOrder, lib
+from breakout_kit.client.iblib import (
+    NAME,
+    Contract,
+    LimitOrder,
+    MarketOrder,
+    RequestError,
+    Stock,
+    StopOrder,
+    lib,
+)
 
 from .conftest import collect_errors, connect, wait_until
 from .trading import (

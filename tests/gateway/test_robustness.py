@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
+from breakout_kit.client.iblib import IB, Stock
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.iblib import IB, Stock
 
 from .conftest import connect, wait_until
 

@@ -6,8 +6,8 @@ import contextlib
 import math
 from datetime import timedelta
 
+from breakout_kit.client.iblib import Stock
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.iblib import Stock
 
 from .conftest import connect, wait_until
 

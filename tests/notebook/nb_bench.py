@@ -8,7 +8,7 @@ SETUP = '''
 import ipywidgets as W
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from breakout_kit.iblib import Event
+from breakout_kit.client.iblib import Event
 from breakout_kit.notebook import CanvasChart, LiveChart
 
 RENDERER = {renderer!r}

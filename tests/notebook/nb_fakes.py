@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from breakout_kit.iblib import Event
+from breakout_kit.client.iblib import Event
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from breakout_kit.notebook.session import SPEED_ENV
+from breakout_kit.connect import SPEED_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-NEEDED = ("breakout_kit.gateway", "breakout_kit.ib_client", "breakout_kit.watcher")  # live notebooks
+NEEDED = ("breakout_kit.gateway", "breakout_kit.client.ib_client", "breakout_kit.watch.watcher")  # live notebooks
 ORDERS = "gateway orders (placeOrder, positions, account summary)"  # issue #4, checked by message id
-NEEDS = {"01_quickstart": NEEDED, "02_research_backtest": (*NEEDED[:2], "breakout_kit.ingest"),
+NEEDS = {"01_quickstart": NEEDED, "02_research_backtest": (*NEEDED[:2], "breakout_kit.client.ingest"),
          "03_paper_trading": (*NEEDED, ORDERS)}
 
 

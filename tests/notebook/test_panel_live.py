@@ -17,7 +17,7 @@ def stderr_text(output) -> str:
 async def test_button_starts_real_watcher_chart_gets_bars_and_signal_marker(monkeypatch, client_id):
     from conftest import SESSION_OPEN
 
-    from breakout_kit.breakout import BreakoutRule
+    from breakout_kit.core.breakout import BreakoutRule
     from breakout_kit.notebook import ControlPanel, connect, disconnect, embedded_gateway
 
     monkeypatch.delenv("IB_PORT", raising=False)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from nb_fakes import FakeSignal, FakeWatcher, make_bar
 
-from breakout_kit.breakout import BreakoutRule
+from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.notebook import CanvasChart, ControlPanel, Dashboard, LiveChart
 
 
@@ -283,7 +283,7 @@ async def test_chart_reloads_backfill_when_watcher_goes_live(Chart):
 
 
 def test_gateway_speed_env_override(monkeypatch):
-    from breakout_kit.notebook.session import SPEED_ENV, _env_speed
+    from breakout_kit.connect import SPEED_ENV, _env_speed
 
     monkeypatch.delenv(SPEED_ENV, raising=False)
     assert _env_speed(300.0) == 300.0 and _env_speed(None) is None

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from breakout_kit.breakout import BreakoutRule, scan
-from breakout_kit.ib_client import IBClient
-from breakout_kit.watcher import BreakoutWatcher, TradeSpec
+from breakout_kit.client.ib_client import IBClient
+from breakout_kit.core.breakout import BreakoutRule, scan
+from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
 
 
 def gateway_handles(msg_id: int) -> bool:

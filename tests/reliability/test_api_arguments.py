@@ -14,13 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from breakout_kit.backtest import backtest
-from breakout_kit.bar_aggregator import BarAggregator, bar_seconds
-from breakout_kit.breakout import BreakoutDetector, BreakoutRule, scan
+from breakout_kit.client.ib_client import IBClient
+from breakout_kit.core.backtest import backtest
+from breakout_kit.core.bars import BarAggregator, bar_seconds
+from breakout_kit.core.breakout import BreakoutDetector, BreakoutRule, scan
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.faults import Fault, FaultPlan
-from breakout_kit.ib_client import IBClient
-from breakout_kit.watcher import BreakoutWatcher, TradeSpec
+from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
 
 JUNK = st.one_of(
     st.none(), st.booleans(), st.integers(-10**12, 10**12), st.sampled_from([0, -1, 1, 2**63, 65536]),

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from breakout_kit.cli_commands import Session, _default_ingest
+from breakout_kit.cli.commands import Session, _default_ingest
+from breakout_kit.client.ib_client import IBClient
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.ib_client import IBClient
 
 from .storm import SESSION_OPEN, gateway_handles
 
@@ -111,7 +111,7 @@ def _fuzz(stack, lines):
         run_lines(stack, lines)
     finally:
         with contextlib.suppress(Exception):          # leave no open orders for the next example to trip on
-            stack[0].run_until_complete(stack[2].cancel_all_orders_async())
+            stack[0].run_until_complete(stack[2].cancel_all_orders())
 
 
 @pytest.mark.skipif(not gateway_handles(3), reason="gateway orders (placeOrder, id 3) not landed yet")

@@ -16,7 +16,7 @@ import pytest
 
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.faults import FaultPlan
-from breakout_kit.watcher import TradeSpec
+from breakout_kit.watch.watcher import TradeSpec
 
 from .storm import (
     SESSION_OPEN,
@@ -108,7 +108,7 @@ async def test_disconnect_storm_loses_and_repeats_nothing(faults, watchers, kw, 
     assert figures["duplicates"] == 0 and figures["gaps"] == 0
     assert figures["bars_compared"] > 0 and figures["signals_compared"] > 0
     gc.collect()                      # unretrieved future exceptions are reported when collected
-    failed = [r.getMessage() for r in caplog.records if r.name in ("breakout_kit.watcher", "asyncio")]
+    failed = [r.getMessage() for r in caplog.records if r.name in ("breakout_kit.watch.watcher", "asyncio")]
     assert not failed, failed
 
 

@@ -14,8 +14,8 @@ import struct
 
 import pytest
 
+from breakout_kit.client.iblib import IB, Stock
 from breakout_kit.gateway.session import HANDLERS
-from breakout_kit.iblib import IB, Stock
 
 pytestmark = pytest.mark.ib
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from breakout_kit.client.ib_client import IBClient
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.ib_client import IBClient
 
 from .storm import SESSION_OPEN, gateway_handles, until
 
@@ -18,8 +18,8 @@ SPEED = 60.0
 
 
 async def snapshot(c: IBClient) -> tuple[pd.DataFrame, pd.DataFrame]:
-    orders = (await c.open_orders_async()).sort_values("order_id").reset_index(drop=True)
-    positions = (await c.positions_async()).sort_values("symbol").reset_index(drop=True)
+    orders = (await c.open_orders()).sort_values("order_id").reset_index(drop=True)
+    positions = (await c.positions()).sort_values("symbol").reset_index(drop=True)
     # marks move with the market between the two looks; what the account holds must not
     return orders, positions[["account", "symbol", "position", "avg_cost"]]
 

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
+from breakout_kit.client.ib_client import IBClient, OrderRejected, mask_account
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.session import HANDLERS
-from breakout_kit.ib_client import IBClient, OrderRejected, mask_account
-from breakout_kit.watcher import BreakoutWatcher
+from breakout_kit.watch.watcher import BreakoutWatcher
 
 from .storm import SESSION_OPEN, gateway_handles, until
 
@@ -51,7 +51,7 @@ async def test_orders_refused_on_read_only_connections(monkeypatch, gateway, cli
         with pytest.raises(OrderRejected, match="read-only"):
             await c.place_buy_bracket_pct_async("AAPL", 1, 2, 1, entry=100)
         with pytest.raises(OrderRejected, match="read-only"):
-            await c.cancel_all_orders_async()
+            await c.cancel_all_orders()
         await c.ib.reqCurrentTimeAsync()            # anything sent before this would have arrived by now
     assert sent == []
 

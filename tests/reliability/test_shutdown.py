@@ -19,10 +19,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from breakout_kit.client.ib_client import IBClient
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.faults import FaultPlan
-from breakout_kit.ib_client import IBClient
-from breakout_kit.watcher import BreakoutWatcher
+from breakout_kit.watch.watcher import BreakoutWatcher
 
 from .storm import SESSION_OPEN, until
 

@@ -15,9 +15,9 @@ from datetime import timedelta
 import psutil
 import pytest
 
+from breakout_kit.client.ib_client import IBClient
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.ib_client import IBClient
-from breakout_kit.watcher import BreakoutWatcher
+from breakout_kit.watch.watcher import BreakoutWatcher
 
 from .storm import RULE, SESSION_OPEN, until
 

@@ -8,7 +8,7 @@ import pytest
 
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.session import HANDLERS
-from breakout_kit.watcher import TradeSpec
+from breakout_kit.watch.watcher import TradeSpec
 
 from .storm import (
     SESSION_OPEN,

@@ -1,0 +1,180 @@
+"""Download IB history to a Parquet dataset, in IB-sized chunks, paced, resumable.
+
+Layout: ``dest/<SYMBOL>/<bar size with spaces as _>/part-<first>-<last>.parquet`` (UTC bar start times). A second run
+only asks IB for what is missing at either end of what is already on disk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from breakout_kit.client.ib_client import ContractError
+from breakout_kit.core import bars
+
+#: the longest duration IB serves in one request per bar size (IB's historical-data limits)
+MAX_CHUNK = {
+    "1 secs": "1800 S", "5 secs": "3600 S", "10 secs": "14400 S", "15 secs": "14400 S", "30 secs": "28800 S",
+    "1 min": "1 D", "2 mins": "2 D", "3 mins": "1 W", "5 mins": "1 W", "10 mins": "1 W", "15 mins": "2 W",
+    "20 mins": "2 W", "30 mins": "1 M", "1 hour": "1 M", "2 hours": "1 M", "3 hours": "1 M", "4 hours": "1 M",
+    "8 hours": "1 M", "1 day": "1 Y", "1 week": "2 Y", "1 month": "2 Y",
+}
+COLUMNS = ["open", "high", "low", "close", "volume"]
+#: the earliest time a run has searched back to (so a resume does not search the same gap again)
+COVERED_FILE = "covered_from.txt"
+NEW_YORK = "America/New_York"
+
+
+def span_start(last: pd.Timestamp, duration: str) -> pd.Timestamp:
+    """Earliest bar time a ``duration`` ending at bar ``last`` covers.
+
+    Like IB, ``D`` and ``W`` count trading sessions (weekdays; ``W`` = 5), so "3 D" on a Monday reaches back to
+    Thursday's session instead of into the weekend; ``S`` is seconds, ``M``/``Y`` are 30/365 calendar days.
+    """
+    number, unit = bars.parse_duration(duration)
+    if unit not in "DW":
+        return last - pd.Timedelta(seconds=bars.duration_seconds(duration))
+    sessions = number if unit == "D" else 5 * number
+    local = last.tz_convert(NEW_YORK).normalize()        # midnight of the last bar's session, New York
+    first_day = local - pd.offsets.BDay(sessions - 1) if sessions > 1 else local
+    return first_day.tz_convert(last.tz)
+
+
+def dataset_dir(dest: str | Path, symbol: str, bar_size: str) -> Path:
+    return Path(dest) / symbol.upper() / bar_size.replace(" ", "_")
+
+
+def load(dest: str | Path, symbol: str, bar_size: str = "1 min") -> pd.DataFrame:
+    """Read one symbol/bar size back: DataFrame with a UTC ``DatetimeIndex`` named ``time``, sorted, unique."""
+    folder = dataset_dir(dest, symbol, bar_size)
+    parts = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not parts:
+        raise FileNotFoundError(f"no {bar_size} data for {symbol.upper()} under {Path(dest)}")
+    frame = pd.concat([pd.read_parquet(p) for p in parts])
+    frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+    frame.index.name = "time"
+    return frame
+
+
+def _write(folder: Path, frame: pd.DataFrame) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    first, last = frame.index[0], frame.index[-1]
+    name = f"part-{first:%Y%m%dT%H%M%S}-{last:%Y%m%dT%H%M%S}.parquet"
+    tmp = folder / (name + ".tmp")
+    frame.to_parquet(tmp)
+    tmp.replace(folder / name)                    # never leave a half-written part behind
+
+
+async def _fetch_back(client, contract, bar_size: str, end: datetime | str, stop_at: datetime | None,
+                      limit: datetime, bar: pd.Timedelta, counter: dict, bar_progress) -> list[pd.DataFrame]:
+    """Chunks going back from ``end`` until ``stop_at`` (exclusive: already on disk) or ``limit`` is reached."""
+    chunk = MAX_CHUNK[bar_size]
+    frames = []
+    while True:
+        df = await client.history(contract, duration=chunk, bar_size=bar_size, end=end)
+        counter["requests"] += 1
+        bar_progress.update(1)
+        if stop_at is not None:
+            df = df[df.index > stop_at]
+        df = df[df.index >= limit]
+        if df.empty:
+            break
+        frames.append(df[COLUMNS])
+        earliest = df.index[0]
+        if (stop_at is not None and earliest <= stop_at + bar) or earliest <= limit:
+            break
+        end = earliest.to_pydatetime()
+    return frames
+
+
+async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", bar_size: str = "1 min",
+                 dest: str | Path = "data/", *, progress: bool = True) -> pd.DataFrame:
+    """Download ``duration`` of ``bar_size`` TRADES bars for each symbol into ``dest`` (Parquet), resuming.
+
+    Returns one summary row per symbol: symbol, bar_size, rows (on disk), new_rows, first, last, requests,
+    resumed, error. An unknown symbol is reported in its row; the others still download.
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(symbols, str):
+        symbols = [s for s in re.split(r"[,\s]+", symbols) if s]
+    symbols = list(dict.fromkeys(s.strip().upper() for s in symbols))
+    if not symbols:
+        raise ValueError("ingest needs at least one symbol")
+    bar_size = bars.bar_size(bar_size)                    # "5m" -> "5 mins"; validate before any request
+    duration = bars.duration(duration)
+    bar = pd.Timedelta(seconds=bars.bar_seconds(bar_size))
+    rows = []
+    with tqdm(total=len(symbols), desc="ingest", unit="symbol", disable=not progress) as sym_bar, \
+            tqdm(desc="requests", unit="req", disable=not progress, leave=False) as req_bar:
+        for symbol in symbols:
+            sym_bar.set_postfix_str(symbol)
+            counter = {"requests": 0}
+            row = {"symbol": symbol, "bar_size": bar_size, "rows": 0, "new_rows": 0, "first": pd.NaT,
+                   "last": pd.NaT, "requests": 0, "resumed": False, "error": ""}
+            try:
+                contract = await client.qualify(symbol)
+                folder = dataset_dir(dest, symbol, bar_size)
+                try:
+                    have = load(dest, symbol, bar_size)
+                except FileNotFoundError:
+                    have = None
+                row["resumed"] = have is not None
+                # newest part: back from now to what we have (or to the start of the span)
+                latest = await client.history(contract, duration=MAX_CHUNK[bar_size], bar_size=bar_size)
+                counter["requests"] += 1
+                req_bar.update(1)
+                latest = latest.iloc[:-1]          # the newest bar may still be forming: next run gets it whole
+                if latest.empty:
+                    raise ValueError(f"IB returned no {bar_size} bars for {symbol}")
+                limit = span_start(latest.index[-1], duration)
+                frames = []
+                stop_at = have.index[-1] if have is not None else None
+                head = latest[latest.index >= limit]
+                if stop_at is not None:
+                    head = head[head.index > stop_at]
+                if not head.empty:
+                    frames.append(head[COLUMNS])
+                    reached = head.index[0] <= limit or (stop_at is not None and head.index[0] <= stop_at + bar)
+                    if not reached:
+                        frames += await _fetch_back(client, contract, bar_size, head.index[0].to_pydatetime(),
+                                                    stop_at, limit, bar, counter, req_bar)
+                # older part: before what we have, back to the start of the span (unless an earlier run already
+                # searched that far: markets have gaps, so the first bar on disk may lie after the span's start)
+                covered = _covered_from(folder)
+                if have is not None and have.index[0] > limit + bar and (covered is None or covered > limit):
+                    frames += await _fetch_back(client, contract, bar_size, have.index[0].to_pydatetime(),
+                                                None, limit, bar, counter, req_bar)
+                if frames:
+                    new = pd.concat(frames)
+                    new = new[~new.index.duplicated()].sort_index()
+                    _write(folder, new)
+                    row["new_rows"] = len(new)
+                if frames or have is not None:
+                    _set_covered_from(folder, limit if covered is None else min(limit, covered))
+                total = load(dest, symbol, bar_size) if frames or have is not None else None
+                if total is not None:
+                    row.update(rows=len(total), first=total.index[0], last=total.index[-1])
+            except (ContractError, ValueError, TimeoutError, ConnectionError) as e:
+                row["error"] = str(e)
+            row["requests"] = counter["requests"]
+            rows.append(row)
+            sym_bar.update(1)
+    return pd.DataFrame(rows, columns=["symbol", "bar_size", "rows", "new_rows", "first", "last", "requests",
+                                       "resumed", "error"])
+
+
+def _covered_from(folder: Path) -> pd.Timestamp | None:
+    marker = folder / COVERED_FILE
+    return pd.Timestamp(marker.read_text().strip()) if marker.is_file() else None
+
+
+def _set_covered_from(folder: Path, when: pd.Timestamp) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / COVERED_FILE).write_text(when.isoformat())
+
+

@@ -1,0 +1,347 @@
+"""Backtest a breakout rule: replay bars through the breakout detector and trade its signals by pinned fill rules.
+
+Signals come from :func:`breakout_kit.core.breakout.scan_arrays`, which a property test proves identical to feeding the
+bars one by one through :class:`~breakout_kit.core.breakout.BreakoutDetector`; the trade simulation then loops over
+signals only and finds each exit with a vectorized search, so a million bars take well under a second.
+
+Pinned fill rules
+-----------------
+* Long only: trades open on **up** signals; down signals are ignored (a rule with ``direction="down"`` is rejected).
+* One position at a time: a signal whose entry bar is not after the previous trade's exit bar is skipped.
+* Entry ``"next_open"`` (default): buy at the open of the bar after the signal bar; exits are checked from that
+  same bar on. A signal on the last bar opens nothing.
+  Entry ``"signal"``: buy at the signal price on the signal bar (its close for trigger close, ``max(open, upper)``
+  for trigger high); exits are checked from the next bar on (the order of prices inside the signal bar is unknown).
+  A signal on the last bar opens nothing.
+* Levels: ``take profit = entry * (1 + take_profit_pct/100)``, ``stop = entry * (1 - stop_loss_pct/100)``.
+* On each bar, in this order: open at or below the stop -> exit at the open (gap through the stop); open at or above
+  the take profit -> exit at the open (gap through the target); low touches the stop -> exit at the stop; high
+  touches the take profit -> exit at the take profit. So when one bar touches both, the stop wins (conservative).
+* ``max_holding_bars=N``: still open at the close of bar ``entry_bar + N`` -> exit at that close ("max_holding").
+* ``flat_at_session_end=True``: a position still open at the close of the last bar of its entry's session (the last
+  bar on the entry bar's calendar day in ``session_tz``, default New York) exits at that close ("session_end"), so no
+  trade is held overnight. Checked before ``max_holding_bars`` when both apply to the same bar.
+* End of data: a position still open exits at the last bar's close ("end_of_data").
+* Sizing: ``quantity`` shares per trade, or ``cash`` per trade (``floor(cash / entry price)`` shares; a trade that
+  would buy 0 shares is skipped); default 100 shares. No margin or balance checks.
+* Costs: per order ``max(commission * shares, min_commission)`` (both default 0), paid on entry and on exit.
+* ``bars_held = exit bar index - entry bar index`` (0 = exited on the entry bar, possible with next_open).
+* Equity is marked to market at every bar's close: ``initial_capital`` + realised P&L + open P&L (less the entry fee).
+* Stats: ``max_drawdown_pct`` is positive (peak-to-trough of equity, in % of the peak); ``exposure_pct`` is the share of
+  bars during which a position was open (for next_open the entry bar counts; for signal entry it starts next bar);
+  ``profit_factor`` is gross profit / gross loss (inf without losing trades, NaN without trades).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from breakout_kit.core.breakout import BreakoutRule, channel_arrays, frame_arrays, scan_arrays
+
+__all__ = ["BacktestResult", "backtest", "backtest_many"]
+
+ENTRIES = ("next_open", "signal")
+TRADE_COLUMNS = ["entry_time", "entry_price", "exit_time", "exit_price", "quantity", "pnl", "return_pct",
+                 "exit_reason", "bars_held"]
+
+
+@dataclass
+class BacktestResult:
+    """Outcome of :func:`backtest`: ``trades`` (DataFrame), ``equity`` (Series at each bar's close), ``stats``."""
+
+    trades: pd.DataFrame
+    equity: pd.Series
+    stats: pd.Series
+    rule: BreakoutRule
+    bars: pd.DataFrame = field(repr=False)
+
+    def plot(self, max_candles: int = 5000, title: str | None = None):
+        """A plotly Figure: price (candles, or a close line past ``max_candles`` bars), channel, entries/exits, and
+        equity on a second row. With candles, pauses between sessions (nights, weekends) are cut out of the axis."""
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        bars = self.bars
+        x = bars.index
+        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.03)
+        candles = len(bars) <= max_candles
+        line = go.Scatter if candles else go.Scattergl  # WebGL traces cannot live on axes with rangebreaks
+        if candles:
+            fig.add_trace(go.Candlestick(x=x, open=bars["open"], high=bars["high"], low=bars["low"],
+                                         close=bars["close"], name="price"), row=1, col=1)
+        else:
+            fig.add_trace(go.Scattergl(x=x, y=bars["close"], mode="lines", name="close",
+                                       line={"width": 1}), row=1, col=1)
+        upper, lower = channel_arrays(bars["high"].to_numpy(), bars["low"].to_numpy(), self.rule.lookback)
+        for name, y, color in (("upper", upper, "rgba(0,128,0,0.6)"), ("lower", lower, "rgba(200,0,0,0.6)")):
+            fig.add_trace(line(x=x, y=y, mode="lines", name=name, line={"width": 1, "color": color}),
+                          row=1, col=1)
+        t = self.trades
+        if len(t):
+            fig.add_trace(go.Scatter(x=t["entry_time"], y=t["entry_price"], mode="markers", name="entry",
+                                     marker={"symbol": "triangle-up", "size": 10, "color": "green"}), row=1, col=1)
+            fig.add_trace(go.Scatter(x=t["exit_time"], y=t["exit_price"], mode="markers", name="exit",
+                                     text=t["exit_reason"],
+                                     marker={"symbol": "x", "size": 9,
+                                             "color": np.where(t["pnl"] > 0, "green", "red")}), row=1, col=1)
+        fig.add_trace(line(x=self.equity.index, y=self.equity.to_numpy(), mode="lines", name="equity"),
+                      row=2, col=1)
+        if candles:  # hide nights and weekends instead of drawing them as flat stretches
+            fig.update_xaxes(rangebreaks=_gaps(x))
+        fig.update_layout(title=title or f"backtest {self.rule}", xaxis_rangeslider_visible=False,
+                          height=600, margin={"l": 40, "r": 20, "t": 50, "b": 30})
+        return fig
+
+
+def _gaps(index: pd.Index) -> list[dict]:
+    """Plotly rangebreaks for the pauses between sessions: gaps over 4x the usual bar spacing."""
+    if len(index) < 3 or not isinstance(index, pd.DatetimeIndex):
+        return []
+    step = index[1:] - index[:-1]
+    spacing = step.median()
+    wall = "%Y-%m-%d %H:%M:%S"  # plotly draws wall-clock times and ignores offsets
+    return [{"bounds": [(index[i] + spacing).strftime(wall), index[i + 1].strftime(wall)]}
+            for i in np.flatnonzero(step > 4 * spacing)]
+
+
+def _session_last_bar(times: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    """For every bar, the index of the last bar on the same calendar day in ``tz`` (naive times: taken as is)."""
+    try:
+        local = times.tz_convert(tz) if times.tz is not None else times
+    except Exception as e:  # zoneinfo and pytz raise different types for an unknown zone
+        raise ValueError(f"session_tz {tz!r} is not a time zone name like 'America/New_York'") from e
+    day = local.normalize().asi8
+    ends = np.flatnonzero(np.r_[day[1:] != day[:-1], True])   # last bar of each day
+    return ends[np.searchsorted(ends, np.arange(len(day)))]
+
+
+def _check_pct(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in (0, 100), got {value!r}") from None
+    if not 0.0 < v < 100.0:
+        raise ValueError(f"{name} must be in (0, 100) percent, got {value!r}")
+    return v
+
+
+def _check_positive(name: str, value, allow_zero: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if math.isnan(v) or math.isinf(v) or v < 0.0 or (v == 0.0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return v
+
+
+def _first_touch(high, low, start: int, end: int, tp: float, sl: float) -> int:
+    """First bar index in ``[start, end]`` whose high reaches ``tp`` or low reaches ``sl``; -1 if none.
+
+    Searches growing chunks so short trades cost a few small numpy calls and long ones stay O(n)."""
+    size = 32
+    s = start
+    while s <= end:
+        e = min(end + 1, s + size)
+        touched = (high[s:e] >= tp) | (low[s:e] <= sl)
+        k = int(touched.argmax())
+        if touched[k]:
+            return s + k
+        s = e
+        size *= 4
+    return -1
+
+
+def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_profit_pct: float,
+             stop_loss_pct: float, entry: str = "next_open", quantity: float | None = None,
+             cash: float | None = None, commission: float = 0.0, min_commission: float = 0.0,
+             max_holding_bars: int | None = None, flat_at_session_end: bool = False,
+             session_tz: str = "America/New_York", initial_capital: float = 100_000.0) -> BacktestResult:
+    """Trade ``rule``'s up breakouts in ``bars_df`` with a percentage take profit and stop (fill rules: module doc).
+
+    ``bars_df`` has open/high/low/close/volume and a DatetimeIndex or a ``time``/``date`` column. Size with
+    ``quantity`` (shares per trade) or ``cash`` (money per trade), not both; default 100 shares. ``commission`` is
+    per share and ``min_commission`` per order. ``flat_at_session_end`` closes every trade by the end of its day
+    (in ``session_tz``). Raises ``ValueError`` on bad parameters or bars.
+    """
+    rule = BreakoutRule() if rule is None else rule
+    if not isinstance(rule, BreakoutRule):
+        raise TypeError(f"rule must be a BreakoutRule, got {type(rule).__name__}")
+    if rule.direction == "down":
+        raise ValueError("backtest is long-only: a rule with direction='down' would never enter")
+    tp_pct = _check_pct("take_profit_pct", take_profit_pct)
+    sl_pct = _check_pct("stop_loss_pct", stop_loss_pct)
+    if entry not in ENTRIES:
+        raise ValueError(f"entry must be one of {ENTRIES}, got {entry!r}")
+    if quantity is not None and cash is not None:
+        raise ValueError("give quantity or cash per trade, not both")
+    qty_fixed = _check_positive("quantity", quantity) if quantity is not None else None
+    cash_per_trade = _check_positive("cash", cash) if cash is not None else None
+    if qty_fixed is None and cash_per_trade is None:
+        qty_fixed = 100.0
+    commission = _check_positive("commission", commission, allow_zero=True)
+    min_commission = _check_positive("min_commission", min_commission, allow_zero=True)
+    capital = _check_positive("initial_capital", initial_capital)
+    if max_holding_bars is not None:
+        if isinstance(max_holding_bars, bool) or not isinstance(max_holding_bars, (int, np.integer)) \
+                or max_holding_bars < 1:
+            raise ValueError(f"max_holding_bars must be an int >= 1 or None, got {max_holding_bars!r}")
+        max_holding_bars = int(max_holding_bars)
+    if not isinstance(flat_at_session_end, bool):
+        raise TypeError(f"flat_at_session_end must be True or False, got {flat_at_session_end!r}")
+    if not isinstance(bars_df, pd.DataFrame):
+        raise TypeError(f"bars must be a pandas DataFrame, got {type(bars_df).__name__}")
+    if len(bars_df) == 0:
+        raise ValueError("bars frame is empty: nothing to backtest")
+    times, o, h, lo, c, v = frame_arrays(bars_df)
+    n = len(times)
+
+    session_last = _session_last_bar(times, session_tz) if flat_at_session_end else None
+
+    sig_idx, is_up, _level, sig_price = scan_arrays(o, h, lo, c, v, rule)
+    sig_idx, sig_price = sig_idx[is_up], sig_price[is_up]
+    if entry == "next_open":
+        keep = sig_idx + 1 < n
+        e_idx = sig_idx[keep] + 1
+        e_price = o[e_idx]
+        first_check = 0
+    else:
+        keep = sig_idx + 1 < n
+        e_idx = sig_idx[keep]
+        e_price = sig_price[keep]
+        first_check = 1
+
+    rec_ei, rec_xi, rec_ep, rec_xp, rec_q, rec_reason = [], [], [], [], [], []
+    last_exit = -1
+    j, m = 0, e_idx.size
+    while j < m:
+        ei = int(e_idx[j])
+        if ei <= last_exit:  # still in a position (or exiting on this bar): skip to the first later signal
+            j = int(np.searchsorted(e_idx, last_exit, side="right"))
+            continue
+        ep = float(e_price[j])
+        j += 1
+        q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / ep))
+        if q <= 0:
+            continue
+        tp = ep * (100.0 + tp_pct) / 100.0
+        sl = ep * (100.0 - sl_pct) / 100.0
+        last_bar = n - 1 if max_holding_bars is None else min(n - 1, ei + max_holding_bars)
+        day_end = int(session_last[ei]) if session_last is not None else n
+        if first_check and ei >= day_end:
+            continue  # a signal-price entry on the day's last bar could only be flattened at the same close
+        k = _first_touch(h, lo, ei + first_check, min(last_bar, day_end), tp, sl)
+        if k < 0:
+            if day_end <= last_bar and day_end < n - 1:
+                xi, reason = day_end, "session_end"
+            else:
+                timed_out = max_holding_bars is not None and ei + max_holding_bars <= n - 1
+                xi, reason = last_bar, ("max_holding" if timed_out else "end_of_data")
+            xp = float(c[xi])
+        else:
+            xi = k
+            if o[k] <= sl:
+                xp, reason = float(o[k]), "stop_loss"
+            elif o[k] >= tp:
+                xp, reason = float(o[k]), "take_profit"
+            elif lo[k] <= sl:
+                xp, reason = sl, "stop_loss"
+            else:
+                xp, reason = tp, "take_profit"
+        rec_ei.append(ei)
+        rec_xi.append(xi)
+        rec_ep.append(ep)
+        rec_xp.append(xp)
+        rec_q.append(q)
+        rec_reason.append(reason)
+        last_exit = xi
+
+    ei_a = np.asarray(rec_ei, dtype=np.int64)
+    xi_a = np.asarray(rec_xi, dtype=np.int64)
+    ep_a = np.asarray(rec_ep, dtype=float)
+    xp_a = np.asarray(rec_xp, dtype=float)
+    q_a = np.asarray(rec_q, dtype=float)
+    fee_in = np.maximum(commission * q_a, min_commission)  # per order
+    fee_out = fee_in  # same share count both ways
+    pnl = (xp_a - ep_a) * q_a - fee_in - fee_out
+    trades = pd.DataFrame({
+        "entry_time": times[ei_a], "entry_price": ep_a, "exit_time": times[xi_a], "exit_price": xp_a,
+        "quantity": q_a, "pnl": pnl,
+        "return_pct": pnl / (ep_a * q_a) * 100.0 if len(q_a) else np.empty(0),
+        "exit_reason": np.asarray(rec_reason, dtype=object), "bars_held": xi_a - ei_a,
+    }, columns=TRADE_COLUMNS)
+
+    equity = _equity_curve(n, c, ei_a, xi_a, ep_a, q_a, fee_in, pnl, capital)
+    equity = pd.Series(equity, index=times, name="equity")
+    held = (xi_a - ei_a + (1 - first_check)).sum() if len(ei_a) else 0
+    stats = _stats(trades, equity, capital, held, n, int(sig_idx.size))
+    bars = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v}, index=times)
+    return BacktestResult(trades=trades, equity=equity, stats=stats, rule=rule, bars=bars)
+
+
+def _equity_curve(n, close, ei, xi, ep, q, fee_in, pnl, capital) -> np.ndarray:
+    """Equity at each close: capital + realised P&L up to that bar + open P&L of the position held over it."""
+    realised = np.zeros(n)
+    np.add.at(realised, xi, pnl)
+    equity = capital + np.cumsum(realised)
+    lengths = xi - ei  # bars ei .. xi-1 end with the position open
+    total = int(lengths.sum()) if lengths.size else 0
+    if total:
+        starts = np.repeat(ei, lengths)
+        offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        bars = starts + offsets
+        equity[bars] += (close[bars] - np.repeat(ep, lengths)) * np.repeat(q, lengths) - np.repeat(fee_in, lengths)
+    return equity
+
+
+def _stats(trades: pd.DataFrame, equity: pd.Series, capital: float, held_bars: int, n: int,
+           signals: int) -> pd.Series:
+    pnl = trades["pnl"].to_numpy()
+    wins, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
+    if len(pnl) == 0:
+        pf = math.nan
+    elif losses > 0:
+        pf = wins / losses
+    else:
+        pf = math.inf if wins > 0 else math.nan
+    eq = equity.to_numpy()
+    peak = np.maximum.accumulate(eq)
+    dd = float(((peak - eq) / peak).max() * 100.0) if len(eq) else 0.0
+    return pd.Series({
+        "trades": len(pnl),
+        "signals": signals,
+        "win_rate_pct": float((pnl > 0).mean() * 100.0) if len(pnl) else math.nan,
+        "total_return_pct": float((eq[-1] / capital - 1.0) * 100.0),
+        "final_equity": float(eq[-1]),
+        "max_drawdown_pct": dd,
+        "profit_factor": float(pf),
+        "exposure_pct": float(held_bars / n * 100.0),
+        "avg_holding_bars": float(trades["bars_held"].mean()) if len(pnl) else math.nan,
+        "avg_holding_time": (trades["exit_time"] - trades["entry_time"]).mean() if len(pnl) else pd.NaT,
+    }, dtype=object, name="stats")
+
+
+def backtest_many(frames: Mapping[str, pd.DataFrame], rule: BreakoutRule | None = None, *, progress: bool = True,
+                  **kwargs) -> pd.DataFrame:
+    """Run :func:`backtest` per symbol (``{symbol: bars_df}``) with a tqdm progress bar; one stats row per symbol.
+
+    ``kwargs`` go to :func:`backtest`. A failure names its symbol (``ValueError("AAPL: ...")``).
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(frames, Mapping):
+        raise TypeError(f"frames must be a mapping of symbol -> DataFrame, got {type(frames).__name__}")
+    rows = {}
+    for symbol, df in tqdm(frames.items(), total=len(frames), desc="backtest", disable=not progress):
+        try:
+            rows[symbol] = backtest(df, rule, **kwargs).stats
+        except ValueError as e:
+            raise ValueError(f"{symbol}: {e}") from e
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "symbol"
+    return out

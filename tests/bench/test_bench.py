@@ -1,0 +1,114 @@
+"""`breakout-kit bench`: every figure comes out as a finite number (timings themselves are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from breakout_kit.bench import main as bench
+from breakout_kit.bench.cpu import Measurement
+from breakout_kit.bench.live import ideal_span
+
+FIGURE_NAMES = [
+    "detector_stream_bars_per_s", "scan_vs_pandas_ratio", "backtest_1m_bars_s", "watchers_100_dispatch_ratio",
+    "signal_latency_p99_ms", "ingest_pacing_ratio", "ingest_pacing_violations", "watcher_mem_growth_mb",
+    "chart_update_cost_ratio", "gateway_encode_msgs_per_s",
+]
+
+
+def test_figure_names_are_the_interface():
+    assert [f.name for f in bench.FIGURES] == FIGURE_NAMES
+
+
+@pytest.mark.timeout(300)
+def test_quick_run_writes_every_figure_as_a_finite_number(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::ResourceWarning", "-m", "breakout_kit.cli", "bench", "--quick", "--json",
+         str(out)], check=False, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert set(data) == {*FIGURE_NAMES, "meta"}
+    for name in FIGURE_NAMES:
+        assert isinstance(data[name], float) and math.isfinite(data[name]), (name, data[name])
+    meta = data["meta"]
+    assert meta["quick"] is True and meta["mode"] == "quick"
+    assert {"date", "python", "machine", "versions", "cpus"} <= set(meta)
+    assert "ib_insync" in meta["versions"] or "ib_async" in meta["versions"]
+    # the table names every figure, with a verdict each
+    for name in FIGURE_NAMES:
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(name + " "))
+        assert line.rstrip().endswith(("✓", "✗")), line
+    assert "bench" in proc.stderr          # the progress bar went to stderr
+
+
+def test_only_runs_the_named_figure_in_process(tmp_path, capsys):
+    out = tmp_path / "enc.json"
+    assert bench.main(["--quick", "--only", "gateway_encode_msgs_per_s", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert set(data) == {"gateway_encode_msgs_per_s", "meta"}
+    assert data["gateway_encode_msgs_per_s"] > 0
+    assert data["meta"]["details"]["gateway_encode_msgs_per_s"]["messages"] == 100_000
+    assert "gateway_encode_msgs_per_s" in capsys.readouterr().out
+
+
+def test_unknown_figure_is_one_clear_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--only", "no_such_figure"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "unknown figure(s) no_such_figure" in err and "detector_stream_bars_per_s" in err
+
+
+def test_list_prints_goals(capsys):
+    assert bench.main(["--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == FIGURE_NAMES
+
+
+def test_table_shows_ratio_and_verdict():
+    text = bench.table({
+        "scan_vs_pandas_ratio": Measurement(3.0, 3e6, 1e6, unit="bars/s", baseline_label="pandas rolling"),
+        "backtest_1m_bars_s": Measurement(2.5, 2.5, unit="s"),
+    })
+    scan_line, backtest_line = text.splitlines()[1:]
+    assert "3.00 M bars/s" in scan_line and "1.00 M bars/s (pandas rolling)" in scan_line
+    assert scan_line.endswith("✓") and backtest_line.endswith("✗")
+    assert "≤ 2" in backtest_line
+
+
+def test_ideal_pacing_schedule():
+    # 60 distinct contracts go at once; the 61st waits for the first to leave the 10-minute window
+    assert ideal_span(list(range(60))) == 0.0
+    assert ideal_span(list(range(61))) == 600.0
+    # one contract: at most 5 per 2 seconds
+    assert ideal_span(["AAPL"] * 5) == 0.0
+    assert ideal_span(["AAPL"] * 6) == 2.0
+    assert ideal_span(["AAPL"] * 11) == 4.0
+    assert ideal_span([]) == 0.0
+
+
+def test_a_failing_probe_is_reported_and_the_others_still_run(monkeypatch, tmp_path, capsys):
+    def broken(quick):
+        raise TimeoutError("gateway sent nothing")
+
+    figure = bench.BY_NAME["backtest_1m_bars_s"]
+    monkeypatch.setitem(bench.BY_NAME, figure.name, bench.Figure(figure.name, broken, figure.op, figure.goal,
+                                                                  figure.what))
+    out = tmp_path / "b.json"
+    code = bench.main(["--quick", "--only", "backtest_1m_bars_s", "gateway_encode_msgs_per_s", "--json", str(out)])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "error: broken failed: TimeoutError: gateway sent nothing" in captured.err
+    assert "non-finite figure(s): backtest_1m_bars_s" in captured.err
+    data = json.loads(out.read_text())
+    assert math.isnan(data["backtest_1m_bars_s"]) and data["gateway_encode_msgs_per_s"] > 0
+
+
+async def test_refuses_to_run_inside_an_event_loop(capsys):
+    assert bench.main(["--only", "gateway_encode_msgs_per_s"]) == 2
+    assert "not inside a running loop" in capsys.readouterr().err

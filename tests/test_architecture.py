@@ -1,0 +1,170 @@
+"""The layout of architecture.md v2, checked over the package source (AST), like the async-purity test.
+
+- Layers import one way only: core <- client <- watch <- cli, notebook <- bench; gateway imports only itself and
+  core; connect.py joins client and gateway.
+- core/ imports numpy/pandas and itself only (a method may import ``breakout_kit.notebook.plots``, plotly or tqdm
+  lazily, as pandas' ``.plot()`` does).
+- Nothing outside client/ imports ib_insync / ib_async / eventkit or the client's ``iblib``, or reaches through
+  ``.ib``.
+- The card: ``from breakout_kit import *`` gives exactly the names of architecture.md's card, and
+  ``import breakout_kit`` pulls in no ipywidgets, plotly, IB library (nor even pandas).
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "breakout_kit"
+
+# layer -> the breakout_kit layers it may import (itself always allowed)
+ALLOWED = {
+    "core": set(),
+    "client": {"core"},
+    "watch": {"core", "client"},
+    "connect": {"core", "client", "gateway"},
+    "cli": {"core", "client", "watch", "connect"},
+    "notebook": {"core", "client", "watch", "connect"},
+    "research": {"core"},
+    "bench": {"core", "client", "watch", "connect", "cli", "notebook", "gateway", "research"},
+    "gateway": {"core"},
+}
+ALLOWED[""] = set(ALLOWED)       # breakout_kit/__init__.py: the card (lazily, by name; eagerly only for type checkers)
+THIRD_PARTY_CORE = {"numpy", "pandas"}
+LAZY_IN_CORE = {"plotly", "tqdm", "breakout_kit.notebook.plots"}
+IB_LIBRARIES = {"ib_insync", "ib_async", "eventkit"}
+CARD = ["Bar", "BreakoutRule", "Signal", "BreakoutDetector", "scan", "backtest", "backtest_many", "BacktestResult",
+        "IBClient", "ingest", "load", "BreakoutWatcher", "TradeSpec", "Watchlist", "connect", "ControlPanel",
+        "LiveChart", "Dashboard", "PaperGateway"]
+
+
+def layer_of(path: Path) -> str:
+    rel = path.relative_to(PACKAGE).parts
+    if len(rel) == 1:
+        return "connect" if rel[0] == "connect.py" else ""
+    return rel[0]
+
+
+def imports(path: Path) -> list[tuple[int, str, bool]]:
+    """(line, absolute module, top-level?) for every import in ``path``."""
+    tree = ast.parse(path.read_text(), str(path))
+    top = {id(n) for n in tree.body}
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name, id(node) in top) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: -node.level + (1 if path.name == "__init__.py" else 0) or None]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            out += [(node.lineno, f"{module}.{a.name}" if f"{module}.{a.name}" in LAZY_IN_CORE else module,
+                     id(node) in top) for a in node.names[:1]]
+    return out
+
+
+def sources() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def layer_offences(path: Path) -> list[str]:
+    layer = layer_of(path)
+    where = path.relative_to(ROOT)
+    found = []
+    for line, module, top_level in imports(path):
+        parts = module.split(".")
+        if parts[0] in IB_LIBRARIES and layer != "client":
+            found.append(f"{where}:{line} imports {module} (only client/ may)")
+        if parts[0] != "breakout_kit":
+            if layer == "core" and parts[0] not in THIRD_PARTY_CORE and parts[0] in _THIRD_PARTY \
+                    and (top_level or parts[0] not in LAZY_IN_CORE):
+                found.append(f"{where}:{line} core imports {module}")
+            continue
+        target = "connect" if parts[1:2] == ["connect"] else (parts[1] if len(parts) > 1 else "")
+        if module == "breakout_kit.client.iblib" and layer != "client":
+            found.append(f"{where}:{line} imports client.iblib (use IBClient / client.events)")
+        if target in ("", layer):
+            continue
+        if layer == "core" and module in LAZY_IN_CORE and not top_level:
+            continue
+        if target not in ALLOWED.get(layer, set()):
+            found.append(f"{where}:{line} {layer or 'breakout_kit'} imports {module}")
+    return found
+
+
+# third-party top-level names seen in the package (the stdlib is always fine); computed once
+_THIRD_PARTY = {name for name in {"numpy", "pandas", "plotly", "ipywidgets", "anywidget", "tqdm", "pyarrow",
+                                  "prompt_toolkit", "psutil", "dask", "distributed", "IPython", "nest_asyncio",
+                                  "nest_asyncio2", "exchange_calendars", "pandas_market_calendars", "vectorbt",
+                                  *IB_LIBRARIES}}
+
+
+def test_layers_import_one_way_only():
+    offenders = [hit for p in sources() for hit in layer_offences(p)]
+    assert offenders == []
+
+
+def test_nothing_outside_client_reaches_through_dot_ib():
+    offenders = []
+    for path in sources():
+        if layer_of(path) == "client":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "ib":
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == [], "ask IBClient for it instead"
+
+
+def test_the_checks_catch_offenders(tmp_path, monkeypatch):
+    fake = tmp_path / "breakout_kit"
+    (fake / "watch").mkdir(parents=True)
+    (fake / "core").mkdir()
+    (fake / "watch" / "w.py").write_text("import ipywidgets\nfrom breakout_kit.notebook import chart\n"
+                                         "from breakout_kit.client.iblib import IB\nimport ib_insync\n")
+    (fake / "core" / "c.py").write_text("import socket\nimport plotly\nfrom breakout_kit.client import x\n"
+                                        "def plot():\n    import plotly\n    from breakout_kit.notebook import plots\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    hits = layer_offences(fake / "watch" / "w.py")
+    assert [h.split(" ", 1)[0].rsplit(":", 1)[1] for h in hits] == ["2", "3", "4"]
+    assert any("ib_insync" in h for h in hits) and any("notebook" in h for h in hits)
+    hits = layer_offences(fake / "core" / "c.py")
+    assert [h.split(" ", 1)[0].rsplit(":", 1)[1] for h in hits] == ["2", "3"]
+
+
+def test_the_card_is_the_architecture_card():
+    import breakout_kit
+
+    assert set(CARD) <= set(breakout_kit.__all__)       # later additions join the card (and docs/api.md)
+    namespace: dict = {}
+    exec("from breakout_kit import *", namespace)  # noqa: S102  (what a notebook cell does)
+    missing = [n for n in CARD if n not in namespace]
+    assert missing == []
+    assert all(namespace[n] is getattr(breakout_kit, n) for n in breakout_kit.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'NotAName'"):
+        breakout_kit.NotAName  # noqa: B018
+
+
+def test_card_names_are_documented_in_api_md():
+    import breakout_kit
+
+    api = (ROOT / "docs" / "api.md").read_text()
+    undocumented = [n for n in breakout_kit.__all__ if f"`{n}" not in api]
+    assert undocumented == []
+
+
+def test_import_breakout_kit_is_light():
+    code = ("import sys; before = set(sys.modules); import breakout_kit; "
+            "print(' '.join(sorted(m.split('.')[0] for m in set(sys.modules) - before)))")
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                cwd=ROOT).stdout.split())
+    heavy = {"ipywidgets", "plotly", "ib_insync", "ib_async", "eventkit", "pandas", "numpy", "anywidget"}
+    assert loaded & heavy == set()
+    assert "breakout_kit" in loaded
