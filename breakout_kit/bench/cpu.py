@@ -124,7 +124,7 @@ def backtest_1m(quick: bool) -> dict[str, Measurement]:
 def watcher_memory(quick: bool) -> dict[str, Measurement]:
     """Python heap growth (tracemalloc) after 1 M bars (100 k quick) through one watcher; RSS growth as context.
 
-    Bars enter at ``BreakoutWatcher._deliver``, the watcher's own entry point for complete bars (the stream and the
+    Bars enter at ``BreakoutWatcher.feed``, the watcher's entry point for complete bars (the stream and the
     history backfill both end there), so the detector, the bounded window, the signal log and the events all run.
     """
     from breakout_kit.watch.watcher import BreakoutWatcher
@@ -141,7 +141,7 @@ def watcher_memory(quick: bool) -> dict[str, Measurement]:
     watcher.bar_event += on_bar
     chunks = bar_chunks(frame, size=warm)
     for bar in next(chunks):                         # warm up: window, detector and signal log filled
-        watcher._deliver(bar)
+        watcher.feed(bar)
     gc.collect()
     rss0 = psutil.Process().memory_info().rss
     tracemalloc.start()
@@ -149,7 +149,7 @@ def watcher_memory(quick: bool) -> dict[str, Measurement]:
         before = tracemalloc.get_traced_memory()[0]
         for chunk in chunks:
             for bar in chunk:
-                watcher._deliver(bar)
+                watcher.feed(bar)
             del chunk, bar                           # the chunk's own Bars are input, not watcher growth
         gc.collect()
         growth = tracemalloc.get_traced_memory()[0] - before
@@ -169,7 +169,7 @@ class _Feed:
     """The two events a chart subscribes to, without a watcher behind them."""
 
     def __init__(self, symbol: str) -> None:
-        from breakout_kit.client.iblib import Event
+        from breakout_kit.client.events import Event
 
         self.symbol, self.bar_event, self.signal_event = symbol, Event("bar"), Event("signal")
 

@@ -8,7 +8,8 @@ does client work only and "client-side processing rate" can be read off this pro
   queue up in their socket buffers, then drain it in alternating segments, so both are saturated and see the same
   machine noise. Rate = bar messages / CPU seconds of the event-loop thread.
 * ``signal_latency``: 100 watchers under a moderate load; time from the socket read that brought the bar's last
-  5-second piece to the watcher's ``on_signal`` callback.
+  5-second piece to the watcher's ``on_signal`` callback, against the same time to a bare client-library handler on
+  a second connection with the same subscriptions (same bursts); and one watcher alone.
 * ``ingest_pacing``: ``ingest`` against a strict-pacing gateway on an accelerated clock; achieved request rate vs
   the fastest schedule IB's pacing rules allow for the same requests, and the number of error 162 answers.
 """
@@ -71,11 +72,11 @@ async def gateway_process(speed: float, pacing: str = "off"):
 @contextlib.asynccontextmanager
 async def connected(port: int, speed: float, client_id: int = 1):
     """A connected ``IBClient`` for a benchmark gateway (client pacing scaled to the gateway's clock)."""
-    client = IBClient("127.0.0.1", port, client_id, clock_speed=speed, reconnect=False, timeout=30.0)
+    # throttle=False: the client library limits its own requests to 45/s (TWS's 50 msg/s limit); the embedded
+    # gateway does not enforce it, and 300 start-up requests would otherwise take 7 s
+    client = IBClient("127.0.0.1", port, client_id, clock_speed=speed, reconnect=False, timeout=30.0,
+                      throttle=False)
     await client.connect()
-    # ib_insync throttles its own requests to 45/s (TWS's 50 msg/s limit); the embedded gateway does not enforce
-    # it, and 300 start-up requests would otherwise take 7 s. Incoming data is never throttled.
-    client.ib.client.MaxRequests = 0
     try:
         yield client
     finally:
@@ -83,7 +84,7 @@ async def connected(port: int, speed: float, client_id: int = 1):
 
 
 class _Warmup:
-    """Counts real-time bar messages (``ib.barUpdateEvent``); ``warm`` resolves once ``ready()`` holds and ``warmup``
+    """Counts real-time bar messages (a probe's ``bar_message_event``); ``warm`` resolves once ``ready()`` holds and ``warmup``
     more messages went by (the start-up backlog drained); ``started`` is set by ``arm()``."""
 
     def __init__(self, ready, warmup: int) -> None:
@@ -97,7 +98,7 @@ class _Warmup:
     def arm(self) -> None:
         self.started = True
 
-    def on_bar(self, _bars, _has_new) -> None:
+    def on_bar(self, _req_id, _time) -> None:
         self.n += 1
         if self.started:
             return
@@ -153,33 +154,35 @@ RECEIVE_BUFFER = 8 << 20
 
 
 class _Boundaries:
-    """A second connection following one real-time bar stream: it tells how many 5-second boundaries the gateway
-    has served (the gateway serves every subscription at each boundary, so the paused client's backlog grows by
-    100 messages per boundary)."""
+    """A second connection following one real-time bar stream (``RealTimeBars``): it tells how many 5-second
+    boundaries the gateway has served (the gateway serves every subscription at each boundary, so the paused
+    client's backlog grows by 100 messages per boundary)."""
 
     def __init__(self, bars) -> None:
         self.bars = bars
+        self.n = 0
         self._target = 0
         self._reached: asyncio.Future | None = None
-        bars.updateEvent += self._on_bar
+        bars.bar_event += self._on_bar
 
-    def _on_bar(self, bars, _has_new) -> None:
-        if self._reached is not None and len(bars) >= self._target and not self._reached.done():
+    def _on_bar(self, _bar) -> None:
+        self.n += 1
+        if self._reached is not None and self.n >= self._target and not self._reached.done():
             self._reached.set_result(None)
 
     async def more(self, n: int, timeout: float) -> None:
         """Wait until ``n`` more boundaries have been served."""
-        self._target = len(self.bars) + n
+        self._target = self.n + n
         self._reached = asyncio.get_running_loop().create_future()
         await _wait(self._reached, timeout, f"the gateway served fewer than {n} boundaries")
 
 
 class _Counter:
-    """Counts the real-time bar messages one client dispatches (``ib.barUpdateEvent``); ``until`` resolves when a
-    count is reached, optionally pausing the client's socket right there so it reads nothing more."""
+    """Counts the real-time bar messages one client decodes (its probe's ``bar_message_event``); ``until`` resolves
+    when a count is reached, optionally pausing the client's socket right there so it reads nothing more."""
 
     def __init__(self, client) -> None:
-        self.client = client
+        self.probe = client.probe()
         self.n = 0
         self.msgs = 0                 # messages and CPU seconds of the timed segments
         self.cpu = 0.0
@@ -187,20 +190,16 @@ class _Counter:
         self._check = None
         self._pause = False
         self._reached: asyncio.Future | None = None
-        client.ib.barUpdateEvent += self._on_bar
+        self.probe.bar_message_event += self._on_bar
 
-    @property
-    def transport(self):
-        return self.client.ib.client.conn.transport
-
-    def _on_bar(self, _bars, _has_new) -> None:
+    def _on_bar(self, _req_id, _time) -> None:
         self.n += 1
         if self._reached is None or self.n < self._target or self._reached.done():
             return
         if self._check is not None and (self.n % 128 or not self._check()):
             return
         if self._pause:
-            self.transport.pause_reading()     # the rest of the current read is still decoded, and counted
+            self.probe.pause_reading()         # the rest of the current read is still decoded, and counted
         self._reached.set_result(None)
 
     async def until(self, target: int, timeout: float, what: str, check=None, pause: bool = False) -> None:
@@ -212,7 +211,7 @@ class _Counter:
             self._reached = None
 
     def close(self) -> None:
-        self.client.ib.barUpdateEvent -= self._on_bar
+        self.probe.close()
 
 
 async def _dispatch_run(speed: float, count: int, timeout: float) -> dict:
@@ -227,7 +226,7 @@ async def _dispatch_run(speed: float, count: int, timeout: float) -> dict:
     async with gateway_process(speed) as port, connected(port, speed, 1) as raw_client, \
             connected(port, speed, 2) as watch_client, connected(port, speed, 3) as observer:
         spy = await observer.qualify("SPY")
-        boundaries = _Boundaries(observer.ib.reqRealTimeBars(spy, 5, "TRADES", False))
+        boundaries = _Boundaries(observer.subscribe_bars(spy))
         raw, watched = _Counter(raw_client), _Counter(watch_client)
         watchers, ready = _watchers(watch_client, BreakoutRule(lookback=20))
         try:
@@ -235,16 +234,15 @@ async def _dispatch_run(speed: float, count: int, timeout: float) -> dict:
             await watched.until(watched.n + 5_000, timeout, "watchers: no live data")
             contracts = {s: await raw_client.qualify(s) for s in SYMBOLS}
             for k in range(SUBSCRIPTIONS):
-                raw_client.ib.reqRealTimeBars(contracts[SYMBOLS[k % len(SYMBOLS)]], 5, "TRADES", False)
+                raw.probe.raw_bars(contracts[SYMBOLS[k % len(SYMBOLS)]])     # nobody listens: decode + list
             await raw.until(5_000, timeout, "raw client: no live data")
             for side in (raw, watched):
                 # room for the whole backlog in the kernel, so draining it never waits for the gateway process
-                side.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
-                                                                   RECEIVE_BUFFER)
-                side.transport.pause_reading()
+                side.probe.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+                side.probe.pause_reading()
             # each segment may run past its count by one socket read (~4 k messages)
             await boundaries.more((count + segments * 4_000) // SUBSCRIPTIONS + 2, timeout)
-            queued = [_bytes_queued(side.transport.get_extra_info("socket")) for side in (raw, watched)]
+            queued = [_bytes_queued(side.probe.socket) for side in (raw, watched)]
             for k in range(2 * segments):
                 side = (raw, watched)[k % 2]
                 # As timeit does: no cyclic GC while timing. The raw client keeps every bar (ib_insync's lists
@@ -253,7 +251,7 @@ async def _dispatch_run(speed: float, count: int, timeout: float) -> dict:
                 gc.disable()
                 try:
                     n0, cpu0 = side.n, time.thread_time()
-                    side.transport.resume_reading()
+                    side.probe.resume_reading()
                     await side.until(n0 + seg, timeout, "backlog ran dry", pause=True)
                     for _ in range(2):
                         await asyncio.sleep(0)     # let the watchers' tasks take the bars of the last read
@@ -321,24 +319,31 @@ class _GcPauses:
         gc.callbacks.remove(self)
 
 
-async def _latencies(n_watchers: int, speed: float, wanted: int) -> dict:
-    """Run ``n_watchers`` live watchers until ``wanted`` live signals: sorted socket -> on_signal and decode ->
-    on_signal times (ms), signals on bars that came from history instead of the stream, GC pauses meanwhile."""
-    arrivals: dict[tuple[int, int], tuple[float, float]] = {}
+async def _latencies(n_watchers: int, speed: float, wanted: int, bare: bool) -> dict:
+    """Run ``n_watchers`` live watchers until ``wanted`` live signals: sorted socket read -> on_signal and decode ->
+    on_signal times (ms), signals on bars that came from history instead of the stream, GC pauses meanwhile.
+
+    With ``bare``, a second connection to the same gateway holds the same subscriptions straight through the client
+    library (``Probe.raw_bars``) with a bare handler each, and ``bare`` holds its socket read -> handler times (ms)
+    for the messages that carry a 1-minute bar's last 5-second piece: the same bursts, at the same moments."""
+    arrivals: dict[tuple[int | None, int], tuple[float, float]] = {}
     latencies: list[float] = []
     from_decode: list[float] = []
+    bare_latencies: list[float] = []
     unmatched = [0]
-    socket_read = [0.0]
-    async with gateway_process(speed) as port, connected(port, speed) as client:
+    read_at = [0.0, 0.0]             # perf_counter of the last socket read: [watchers' connection, bare one]
+    clock = time.perf_counter
+    async with gateway_process(speed) as port, connected(port, speed, 1) as client, \
+            (connected(port, speed, 2) if bare else contextlib.nullcontext()) as bare_client:
         done = asyncio.get_running_loop().create_future()
+        probes = [client.probe()]
 
         def on_signal(watcher, signal):
             if not meter.started:
                 return
-            now = time.perf_counter()
-            sub = watcher._subscription
+            now = clock()
             last_piece = int(signal.time.timestamp()) + watcher.seconds - PIECE
-            got = arrivals.pop((sub.req_id, last_piece), None) if sub is not None else None
+            got = arrivals.pop((watcher.subscription_id, last_piece), None)
             if got is None:                  # a bar recovered from history, not from the stream
                 unmatched[0] += 1
                 return
@@ -347,37 +352,51 @@ async def _latencies(n_watchers: int, speed: float, wanted: int) -> dict:
             if len(latencies) >= wanted and not done.done():
                 done.set_result(None)
 
-        watchers, ready = _watchers(client, BreakoutRule(lookback=5, direction="both"), on_signal, n_watchers)
-        # ~1 s of messages after every watcher is live: the start-up backlog drains before anything is timed
-        meter = _Warmup(ready, warmup=int(n_watchers * speed / PIECE))
+        def on_read(_nbytes):
+            read_at[0] = clock()
 
-        def on_data(_data):
-            socket_read[0] = time.perf_counter()
-
-        def on_bar(bars, has_new):
-            meter.on_bar(bars, has_new)
-            piece = int(bars[-1].time.timestamp())
+        def on_bar(req_id, bar_time):
+            meter.on_bar(req_id, bar_time)
+            piece = int(bar_time.timestamp())
             if (piece + PIECE) % 60 == 0:    # the last piece of a 1-minute bar: the one that can signal
-                arrivals[(bars.reqId, piece)] = (socket_read[0], time.perf_counter())
+                arrivals[(req_id, piece)] = (read_at[0], clock())
 
-        # Stamp each socket read before ib_insync decodes it: put our listener ahead of the client's own.
-        ib_client = client.ib.client
-        has_data = ib_client.conn.hasData
-        has_data.disconnect(ib_client._onSocketHasData)
-        has_data.connect(on_data)
-        has_data.connect(ib_client._onSocketHasData)
-        client.ib.barUpdateEvent += on_bar
+        def on_bare_read(_nbytes):
+            read_at[1] = clock()
+
+        def on_bare_bar(_req_id, bar_time):
+            now = clock()
+            if meter.started and (int(bar_time.timestamp()) + PIECE) % 60 == 0:
+                bare_latencies.append((now - read_at[1]) * 1e3)
+
+        # the probe's read_event fires before the client library decodes the read
+        probes[0].read_event += on_read
+        probes[0].bar_message_event += on_bar
         try:
-            await _wait(meter.warm, 60.0, f"latency run ({n_watchers} watchers): not live")
-            with _GcPauses() as collections:
-                meter.arm()
-                await _wait(done, 90.0, f"latency run ({n_watchers} watchers): fewer than {wanted} live signals")
+            contracts = {s: await bare_client.qualify(s) for s in SYMBOLS} if bare else {}
+            watchers, ready = _watchers(client, BreakoutRule(lookback=5, direction="both"), on_signal, n_watchers)
+            # ~1 s of messages after every watcher is live: the start-up backlog drains before anything is timed
+            meter = _Warmup(ready, warmup=int(n_watchers * speed / PIECE))
+            if bare:
+                probes.append(bare_client.probe())
+                probes[1].read_event += on_bare_read
+                for k in range(n_watchers):
+                    probes[1].raw_bars(contracts[SYMBOLS[k % len(SYMBOLS)]], on_bare_bar)
+            try:
+                await _wait(meter.warm, 60.0, f"latency run ({n_watchers} watchers): not live")
+                with _GcPauses() as collections:
+                    meter.arm()
+                    await _wait(done, 90.0, f"latency run ({n_watchers} watchers): fewer than {wanted} live "
+                                            "signals")
+            finally:
+                await _close_all(watchers)
         finally:
-            client.ib.barUpdateEvent -= on_bar
-            has_data.disconnect(on_data)
-            await _close_all(watchers)
-    return {"lat": sorted(latencies), "dec": sorted(from_decode), "unmatched": unmatched[0],
-            "gc": collections.pauses}
+            for probe in probes:
+                probe.close()
+    if bare and not bare_latencies:
+        raise AssertionError("the bare client library handlers saw no bars")
+    return {"lat": sorted(latencies), "dec": sorted(from_decode), "bare": sorted(bare_latencies),
+            "unmatched": unmatched[0], "gc": collections.pauses}
 
 
 def _pct(ordered: list[float], q: float) -> float:
@@ -386,27 +405,33 @@ def _pct(ordered: list[float], q: float) -> float:
 
 
 async def _signal_latency(quick: bool) -> dict[str, Measurement]:
-    # 100 watchers at 600x: 12 k messages/s in bursts of 100 every 8 ms (IB sends every subscription's bar at the
-    # same 5-second boundary), busy but not saturated
-    run = await _latencies(SUBSCRIPTIONS, 600.0, 400 if quick else 3000)
-    lat, dec = run["lat"], run["dec"]
-    p99 = _pct(lat, 99.0)
+    # 100 watchers at 600x: 12 k messages/s per connection in bursts of 100 every 8 ms (IB sends every
+    # subscription's bar at the same 5-second boundary), busy but not saturated; the bare connection gets the same
+    run = await _latencies(SUBSCRIPTIONS, 600.0, 400 if quick else 3000, bare=True)
+    lat, dec, bare = run["lat"], run["dec"], run["bare"]
+    p99, bare_p99 = _pct(lat, 99.0), _pct(bare, 99.0)
     details = {"watchers": SUBSCRIPTIONS, "signals": len(lat), "p50_ms": _pct(lat, 50.0),
                "p90_ms": _pct(lat, 90.0), "max_ms": lat[-1], "p50_from_decode_ms": _pct(dec, 50.0),
-               "p99_from_decode_ms": _pct(dec, 99.0), "history_bars_skipped": run["unmatched"],
+               "p99_from_decode_ms": _pct(dec, 99.0), "bare_messages": len(bare), "bare_p50_ms": _pct(bare, 50.0),
+               "bare_max_ms": bare[-1], "history_bars_skipped": run["unmatched"],
                # full collections of a big heap stall the loop: the usual cause of the tail
                "gc_full_collections": sum(1 for g, _ in run["gc"] if g == 2),
                "gc_longest_pause_ms": max((ms for _, ms in run["gc"]), default=0.0), "gateway_speed": 600.0}
-    if not quick:
-        # context: the same path with one watcher (no burst to wait behind), 100 bars/s
-        one = await _latencies(1, 6000.0, 300)
-        details.update(one_watcher_p50_ms=_pct(one["lat"], 50.0), one_watcher_p99_ms=_pct(one["lat"], 99.0),
-                       one_watcher_p99_from_decode_ms=_pct(one["dec"], 99.0), one_watcher_signals=len(one["lat"]))
-    return {"signal_latency_p99_ms": Measurement(p99, p99, unit="ms", details=details)}
+    # one watcher: no burst to wait behind, 100 bars/s
+    one = await _latencies(1, 6000.0, 150 if quick else 300, bare=False)
+    one_p99 = _pct(one["lat"], 99.0)
+    one_details = {"signals": len(one["lat"]), "p50_ms": _pct(one["lat"], 50.0), "max_ms": one["lat"][-1],
+                   "p99_from_decode_ms": _pct(one["dec"], 99.0), "gateway_speed": 6000.0,
+                   "gc_full_collections": sum(1 for g, _ in one["gc"] if g == 2)}
+    return {"signal_latency_vs_raw_ratio": Measurement(p99 / bare_p99, p99, bare_p99, unit="ms",
+                                                       baseline_label="bare library handler, p99",
+                                                       details=details),
+            "signal_latency_1w_p99_ms": Measurement(one_p99, one_p99, unit="ms", details=one_details)}
 
 
 def signal_latency(quick: bool) -> dict[str, Measurement]:
-    """p99 of socket read (bar's last piece) -> watcher on_signal, 100 watchers, real client and gateway."""
+    """Socket read (bar's last piece) -> on_signal, p99: 100 watchers vs a bare library handler on the same bursts,
+    and one watcher alone; real client and gateway."""
     return asyncio.run(_signal_latency(quick))
 
 
@@ -440,7 +465,7 @@ async def _ingest_pacing(quick: bool) -> dict[str, Measurement]:
     symbols = SYMBOLS[:2] if quick else SYMBOLS[:6]
     codes: list[int] = []
     async with gateway_process(speed, pacing="strict") as port, connected(port, speed) as client:
-        client.ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
+        client.error_event += lambda req_id, code, msg: codes.append(code)
         loop = asyncio.get_running_loop()
         with tempfile.TemporaryDirectory(prefix="bk-bench-") as dest:
             t0 = loop.time()

@@ -28,6 +28,7 @@ from breakout_kit.client.iblib import IB, Contract, Event, LimitOrder, MarketOrd
 from breakout_kit.client.iblib import NAME as LIBRARY  # noqa: F401  (the CLI tunes its logger)
 from breakout_kit.client.orders import Bracket, PlacedOrder, orders_frame
 from breakout_kit.client.pacer import HistoryPacer
+from breakout_kit.client.probe import Probe
 from breakout_kit.client.realtime import Execution, RealTimeBars
 from breakout_kit.core import bars
 
@@ -99,13 +100,16 @@ class IBClient:
     ``host``/``port``/``client_id`` default to ``IB_HOST`` (127.0.0.1) / ``IB_PORT`` (7497) / ``IB_CLIENT_ID`` (1).
     ``readonly=None`` means read-only unless ``trading=True``. ``clock_speed`` is the server clock's speed relative to
     real time (the embedded gateway's ``speed``); it scales the client-side pacing windows and is 1 for TWS.
+    ``throttle=False`` turns off the client library's own limit on outgoing requests (45 per second, under TWS's 50
+    messages per second): only for servers that don't enforce that limit, such as the embedded gateway, e.g. to
+    start hundreds of subscriptions at once in a benchmark. Incoming data is never throttled.
     """
 
     def __init__(self, host: str | None = None, port: int | None = None, client_id: int | None = None, *,
                  readonly: bool | None = None, trading: bool = False, allow_live: bool = False,
                  max_quantity: int = 1000, max_notional: float = 250_000.0, timeout: float = 10.0,
                  reconnect: bool = True, reconnect_delays: Iterable[float] = RECONNECT_DELAYS,
-                 clock_speed: float = 1.0) -> None:
+                 clock_speed: float = 1.0, throttle: bool = True) -> None:
         readonly = (not trading) if readonly is None else bool(readonly)
         self.settings = Settings.resolve(host, port, client_id, readonly=readonly, trading=bool(trading),
                                          allow_live=bool(allow_live))
@@ -121,6 +125,11 @@ class IBClient:
         self.reconnect = bool(reconnect)
         self.reconnect_delays = tuple(reconnect_delays) or RECONNECT_DELAYS
         self.ib = IB()
+        if not isinstance(throttle, bool):
+            raise TypeError(f"throttle must be True or False, got {throttle!r}")
+        self.throttle = throttle
+        if not throttle:
+            self.ib.client.MaxRequests = 0       # the library's "no limit"
         self.pacer = HistoryPacer(clock_speed)
         self.state = "disconnected"
         #: emits the new state string on every change
@@ -375,6 +384,11 @@ class IBClient:
         """
         self._require_connection()
         return RealTimeBars(self.ib, contract, what, use_rth)
+
+    def probe(self) -> Probe:
+        """Measurement hooks on this connection for benchmarks: socket reads before decoding, every bar message,
+        pausing the socket, raw library subscriptions (``client/probe.py``). ``close()`` it when done."""
+        return Probe(self.ib)
 
     # ---- history --------------------------------------------------------------------------------------------
     async def history(self, symbol: str | Contract, duration: str = "1 D", bar_size: str = "1 min",

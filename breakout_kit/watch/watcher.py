@@ -155,6 +155,17 @@ class BreakoutWatcher:
     def task(self) -> asyncio.Task | None:
         return self._task
 
+    @property
+    def subscription_id(self) -> int | None:
+        """Request id of the live real-time bar subscription on the client's connection (None when not subscribed)."""
+        sub = self._subscription
+        return sub.req_id if sub is not None else None
+
+    def feed(self, bar: Bar) -> None:
+        """Feed one complete ``bar_size`` bar as the stream would (replays, tests, benchmarks): detector, window,
+        events (``on_signal`` and trades only once live, see ``replaying``); a bar not after the last one is ignored."""
+        self._deliver(bar)
+
     def start(self) -> asyncio.Task:
         """Create the watcher's task on the running loop (idempotent) and return it."""
         if self._task is None:
