@@ -109,6 +109,30 @@ async def test_several_watchers_from_a_running_loop_and_clean_stop(client):
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("watcher ")]
 
 
+async def test_subscription_id_names_the_live_stream(client):
+    w = BreakoutWatcher(client, "AAPL")
+    assert w.subscription_id is None
+    w.start()
+    await until(w.bar_event, lambda: w.state == "live")
+    assert w.subscription_id in {bars.reqId for bars in client.ib.realtimeBars()}
+    await w.aclose()
+    assert w.subscription_id is None
+
+
+def test_feed_delivers_a_bar_as_the_stream_would():
+    w = BreakoutWatcher(client=None, symbol="SYN", rule=BreakoutRule(lookback=2))
+    t0 = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+    seen = []
+    w.bar_event += lambda watcher, bar, channel: seen.append(bar)
+    bars = [Bar(t0 + timedelta(minutes=k), 10, 10.5, 9.5, 10, 100) for k in range(3)]
+    bars.append(Bar(t0 + timedelta(minutes=3), 10, 12, 10, 11.5, 100))
+    for bar in bars:
+        w.feed(bar)
+    w.feed(bars[1])                                   # not after the last one: ignored
+    assert seen == bars and w.bars_seen == 4
+    assert [s.direction for s in w.signals] == ["up"]
+
+
 async def test_unknown_symbol_fails_and_await_raises(client):
     w = BreakoutWatcher(client, "ZZZZQ")
     failed = []
