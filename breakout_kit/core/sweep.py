@@ -128,7 +128,7 @@ def plan_sweep(grid: Mapping, fixed: Mapping | None = None) -> SweepPlan:
         options["quantity"] = 100.0                     # backtest's default size
     options["initial_capital"] = _check_positive("initial_capital", options["initial_capital"])
     if not isinstance(options["session_tz"], str):
-        raise ValueError(f"session_tz must be a time zone name, got {options['session_tz']!r}")
+        raise TypeError(f"session_tz must be a time zone name, got {options['session_tz']!r}")
 
     rules: dict[tuple, BreakoutRule] = {}
     for values in itertools.product(*(axes[k] for k in RULE_KEYS)):
@@ -166,6 +166,7 @@ def plan_sweep(grid: Mapping, fixed: Mapping | None = None) -> SweepPlan:
 class _Bars:
     """One symbol's arrays, validated once, padded so every window of ``_MAX_WINDOW`` bars is a view."""
 
+    times: pd.DatetimeIndex
     times_ns: np.ndarray
     o: np.ndarray
     h: np.ndarray
@@ -205,7 +206,7 @@ def bars_of(bars_df: pd.DataFrame, session_tz: str = "America/New_York") -> _Bar
         raise ValueError("bars frame is empty: nothing to backtest")
     times, o, h, lo, c, v = frame_arrays(bars_df)
     days = session_days(times, session_tz)
-    return _Bars(times.as_unit("ns").asi8, o, h, lo, c, v, days, session_count(days))
+    return _Bars(times, times.as_unit("ns").asi8, o, h, lo, c, v, days, session_count(days))
 
 
 @dataclass
