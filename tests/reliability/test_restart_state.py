@@ -9,10 +9,9 @@ import pytest
 from breakout_kit.client.ib_client import IBClient
 from breakout_kit.gateway import PaperGateway
 
-from .storm import SESSION_OPEN, gateway_handles, until
+from .storm import SESSION_OPEN, until
 
-pytestmark = [pytest.mark.ib,
-              pytest.mark.skipif(not gateway_handles(3), reason="gateway orders (placeOrder, id 3) not landed yet")]
+pytestmark = pytest.mark.ib
 
 SPEED = 60.0
 
