@@ -31,7 +31,7 @@ from typing import Any
 
 from breakout_kit.cli.commands import COMMAND_WORDS, Console, error_line, one_line, report_fills
 from breakout_kit.client.config import mask_account  # the connected line ends up in logs and pastes
-from breakout_kit.connect import connect, embedded_gateway, uses_embedded
+from breakout_kit.connection import connect, embedded_gateway, uses_embedded
 
 ConnectFn = Callable[..., Awaitable[Any]]
 
@@ -154,7 +154,7 @@ def gw_speed(args: argparse.Namespace, default_speed: float) -> float:
 
 def connect_args(args: argparse.Namespace, default_speed: float, say: Callable[[str], None], *,
                  trading: bool | None = None) -> dict[str, Any]:
-    """``connect()``'s keyword arguments from the common flags (the one TWS-or-embedded path, connect.py)."""
+    """``connect()``'s keyword arguments from the common flags (the one TWS-or-embedded path, connection.py)."""
     embedded = wants_embedded(args)
     kwargs: dict[str, Any] = {"host": args.host, "port": args.port, "client_id": args.client_id,
                                   "trading": args.trading if trading is None else trading,

@@ -72,7 +72,7 @@ async def test_drop_while_preparing_a_bracket_retries_it_once_reconnected(monkey
             await until(t.client.ib.updateEvent, lambda: w.orders or w.trade_errors, what="first bracket")
             assert hit == [client_id] and t.client.reconnects == 1
             assert w.trade_errors == [] and len(w.orders) == 1
-            ref = w.orders[0][0].order.orderRef
+            ref = w.orders[0].order_ref
             assert sum(1 for o in gw.orders if o.orderRef == ref) == 3         # parent + take-profit + stop
         finally:
             await stop_all([t])
