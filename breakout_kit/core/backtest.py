@@ -283,11 +283,10 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
     eq = equity_curve(n, c, ei_a, xi_a, ep_a, q_a, fee_in, pnl, capital)
     equity = pd.Series(eq, index=times, name="equity")
     held = int((xi_a - ei_a + (1 - first_check)).sum()) if len(ei_a) else 0
-    times_ns = times.as_unit("ns").asi8
     stats = pd.Series(performance_stats(
-        pnl=pnl, return_pct=trades["return_pct"].to_numpy(dtype=float), bars_held=xi_a - ei_a,
-        hold_ns=times_ns[xi_a] - times_ns[ei_a], equity=eq, times_ns=times_ns, capital=capital, held_bars=held,
-        signals=int(sig_idx.size), sessions=session_count(days)), dtype=object, name="stats")
+        close=c, times_ns=times.as_unit("ns").asi8, ei=ei_a, xi=xi_a, ep=ep_a, xp=xp_a, q=q_a, fee_in=fee_in,
+        pnl=pnl, capital=capital, held_bars=held, signals=int(sig_idx.size), sessions=session_count(days)),
+        dtype=object, name="stats")
     bars = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v}, index=times)
     return BacktestResult(trades=trades, equity=equity, stats=stats, rule=rule, bars=bars)
 

@@ -54,27 +54,53 @@ def equity_curve(n: int, close: np.ndarray, ei: np.ndarray, xi: np.ndarray, ep: 
     return equity
 
 
-def _drawdown(eq: np.ndarray) -> tuple[float, int, int, int]:
-    """(max drawdown in % of the peak, longest under-water stretch in bars, its peak bar, its end bar)."""
+def _active_equity(n: int, close, ei, xi, ep, q, fee_in, pnl, capital: float) -> tuple[np.ndarray, np.ndarray]:
+    """Equity on the bars where it can change (each trade's entry .. exit bar), with their bar indices.
+
+    Between trades equity stays at the last exit's value, so these bars (plus bar 0 at ``capital`` when the first
+    trade starts later) carry every peak, trough and non-zero return of the full curve; the values are the same
+    floats :func:`equity_curve` computes (same operations in the same order)."""
+    lengths = xi - ei + 1
+    total = int(lengths.sum())
+    starts = np.repeat(ei, lengths)
+    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    bars = starts + offsets
+    realised = np.cumsum(pnl)
+    before = capital + np.concatenate(([0.0], realised[:-1]))     # capital + P&L of the trades closed before
+    eq = np.repeat(before, lengths) + ((close[bars] - np.repeat(ep, lengths)) * np.repeat(q, lengths)
+                                       - np.repeat(fee_in, lengths))
+    exits = np.cumsum(lengths) - 1
+    eq[exits] = capital + realised                                  # at the exit bar: flat, the P&L realised
+    if ei[0] > 0:
+        bars = np.concatenate(([0], bars))
+        eq = np.concatenate(([capital], eq))
+    return bars, eq
+
+
+def _drawdown(eq: np.ndarray, bars: np.ndarray, n: int) -> tuple[float, int, int, int]:
+    """(max drawdown in % of the peak, longest under-water stretch in bars, its peak bar, its end bar) of the
+    equity ``eq`` sampled at ``bars`` (constant in between)."""
     peak = np.maximum.accumulate(eq)
     dd = float(((peak - eq) / peak).max() * 100.0)
     under = eq < peak
     if not under.any():
         return dd, 0, 0, 0
     edges = np.diff(np.concatenate(([False], under, [False])).astype(np.int8))
-    starts = np.flatnonzero(edges == 1)          # first bar under water; the peak is the bar before
-    ends = np.flatnonzero(edges == -1)           # first bar back at the peak (== len(eq) if never)
-    ends = np.minimum(ends, eq.size - 1)
+    starts = bars[np.flatnonzero(edges == 1)]                     # first bar under water; the peak is the one before
+    back = np.flatnonzero(edges == -1)                              # first sample back at the peak, if any
+    ends = np.where(back < bars.size, bars[np.minimum(back, bars.size - 1)], n - 1)
     lengths = ends - (starts - 1)
     k = int(lengths.argmax())
     return dd, int(lengths[k]), int(starts[k] - 1), int(ends[k])
 
 
-def performance_stats(*, pnl: np.ndarray, return_pct: np.ndarray, bars_held: np.ndarray, hold_ns: np.ndarray,
-                      equity: np.ndarray, times_ns: np.ndarray, capital: float, held_bars: int, signals: int,
-                      sessions: int) -> dict:
-    """All stats of one run (module doc for the definitions); ``hold_ns`` is each trade's exit-minus-entry time."""
-    n = equity.size
+def performance_stats(*, close: np.ndarray, times_ns: np.ndarray, ei: np.ndarray, xi: np.ndarray, ep: np.ndarray,
+                      xp: np.ndarray, q: np.ndarray, fee_in: np.ndarray, pnl: np.ndarray, capital: float,
+                      held_bars: int, signals: int, sessions: int) -> dict:
+    """All stats of one run from its trades (entry/exit bar, prices, shares, entry fee, net P&L) and the closes.
+
+    Definitions: module doc. Work is O(bars in trades), not O(bars): between trades nothing changes."""
+    n = close.size
     trades = pnl.size
     wins, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
     if trades == 0:
@@ -83,38 +109,44 @@ def performance_stats(*, pnl: np.ndarray, return_pct: np.ndarray, bars_held: np.
         pf = wins / losses
     else:
         pf = math.inf if wins > 0 else math.nan
-    dd, dd_bars, dd_from, dd_to = _drawdown(equity)
-    prev = np.empty(n)
+    if trades:
+        bars, eq = _active_equity(n, close, ei, xi, ep, q, fee_in, pnl, capital)
+    else:
+        bars, eq = np.zeros(1, dtype=np.int64), np.array([float(capital)])
+    dd, dd_bars, dd_from, dd_to = _drawdown(eq, bars, n)
+    prev = np.empty(eq.size)
     prev[0] = capital
-    prev[1:] = equity[:-1]
-    r = equity / prev - 1.0
+    prev[1:] = eq[:-1]
+    r = eq / prev - 1.0                      # every other bar's return is exactly 0
     annual = math.sqrt(SESSIONS_PER_YEAR * n / sessions)
-    mean = float(r.mean())
-    sd = float(r.std(ddof=1)) if n > 1 else math.nan
-    downside = math.sqrt(float(np.square(np.minimum(r, 0.0)).mean()))
+    mean = float(r.sum()) / n
+    sd = math.sqrt((float(np.square(r - mean).sum()) + (n - r.size) * mean * mean) / (n - 1)) if n > 1 else math.nan
+    downside = math.sqrt(float(np.square(np.minimum(r, 0.0)).sum()) / n)
     if downside > 0:
         sortino = mean / downside * annual
     else:
         sortino = math.inf if mean > 0 else math.nan
-    growth = float(equity[-1] / capital)
+    final = float(eq[-1])
+    growth = final / capital
     cagr = (growth ** (SESSIONS_PER_YEAR / sessions) - 1.0) * 100.0 if growth > 0 else -100.0
     pnl_sd = float(pnl.std(ddof=1)) if trades > 1 else math.nan
+    hold_ns = times_ns[xi] - times_ns[ei]
     return {
         "trades": trades,
         "signals": signals,
         "win_rate_pct": float((pnl > 0).mean() * 100.0) if trades else math.nan,
         "total_return_pct": float((growth - 1.0) * 100.0),
-        "final_equity": float(equity[-1]),
+        "final_equity": final,
         "max_drawdown_pct": dd,
         "profit_factor": float(pf),
         "exposure_pct": float(held_bars / n * 100.0),
-        "avg_holding_bars": float(bars_held.mean()) if trades else math.nan,
+        "avg_holding_bars": float((xi - ei).mean()) if trades else math.nan,
         "avg_holding_time": pd.Timedelta(round(float(hold_ns.mean())), unit="ns") if trades else pd.NaT,
         "sharpe": mean / sd * annual if sd > 0 else math.nan,
         "sortino": sortino,
         "cagr_pct": cagr,
         "expectancy": float(pnl.mean()) if trades else math.nan,
-        "expectancy_pct": float(return_pct.mean()) if trades else math.nan,
+        "expectancy_pct": float((pnl / (ep * q) * 100.0).mean()) if trades else math.nan,
         "sqn": math.sqrt(trades) * float(pnl.mean()) / pnl_sd if pnl_sd > 0 else math.nan,
         "max_drawdown_bars": dd_bars,
         "max_drawdown_duration": pd.Timedelta(int(times_ns[dd_to] - times_ns[dd_from]), unit="ns"),

@@ -22,7 +22,7 @@ import pandas as pd
 
 from breakout_kit.core.backtest import ENTRIES, _check_pct, _check_positive, _session_last_bar, session_count
 from breakout_kit.core.breakout import BreakoutRule, frame_arrays, scan_arrays
-from breakout_kit.core.stats import STAT_NAMES, equity_curve, performance_stats, session_days
+from breakout_kit.core.stats import STAT_NAMES, performance_stats, session_days
 
 __all__ = ["FIXED_KEYS", "GRID_KEYS", "RULE_KEYS", "TRADE_KEYS", "SweepPlan", "plan_sweep", "run_plan",
            "simulate"]
@@ -217,8 +217,8 @@ class _Candidates:
     e_price: np.ndarray
     first_check: int
     signals: int
-    h0: np.ndarray
-    l0: np.ndarray
+    h0: np.ndarray      # running max of the highs over each candidate's first window (rows never decrease)
+    l0: np.ndarray      # running min of the lows
 
 
 def _candidates(b: _Bars, rule: BreakoutRule, entry: str, scanned=None) -> _Candidates:
@@ -233,24 +233,26 @@ def _candidates(b: _Bars, rule: BreakoutRule, entry: str, scanned=None) -> _Cand
         e_idx, e_price, first_check = sig_idx[keep], sig_price[keep], 1
     start = e_idx + first_check
     w = _FIRST_WINDOW
-    return _Candidates(e_idx, e_price, first_check, int(sig_idx.size), b.hw[start, :w], b.lw[start, :w])
+    return _Candidates(e_idx, e_price, first_check, int(sig_idx.size),
+                       np.maximum.accumulate(b.hw[start, :w], axis=1), np.minimum.accumulate(b.lw[start, :w], axis=1))
 
 
 def _first_touch_all(b: _Bars, cand: _Candidates, end: np.ndarray, tp: np.ndarray, sl: np.ndarray) -> np.ndarray:
     """For every candidate, the first bar in ``[start, end]`` whose high reaches ``tp`` or low reaches ``sl``; -1
     if none. Same comparisons as :func:`breakout_kit.core.backtest._first_touch`, on all candidates at once."""
     start = cand.e_idx + cand.first_check
-    k = np.full(start.size, -1, dtype=np.int64)
     span = end - start                                   # last allowed offset (negative: nothing to check)
-    rows = np.flatnonzero(span >= 0)
-    off, w = 0, _FIRST_WINDOW
+    # first window, for every candidate at once: on running extremes the first touch is a count
+    w = _FIRST_WINDOW
+    first = np.minimum(np.count_nonzero(cand.h0 < tp[:, None], axis=1),
+                       np.count_nonzero(cand.l0 > sl[:, None], axis=1))
+    k = np.where((first < w) & (first <= span), start + first, -1)
+    rows = np.flatnonzero((first == w) & (span >= w))    # no touch yet and allowed to go on
+    off = w
+    w = 4 * w
     while rows.size:
-        if off == 0:
-            hh, ll = cand.h0[rows], cand.l0[rows]
-        else:
-            s = start[rows] + off
-            hh, ll = b.hw[s, :w], b.lw[s, :w]
-        t = (hh >= tp[rows, None]) | (ll <= sl[rows, None])
+        s = start[rows] + off
+        t = (b.hw[s, :w] >= tp[rows, None]) | (b.lw[s, :w] <= sl[rows, None])
         t &= np.arange(off, off + w) <= span[rows, None]
         first = t.argmax(axis=1)
         hit = t[np.arange(rows.size), first]
@@ -314,10 +316,8 @@ def _stats(b: _Bars, trades, signals: int, first_check: int, commission: float, 
     ei, xi, ep, xp, q, _reason = trades
     fee = np.maximum(commission * q, min_commission)
     pnl = (xp - ep) * q - fee - fee
-    eq = equity_curve(b.n, b.c, ei, xi, ep, q, fee, pnl, capital)
     held = int((xi - ei + (1 - first_check)).sum()) if ei.size else 0
-    return performance_stats(pnl=pnl, return_pct=pnl / (ep * q) * 100.0, bars_held=xi - ei,
-                             hold_ns=b.times_ns[xi] - b.times_ns[ei], equity=eq, times_ns=b.times_ns,
+    return performance_stats(close=b.c, times_ns=b.times_ns, ei=ei, xi=xi, ep=ep, xp=xp, q=q, fee_in=fee, pnl=pnl,
                              capital=capital, held_bars=held, signals=signals, sessions=b.sessions)
 
 

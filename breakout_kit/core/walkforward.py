@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from breakout_kit.core.stats import STAT_NAMES, equity_curve, performance_stats
+from breakout_kit.core.stats import STAT_NAMES, performance_stats
 from breakout_kit.core.sweep import GRID_KEYS, SweepPlan, _candidates, bars_of, run_plan, simulate
 
 __all__ = ["MINIMISED", "OBJECTIVES", "WalkForwardResult", "combine_walk_forward", "walk_forward_symbol"]
@@ -113,9 +113,7 @@ def _run_stats(b, runs, signals: int, f: dict) -> dict:
     fee = np.maximum(f["commission"] * q, f["min_commission"])
     pnl = (xp - ep) * q - fee - fee
     capital = f["initial_capital"]
-    eq = equity_curve(b.n, b.c, ei, xi, ep, q, fee, pnl, capital)
-    return performance_stats(pnl=pnl, return_pct=pnl / (ep * q) * 100.0, bars_held=xi - ei,
-                             hold_ns=b.times_ns[xi] - b.times_ns[ei], equity=eq, times_ns=b.times_ns,
+    return performance_stats(close=b.c, times_ns=b.times_ns, ei=ei, xi=xi, ep=ep, xp=xp, q=q, fee_in=fee, pnl=pnl,
                              capital=capital, held_bars=int((xi - ei + extra).sum()), signals=signals,
                              sessions=b.sessions)
 

@@ -59,9 +59,9 @@ def test_local_cluster_gives_the_same_table(frames, inline, tmp_path):
         folder = dataset_dir(root, symbol, "1 min")
         folder.mkdir(parents=True)
         bars.to_parquet(folder / "part-0.parquet")
-    # processes=False: scheduler and workers in this process, talking in memory (no sockets at all)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    # processes=False: scheduler and workers in this process; tcp on loopback only (every listener on 127.0.0.1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         on_cluster = sweep(frames, GRID, client=client, progress=False, **FIXED)
         from_path = sweep(str(root), GRID, client=client, progress=False, **FIXED)
     pd.testing.assert_frame_equal(on_cluster, inline)
