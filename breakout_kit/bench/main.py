@@ -24,7 +24,9 @@ from datetime import datetime, timezone
 
 from breakout_kit.bench import cpu as bench_core
 from breakout_kit.bench import live as bench_live
+from breakout_kit.bench import research as bench_research
 from breakout_kit.bench.cpu import Measurement
+from breakout_kit.bench.research import Unavailable
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Figure:
     op: str            # ">=" or "<="
     goal: float
     what: str
+    #: may be reported as not available (its probe raises ``Unavailable``: an optional package is missing)
+    optional: bool = False
 
     def met(self, value: float) -> bool:
         return value >= self.goal if self.op == ">=" else value <= self.goal
@@ -49,8 +53,10 @@ FIGURES: tuple[Figure, ...] = (
     Figure("backtest_1m_bars_s", bench_core.backtest_1m, "<=", 2.0, "seconds to backtest 1 M bars with TP/SL"),
     Figure("watchers_100_dispatch_ratio", bench_live.watchers_dispatch, ">=", 0.8,
            "100 watchers via real client+gateway / raw ib_insync decode+dispatch"),
-    Figure("signal_latency_p99_ms", bench_live.signal_latency, "<=", 1.0,
-           "socket read of the bar's message -> on_signal, p99"),
+    Figure("signal_latency_vs_raw_ratio", bench_live.signal_latency, "<=", 1.1,
+           "socket read -> on_signal p99 with 100 watchers / bare library bar handler p99, same bursts"),
+    Figure("signal_latency_1w_p99_ms", bench_live.signal_latency, "<=", 0.5,
+           "socket read of the bar's message -> on_signal, p99, one watcher"),
     Figure("ingest_pacing_ratio", bench_live.ingest_pacing, ">=", 0.95,
            "historical requests/s achieved / IB pacing maximum"),
     Figure("ingest_pacing_violations", bench_live.ingest_pacing, "<=", 0, "error 162 count during that ingest"),
@@ -60,6 +66,10 @@ FIGURES: tuple[Figure, ...] = (
            "LiveChart per-update cost after 50 k bars / after 1 k bars"),
     Figure("gateway_encode_msgs_per_s", bench_core.gateway_encode, ">=", 100_000,
            "gateway protocol encoder throughput (realtimeBar messages)"),
+    Figure("sweep_vs_vectorbt_ratio", bench_research.sweep_vs_vectorbt, ">=", 1.0,
+           "same grid, same bars: vectorbt from_signals time / sweep time (one core each)", optional=True),
+    Figure("dask_scaling_efficiency", bench_research.dask_scaling, ">=", 0.8,
+           "sweep rows/s on a LocalCluster: 2 single-threaded workers / (2 x 1 worker)"),
 )
 BY_NAME = {f.name: f for f in FIGURES}
 
@@ -81,8 +91,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run(names: list[str], quick: bool, progress: bool = True) -> dict[str, Measurement]:
-    """Measure the named figures (each probe runs once even when it yields several figures)."""
+def run(names: list[str], quick: bool, progress: bool = True,
+        unavailable: dict[str, str] | None = None) -> dict[str, Measurement]:
+    """Measure the named figures (each probe runs once even when it yields several figures). An optional figure
+    whose probe raises ``Unavailable`` is left out of the result, its reason put in ``unavailable``."""
     from tqdm.auto import tqdm
 
     probes: list[Callable] = []
@@ -97,6 +109,15 @@ def run(names: list[str], quick: bool, progress: bool = True) -> dict[str, Measu
             t = time.perf_counter()
             try:
                 got = probe(quick)
+            except Unavailable as e:
+                mine = [n for n in names if BY_NAME[n].probe is probe]
+                if not all(BY_NAME[n].optional for n in mine):
+                    raise RuntimeError(f"{probe.__name__}: a required figure is unavailable: {e}") from e
+                for n in mine:
+                    print(f"{n}: not available ({e})", file=sys.stderr, flush=True)
+                    if unavailable is not None:
+                        unavailable[n] = str(e)
+                continue
             except Exception as e:       # noqa: BLE001 -- one failed probe must not lose the other figures
                 print(f"error: {probe.__name__} failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
                 got = {n: Measurement(math.nan, details={"error": f"{type(e).__name__}: {e}"})
@@ -105,10 +126,10 @@ def run(names: list[str], quick: bool, progress: bool = True) -> dict[str, Measu
             for name, m in got.items():
                 m.details.setdefault("probe_seconds", seconds)
                 results[name] = m
-    missing = [n for n in names if n not in results]
+    missing = [n for n in names if n not in results and n not in (unavailable or {})]
     if missing:
         raise RuntimeError(f"probes did not report {', '.join(missing)}")
-    return {n: results[n] for n in names}
+    return {n: results[n] for n in names if n in results}
 
 
 def _num(x: float | None) -> str:
@@ -132,8 +153,10 @@ def _goal(x: float) -> str:
     return f"{x:,.0f}".replace(",", " ") if x == int(x) else f"{x:g}"
 
 
-def table(results: dict[str, Measurement], markdown: bool = False) -> str:
-    """The results as an aligned text table (or a Markdown table): figure, value, baseline, ratio, goal, ✓/✗."""
+def table(results: dict[str, Measurement], markdown: bool = False,
+          unavailable: dict[str, str] | None = None) -> str:
+    """The results as an aligned text table (or a Markdown table): figure, value, baseline, ratio, goal, ✓/✗; an
+    unavailable optional figure gets one line saying so."""
     rows = [("figure", "value", "baseline", "ratio", "goal", "ok")]
     for name, m in results.items():
         fig = BY_NAME[name]
@@ -144,6 +167,10 @@ def table(results: dict[str, Measurement], markdown: bool = False) -> str:
         ratio = _num(m.value) if is_ratio else "—"
         goal = f"{fig.op.replace('>=', '≥').replace('<=', '≤')} {_goal(fig.goal)}"
         rows.append((name, value, base, ratio, goal, "✓" if fig.met(m.value) else "✗"))
+    for name, why in (unavailable or {}).items():
+        fig = BY_NAME[name]
+        goal = f"{fig.op.replace('>=', '≥').replace('<=', '≤')} {_goal(fig.goal)}"
+        rows.append((name, "not available", why, "—", goal, "—"))
     if markdown:
         lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
         lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
@@ -164,7 +191,8 @@ def meta(quick: bool, seconds: float, load_before: list[float]) -> dict:
     import importlib.metadata as md
 
     versions = {}
-    for pkg in ("breakout_kit", "ib_insync", "ib_async", "eventkit", "numpy", "pandas", "plotly", "ipywidgets"):
+    for pkg in ("breakout_kit", "ib_insync", "ib_async", "eventkit", "numpy", "pandas", "plotly", "ipywidgets",
+                "dask", "distributed", "vectorbt", "numba"):
         try:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -187,12 +215,15 @@ def meta(quick: bool, seconds: float, load_before: list[float]) -> dict:
     }
 
 
-def to_json(results: dict[str, Measurement], quick: bool, seconds: float, load_before: list[float]) -> dict:
-    """Flat ``{figure: number}`` plus ``meta`` (machine, versions, mode) and ``details`` (context numbers)."""
+def to_json(results: dict[str, Measurement], quick: bool, seconds: float, load_before: list[float],
+            unavailable: dict[str, str] | None = None) -> dict:
+    """Flat ``{figure: number}`` plus ``meta`` (machine, versions, mode), ``details`` (context numbers) and
+    ``unavailable`` (optional figures left out, with the reason)."""
     out: dict = {name: float(m.value) for name, m in results.items()}
     info = meta(quick, seconds, load_before)
     info["details"] = {name: {"ours": m.ours, "baseline": m.baseline, "unit": m.unit, **m.details}
                        for name, m in results.items()}
+    info["unavailable"] = dict(unavailable or {})
     out["meta"] = info
     return out
 
@@ -216,16 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     names = list(args.only) if args.only else [f.name for f in FIGURES]
     load_before = _load()
     t = time.perf_counter()
-    results = run(names, args.quick)
+    unavailable: dict[str, str] = {}
+    results = run(names, args.quick, unavailable=unavailable)
     seconds = time.perf_counter() - t
     bad = [n for n, m in results.items() if not math.isfinite(m.value)]
-    print(table(results, markdown=args.markdown))
+    print(table(results, markdown=args.markdown, unavailable=unavailable))
     met = sum(BY_NAME[n].met(m.value) for n, m in results.items())
     print(f"\n{'quick' if args.quick else 'full'} run, {seconds:.1f} s; {met}/{len(results)} goals met; "
           f"load average {' '.join(map(str, load_before))} before, {' '.join(map(str, _load()))} after")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(to_json(results, args.quick, seconds, load_before), fh, indent=2, default=float)
+            json.dump(to_json(results, args.quick, seconds, load_before, unavailable), fh, indent=2,
+                      default=float)
             fh.write("\n")
     if bad:
         print(f"error: non-finite figure(s): {', '.join(bad)}", file=sys.stderr)
