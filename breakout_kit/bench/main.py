@@ -107,21 +107,19 @@ def run(names: list[str], quick: bool, progress: bool = True,
             bar.set_postfix_str(", ".join(n for n in names if BY_NAME[n].probe is probe))
             gc.collect()                 # don't bill one probe for the garbage of the previous one
             t = time.perf_counter()
+            mine = [n for n in names if BY_NAME[n].probe is probe]
             try:
                 got = probe(quick)
-            except Unavailable as e:
-                mine = [n for n in names if BY_NAME[n].probe is probe]
-                if not all(BY_NAME[n].optional for n in mine):
-                    raise RuntimeError(f"{probe.__name__}: a required figure is unavailable: {e}") from e
-                for n in mine:
-                    print(f"{n}: not available ({e})", file=sys.stderr, flush=True)
-                    if unavailable is not None:
-                        unavailable[n] = str(e)
-                continue
             except Exception as e:       # noqa: BLE001 -- one failed probe must not lose the other figures
-                print(f"error: {probe.__name__} failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-                got = {n: Measurement(math.nan, details={"error": f"{type(e).__name__}: {e}"})
-                       for n in names if BY_NAME[n].probe is probe}
+                if isinstance(e, Unavailable) and all(BY_NAME[n].optional for n in mine):
+                    for n in mine:
+                        print(f"{n}: not available ({e})", file=sys.stderr, flush=True)
+                        if unavailable is not None:
+                            unavailable[n] = str(e)
+                    continue
+                what = "a required figure is unavailable: " if isinstance(e, Unavailable) else ""
+                print(f"error: {probe.__name__} failed: {what}{type(e).__name__}: {e}", file=sys.stderr, flush=True)
+                got = {n: Measurement(math.nan, details={"error": f"{type(e).__name__}: {e}"}) for n in mine}
             seconds = time.perf_counter() - t
             for name, m in got.items():
                 m.details.setdefault("probe_seconds", seconds)

@@ -206,7 +206,7 @@ def _cluster_rate(workers: int, data: dict, repeats: int) -> tuple[float, float]
 
 def dask_scaling(quick: bool) -> dict[str, Measurement]:
     """Sweep throughput on a LocalCluster: 2 single-threaded workers / (2 x 1 worker)."""
-    data = _universe(4, 100_000 if quick else 250_000)
+    data = _universe(4, 200_000 if quick else 500_000)
     load_before = _load()
     repeats = 1 if quick else 2
     one, one_s = _cluster_rate(1, data, repeats)

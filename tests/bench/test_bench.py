@@ -12,16 +12,21 @@ import pytest
 from breakout_kit.bench import main as bench
 from breakout_kit.bench.cpu import Measurement
 from breakout_kit.bench.live import ideal_span
+from breakout_kit.bench.research import Unavailable
 
 FIGURE_NAMES = [
     "detector_stream_bars_per_s", "scan_vs_pandas_ratio", "backtest_1m_bars_s", "watchers_100_dispatch_ratio",
-    "signal_latency_p99_ms", "ingest_pacing_ratio", "ingest_pacing_violations", "watcher_mem_growth_mb",
-    "chart_update_cost_ratio", "gateway_encode_msgs_per_s",
+    "signal_latency_vs_raw_ratio", "signal_latency_1w_p99_ms", "ingest_pacing_ratio", "ingest_pacing_violations",
+    "watcher_mem_growth_mb", "chart_update_cost_ratio", "gateway_encode_msgs_per_s", "sweep_vs_vectorbt_ratio",
+    "dask_scaling_efficiency",
 ]
+#: may be absent when an optional package is missing (vectorbt: the "bench" extra)
+OPTIONAL = {"sweep_vs_vectorbt_ratio"}
 
 
 def test_figure_names_are_the_interface():
     assert [f.name for f in bench.FIGURES] == FIGURE_NAMES
+    assert {f.name for f in bench.FIGURES if f.optional} == OPTIONAL
 
 
 @pytest.mark.timeout(300)
@@ -32,17 +37,22 @@ def test_quick_run_writes_every_figure_as_a_finite_number(tmp_path):
          str(out)], check=False, capture_output=True, text=True, timeout=280)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.read_text())
-    assert set(data) == {*FIGURE_NAMES, "meta"}
-    for name in FIGURE_NAMES:
-        assert isinstance(data[name], float) and math.isfinite(data[name]), (name, data[name])
     meta = data["meta"]
+    absent = set(meta["unavailable"])
+    assert absent <= OPTIONAL                      # only optional figures may be left out, each with its reason
+    assert set(data) == {*FIGURE_NAMES, "meta"} - absent
+    for name in set(FIGURE_NAMES) - absent:
+        assert isinstance(data[name], float) and math.isfinite(data[name]), (name, data[name])
     assert meta["quick"] is True and meta["mode"] == "quick"
     assert {"date", "python", "machine", "versions", "cpus"} <= set(meta)
     assert "ib_insync" in meta["versions"] or "ib_async" in meta["versions"]
     # the table names every figure, with a verdict each
     for name in FIGURE_NAMES:
         line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(name + " "))
-        assert line.rstrip().endswith(("✓", "✗")), line
+        if name in absent:
+            assert "not available" in line and f"{name}: not available" in proc.stderr, line
+        else:
+            assert line.rstrip().endswith(("✓", "✗")), line
     assert "bench" in proc.stderr          # the progress bar went to stderr
 
 
@@ -107,6 +117,26 @@ def test_a_failing_probe_is_reported_and_the_others_still_run(monkeypatch, tmp_p
     assert "non-finite figure(s): backtest_1m_bars_s" in captured.err
     data = json.loads(out.read_text())
     assert math.isnan(data["backtest_1m_bars_s"]) and data["gateway_encode_msgs_per_s"] > 0
+
+
+def test_an_optional_figure_can_be_unavailable_but_a_required_one_cannot(monkeypatch, tmp_path, capsys):
+    def missing(quick):
+        raise Unavailable('vectorbt is not installed (pip install -e ".[bench]")')
+
+    for name in ("sweep_vs_vectorbt_ratio", "gateway_encode_msgs_per_s"):
+        f = bench.BY_NAME[name]
+        monkeypatch.setitem(bench.BY_NAME, name, bench.Figure(name, missing, f.op, f.goal, f.what, f.optional))
+    out = tmp_path / "o.json"
+    assert bench.main(["--quick", "--only", "sweep_vs_vectorbt_ratio", "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "sweep_vs_vectorbt_ratio: not available (vectorbt is not installed" in captured.err
+    line = next(ln for ln in captured.out.splitlines() if ln.startswith("sweep_vs_vectorbt_ratio"))
+    assert "not available" in line
+    data = json.loads(out.read_text())
+    assert "sweep_vs_vectorbt_ratio" not in data and "vectorbt" in data["meta"]["unavailable"]["sweep_vs_vectorbt_ratio"]
+    # a required figure that cannot be measured is a failure, not a quiet gap
+    assert bench.main(["--quick", "--only", "gateway_encode_msgs_per_s"]) == 1
+    assert "a required figure is unavailable" in capsys.readouterr().err
 
 
 async def test_refuses_to_run_inside_an_event_loop(capsys):
