@@ -146,7 +146,7 @@ def sweep_vs_vectorbt(quick: bool) -> dict[str, Measurement]:
     from breakout_kit.research.sweep import sweep
 
     vbt = _vectorbt()
-    data = _universe(2 if quick else 4, 100_000 if quick else 250_000)
+    data = _universe(2 if quick else 4, 50_000 if quick else 100_000)
     combos = int(np.prod([len(v) for v in GRID.values()]))
     rows = combos * len(data)
     # warm-up, untimed: vectorbt compiles its numba loops on first use (cached on disk afterwards)
@@ -206,7 +206,9 @@ def _cluster_rate(workers: int, data: dict, repeats: int) -> tuple[float, float]
 
 def dask_scaling(quick: bool) -> dict[str, Measurement]:
     """Sweep throughput on a LocalCluster: 2 single-threaded workers / (2 x 1 worker)."""
-    data = _universe(4, 200_000 if quick else 500_000)
+    # 8 symbols: sweep splits each symbol's grid into ceil(4 x workers / symbols) tasks, so with 1 and with 2
+    # workers the work units are the same (one task per symbol) and only the number of workers differs
+    data = _universe(8, 100_000 if quick else 250_000)
     load_before = _load()
     repeats = 1 if quick else 2
     one, one_s = _cluster_rate(1, data, repeats)
