@@ -5,8 +5,9 @@ A :class:`SweepPlan` is the validated grid: the combinations grouped by rule, so
 holding combination. :func:`run_plan` runs a plan on one symbol's bars and returns one row per combination.
 
 The engine follows :mod:`breakout_kit.core.backtest`'s fill rules exactly, but instead of walking trade by trade it
-finds the exit of *every* candidate entry at once (numpy, in growing windows of bars), then chains the trades that
-one-position-at-a-time actually takes with a pointer walk over entries; equity and stats come from
+finds the exit of *every* candidate entry at once (numpy: a count over running extremes of the first 32 bars, then
+jumps over sparse max/min tables for the trades still open), then chains the trades that one-position-at-a-time
+actually takes with a pointer walk over entries; equity and stats come from
 :mod:`breakout_kit.core.stats`, the functions :func:`backtest` uses, so the numbers are the same floats.
 """
 
@@ -38,8 +39,7 @@ DEFAULTS = {"lookback": 20, "trigger": "close", "direction": "up", "min_rel_volu
             "initial_capital": 100_000.0}
 REASONS = np.array(["stop_loss", "take_profit", "session_end", "max_holding", "end_of_data"], dtype=object)
 _STOP, _TARGET, _SESSION, _MAX_HOLD, _END = range(5)
-_FIRST_WINDOW = 32      # bars checked for every candidate at once; the few still open get 4x wider windows
-_MAX_WINDOW = 2048
+_FIRST_WINDOW = 32      # bars checked for every candidate at once; the few still open jump on sparse tables
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def plan_sweep(grid: Mapping, fixed: Mapping | None = None) -> SweepPlan:
 
 @dataclass
 class _Bars:
-    """One symbol's arrays, validated once, padded so every window of ``_MAX_WINDOW`` bars is a view."""
+    """One symbol's arrays, validated once, padded so every window of ``_FIRST_WINDOW`` bars is a view."""
 
     times: pd.DatetimeIndex
     times_ns: np.ndarray
@@ -180,7 +180,7 @@ class _Bars:
     _last: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        pad = _MAX_WINDOW
+        pad = _FIRST_WINDOW
         # beyond the data no bar touches anything: -inf never reaches a target, +inf never reaches a stop
         hp = np.concatenate((self.h, np.full(pad, -np.inf)))
         lp = np.concatenate((self.lo, np.full(pad, np.inf)))
@@ -190,6 +190,22 @@ class _Bars:
     @property
     def n(self) -> int:
         return self.c.size
+
+    _tables: tuple | None = field(default=None, init=False, repr=False)
+
+    @property
+    def tables(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Sparse tables: ``highs[j][i] = max(h[i : i + 2**j])`` and ``lows[j][i] = min(lo[i : i + 2**j])``."""
+        if self._tables is None:
+            highs, lows = [self.h], [self.lo]
+            step = 1
+            while 2 * step <= self.n:
+                hi, lo = highs[-1], lows[-1]
+                highs.append(np.maximum(hi[:-step], hi[step:]))
+                lows.append(np.minimum(lo[:-step], lo[step:]))
+                step *= 2
+            self._tables = (highs, lows)
+        return self._tables
 
     @property
     def session_last(self) -> np.ndarray:
@@ -248,19 +264,30 @@ def _first_touch_all(b: _Bars, cand: _Candidates, end: np.ndarray, tp: np.ndarra
                        np.count_nonzero(cand.l0 > sl[:, None], axis=1))
     k = np.where((first < w) & (first <= span), start + first, -1)
     rows = np.flatnonzero((first == w) & (span >= w))    # no touch yet and allowed to go on
-    off = w
-    w = 4 * w
-    while rows.size:
-        s = start[rows] + off
-        t = (b.hw[s, :w] >= tp[rows, None]) | (b.lw[s, :w] <= sl[rows, None])
-        t &= np.arange(off, off + w) <= span[rows, None]
-        first = t.argmax(axis=1)
-        hit = t[np.arange(rows.size), first]
-        k[rows[hit]] = start[rows[hit]] + off + first[hit]
-        rows = rows[~hit & (span[rows] >= off + w)]
-        off += w
-        w = min(4 * w, _MAX_WINDOW)
+    if rows.size:
+        k[rows] = _descend(b, start[rows] + w, end[rows], tp[rows], sl[rows])
     return k
+
+
+def _descend(b: _Bars, pos: np.ndarray, end: np.ndarray, tp: np.ndarray, sl: np.ndarray) -> np.ndarray:
+    """First bar in ``[pos, end]`` touching ``tp`` or ``sl`` (-1 if none), by jumping over runs of untouched bars
+    with the sparse tables: the longest jump as often as it fits, then each shorter one at most once."""
+    highs, lows = b.tables
+    pos = pos.copy()
+
+    def jump(j: int) -> np.ndarray:
+        size = 1 << j
+        at = np.minimum(pos, highs[j].size - 1)
+        ok = (pos + size - 1 <= end) & (highs[j][at] < tp) & (lows[j][at] > sl)
+        pos[ok] += size
+        return ok
+
+    top = len(highs) - 1
+    while jump(top).any():
+        pass
+    for j in range(top - 1, -1, -1):
+        jump(j)
+    return np.where(pos <= end, pos, -1)
 
 
 def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_holding_bars: int | None,
