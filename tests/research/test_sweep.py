@@ -96,3 +96,20 @@ def test_bad_arguments(frames):
         sweep(frames, {"take_profit_pct": [1]}, stop_loss_pct=1, symbols=["SPY"])
     with pytest.raises(ValueError, match="workers"):
         sweep(frames, {"take_profit_pct": [1]}, stop_loss_pct=1, workers=0, progress=False)
+
+
+def test_dataset_behind_an_fsspec_url(frames, inline):
+    """Any fsspec URL works as the dataset (here fsspec's in-memory filesystem; s3:// is the same code path)."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    root = "memory://sweep-test/bars"
+    try:
+        for symbol, bars in frames.items():
+            with fs.open(f"{root}/symbol={symbol}/bar_size=1_min/part-0.parquet", "wb") as f:
+                bars.to_parquet(f)
+        fs.pipe(f"{root}/symbol=AAPL/bar_size=1_min/_ingest.json", b"{}")
+        out = sweep(root, GRID, progress=False, workers=1, **FIXED)
+    finally:
+        fs.rm("/sweep-test", recursive=True)
+    pd.testing.assert_frame_equal(out, inline)
