@@ -30,7 +30,9 @@ class SweepWarning(UserWarning):
 def _sources(data, bar_size: str, symbols) -> tuple[list[str], dict, str | None]:
     """(symbols, shared frames, dataset root): frames for a mapping, a root for a dataset path."""
     if isinstance(data, Mapping):
-        names = [str(s) for s in data] if symbols is None else [str(s) for s in symbols]
+        names = list(data) if symbols is None else list(symbols)
+        if not names:
+            raise ValueError("data has no symbols: give {symbol: bars DataFrame, ...}")
         missing = [s for s in names if s not in data]
         if missing:
             raise ValueError(f"symbols {missing} are not in data")
