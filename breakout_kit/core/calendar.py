@@ -11,6 +11,7 @@ Times are New York wall-clock times; dates are session dates.
 from __future__ import annotations
 
 import bisect
+import warnings
 from datetime import date, time, timedelta
 from functools import lru_cache
 
@@ -31,7 +32,11 @@ class _Table:
     def __init__(self) -> None:
         import exchange_calendars as xc
 
-        cal = xc.get_calendar(EXCHANGE, start=FIRST.isoformat(), end=LAST.isoformat())
+        with warnings.catch_warnings():
+            # exchange_calendars 4.x still reads Series.values, which pandas 3.1 deprecates: not ours to fix
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            cal = xc.get_calendar(EXCHANGE, start=FIRST.isoformat(), end=LAST.isoformat())
         self.sessions: list[int] = [d.toordinal() for d in cal.sessions.date]
         self.session_set = frozenset(self.sessions)
         closes = cal.schedule["close"].dt.tz_convert("America/New_York")

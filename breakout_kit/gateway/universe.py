@@ -154,15 +154,16 @@ class Universe:
         return inst
 
     def matching(self, pattern: str, limit: int = 16) -> list[Instrument]:
-        """reqMatchingSymbols: symbols starting with ``pattern`` first (exact match first), then names containing
-        it; at most ``limit`` (IB returns at most 16)."""
+        """reqMatchingSymbols: symbols starting with ``pattern`` first (the exact symbol, then the largest
+        companies), then names containing it; at most ``limit`` (IB returns at most 16)."""
         p = pattern.strip().upper()
         if not p:
             return []
         first = sorted((i for i in self.instruments if i.key.startswith(p)),
-                       key=lambda i: (i.key != p, len(i.key), i.key))
+                       key=lambda i: (i.key != p, -i.market_cap, i.key))
         seen = {i.key for i in first}
-        more = [i for i in self.instruments if i.key not in seen and p in i.long_name]
+        more = sorted((i for i in self.instruments if i.key not in seen and p in i.long_name),
+                      key=lambda i: -i.market_cap)
         return (first + more)[:limit]
 
     @cached_property
