@@ -105,11 +105,11 @@ def _gaps(index: pd.Index) -> list[dict]:
     """Plotly rangebreaks for the pauses between sessions: gaps over 4x the usual bar spacing."""
     if len(index) < 3 or not isinstance(index, pd.DatetimeIndex):
         return []
-    step = index[1:] - index[:-1]
+    step = pd.Series(index[1:] - index[:-1])
     spacing = step.median()
     wall = "%Y-%m-%d %H:%M:%S"  # plotly draws wall-clock times and ignores offsets
-    return [{"bounds": [(index[i] + spacing).strftime(wall), index[i + 1].strftime(wall)]}
-            for i in np.flatnonzero(step > 4 * spacing)]
+    return [{"bounds": [(index[int(i)] + spacing).strftime(wall), index[int(i) + 1].strftime(wall)]}
+            for i in np.flatnonzero((step > 4 * spacing).to_numpy())]
 
 
 def _session_last_bar(days: np.ndarray) -> np.ndarray:
@@ -230,7 +230,7 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
             continue
         ep = float(e_price[j])
         j += 1
-        q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / ep))
+        q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / ep))  # type: ignore[operator]
         if q <= 0:
             continue
         tp = ep * (100.0 + tp_pct) / 100.0
