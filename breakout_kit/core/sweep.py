@@ -282,7 +282,8 @@ def _descend(b: _Bars, pos: np.ndarray, end: np.ndarray, tp: np.ndarray, sl: np.
         pos[ok] += size
         return ok
 
-    top = len(highs) - 1
+    longest = int((end - pos).max()) + 1                    # no jump longer than the widest range left
+    top = min(len(highs) - 1, max(longest, 1).bit_length() - 1)
     while jump(top).any():
         pass
     for j in range(top - 1, -1, -1):
