@@ -78,8 +78,7 @@ def sweep(data, grid: Mapping, *, client=None, progress: bool = True, workers: i
     """
     plan = plan_sweep(grid, fixed)
     names, frames, root = _sources(data, bar_size, symbols)
-    pool = len(client.scheduler_info().get("workers", {})) if client is not None else (
-        workers or default_workers())
+    pool = sum(client.nthreads().values()) if client is not None else (workers or default_workers())
     # enough tasks to keep every worker busy, but never split a rule group (its signals are shared)
     parts = max(1, math.ceil(4 * pool / len(names)))
     tasks, owners = [], []
