@@ -77,7 +77,24 @@ def _utc(when) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
 
 
+def _adopt_legacy(dest, symbol: str, bar_size: str) -> None:
+    """Move a folder of the first layout (``dest/AAPL/1_min`` + ``covered_from.txt``) into its partition."""
+    old = Path(dest) / symbol.upper() / bar_size.replace(" ", "_")
+    new = dataset_dir(dest, symbol, bar_size)
+    if new.exists() or not old.is_dir() or not any(old.glob("part-*.parquet")):
+        return
+    new.parent.mkdir(parents=True, exist_ok=True)
+    old.replace(new)
+    marker = new / "covered_from.txt"
+    if marker.is_file():
+        _set_covered_from(new, pd.Timestamp(marker.read_text().strip()))
+        marker.unlink()
+    if not any(old.parent.iterdir()):
+        old.parent.rmdir()
+
+
 def _load_one(dest, symbol: str, bar_size: str, start, end) -> pd.DataFrame:
+    _adopt_legacy(dest, symbol, bar_size)
     folder = dataset_dir(dest, symbol, bar_size)
     parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
     if not parts:
@@ -100,6 +117,8 @@ def load(dest: str | Path, symbol: str | Iterable[str] | None = None, bar_size: 
         wanted = partition("X", bar_size)[1]
         symbol = sorted(p.parent.name.split("=", 1)[1] for p in Path(dest).glob(f"symbol=*/{wanted}")
                         if any(p.glob("part-*.parquet")))
+        if not symbol:
+            raise FileNotFoundError(f"no {bar_size} data under {Path(dest)}")
     return {s.upper(): _load_one(dest, s, bar_size, start, end) for s in symbol}
 
 
