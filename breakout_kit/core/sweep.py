@@ -67,11 +67,17 @@ class SweepPlan:
         return len(self.params)
 
     def split(self, parts: int) -> list[SweepPlan]:
-        """At most ``parts`` plans with whole rule groups each (so signal reuse survives), balanced by size."""
-        parts = max(1, min(parts, len(self.groups)))
+        """At most ``parts`` plans, balanced by size. Rule groups stay whole when there are enough of them (their
+        signals are shared); with fewer groups than parts, groups are cut too (each piece rescans: O(bars))."""
+        pieces = self.groups
+        if len(pieces) < parts:
+            cut = math.ceil(parts / len(pieces))
+            pieces = [(rule, chunk) for rule, members in self.groups
+                      for chunk in (members[i::cut] for i in range(min(cut, len(members))))]
+        parts = max(1, min(parts, len(pieces)))
         buckets: list[list] = [[] for _ in range(parts)]
         loads = [0] * parts
-        for group in sorted(self.groups, key=lambda g: -len(g[1])):
+        for group in sorted(pieces, key=lambda g: -len(g[1])):
             k = loads.index(min(loads))
             buckets[k].append(group)
             loads[k] += len(group[1])
