@@ -118,7 +118,8 @@ def walk_forward(data, grid: Mapping, *, train: int, test: int, objective: str =
 
     Returns a :class:`~breakout_kit.core.walkforward.WalkForwardResult`: ``folds`` (one row per symbol and fold:
     windows, chosen parameters, in-sample objective, out-of-sample stats) and ``stitched`` (one row per symbol:
-    stats of all its out-of-sample trades on the joined test windows). Same engine and arguments as :func:`sweep`.
+    stats of all its out-of-sample trades on the joined test windows). Same engine and arguments as :func:`sweep`;
+    one task per symbol (its folds run in sequence), so the symbols are what spreads over the cores.
     """
     plan = plan_sweep(grid, fixed)
     names, frames, root = _sources(data, bar_size, symbols)
