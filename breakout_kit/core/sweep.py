@@ -243,9 +243,11 @@ class _Candidates:
     l0: np.ndarray      # running min of the lows
 
 
-def _candidates(b: _Bars, rule: BreakoutRule, entry: str, scanned=None) -> _Candidates:
+def _candidates(b: _Bars, rule: BreakoutRule, entry: str, scanned=None, from_bar: int = 0) -> _Candidates:
+    """Candidate entries; ``from_bar`` ignores signals on earlier bars (they only warm the channel up)."""
     sig_idx, is_up, _level, sig_price = scanned if scanned is not None else scan_arrays(b.o, b.h, b.lo, b.c, b.v,
                                                                                          rule)
+    is_up = is_up & (sig_idx >= from_bar)
     sig_idx, sig_price = sig_idx[is_up], sig_price[is_up]
     keep = sig_idx + 1 < b.n
     if entry == "next_open":
