@@ -184,6 +184,7 @@ class _Bars:
     hw: np.ndarray = field(init=False, repr=False)
     lw: np.ndarray = field(init=False, repr=False)
     _last: np.ndarray | None = field(default=None, init=False, repr=False)
+    _tables: tuple | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         pad = _FIRST_WINDOW
@@ -196,8 +197,6 @@ class _Bars:
     @property
     def n(self) -> int:
         return self.c.size
-
-    _tables: tuple | None = field(default=None, init=False, repr=False)
 
     @property
     def tables(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
