@@ -1,8 +1,9 @@
-"""The CLI's command language: parsing, the command table and the dispatcher.
+"""The CLI's command table and the dispatcher (``Session``); watcher, ingest and lookup commands.
 
 Everything here runs on the one event loop and never blocks it. ``Session.execute(line)`` turns one input line into
 a ``Reply`` (text to print, and whether to quit); it never raises for bad input: every failure becomes exactly one
 ``error: ...`` line. Long work (watchers, ingest) runs as tasks the session owns, and ``Session.aclose()`` ends them.
+Argument parsing lives in ``parsing``, display in ``format``, the order and account commands in ``trading``.
 
 The session only talks to the client through the pinned IBClient API and builds watchers through a factory, so tests
 can drive it in-process with small fakes.
@@ -11,207 +12,42 @@ can drive it in-process with small fakes.
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 import shlex
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from breakout_kit.cli.format import (  # noqa: F401  (re-exported: the CLI's one import point)
+    DISPLAY_TZ,
+    Printer,
+    Reply,
+    error_line,
+    fill_line,
+    format_frame,
+    format_price,
+    format_table,
+    format_time,
+    one_line,
+    report_fills,
+    signal_line,
+)
+from breakout_kit.cli.parsing import (
+    CommandError,
+    parse_bar_size,
+    parse_duration,
+    parse_float,
+    parse_int,
+    parse_symbol,
+    split_args,
+)
+from breakout_kit.cli.trading import ORDER_COLUMNS, POSITION_COLUMNS, TradingCommands  # noqa: F401
 from breakout_kit.client.ingest import ingest
-from breakout_kit.core import bars
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
 from breakout_kit.watch.watchlist import FINISHED, Watchlist
-
-Printer = Callable[[str], None]
-
-# What `orders` / `positions` show of IBClient's frames (the rest is there for notebooks).
-ORDER_COLUMNS = ["order_id", "symbol", "action", "type", "quantity", "limit", "stop", "status", "filled",
-                 "parent_id", "order_ref"]
-POSITION_COLUMNS = ["symbol", "position", "avg_cost", "market_price", "market_value", "unrealized_pnl"]
-
-_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
-
-
-class CommandError(ValueError):
-    """Bad input for a command; its message is shown as ``error: <message>``."""
-
-
-@dataclass
-class Reply:
-    """What one command line produced: text to print (may be empty or multi-line) and whether to quit."""
-
-    text: str = ""
-    quit: bool = False
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Parsing helpers (pure functions, tested directly)
-# ---------------------------------------------------------------------------------------------------------------
-
-def split_args(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Split tokens into positionals and ``key=value`` options (keys lower-cased).
-
-    A bare duration unit right after ``duration=N`` is glued back on, so ``duration=5 D`` works unquoted.
-    Repeating a key is an error.
-    """
-    positional: list[str] = []
-    options: dict[str, str] = {}
-    last_key = None
-    for tok in tokens:
-        if "=" in tok:
-            key, _, value = tok.partition("=")
-            key = key.strip().lower()
-            if not key:
-                raise CommandError(f"bad option {tok!r} (expected key=value)")
-            if key in options:
-                raise CommandError(f"option {key!r} given twice")
-            options[key] = value.strip()
-            last_key = key
-        elif last_key == "duration" and re.fullmatch(r"[SDWMYsdwmy]", tok) and options["duration"].isdigit():
-            options["duration"] += " " + tok
-            last_key = None
-        else:
-            positional.append(tok)
-            last_key = None
-    return positional, options
-
-
-def parse_symbol(text: str) -> str:
-    """An upper-cased ticker like ``AAPL`` or ``BRK.B``; anything else is a CommandError."""
-    sym = text.strip().upper()
-    if not _SYMBOL_RE.match(sym):
-        raise CommandError(f"bad symbol {text!r}")
-    return sym
-
-
-def parse_float(name: str, text: str, *, low: float | None = None, high: float | None = None,
-                low_open: bool = True) -> float:
-    """A finite float for option ``name`` within (low, high); a CommandError names the option otherwise."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise CommandError(f"{name} must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise CommandError(f"{name} must be a finite number, got {text!r}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise CommandError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {text}")
-    if high is not None and value >= high:
-        raise CommandError(f"{name} must be < {high:g}, got {text}")
-    return value
-
-
-def parse_int(name: str, text: str, *, low: int = 1, high: int | None = None) -> int:
-    """An integer for option ``name`` in [low, high]."""
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise CommandError(f"{name} must be a whole number, got {text!r}") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise CommandError(f"{name} must be {bound}, got {value}")
-    return value
-
-
-def parse_bar_size(text: str, *, live: bool = False) -> str:
-    """``5m`` / ``30s`` / ``1h`` / ``1d`` / ``5 mins`` -> IB's barSizeSetting (``live``: one a watcher can build)."""
-    try:
-        return bars.live_bar_size(text) if live else bars.bar_size(text)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-
-
-def parse_duration(text: str) -> str:
-    """``5 D`` / ``5D`` / ``2w`` -> IB durationStr ``5 D``."""
-    try:
-        return bars.duration(text)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-
-
-def one_line(text: str) -> str:
-    """Collapse any message to a single line (errors must never span lines)."""
-    return " ".join(str(text).split())
-
-
-def error_line(exc: BaseException) -> str:
-    """``error: <message>`` for an exception, naming its type when the message is empty."""
-    msg = one_line(str(exc)) or type(exc).__name__
-    return f"error: {msg}"
-
-
-def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """A plain fixed-width text table (no pandas needed, stable for tests)."""
-    cells = [[str(c) for c in columns]] + [["" if r.get(c) is None else str(r.get(c)) for c in columns]
-                                           for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join(lines)
-
-
-def format_frame(df: Any, empty: str, columns: list[str] | None = None) -> str:
-    """A DataFrame as a plain text table (``columns`` first, when present); ``empty`` when it has no rows.
-
-    Missing values show as ``-`` and floats without noise (10.0 -> 10, 240.1100000001 -> 240.11)."""
-    if df is None or getattr(df, "empty", False) or (hasattr(df, "__len__") and len(df) == 0):
-        return empty
-    if not hasattr(df, "to_string"):
-        return str(df)
-    if columns and hasattr(df, "columns"):
-        keep = [c for c in columns if c in df.columns]
-        if keep:
-            df = df[keep]
-    try:
-        return df.to_string(index=False, na_rep="-", float_format=format_price)
-    except TypeError:
-        return df.to_string()
-
-
-DISPLAY_TZ = ZoneInfo("America/New_York")  # the exchange clock of the US stocks/ETFs the kit watches
-
-
-def format_time(t: Any) -> str:
-    """A bar time as ISO text in New York time (datetime or pandas Timestamp; naive times are shown as given)."""
-    if t is None:
-        return "-"
-    if getattr(t, "tzinfo", None) is not None:
-        t = t.astimezone(DISPLAY_TZ)
-    iso = getattr(t, "isoformat", None)
-    return iso() if iso else str(t)
-
-
-def format_price(value: Any) -> str:
-    """A price with up to 4 decimals and no float noise: 101.25 -> '101.25', 100.0 -> '100'."""
-    try:
-        return f"{round(float(value), 4):.12g}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def signal_line(symbol: str, signal: Any) -> str:
-    """The one ``SIGNAL`` line printed per breakout: symbol, direction, bar time, price, level."""
-    return (f"SIGNAL {symbol} {signal.direction} {format_time(signal.time)} "
-            f"price={format_price(signal.price)} level={format_price(signal.level)}")
-
-
-def fill_line(ex: Any) -> str:
-    """One ``FILL`` line per execution (``IBClient.fill_event``): symbol, side, shares, price, order id, orderRef."""
-    return (f"FILL {ex.symbol} {ex.side} {format_price(ex.shares)} @ {format_price(ex.price)} "
-            f"order #{ex.order_id}" + (f" {ex.order_ref}" if ex.order_ref else ""))
-
-
-def report_fills(client: Any, out: Printer) -> Callable[[], None]:
-    """Print a FILL line for every live execution on ``client``'s connection; returns a function that unhooks it."""
-    def on_fill(execution) -> None:
-        out(fill_line(execution))
-    client.fill_event += on_fill
-    return lambda: client.fill_event.disconnect(on_fill)
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # The command table
@@ -286,7 +122,7 @@ async def _default_ingest(client, symbols, duration, bar_size, dest):
 
 
 @dataclass
-class Session:
+class Session(TradingCommands):
     """The command loop's state: the client, the watchers and background tasks, and where output goes.
 
     ``out`` prints one chunk of text (the CLI points it at stdout, above the prompt in a terminal).
@@ -355,6 +191,10 @@ class Session:
         extra = sorted(set(options) - set(allowed))
         if extra:
             raise CommandError(f"unknown option {extra[0]}= (allowed: {', '.join(sorted(allowed)) or 'none'})")
+
+    @staticmethod
+    def _usage_error(name: str) -> CommandError:
+        return CommandError("usage: " + COMMAND_INDEX[name].usage)
 
     def _require_trading(self) -> None:
         if not self.trading:
@@ -437,50 +277,6 @@ class Session:
         for sym in targets:
             await self.watchlist.stop(sym, forget=True)
         return Reply(f"stopped {', '.join(targets)}")
-
-    async def cmd_buy(self, positional, options) -> Reply:
-        self._no_options(options, {"tp", "sl", "limit"})
-        if len(positional) != 2 or "tp" not in options or "sl" not in options:
-            raise CommandError("usage: " + COMMAND_INDEX["buy"].usage)
-        self._require_trading()
-        symbol = parse_symbol(positional[0])
-        qty = parse_int("QTY", positional[1], low=1, high=1_000_000)
-        tp = parse_float("tp", options["tp"], low=0.0, high=100.0)
-        sl = parse_float("sl", options["sl"], low=0.0, high=100.0)
-        entry: Any = "market"
-        if "limit" in options:
-            entry = parse_float("limit", options["limit"], low=0.0)
-        bracket = await self.client.place_buy_bracket_pct_async(symbol, qty, tp, sl, entry=entry)
-        parts = []
-        for label, o in zip(("parent", "take-profit", "stop-loss"), bracket):
-            price_txt = "" if o.type == "MKT" else f" {format_price(o.price)}"
-            parts.append(f"{label} #{o.order_id} {o.action} {o.type}{price_txt}")
-        return Reply(f"bracket {symbol} x{qty}: " + ", ".join(parts))
-
-    async def cmd_orders(self, positional, options) -> Reply:
-        self._no_options(options)
-        return Reply(format_frame(await self.client.open_orders(), "no open orders", ORDER_COLUMNS))
-
-    async def cmd_cancel(self, positional, options) -> Reply:
-        self._no_options(options)
-        if len(positional) != 1:
-            raise CommandError("usage: cancel ID|all")
-        if positional[0].lower() == "all":
-            self._require_trading()
-            count = await self.client.cancel_all_orders()  # waits until TWS confirms
-            return Reply(f"cancelled {count} open order(s)")
-        order_id = parse_int("ID", positional[0], low=1)
-        self._require_trading()
-        order = await self.client.cancel_order(order_id)  # waits until TWS confirms
-        return Reply(f"order #{order_id}: {order.status}")
-
-    async def cmd_positions(self, positional, options) -> Reply:
-        self._no_options(options)
-        return Reply(format_frame(await self.client.positions(), "no positions", POSITION_COLUMNS))
-
-    async def cmd_account(self, positional, options) -> Reply:
-        self._no_options(options)
-        return Reply(format_frame(await self.client.account_summary(), "no account values"))
 
     async def cmd_symbols(self, positional, options) -> Reply:
         self._no_options(options)
