@@ -35,6 +35,7 @@ from breakout_kit.cli.format import (  # noqa: F401  (re-exported: the CLI's one
     signal_line,
 )
 from breakout_kit.cli.parsing import (
+    MAX_LINE,
     CommandError,
     parse_bar_size,
     parse_duration,
@@ -42,6 +43,7 @@ from breakout_kit.cli.parsing import (
     parse_int,
     parse_symbol,
     split_args,
+    too_long,
 )
 from breakout_kit.cli.trading import ORDER_COLUMNS, POSITION_COLUMNS, TradingCommands  # noqa: F401
 from breakout_kit.client.ingest import ingest
@@ -159,6 +161,9 @@ class Session(TradingCommands):
 
     async def execute(self, line: str) -> Reply:
         """Run one command line. Never raises for bad input: failures become one ``error: ...`` line."""
+        length = too_long(line)
+        if length:  # before any parsing: nothing typed may hold the loop
+            return Reply(f"error: line too long ({length} characters; the limit is {MAX_LINE}): nothing was run")
         try:
             tokens = shlex.split(line)
         except ValueError as exc:
@@ -326,6 +331,43 @@ class Session(TradingCommands):
             self.out(f"ingest {sym}: done [{n}/{len(symbols)}]{detail}{span}")
         ok = len(symbols) - failed
         self.out(f"ingest finished: {ok}/{len(symbols)} symbol(s), {total} bars -> {dest}")
+
+    # -- leaving -------------------------------------------------------------------------------------------------
+
+    async def leave_warning(self) -> str:
+        """What leaving now would stop or leave behind (asked on Ctrl-C at an empty prompt); '' when nothing."""
+        parts = []
+        running = sum(1 for w in self.watchers.values() if w.state not in FINISHED)
+        if running:
+            parts.append(f"{running} watcher{'s' if running > 1 else ''} stop{'s' if running == 1 else ''}")
+        if self.tasks:
+            parts.append(f"{len(self.tasks)} ingest{'s' if len(self.tasks) > 1 else ''} "
+                         f"{'is' if len(self.tasks) == 1 else 'are'} cancelled")
+        working = await self._working_orders()
+        if working:
+            verb = "stays" if working in ("1 order", "1 bracket") else "stay"
+            parts.append(f"{working} {verb} working at TWS")
+        if not parts:
+            return ""
+        return "; ".join(parts) + "; Ctrl-C again or `quit` to leave"
+
+    async def _working_orders(self) -> str:
+        """'2 brackets', '1 order', '1 bracket and 2 orders' ... for the account's open orders ('' if none)."""
+        try:
+            frame = await asyncio.wait_for(self.client.open_orders(), 3.0)
+        except Exception:  # noqa: BLE001  (a question on the way out must not fail the exit)
+            return ""
+        if frame is None or not len(frame):
+            return ""
+        refs = frame["order_ref"].tolist() if "order_ref" in frame.columns else [""] * len(frame)
+        legs: dict[str, int] = {}
+        for ref in refs:
+            if isinstance(ref, str) and ref:
+                legs[ref] = legs.get(ref, 0) + 1
+        brackets = sum(1 for n in legs.values() if n > 1)
+        single = len(frame) - sum(n for n in legs.values() if n > 1)
+        words = [f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((brackets, "bracket"), (single, "order")) if n]
+        return " and ".join(words)
 
     # -- shutdown ------------------------------------------------------------------------------------------------
 

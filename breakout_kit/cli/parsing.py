@@ -9,6 +9,27 @@ from breakout_kit.core import bars
 
 _SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
 
+# Longer input lines are refused before any parsing: shlex is superlinear (a 1 MB line once stalled the loop ~24 s)
+MAX_LINE = 4096
+
+
+class LineTooLong(str):
+    """What a reader hands over instead of a line longer than ``MAX_LINE``: its start, and its real ``length``."""
+
+    length: int
+
+    def __new__(cls, head: str, length: int):
+        self = super().__new__(cls, head[:40])
+        self.length = length
+        return self
+
+
+def too_long(line: str) -> int:
+    """The length of ``line`` when it is over ``MAX_LINE`` (or a ``LineTooLong``), else 0."""
+    if isinstance(line, LineTooLong):
+        return line.length
+    return len(line) if len(line) > MAX_LINE else 0
+
 
 class CommandError(ValueError):
     """Bad input for a command; its message is shown as ``error: <message>``."""

@@ -28,6 +28,7 @@ class FakeClient:
         self.calls: list[tuple] = []
         self.next_id = 10
         self.fill_event = Event("fill")
+        self.working: list[dict] = []   # open orders: the legs of every bracket placed
 
     @property
     def paper(self) -> bool:
@@ -55,6 +56,7 @@ class FakeClient:
         ref = 100.0 if entry == "market" else entry
         ids = range(self.next_id, self.next_id + 3)
         self.next_id += 3
+        self.working += [{"order_id": i, "symbol": symbol, "order_ref": f"bk-{ids[0]}"} for i in ids]
         kinds = [("MKT" if entry == "market" else "LMT", ref), ("LMT", ref * (1 + take_profit_pct / 100)),
                  ("STP", ref * (1 - stop_loss_pct / 100))]
         return tuple(SimpleNamespace(order_id=i, action="BUY" if n == 0 else "SELL", type=k,
@@ -70,7 +72,7 @@ class FakeClient:
         return 3
 
     async def open_orders(self):
-        return pd.DataFrame(columns=["orderId", "symbol", "action", "type", "qty", "status"])
+        return pd.DataFrame(self.working, columns=["order_id", "symbol", "order_ref"])
 
     async def positions(self):
         return pd.DataFrame({"symbol": ["AAPL"], "position": [10.0], "avgCost": [100.0]})
