@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import string
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from breakout_kit.cli.parsing import (
     CommandError,
     parse_bar_size,
     parse_duration,
+    parse_flag,
     parse_float,
     parse_int,
     parse_symbol,
@@ -47,6 +49,7 @@ from breakout_kit.cli.parsing import (
 )
 from breakout_kit.cli.trading import ORDER_COLUMNS, POSITION_COLUMNS, TradingCommands  # noqa: F401
 from breakout_kit.client.ingest import ingest
+from breakout_kit.client.limits import LOOKBACK_RANGE, far_stop
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
 from breakout_kit.watch.watchlist import FINISHED, Watchlist
@@ -57,33 +60,51 @@ from breakout_kit.watch.watchlist import FINISHED, Watchlist
 
 @dataclass
 class Command:
-    """One command: its name, aliases, a usage line, and the coroutine method that runs it."""
+    """One command: its name, aliases, a usage line, a summary, examples and the coroutine method that runs it."""
 
     name: str
     usage: str
     summary: str
     handler: str
     aliases: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
 
 
 COMMANDS: list[Command] = [
-    Command("help", "help", "list the commands (also: ?, menu)", "cmd_help", ("?", "menu")),
+    Command("help", "help [COMMAND]", "list the commands, or one command with examples (also: ?, menu)", "cmd_help",
+            ("?", "menu"), ("help", "help buy")),
     Command("breakout", "breakout SYMBOL [lookback=20] [bar=1m] [trigger=close|high] [direction=up|down|both] "
-            "[vol=X] [trade=QTY tp=PCT sl=PCT]", "watch SYMBOL for breakouts (runs in the background)",
-            "cmd_breakout", ("watch",)),
+            "[vol=X] [trade=QTY tp=PCT sl=PCT [force=1]]", "watch SYMBOL for breakouts (runs in the background)",
+            "cmd_breakout", ("watch",),
+            ("breakout AAPL", "breakout SPY lookback=30 bar=5m direction=both",
+             "breakout MSFT trade=10 tp=1 sl=0.5   (a paper bracket on each signal; needs --trading)")),
     Command("watchers", "watchers", "table of watchers: state, last bar/price, live signals, brackets, error",
-            "cmd_watchers", ("status",)),
-    Command("stop", "stop SYMBOL|all", "stop one watcher or all of them", "cmd_stop"),
-    Command("buy", "buy SYMBOL QTY tp=PCT sl=PCT [limit=PRICE]", "place a bracket order (needs --trading)",
-            "cmd_buy"),
-    Command("orders", "orders", "list open orders", "cmd_orders"),
-    Command("cancel", "cancel ID|all", "cancel one order or all open orders", "cmd_cancel"),
-    Command("positions", "positions", "list positions", "cmd_positions"),
-    Command("account", "account", "account summary", "cmd_account"),
+            "cmd_watchers", ("status",), ("watchers",)),
+    Command("stop", "stop SYMBOL|all", "stop one watcher or all of them", "cmd_stop", (), ("stop AAPL", "stop all")),
+    Command("buy", "buy SYMBOL QTY tp=PCT sl=PCT [limit=PRICE] [force=1]",
+            "place a bracket order: entry, take-profit tp% above, stop-loss sl% below (needs --trading)",
+            "cmd_buy", (), ("buy AAPL 10 tp=2 sl=1", "buy AAPL 10 tp=2 sl=1 limit=240.50",
+                            "buy AAPL 10 tp=2 sl=25 force=1   (a stop more than 20% away needs force=1)")),
+    Command("orders", "orders", "list open orders", "cmd_orders", (), ("orders",)),
+    Command("cancel", "cancel ID|all", "cancel one order or all open orders", "cmd_cancel", (),
+            ("cancel 12", "cancel all")),
+    Command("positions", "positions", "list positions", "cmd_positions", (), ("positions",)),
+    Command("account", "account [all]", "account summary: the main values, or all of them", "cmd_account", (),
+            ("account", "account all")),
     Command("ingest", "ingest SYMBOL[,SYMBOL...] [duration=5 D] [bar=1m] [dest=data/]",
-            "download history to Parquet in the background", "cmd_ingest"),
-    Command("symbols", "symbols [PATTERN]", "look up symbols", "cmd_symbols"),
-    Command("quit", "quit", "stop everything and exit (also: exit, Ctrl-D)", "cmd_quit", ("exit", "q")),
+            "download history to Parquet in the background", "cmd_ingest", (),
+            ("ingest AAPL", "ingest AAPL,MSFT duration=10 D bar=5m dest=data/")),
+    Command("symbols", "symbols [PATTERN]", "look up symbols (no pattern: list every symbol)", "cmd_symbols", (),
+            ("symbols", "symbols MS", "symbols apple")),
+    Command("quit", "quit", "stop everything and exit (also: exit, Ctrl-D)", "cmd_quit", ("exit", "q"), ("quit",)),
+    Command("sell", "sell SYMBOL QTY [limit=PRICE] [short=1] [force=1]",
+            "sell shares you hold (never short unless short=1; needs --trading)", "cmd_sell", (),
+            ("sell AAPL 10", "sell AAPL 10 limit=245", "sell AAPL 10 short=1   (open a short position)")),
+    Command("flatten", "flatten SYMBOL|all",
+            "cancel the symbol's open orders, then close its position at market (needs --trading)", "cmd_flatten",
+            (), ("flatten AAPL", "flatten all")),
+    Command("pnl", "pnl", "today's profit and loss of the account: daily, unrealized, realized", "cmd_pnl", (),
+            ("pnl",)),
 ]
 
 
@@ -104,10 +125,24 @@ COMMAND_WORDS = sorted(k for k in COMMAND_INDEX if not k.isdigit())
 
 def help_text() -> str:
     """The numbered command menu."""
-    lines = ["commands (type the name or its number):"]
+    lines = ["commands (type the name or its number; help COMMAND shows examples):"]
     for number, cmd in enumerate(COMMANDS, start=1):
         lines.append(f"  {number:>2}. {cmd.usage}")
         lines.append(f"      {cmd.summary}")
+    return "\n".join(lines)
+
+
+def command_help(word: str) -> str:
+    """One command's usage, summary, aliases and examples."""
+    cmd = COMMAND_INDEX.get(word.lower())
+    if cmd is None:
+        raise CommandError(f"no command {one_line(word)!r} (type help)")
+    lines = [cmd.usage, f"  {cmd.summary}"]
+    if cmd.aliases:
+        lines.append(f"  also: {', '.join(cmd.aliases)}")
+    if cmd.examples:
+        lines.append("  examples:")
+        lines += [f"    {example}" for example in cmd.examples]
     return "\n".join(lines)
 
 
@@ -208,7 +243,10 @@ class Session(TradingCommands):
     # -- commands ------------------------------------------------------------------------------------------------
 
     async def cmd_help(self, positional, options) -> Reply:
-        return Reply(help_text())
+        self._no_options(options)
+        if len(positional) > 1:
+            raise self._usage_error("help")
+        return Reply(command_help(positional[0]) if positional else help_text())
 
     async def cmd_quit(self, positional, options) -> Reply:
         return Reply("bye", quit=True)
@@ -216,12 +254,13 @@ class Session(TradingCommands):
     async def cmd_breakout(self, positional, options) -> Reply:
         if len(positional) != 1:
             raise CommandError("usage: " + COMMAND_INDEX["breakout"].usage)
-        self._no_options(options, {"lookback", "bar", "trigger", "direction", "vol", "trade", "tp", "sl"})
+        self._no_options(options, {"lookback", "bar", "trigger", "direction", "vol", "trade", "tp", "sl", "force"})
         symbol = parse_symbol(positional[0])
         current = self.watchers.get(symbol)
         if current is not None and current.state not in FINISHED:
             raise CommandError(f"already watching {symbol} (stop {symbol} first)")
-        lookback = parse_int("lookback", options.get("lookback", "20"), low=1, high=10_000)
+        lookback = parse_int("lookback", options.get("lookback", "20"), low=LOOKBACK_RANGE[0],
+                             high=LOOKBACK_RANGE[1])
         bar_size = parse_bar_size(options.get("bar", "1m"), live=True)
         trigger = options.get("trigger", "close").lower()
         direction = options.get("direction", "up").lower()
@@ -235,9 +274,12 @@ class Session(TradingCommands):
             if not all(k in options for k in ("trade", "tp", "sl")):
                 raise CommandError("trade needs all of trade=QTY tp=PCT sl=PCT")
             self._require_trading()
-            qty = parse_int("trade", options["trade"], low=1, high=1_000_000)
+            qty = self._quantity(options["trade"])
             tp = parse_float("tp", options["tp"], low=0.0, high=100.0)
             sl = parse_float("sl", options["sl"], low=0.0, high=100.0)
+            refusal = self._unless_forced([far_stop(sl)], parse_flag("force", options.get("force", "0")))
+            if refusal is not None:
+                return refusal
             trade = self.trade_factory(qty, tp, sl)
         rule = self.rule_factory(lookback=lookback, trigger=trigger, direction=direction, min_rel_volume=vol)
         # unknown symbols fail in add(), as one line, before any task starts
@@ -287,9 +329,19 @@ class Session(TradingCommands):
         self._no_options(options)
         if len(positional) > 1:
             raise CommandError("usage: symbols [PATTERN]")
-        pattern = positional[0] if positional else "A"
-        found = await self.client.matching_symbols(pattern)
-        return Reply(" ".join(found) if found else f"no symbols match {pattern!r}")
+        if positional:
+            found = await self.client.matching_symbols(positional[0])
+            return Reply(" ".join(found) if found else f"no symbols match {positional[0]!r}")
+        # Every symbol: IB only matches a pattern, so ask for each letter at once (IB suggests up to 16 each).
+        answers = await asyncio.gather(*(self.client.matching_symbols(c) for c in string.ascii_uppercase),
+                                       return_exceptions=True)
+        found = sorted({s for a in answers if isinstance(a, list) for s in a})
+        if not found:
+            failed = next((a for a in answers if isinstance(a, BaseException)), None)
+            if failed is not None:
+                raise failed
+            return Reply("no symbols known")
+        return Reply(f"{len(found)} symbols: " + " ".join(found))
 
     async def cmd_ingest(self, positional, options) -> Reply:
         self._no_options(options, {"duration", "bar", "dest"})

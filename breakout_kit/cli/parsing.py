@@ -46,6 +46,8 @@ def split_args(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
     options: dict[str, str] = {}
     last_key = None
     for tok in tokens:
+        if tok.lower() == "--force":   # the flag spelling of force=1
+            tok = "force=1"
         if "=" in tok:
             key, _, value = tok.partition("=")
             key = key.strip().lower()
@@ -98,6 +100,19 @@ def parse_int(name: str, text: str, *, low: int = 1, high: int | None = None) ->
         bound = f"between {low} and {high}" if high is not None else f">= {low}"
         raise CommandError(f"{name} must be {bound}, got {value}")
     return value
+
+
+_YES, _NO = ("1", "yes", "y", "true", "on"), ("0", "no", "n", "false", "off")
+
+
+def parse_flag(name: str, text: str) -> bool:
+    """``force=1`` / ``short=yes`` ... -> True; ``0`` / ``no`` -> False."""
+    value = text.strip().lower()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise CommandError(f"{name} must be 1 or 0, got {text!r}")
 
 
 def parse_bar_size(text: str, *, live: bool = False) -> str:
