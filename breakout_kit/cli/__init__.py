@@ -42,7 +42,8 @@ BENCH = "bench"
 # name -> (module, help). The module provides ``add_arguments(parser)`` and ``async def main(args) -> int``.
 # `args` carries the common flags too (host, port, client_id, sim, seed, speed, start, debug, trading).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("breakout_kit.cli.demo", "headless demo: embedded gateway, watchers, paper brackets, summary"),
+    "demo": ("breakout_kit.cli.demo", ("headless demo: watchers, paper brackets, summary with P&L (embedded gateway; "
+                                      "--port / IB_PORT: your TWS, orders only with --trading)")),
 }
 
 

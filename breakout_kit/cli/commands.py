@@ -42,14 +42,13 @@ from breakout_kit.cli.parsing import (
     parse_duration,
     parse_flag,
     parse_float,
-    parse_int,
     parse_symbol,
     split_args,
     too_long,
 )
 from breakout_kit.cli.trading import ORDER_COLUMNS, POSITION_COLUMNS, TradingCommands  # noqa: F401
 from breakout_kit.client.ingest import ingest
-from breakout_kit.client.limits import LOOKBACK_RANGE, far_stop
+from breakout_kit.client.limits import LimitError, check_lookback, far_stop
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
 from breakout_kit.watch.watchlist import FINISHED, Watchlist
@@ -259,8 +258,7 @@ class Session(TradingCommands):
         current = self.watchers.get(symbol)
         if current is not None and current.state not in FINISHED:
             raise CommandError(f"already watching {symbol} (stop {symbol} first)")
-        lookback = parse_int("lookback", options.get("lookback", "20"), low=LOOKBACK_RANGE[0],
-                             high=LOOKBACK_RANGE[1])
+        lookback = self._lookback(options.get("lookback", "20"))
         bar_size = parse_bar_size(options.get("bar", "1m"), live=True)
         trigger = options.get("trigger", "close").lower()
         direction = options.get("direction", "up").lower()
@@ -286,6 +284,18 @@ class Session(TradingCommands):
         await self.watchlist.add(symbol, rule=rule, bar_size=bar_size, trade=trade)
         extra = f", bracket {qty} on each signal tp={tp:g}% sl={sl:g}%" if trade is not None else ""
         return Reply(f"watching {symbol}: {lookback}-bar {trigger} breakout {direction} on {bar_size} bars{extra}")
+
+    @staticmethod
+    def _lookback(text: str) -> int:
+        """The channel length, in the one wording of ``client.limits``."""
+        try:
+            value: object = int(text)
+        except ValueError:
+            value = text
+        try:
+            return check_lookback(value)
+        except LimitError as e:
+            raise CommandError(str(e)) from None
 
     def _on_signal(self, watcher, signal) -> None:
         self.out(signal_line(watcher.symbol, signal))   # live signals only: the watchlist skips backfill replays
