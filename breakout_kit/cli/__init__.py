@@ -234,6 +234,7 @@ class CommandLoop:
             if line is INTERRUPT:
                 warning = "" if warned else await self.session.leave_warning()
                 if not warning:
+                    self.session.out("bye")
                     return EXIT_SIGINT
                 self.session.out(warning)
                 warned = True
@@ -328,6 +329,8 @@ async def interactive(args: argparse.Namespace, *, connect_fn: ConnectFn = conne
                 stack.callback(reader.close)
                 loop = CommandLoop(session, reader)
                 code = await _until_done_or_stopped(loop.run(), stop)
+                if received:
+                    out("bye")
         return signal_exit_code(received) or code or 0
     except Exception as exc:  # noqa: BLE001  (UI boundary: one error line, traceback only with --debug)
         if args.debug:
@@ -378,8 +381,8 @@ async def connected_line(client, trading: bool) -> str:
     if server_time is not None:
         with contextlib.suppress(Exception):  # the time is a courtesy: never fail the start for it
             t = await asyncio.wait_for(server_time(), 5.0)
-            about.append(f"TWS time {t.astimezone(DISPLAY_TZ):%Y-%m-%d %H:%M:%S} New York (all times shown are "
-                         f"New York time)")
+            about.append(f"TWS time {t.astimezone(DISPLAY_TZ):%Y-%m-%d %H:%M:%S} New York (all times are New York "
+                         f"time)")
     return line + ("; " + ", ".join(about) if about else "")
 
 

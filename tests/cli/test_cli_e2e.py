@@ -215,8 +215,8 @@ async def test_pty_prompt_responsive_with_real_watchers_and_ctrl_c():
 async def test_connected_line_names_server_version_and_tws_time_in_new_york():
     cli = await PipedCli.start(*FAST)
     line = await cli.expect(r"^connected to ")
-    assert re.search(r"; server version 1\d\d, TWS time 2026-11-23 09:3\d:\d\d New York \(all times shown are New "
-                     r"York time\)$", line), line
+    assert re.search(r"; server version 1\d\d, TWS time 2026-11-23 09:3\d:\d\d New York \(all times are New York "
+                     r"time\)$", line), line
     await cli.close_stdin()
     code, _, err = await cli.finish()
     assert code == 0 and err == "", err
