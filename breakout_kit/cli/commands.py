@@ -1,8 +1,8 @@
-"""The CLI's command table and the dispatcher (``Session``); watcher, ingest and lookup commands.
+"""The CLI's command table and the dispatcher (``Console``); watcher, ingest and lookup commands.
 
-Everything here runs on the one event loop and never blocks it. ``Session.execute(line)`` turns one input line into
+Everything here runs on the one event loop and never blocks it. ``Console.execute(line)`` turns one input line into
 a ``Reply`` (text to print, and whether to quit); it never raises for bad input: every failure becomes exactly one
-``error: ...`` line. Long work (watchers, ingest) runs as tasks the session owns, and ``Session.aclose()`` ends them.
+``error: ...`` line. Long work (watchers, ingest) runs as tasks the session owns, and ``Console.aclose()`` ends them.
 Argument parsing lives in ``parsing``, display in ``format``, the order and account commands in ``trading``.
 
 The session only talks to the client through the pinned IBClient API and builds watchers through a factory, so tests
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import string
+import textwrap
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -158,7 +159,7 @@ async def _default_ingest(client, symbols, duration, bar_size, dest):
 
 
 @dataclass
-class Session(TradingCommands):
+class Console(TradingCommands):
     """The command loop's state: the client, the watchers and background tasks, and where output goes.
 
     ``out`` prints one chunk of text (the CLI points it at stdout, above the prompt in a terminal).
@@ -174,6 +175,8 @@ class Session(TradingCommands):
     rule_factory: Callable[..., Any] = BreakoutRule
     trade_factory: Callable[..., Any] = TradeSpec
     ingest_fn: Callable[..., Awaitable[Any]] = _default_ingest
+    #: every symbol the server knows, when it can say (the embedded gateway); None for TWS (``symbols`` asks it)
+    universe: Callable[[], list[str]] | None = None
     tasks: set[asyncio.Task] = field(default_factory=set)
     watchlist: Watchlist = field(init=False)
 
@@ -342,16 +345,21 @@ class Session(TradingCommands):
         if positional:
             found = await self.client.matching_symbols(positional[0])
             return Reply(" ".join(found) if found else f"no symbols match {positional[0]!r}")
-        # Every symbol: IB only matches a pattern, so ask for each letter at once (IB suggests up to 16 each).
-        answers = await asyncio.gather(*(self.client.matching_symbols(c) for c in string.ascii_uppercase),
-                                       return_exceptions=True)
-        found = sorted({s for a in answers if isinstance(a, list) for s in a})
-        if not found:
+        if self.universe is not None:       # the embedded gateway: its whole list
+            found = sorted(self.universe())
+            note = ""
+        else:
+            # TWS only matches a pattern: ask for every letter at once (it suggests up to 16 per request)
+            answers = await asyncio.gather(*(self.client.matching_symbols(c) for c in string.ascii_uppercase),
+                                           return_exceptions=True)
+            found = sorted({s for a in answers if isinstance(a, list) for s in a})
             failed = next((a for a in answers if isinstance(a, BaseException)), None)
-            if failed is not None:
+            if not found and failed is not None:
                 raise failed
+            note = " (TWS suggests up to 16 per letter; symbols PATTERN finds more)"
+        if not found:
             return Reply("no symbols known")
-        return Reply(f"{len(found)} symbols: " + " ".join(found))
+        return Reply(f"{len(found)} symbols{note}:\n" + textwrap.fill(" ".join(found), width=110))
 
     async def cmd_ingest(self, positional, options) -> Reply:
         self._no_options(options, {"duration", "bar", "dest"})

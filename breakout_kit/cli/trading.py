@@ -6,7 +6,7 @@ Limits come from ``client.limits`` (the same numbers and words as IBClient and t
 the reply is a ``warning:`` line, and ``force=1`` (or ``--force``) places the order anyway. ``sell`` only closes
 what you hold, minus what working SELL orders (a bracket's exits) would already sell, unless ``short=1``.
 
-``TradingCommands`` is a mixin of ``commands.Session``: it uses the session's ``client``, ``trading`` flag and
+``TradingCommands`` is a mixin of ``commands.Console``: it uses the session's ``client``, ``trading`` flag and
 ``_no_options`` / ``_require_trading`` helpers.
 """
 
@@ -27,7 +27,7 @@ POSITION_COLUMNS = ["symbol", "position", "avg_cost", "market_price", "market_va
 
 
 class TradingCommands:
-    """Orders, positions and account commands (mixed into ``Session``)."""
+    """Orders, positions and account commands (mixed into ``Console``)."""
 
     client: Any
     trading: bool

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from cli_fakes import FakeClient, FakeWatcher, fake_ingest, fake_rule, fake_trade
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from breakout_kit.cli.commands import (
     COMMANDS,
     CommandError,
-    Session,
+    Console,
     help_text,
     parse_bar_size,
     parse_duration,
@@ -25,7 +26,7 @@ from breakout_kit.cli.commands import (
 
 def make_session(trading=False):
     lines: list[str] = []
-    session = Session(FakeClient(trading=trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
+    session = Console(FakeClient(trading=trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
                       rule_factory=fake_rule, trade_factory=fake_trade, ingest_fn=fake_ingest)
     return session, lines
 
@@ -278,7 +279,10 @@ async def test_help_for_one_command_has_examples():
 
 async def test_symbols_without_pattern_lists_every_symbol():
     session, _ = make_session()
-    assert (await session.execute("symbols")).text == "4 symbols: AAPL BRK.B MSFT SPY"
+    assert (await session.execute("symbols")).text == ("4 symbols (TWS suggests up to 16 per letter; symbols "
+                                                       "PATTERN finds more):\nAAPL BRK.B MSFT SPY")
+    session.universe = lambda: ["ZZ", "AA", "MM"]      # the embedded gateway knows its whole list
+    assert (await session.execute("symbols")).text == "3 symbols:\nAA MM ZZ"
 
 
 async def test_account_is_short_unless_all():
@@ -365,3 +369,18 @@ async def test_values_far_from_the_market_need_force(line, message):
 async def test_one_wording_for_limits(line, message):
     session, _ = make_session(trading=True)
     assert (await session.execute(line)).text == "error: " + message
+
+
+async def test_ingest_of_daily_bars_shows_session_dates():
+    """ingest's summary names daily bars by session date: the line shows 2025-12-01 .. 2026-11-30, not the
+    evening before in New York."""
+    async def daily_ingest(client, symbols, duration, bar_size, dest):
+        return pd.DataFrame({"symbol": symbols, "rows": [251], "new_rows": [251], "error": [""],
+                             "first": [date(2025, 12, 1)], "last": [date(2026, 11, 30)]})
+
+    lines: list[str] = []
+    session = Console(FakeClient(), out=lines.append, watcher_factory=FakeWatcher, rule_factory=fake_rule,
+                      trade_factory=fake_trade, ingest_fn=daily_ingest)
+    await session.execute("ingest AAPL duration=1 Y bar=1d dest=/tmp/x")
+    await asyncio.wait_for(asyncio.gather(*session.tasks), 5)
+    assert lines[0] == "ingest AAPL: done [1/1], 251 bars on disk (251 new), 2025-12-01 .. 2026-11-30"

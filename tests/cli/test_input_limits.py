@@ -8,7 +8,7 @@ import threading
 
 from cli_fakes import FakeClient, FakeWatcher, fake_rule, fake_trade
 
-from breakout_kit.cli.commands import MAX_LINE, Session
+from breakout_kit.cli.commands import MAX_LINE, Console
 from breakout_kit.cli.parsing import LineTooLong, too_long
 from breakout_kit.cli.prompt import PipeReader
 
@@ -57,7 +57,7 @@ def _write_in_thread(fd: int, data: bytes) -> threading.Thread:
 async def test_megabyte_line_never_stalls_the_loop():
     rfd, wfd = os.pipe()
     reader = PipeReader(rfd)
-    session = Session(FakeClient(), out=lambda _: None, watcher_factory=FakeWatcher, rule_factory=fake_rule,
+    session = Console(FakeClient(), out=lambda _: None, watcher_factory=FakeWatcher, rule_factory=fake_rule,
                       trade_factory=fake_trade)
     probe = LoopLagProbe()
     writer = _write_in_thread(wfd, b"breakout " + b"'A" * 500_000 + b"\nbreakout AAPL\n")
@@ -79,7 +79,7 @@ async def test_megabyte_line_never_stalls_the_loop():
 
 
 async def test_a_line_at_the_limit_still_runs_and_one_over_is_refused():
-    session = Session(FakeClient(), out=lambda _: None, watcher_factory=FakeWatcher, rule_factory=fake_rule,
+    session = Console(FakeClient(), out=lambda _: None, watcher_factory=FakeWatcher, rule_factory=fake_rule,
                       trade_factory=fake_trade)
     at_limit = "help" + " " * (MAX_LINE - 4)
     assert too_long(at_limit) == 0 and (await session.execute(at_limit)).text.startswith("commands")
