@@ -145,7 +145,10 @@ class TradingCommands:
             held = (await self._held()).get(symbol, 0.0)
             covered = self._selling(await self._open_orders(symbol))
             free = max(held - covered, 0.0)
-            if held <= 0:
+            if held < 0:
+                raise CommandError(f"you are short {-held:g} {symbol}: sell only closes a long position (buy to "
+                                   f"cover, or add short=1 to sell more short)")
+            if held == 0:
                 raise CommandError(f"you hold no {symbol} to sell: sell only closes a long position "
                                    f"(add short=1 to sell short)")
             if qty > free:

@@ -267,8 +267,9 @@ class IBClient:
 
     def _nothing_listening(self) -> ConnectError:
         return ConnectError(
-            f"nothing is listening on {self.host}:{self.port}: start TWS or IB Gateway and check its API socket port "
-            f"(TWS: Global Configuration > API > Settings; IB Gateway: Configure > Settings > API > Settings; "
+            f"nothing is listening on {self.host}:{self.port}: start TWS or IB Gateway with its API enabled and check "
+            f"the socket port (TWS: Global Configuration > API > Settings, 'Enable ActiveX and Socket Clients'; "
+            f"IB Gateway: Configure > Settings > API > Settings; "
             f"usual ports: TWS 7497 paper / 7496 live, IB Gateway 4002 paper / 4001 live), or use the embedded "
             f"paper gateway (no port, or python -m breakout_kit.gateway --port {self.port})")
 

@@ -306,9 +306,12 @@ async def test_pnl_line():
     ("sell AAPL 5 limit=1", ("warning: limit 1 is 99.0% below the last price 100 (more than 10%): nothing sent "
                             "(add force=1 to place it anyway)")),
     ("sell AAPL 5 short=maybe", "error: short must be 1 or 0, got 'maybe'"),
+    ("sell SPY 1", ("error: you are short 5 SPY: sell only closes a long position (buy to cover, or add short=1 to "
+                   "sell more short)")),
 ])
 async def test_sell_only_closes_unless_asked(line, message):
     session, _ = make_session(trading=True)
+    session.client.held["SPY"] = -5.0
     assert (await session.execute(line)).text == message
     assert not any(c[0] == "order" for c in session.client.calls)
 
