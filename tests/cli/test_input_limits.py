@@ -12,7 +12,9 @@ from breakout_kit.cli.commands import MAX_LINE, Console
 from breakout_kit.cli.parsing import LineTooLong, too_long
 from breakout_kit.cli.prompt import PipeReader
 
-STALL_BOUND = 0.05  # seconds; the megabyte line below stalled the loop ~24 s in shlex before the length check
+# Seconds. Without the length check the megabyte line below stalled the loop ~24 s (in shlex); with it the stall is a
+# few ms, but on a loaded 2-core machine the OS alone can pause the loop for tens of ms, so the bound leaves room.
+STALL_BOUND = 0.2
 
 
 class LoopLagProbe:
@@ -74,7 +76,6 @@ async def test_megabyte_line_never_stalls_the_loop():
     assert isinstance(first, LineTooLong) and first.length == 1_000_009 and len(first) <= 40
     assert reply.text == f"error: line too long (1000009 characters; the limit is {MAX_LINE}): nothing was run"
     assert watching.text.startswith("watching AAPL")
-    print(f"worst loop stall {worst * 1000:.1f} ms")
     assert worst < STALL_BOUND, f"the loop stalled {worst * 1000:.1f} ms"
 
 
