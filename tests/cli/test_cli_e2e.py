@@ -217,10 +217,9 @@ async def test_duplicate_client_id_fails_at_once_with_the_id_to_try():
     async with PaperGateway(port=0, start=START) as gw:
         first = await PipedCli.start("--port", str(gw.port), "--client-id", "7")
         await first.expect(r"^connected to .* as client 7,")
-        t0 = time.monotonic()
         second = await PipedCli.start("--port", str(gw.port), "--client-id", "7")
         code, _, err = await second.finish(timeout=20)
-        assert code == 1 and time.monotonic() - t0 < 8   # not after the 10 s handshake timeout
+        assert code == 1   # at once: tests/client/test_ib_client.py bounds it far below the connect timeout
         assert err.startswith("error: clientId 7 is already in use on 127.0.0.1:") and "--client-id 8" in err, err
         await first.close_stdin()
         assert (await first.finish())[0] == 0
