@@ -7,7 +7,7 @@ import re
 
 from breakout_kit.core import bars
 
-_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
+_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}( [A-Z])?$")    # AAPL, BRK.B, or IB's "BRK B" (quoted)
 
 # Longer input lines are refused before any parsing: shlex is superlinear (a 1 MB line once stalled the loop ~24 s)
 MAX_LINE = 4096
@@ -67,8 +67,8 @@ def split_args(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def parse_symbol(text: str) -> str:
-    """An upper-cased ticker like ``AAPL`` or ``BRK.B``; anything else is a CommandError."""
-    sym = text.strip().upper()
+    """An upper-cased ticker like ``AAPL``, ``BRK.B`` or IB's ``BRK B``; anything else is a CommandError."""
+    sym = " ".join(text.upper().split())
     if not _SYMBOL_RE.match(sym):
         raise CommandError(f"bad symbol {text!r}")
     return sym

@@ -43,6 +43,7 @@ CLIENT_ID_IN_USE = 326
 # TWS answers the handshake at once; a server that stays silent this long is not TWS's API port
 HANDSHAKE_TIMEOUT = 3.0
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\- ]{0,11}$")
+_CLASS_SHARE = re.compile(r"^([A-Z]{1,5})[./]([A-Z])$")    # BRK.B / BRK/B: IB spells share classes "BRK B"
 _HISTORY_COLUMNS = ["open", "high", "low", "close", "volume"]
 # IB's legal historical-data arguments: checked before sending, because TWS answers bad ones with an error that
 # the request then swallows (an empty frame), and a non-bool useRTH even breaks the connection's framing.
@@ -392,6 +393,8 @@ class IBClient:
     async def qualify(self, symbol_or_contract: str | Contract) -> Contract:
         """The unique IB contract for a US stock symbol (SMART/USD) or a partial ``Contract``; cached.
 
+        Share classes may be written ``BRK.B``, ``BRK/B`` or IB's own ``BRK B``.
+
         Raises ``ContractError`` naming the symbol when IB knows no such contract or several match.
         """
         if isinstance(symbol_or_contract, Contract):
@@ -402,7 +405,7 @@ class IBClient:
         else:
             if not isinstance(symbol_or_contract, str):
                 raise TypeError(f"symbol must be a str or Contract, got {type(symbol_or_contract).__name__}")
-            name = key = symbol_or_contract.strip().upper()
+            name = key = _CLASS_SHARE.sub(r"\1 \2", symbol_or_contract.strip().upper())   # BRK.B -> IB's BRK B
             if not _SYMBOL.match(key):
                 raise ContractError(f"{symbol_or_contract!r} is not a valid stock symbol")
             if key in self._contracts:

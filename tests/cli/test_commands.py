@@ -387,3 +387,10 @@ async def test_ingest_of_daily_bars_shows_session_dates():
     await session.execute("ingest AAPL duration=1 Y bar=1d dest=/tmp/x")
     await asyncio.wait_for(asyncio.gather(*session.tasks), 5)
     assert lines[0] == "ingest AAPL: done [1/1], 251 bars on disk (251 new), 2025-12-01 .. 2026-11-30"
+
+
+@pytest.mark.parametrize("text,symbol", [("aapl", "AAPL"), ("BRK.B", "BRK.B"), ("brk b", "BRK B"), (" BF  B ", "BF B")])
+def test_symbols_include_share_classes(text, symbol):
+    from breakout_kit.cli.parsing import parse_symbol
+
+    assert parse_symbol(text) == symbol

@@ -268,3 +268,11 @@ def test_helpers():
 def test_bad_constructor_arguments(kwargs):
     with pytest.raises(ValueError):
         IBClient(**kwargs)
+
+
+async def test_share_classes_in_any_spelling_qualify_to_ibs(gateway, client_id):
+    async with IBClient(port=gateway.port, client_id=client_id) as c:
+        ib_spelling = await c.qualify("BRK B")
+        for text in ("BRK.B", "brk/b"):
+            assert (await c.qualify(text)).conId == ib_spelling.conId
+        assert ib_spelling.symbol == "BRK B"
