@@ -79,11 +79,11 @@ def sweep(data, grid: Mapping, *, client=None, progress: bool = True, workers: i
     plan = plan_sweep(grid, fixed)
     names, frames, root = _sources(data, bar_size, symbols)
     pool = sum(client.nthreads().values()) if client is not None else (workers or default_workers())
-    # enough tasks to keep every worker busy, but never split a rule group (its signals are shared)
-    parts = max(1, math.ceil(4 * pool / len(names)))
+    # enough tasks to keep every worker busy; split() keeps rule groups whole when it can (their signals are shared)
+    subplans = plan.split(max(1, math.ceil(4 * pool / len(names))))
     tasks, owners = [], []
     for s in names:
-        for sub in plan.split(parts):
+        for sub in subplans:
             tasks.append((s, _sweep_task, (Shared(s) if root is None else None, sub, root, s, bar_size)))
             owners.append(s)
     results = run_tasks(tasks, client=client, workers=workers, progress=progress, desc="sweep", shared=frames)
