@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from breakout_kit.client.ib_client import ContractError
-from breakout_kit.core import bars
+from breakout_kit.core import bars, calendar
 from breakout_kit.core.layout import BOOKKEEPING, partition, tidy_bars
 
 #: the longest duration IB serves in one request per bar size (IB's historical-data limits)
@@ -39,16 +39,23 @@ NEW_YORK = "America/New_York"
 def span_start(last: pd.Timestamp, duration: str) -> pd.Timestamp:
     """Earliest bar time a ``duration`` ending at bar ``last`` covers.
 
-    Like IB, ``D`` and ``W`` count trading sessions (weekdays; ``W`` = 5), so "3 D" on a Monday reaches back to
-    Thursday's session instead of into the weekend; ``S`` is seconds, ``M``/``Y`` are 30/365 calendar days.
+    Like IB, ``D`` and ``W`` count trading sessions of the NYSE calendar (``core.calendar``, the one the paper
+    gateway uses; ``W`` = 5), so "3 D" on a Monday reaches back to Thursday's session instead of into the weekend,
+    and skips holidays; ``S`` is seconds, ``M``/``Y`` are 30/365 calendar days.
     """
     number, unit = bars.parse_duration(duration)
     if unit not in "DW":
         return last - pd.Timedelta(seconds=bars.duration_seconds(duration))
     sessions = number if unit == "D" else 5 * number
-    local = last.tz_convert(NEW_YORK).normalize()        # midnight of the last bar's session, New York
-    first_day = local - pd.offsets.BDay(sessions - 1) if sessions > 1 else local
-    return first_day.tz_convert(last.tz)
+    first_day = calendar.sessions_back(last.tz_convert(NEW_YORK).date(), sessions)
+    return pd.Timestamp(first_day).tz_localize(NEW_YORK).tz_convert(last.tz)
+
+
+def bar_label(t: pd.Timestamp, bar_size: str) -> pd.Timestamp | date:
+    """How a bar is named to people: its start time, or for daily and longer bars its session date."""
+    if bars.bar_seconds(bar_size) >= 86_400:
+        return t.tz_convert(NEW_YORK).date()
+    return t
 
 
 def dataset_dir(dest: str | Path, symbol: str, bar_size: str) -> Path:
@@ -70,7 +77,24 @@ def _utc(when) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
 
 
+def _adopt_legacy(dest, symbol: str, bar_size: str) -> None:
+    """Move a folder of the first layout (``dest/AAPL/1_min`` + ``covered_from.txt``) into its partition."""
+    old = Path(dest) / symbol.upper() / bar_size.replace(" ", "_")
+    new = dataset_dir(dest, symbol, bar_size)
+    if new.exists() or not old.is_dir() or not any(old.glob("part-*.parquet")):
+        return
+    new.parent.mkdir(parents=True, exist_ok=True)
+    old.replace(new)
+    marker = new / "covered_from.txt"
+    if marker.is_file():
+        _set_covered_from(new, pd.Timestamp(marker.read_text().strip()))
+        marker.unlink()
+    if not any(old.parent.iterdir()):
+        old.parent.rmdir()
+
+
 def _load_one(dest, symbol: str, bar_size: str, start, end) -> pd.DataFrame:
+    _adopt_legacy(dest, symbol, bar_size)
     folder = dataset_dir(dest, symbol, bar_size)
     parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
     if not parts:
@@ -93,6 +117,8 @@ def load(dest: str | Path, symbol: str | Iterable[str] | None = None, bar_size: 
         wanted = partition("X", bar_size)[1]
         symbol = sorted(p.parent.name.split("=", 1)[1] for p in Path(dest).glob(f"symbol=*/{wanted}")
                         if any(p.glob("part-*.parquet")))
+        if not symbol:
+            raise FileNotFoundError(f"no {bar_size} data under {Path(dest)}")
     return {s.upper(): _load_one(dest, s, bar_size, start, end) for s in symbol}
 
 
@@ -133,8 +159,8 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                  dest: str | Path = "data/", *, progress: bool = True) -> pd.DataFrame:
     """Download ``duration`` of ``bar_size`` TRADES bars for each symbol into ``dest`` (Parquet), resuming.
 
-    Returns one summary row per symbol: symbol, bar_size, rows (on disk), new_rows, first, last, requests,
-    resumed, error. An unknown symbol is reported in its row; the others still download.
+    Returns one summary row per symbol: symbol, bar_size, rows (on disk), new_rows, first, last (bar start times;
+    session dates for daily and longer bars), requests, resumed, error. An unknown symbol is reported in its row; the others still download.
     """
     from tqdm.auto import tqdm
 
@@ -196,7 +222,8 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                     _set_covered_from(folder, limit if covered is None else min(limit, covered))
                 total = load(dest, symbol, bar_size) if frames or have is not None else None
                 if total is not None:
-                    row.update(rows=len(total), first=total.index[0], last=total.index[-1])
+                    row.update(rows=len(total), first=bar_label(total.index[0], bar_size),
+                               last=bar_label(total.index[-1], bar_size))
             except (ContractError, ValueError, TimeoutError, ConnectionError) as e:
                 row["error"] = str(e)
             row["requests"] = counter["requests"]

@@ -113,11 +113,12 @@ def performance_stats(*, close: np.ndarray, times_ns: np.ndarray, ei: np.ndarray
         bars, eq = _active_equity(n, close, ei, xi, ep, q, fee_in, pnl, capital)
     else:
         bars, eq = np.zeros(1, dtype=np.int64), np.array([float(capital)])
-    dd, dd_bars, dd_from, dd_to = _drawdown(eq, bars, n)
     prev = np.empty(eq.size)
     prev[0] = capital
     prev[1:] = eq[:-1]
-    r = eq / prev - 1.0                      # every other bar's return is exactly 0
+    with np.errstate(divide="ignore", invalid="ignore"):     # equity at or below 0: the numbers say so as inf/NaN
+        dd, dd_bars, dd_from, dd_to = _drawdown(eq, bars, n)
+        r = eq / prev - 1.0                  # every other bar's return is exactly 0
     annual = math.sqrt(SESSIONS_PER_YEAR * n / sessions)
     mean = float(r.sum()) / n
     sd = math.sqrt((float(np.square(r - mean).sum()) + (n - r.size) * mean * mean) / (n - 1)) if n > 1 else math.nan
@@ -128,7 +129,10 @@ def performance_stats(*, close: np.ndarray, times_ns: np.ndarray, ei: np.ndarray
         sortino = math.inf if mean > 0 else math.nan
     final = float(eq[-1])
     growth = final / capital
-    cagr = (growth ** (SESSIONS_PER_YEAR / sessions) - 1.0) * 100.0 if growth > 0 else -100.0
+    try:
+        cagr = (growth ** (SESSIONS_PER_YEAR / sessions) - 1.0) * 100.0 if growth > 0 else -100.0
+    except OverflowError:           # a big gain over a few sessions, compounded over a year
+        cagr = math.inf
     pnl_sd = float(pnl.std(ddof=1)) if trades > 1 else math.nan
     hold_ns = times_ns[xi] - times_ns[ei]
     return {

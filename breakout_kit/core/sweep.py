@@ -5,8 +5,9 @@ A :class:`SweepPlan` is the validated grid: the combinations grouped by rule, so
 holding combination. :func:`run_plan` runs a plan on one symbol's bars and returns one row per combination.
 
 The engine follows :mod:`breakout_kit.core.backtest`'s fill rules exactly, but instead of walking trade by trade it
-finds the exit of *every* candidate entry at once (numpy, in growing windows of bars), then chains the trades that
-one-position-at-a-time actually takes with a pointer walk over entries; equity and stats come from
+finds the exit of *every* candidate entry at once (numpy: a count over running extremes of the first 32 bars, then
+jumps over sparse max/min tables for the trades still open), then chains the trades that one-position-at-a-time
+actually takes with a pointer walk over entries; equity and stats come from
 :mod:`breakout_kit.core.stats`, the functions :func:`backtest` uses, so the numbers are the same floats.
 """
 
@@ -38,8 +39,7 @@ DEFAULTS = {"lookback": 20, "trigger": "close", "direction": "up", "min_rel_volu
             "initial_capital": 100_000.0}
 REASONS = np.array(["stop_loss", "take_profit", "session_end", "max_holding", "end_of_data"], dtype=object)
 _STOP, _TARGET, _SESSION, _MAX_HOLD, _END = range(5)
-_FIRST_WINDOW = 32      # bars checked for every candidate at once; the few still open get 4x wider windows
-_MAX_WINDOW = 2048
+_FIRST_WINDOW = 32      # bars checked for every candidate at once; the few still open jump on sparse tables
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,17 @@ class SweepPlan:
         return len(self.params)
 
     def split(self, parts: int) -> list[SweepPlan]:
-        """At most ``parts`` plans with whole rule groups each (so signal reuse survives), balanced by size."""
-        parts = max(1, min(parts, len(self.groups)))
+        """At most ``parts`` plans, balanced by size. Rule groups stay whole when there are enough of them (their
+        signals are shared); with fewer groups than parts, groups are cut too (each piece rescans: O(bars))."""
+        pieces = self.groups
+        if len(pieces) < parts:
+            cut = math.ceil(parts / len(pieces))
+            pieces = [(rule, chunk) for rule, members in self.groups
+                      for chunk in (members[i::cut] for i in range(min(cut, len(members))))]
+        parts = max(1, min(parts, len(pieces)))
         buckets: list[list] = [[] for _ in range(parts)]
         loads = [0] * parts
-        for group in sorted(self.groups, key=lambda g: -len(g[1])):
+        for group in sorted(pieces, key=lambda g: -len(g[1])):
             k = loads.index(min(loads))
             buckets[k].append(group)
             loads[k] += len(group[1])
@@ -164,7 +170,7 @@ def plan_sweep(grid: Mapping, fixed: Mapping | None = None) -> SweepPlan:
 
 @dataclass
 class _Bars:
-    """One symbol's arrays, validated once, padded so every window of ``_MAX_WINDOW`` bars is a view."""
+    """One symbol's arrays, validated once, padded so every window of ``_FIRST_WINDOW`` bars is a view."""
 
     times: pd.DatetimeIndex
     times_ns: np.ndarray
@@ -178,9 +184,10 @@ class _Bars:
     hw: np.ndarray = field(init=False, repr=False)
     lw: np.ndarray = field(init=False, repr=False)
     _last: np.ndarray | None = field(default=None, init=False, repr=False)
+    _tables: tuple | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        pad = _MAX_WINDOW
+        pad = _FIRST_WINDOW
         # beyond the data no bar touches anything: -inf never reaches a target, +inf never reaches a stop
         hp = np.concatenate((self.h, np.full(pad, -np.inf)))
         lp = np.concatenate((self.lo, np.full(pad, np.inf)))
@@ -190,6 +197,20 @@ class _Bars:
     @property
     def n(self) -> int:
         return self.c.size
+
+    @property
+    def tables(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Sparse tables: ``highs[j][i] = max(h[i : i + 2**j])`` and ``lows[j][i] = min(lo[i : i + 2**j])``."""
+        if self._tables is None:
+            highs, lows = [self.h], [self.lo]
+            step = 1
+            while 2 * step <= self.n:
+                hi, lo = highs[-1], lows[-1]
+                highs.append(np.maximum(hi[:-step], hi[step:]))
+                lows.append(np.minimum(lo[:-step], lo[step:]))
+                step *= 2
+            self._tables = (highs, lows)
+        return self._tables
 
     @property
     def session_last(self) -> np.ndarray:
@@ -221,9 +242,11 @@ class _Candidates:
     l0: np.ndarray      # running min of the lows
 
 
-def _candidates(b: _Bars, rule: BreakoutRule, entry: str, scanned=None) -> _Candidates:
+def _candidates(b: _Bars, rule: BreakoutRule, entry: str, scanned=None, from_bar: int = 0) -> _Candidates:
+    """Candidate entries; ``from_bar`` ignores signals on earlier bars (they only warm the channel up)."""
     sig_idx, is_up, _level, sig_price = scanned if scanned is not None else scan_arrays(b.o, b.h, b.lo, b.c, b.v,
                                                                                          rule)
+    is_up = is_up & (sig_idx >= from_bar)
     sig_idx, sig_price = sig_idx[is_up], sig_price[is_up]
     keep = sig_idx + 1 < b.n
     if entry == "next_open":
@@ -248,19 +271,31 @@ def _first_touch_all(b: _Bars, cand: _Candidates, end: np.ndarray, tp: np.ndarra
                        np.count_nonzero(cand.l0 > sl[:, None], axis=1))
     k = np.where((first < w) & (first <= span), start + first, -1)
     rows = np.flatnonzero((first == w) & (span >= w))    # no touch yet and allowed to go on
-    off = w
-    w = 4 * w
-    while rows.size:
-        s = start[rows] + off
-        t = (b.hw[s, :w] >= tp[rows, None]) | (b.lw[s, :w] <= sl[rows, None])
-        t &= np.arange(off, off + w) <= span[rows, None]
-        first = t.argmax(axis=1)
-        hit = t[np.arange(rows.size), first]
-        k[rows[hit]] = start[rows[hit]] + off + first[hit]
-        rows = rows[~hit & (span[rows] >= off + w)]
-        off += w
-        w = min(4 * w, _MAX_WINDOW)
+    if rows.size:
+        k[rows] = _descend(b, start[rows] + w, end[rows], tp[rows], sl[rows])
     return k
+
+
+def _descend(b: _Bars, pos: np.ndarray, end: np.ndarray, tp: np.ndarray, sl: np.ndarray) -> np.ndarray:
+    """First bar in ``[pos, end]`` touching ``tp`` or ``sl`` (-1 if none), by jumping over runs of untouched bars
+    with the sparse tables: the longest jump as often as it fits, then each shorter one at most once."""
+    highs, lows = b.tables
+    pos = pos.copy()
+
+    def jump(j: int) -> np.ndarray:
+        size = 1 << j
+        at = np.minimum(pos, highs[j].size - 1)
+        ok = (pos + size - 1 <= end) & (highs[j][at] < tp) & (lows[j][at] > sl)
+        pos[ok] += size
+        return ok
+
+    longest = int((end - pos).max()) + 1                    # no jump longer than the widest range left
+    top = min(len(highs) - 1, max(longest, 1).bit_length() - 1)
+    while jump(top).any():
+        pass
+    for j in range(top - 1, -1, -1):
+        jump(j)
+    return np.where(pos <= end, pos, -1)
 
 
 def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_holding_bars: int | None,

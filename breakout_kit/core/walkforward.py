@@ -2,8 +2,9 @@
 
 Folds count sessions (calendar days in the plan's ``session_tz``): fold ``f`` trains on sessions
 ``[f*test, f*test + train)`` and tests on the next ``test`` sessions; only whole test windows are used. Every run
-(train or test) starts flat on its own slice of bars, so a test window's first ``lookback`` bars cannot signal, and
-a trade still open at a window's end exits there ("end_of_data"). The stitched row per symbol joins the test windows
+(train or test) starts flat on its own slice of bars and a trade still open at a window's end exits there
+("end_of_data"). A test run's channel warms up on the last ``lookback`` bars of its train window (signals there
+do not trade), so a breakout in the test window's first bars counts. The stitched row per symbol joins the test windows
 (which tile the data after the first train window) and computes the stats of all their trades on that one equity
 curve, with the same functions as :func:`~breakout_kit.core.backtest.backtest`.
 """
@@ -88,13 +89,16 @@ def walk_forward_symbol(bars: pd.DataFrame | None, plan: SweepPlan, train: int, 
         row.update(plan.params.loc[best].to_dict())
         row[f"is_{objective}"] = insample.loc[best, objective]
         rule, tp = combos[best]
-        tb = bars_of(frame.iloc[tr1:te1], f["session_tz"])
-        cand = _candidates(tb, rule, tp.entry)
+        # the channel warms up on the last train bars; only signals inside the test window trade
+        warm = min(rule.lookback, tr1)
+        tb = bars_of(frame.iloc[tr1 - warm:te1], f["session_tz"])
+        cand = _candidates(tb, rule, tp.entry, from_bar=warm)
         trades = simulate(tb, cand, tp.take_profit_pct, tp.stop_loss_pct, tp.max_holding_bars,
                           tp.flat_at_session_end, f["quantity"], f["cash"])
-        row.update(_run_stats(tb, [(trades, cand.first_check, 0)], cand.signals, f))
+        window = bars_of(frame.iloc[tr1:te1], f["session_tz"])
+        row.update(_run_stats(window, [(trades, cand.first_check, -warm)], cand.signals, f))
         rows.append(row)
-        stitched.append((trades, cand.first_check, tr1 - region0, cand.signals))
+        stitched.append((trades, cand.first_check, tr1 - warm - region0, cand.signals))
     region = bars_of(frame.iloc[region0:int(day_starts[train + folds * test])], f["session_tz"])
     total = _run_stats(region, [(t, fc, off) for t, fc, off, _s in stitched], sum(s[3] for s in stitched), f)
     columns = _WINDOW_COLUMNS + list(GRID_KEYS) + [f"is_{objective}"] + STAT_NAMES

@@ -16,6 +16,7 @@ import ipaddress
 import logging
 from datetime import datetime
 
+from ..core import calendar
 from .clock import GatewayClock, parse_start
 from .session import Session
 
@@ -103,6 +104,9 @@ class PaperGateway:
         if self._server is not None:
             return self
         loop = asyncio.get_running_loop()
+        # build the NYSE calendar before the clock runs: built lazily by the first request instead, its second
+        # of work would pass as a minute of simulated time at 60x
+        calendar.warm()
         await self._open_listener()
         self.clock.run(loop)
         self.marketdata.start()
@@ -176,10 +180,18 @@ class PaperGateway:
         return self.clock.now()
 
     def symbols(self) -> list[str]:
-        """Symbols of the built-in universe."""
-        from .contracts import UNIVERSE
+        """The 36 most liquid symbols (the core the demos and tests use); ``universe`` has every instrument."""
+        from .universe import CORE_SYMBOLS
 
-        return [i.symbol for i in UNIVERSE]
+        return list(CORE_SYMBOLS)
+
+    @property
+    def universe(self):
+        """Every instrument the gateway knows (``gateway.universe.Universe``: S&P 500, ETFs, forex majors);
+        ``gw.universe.frame`` is a DataFrame with symbol, primary, name, industry, price, adv, market_cap."""
+        from .universe import universe
+
+        return universe()
 
     def history(self, symbol: str, bar_size_seconds: int, start: datetime, end: datetime, use_rth: bool = False):
         """Server-side truth: TRADES bars of ``bar_size_seconds`` with start in [start, end), as a list of

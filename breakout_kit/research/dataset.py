@@ -1,14 +1,15 @@
 """Read one symbol's bars from an ``ingest`` Parquet dataset, inside whichever process runs the task.
 
-Paths may be local or any fsspec URL (``s3://bucket/bars``, ``gs://...``): pyarrow resolves them, so workers of a
-cluster read their own partitions from shared storage and nothing travels through the client.
+Paths may be local or any fsspec URL (``s3://bucket/bars`` with s3fs installed, ``gs://...``): pandas opens them
+through fsspec, so the workers of a cluster read their own partitions from shared storage and nothing travels
+through the client.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from breakout_kit.core.layout import partition, partition_value, tidy_bars
+from breakout_kit.core.layout import partition, tidy_bars
 
 __all__ = ["dataset_symbols", "partition_path", "read_symbol"]
 
@@ -31,16 +32,12 @@ def read_symbol(root, symbol: str, bar_size: str = "1 min") -> pd.DataFrame:
 
 
 def dataset_symbols(root, bar_size: str = "1 min") -> list[str]:
-    """The symbols that have ``bar_size`` bars under ``root`` (from the partition folders; no data is read)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
+    """The symbols that have ``bar_size`` bars under ``root`` (from the partition folder names; no data is read).
 
-    keys = ds.partitioning(pa.schema([("symbol", pa.string()), ("bar_size", pa.string())]), flavor="hive")
-    try:
-        dataset = ds.dataset(str(root), format="parquet", partitioning=keys)
-    except (FileNotFoundError, OSError) as e:
-        raise FileNotFoundError(f"no Parquet dataset at {root}: {e}") from None
-    wanted = ds.field("bar_size") == partition_value(bar_size)
-    found = {ds.get_partition_keys(f.partition_expression).get("symbol")
-             for f in dataset.get_fragments(filter=wanted)}
-    return sorted(s for s in found if s)
+    ``root`` is a local path or any fsspec URL (``s3://``, ``gs://``, ``memory://`` ...)."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(str(root))
+    wanted = partition("X", bar_size)[1]
+    parts = fs.glob(f"{path.rstrip('/')}/symbol=*/{wanted}/*.parquet")
+    return sorted({p.rsplit("/", 3)[-3].split("=", 1)[1] for p in parts})

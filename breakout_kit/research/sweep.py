@@ -30,7 +30,9 @@ class SweepWarning(UserWarning):
 def _sources(data, bar_size: str, symbols) -> tuple[list[str], dict, str | None]:
     """(symbols, shared frames, dataset root): frames for a mapping, a root for a dataset path."""
     if isinstance(data, Mapping):
-        names = [str(s) for s in data] if symbols is None else [str(s) for s in symbols]
+        names = list(data) if symbols is None else list(symbols)
+        if not names:
+            raise ValueError("data has no symbols: give {symbol: bars DataFrame, ...}")
         missing = [s for s in names if s not in data]
         if missing:
             raise ValueError(f"symbols {missing} are not in data")
@@ -76,13 +78,12 @@ def sweep(data, grid: Mapping, *, client=None, progress: bool = True, workers: i
     """
     plan = plan_sweep(grid, fixed)
     names, frames, root = _sources(data, bar_size, symbols)
-    pool = len(client.scheduler_info().get("workers", {})) if client is not None else (
-        workers or default_workers())
-    # enough tasks to keep every worker busy, but never split a rule group (its signals are shared)
-    parts = max(1, math.ceil(4 * pool / len(names)))
+    pool = sum(client.nthreads().values()) if client is not None else (workers or default_workers())
+    # enough tasks to keep every worker busy; split() keeps rule groups whole when it can (their signals are shared)
+    subplans = plan.split(max(1, math.ceil(4 * pool / len(names))))
     tasks, owners = [], []
     for s in names:
-        for sub in plan.split(parts):
+        for sub in subplans:
             tasks.append((s, _sweep_task, (Shared(s) if root is None else None, sub, root, s, bar_size)))
             owners.append(s)
     results = run_tasks(tasks, client=client, workers=workers, progress=progress, desc="sweep", shared=frames)
@@ -117,7 +118,8 @@ def walk_forward(data, grid: Mapping, *, train: int, test: int, objective: str =
 
     Returns a :class:`~breakout_kit.core.walkforward.WalkForwardResult`: ``folds`` (one row per symbol and fold:
     windows, chosen parameters, in-sample objective, out-of-sample stats) and ``stitched`` (one row per symbol:
-    stats of all its out-of-sample trades on the joined test windows). Same engine and arguments as :func:`sweep`.
+    stats of all its out-of-sample trades on the joined test windows). Same engine and arguments as :func:`sweep`;
+    one task per symbol (its folds run in sequence), so the symbols are what spreads over the cores.
     """
     plan = plan_sweep(grid, fixed)
     names, frames, root = _sources(data, bar_size, symbols)

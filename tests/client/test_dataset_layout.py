@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import minute_bars
 
-from breakout_kit.client.ingest import _set_covered_from, _write, dataset_dir, load
+from breakout_kit.client.ingest import _covered_from, _set_covered_from, _write, dataset_dir, load
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def test_layout_and_bookkeeping_stay_out_of_the_readers_way(dataset):
     pd.testing.assert_frame_equal(aapl, frames["AAPL"], check_index_type=False, check_freq=False)
 
 
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # dask's own use of pandas' inplace=
 def test_dask_reads_the_folder(dataset):
     import dask.dataframe as dd
 
@@ -69,3 +70,19 @@ def test_load_by_symbol_and_time_range(dataset):
     assert naive.index[0] == start
     with pytest.raises(FileNotFoundError, match="ZZZ"):
         load(root, "ZZZ")
+    with pytest.raises(FileNotFoundError, match="no 5 mins data"):
+        load(root, bar_size="5m")
+
+
+def test_a_folder_of_the_first_layout_is_adopted(tmp_path):
+    """dest/AAPL/1_min/part-*.parquet + covered_from.txt (before the hive layout) moves into its partition."""
+    bars = minute_bars(sessions=1, seed=5)
+    old = tmp_path / "AAPL" / "1_min"
+    old.mkdir(parents=True)
+    bars.to_parquet(old / "part-1.parquet")
+    (old / "covered_from.txt").write_text(bars.index[0].isoformat())
+    pd.testing.assert_frame_equal(load(tmp_path, "AAPL"), bars, check_index_type=False, check_freq=False)
+    assert not (tmp_path / "AAPL").exists()
+    new = tmp_path / "symbol=AAPL" / "bar_size=1_min"
+    assert sorted(p.name for p in new.iterdir()) == ["_ingest.json", "part-1.parquet"]
+    assert _covered_from(new) == bars.index[0]

@@ -3,6 +3,7 @@
 import math
 from collections import Counter
 
+import numpy as np
 import pytest
 from conftest import minute_bars
 
@@ -68,3 +69,14 @@ def test_stats_without_trades():
     s = result.stats
     assert s["trades"] == 0 and s["cagr_pct"] == 0.0 and s["max_drawdown_bars"] == 0
     assert math.isnan(s["sharpe"]) and math.isnan(s["sqn"]) and math.isnan(s["expectancy"])
+
+
+def test_cagr_of_a_huge_gain_over_one_session_is_inf_not_an_error():
+    from breakout_kit.core.stats import performance_stats
+
+    close = np.array([1.0, 200.0, 200.0])
+    stats = performance_stats(close=close, times_ns=np.arange(3) * 60_000_000_000, ei=np.array([0]),
+                              xi=np.array([2]), ep=np.array([1.0]), xp=np.array([200.0]), q=np.array([1e9]),
+                              fee_in=np.zeros(1), pnl=np.array([199e9]), capital=1e6, held_bars=3, signals=1,
+                              sessions=1)
+    assert stats["cagr_pct"] == math.inf and stats["total_return_pct"] > 1e6 and stats["trades"] == 1

@@ -97,3 +97,7 @@ def test_plan_groups_share_a_rule_and_split_keeps_groups_whole():
     pieces = pd.concat([run_plan(bars, p) for p in parts]).sort_index()
     pd.testing.assert_frame_equal(whole, pieces)
     assert np.isfinite(whole["sharpe"].astype(float)).all()
+    one_rule = plan_sweep({"take_profit_pct": [0.5, 1, 2], "stop_loss_pct": [0.3, 0.6]})
+    cut = one_rule.split(4)                     # one rule group, cut so that four workers have work
+    assert len(cut) == 4 and sorted(c for p in cut for _r, m in p.groups for c, _t in m) == list(range(6))
+    pd.testing.assert_frame_equal(pd.concat([run_plan(bars, p) for p in cut]).sort_index(), run_plan(bars, one_rule))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import minute_bars
 
-from breakout_kit import BreakoutRule, backtest, sweep
+from breakout_kit import BreakoutRule, backtest, sweep, walk_forward
 from breakout_kit.client.ingest import dataset_dir
 from breakout_kit.core.stats import STAT_NAMES
 from breakout_kit.research.sweep import SweepWarning
@@ -64,7 +64,12 @@ def test_local_cluster_gives_the_same_table(frames, inline, tmp_path):
                       dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         on_cluster = sweep(frames, GRID, client=client, progress=False, **FIXED)
         from_path = sweep(str(root), GRID, client=client, progress=False, **FIXED)
+        walked = walk_forward(str(root), GRID, train=2, test=1, client=client, progress=False, **FIXED)
     pd.testing.assert_frame_equal(on_cluster, inline)
+    here = walk_forward(frames, GRID, train=2, test=1, progress=False, workers=1, **FIXED)
+    pd.testing.assert_frame_equal(walked.folds, here.folds)
+    pd.testing.assert_frame_equal(walked.stitched, here.stitched)
+    assert len(here.folds) == 3 and here.folds["trades"].gt(0).all()
     pd.testing.assert_frame_equal(from_path, inline)        # workers read their own partitions
 
 
@@ -94,5 +99,24 @@ def test_bad_arguments(frames):
         sweep([1, 2], {"take_profit_pct": [1]}, stop_loss_pct=1)
     with pytest.raises(ValueError, match="not in data"):
         sweep(frames, {"take_profit_pct": [1]}, stop_loss_pct=1, symbols=["SPY"])
+    with pytest.raises(ValueError, match="no symbols"):
+        sweep({}, {"take_profit_pct": [1]}, stop_loss_pct=1)
     with pytest.raises(ValueError, match="workers"):
         sweep(frames, {"take_profit_pct": [1]}, stop_loss_pct=1, workers=0, progress=False)
+
+
+def test_dataset_behind_an_fsspec_url(frames, inline):
+    """Any fsspec URL works as the dataset (here fsspec's in-memory filesystem; s3:// is the same code path)."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    root = "memory://sweep-test/bars"
+    try:
+        for symbol, bars in frames.items():
+            with fs.open(f"{root}/symbol={symbol}/bar_size=1_min/part-0.parquet", "wb") as f:
+                bars.to_parquet(f)
+        fs.pipe(f"{root}/symbol=AAPL/bar_size=1_min/_ingest.json", b"{}")
+        out = sweep(root, GRID, progress=False, workers=1, **FIXED)
+    finally:
+        fs.rm("/sweep-test", recursive=True)
+    pd.testing.assert_frame_equal(out, inline)

@@ -7,11 +7,11 @@ import pytest
 from breakout_kit import walk_forward
 
 BARS_PER_SESSION = 100
-BREAKOUTS_AT = (30, 70)
+BREAKOUTS_AT = (5, 30, 70)   # the first one is inside a test window's first lookback bars
 
 
 def planted(sessions: int, edge_sessions: int) -> pd.DataFrame:
-    """A slowly falling price (no breakouts) with two planted breakouts a session. In the first ``edge_sessions``
+    """A slowly falling price (no breakouts) with three planted breakouts a session. In the first ``edge_sessions``
     sessions each breakout runs on (+0.1 % a bar for 20 bars); afterwards each one reverses (-0.1 % a bar)."""
     days = pd.bdate_range("2026-03-02", periods=sessions)
     times, closes = [], []
@@ -48,7 +48,9 @@ def test_walk_forward_finds_the_edge_only_where_it_holds():
     assert folds["test_start"].iloc[0] == bars.index[2 * BARS_PER_SESSION]
     after_end = [bars.index[bars.index.get_loc(t) + 1] for t in folds["test_end"].iloc[:-1]]
     assert folds["test_start"].iloc[1:].tolist() == after_end              # the test windows tile the data
-    assert (folds["trades"] == 4).all()                 # two breakouts a session, two sessions a test window
+    # three breakouts a session, two sessions a test window: the one at bar 5 of the window's first session trades
+    # too, because the channel warms up on the train window's last bars
+    assert (folds["trades"] == 6).all()
     edge = folds.iloc[:2]                                # trained and tested inside the edge
     assert (edge["take_profit_pct"] == 1.0).all() and (edge["is_total_return_pct"] > 0).all()
     assert (edge["total_return_pct"] > 0).all() and (edge["win_rate_pct"] == 100).all()
