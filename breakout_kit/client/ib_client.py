@@ -30,6 +30,7 @@ from breakout_kit.client.orders import Bracket, PlacedOrder, orders_frame
 from breakout_kit.client.pacer import HistoryPacer
 from breakout_kit.client.realtime import Execution, RealTimeBars
 from breakout_kit.core import bars
+from breakout_kit.core.bars import whole_numbers
 
 log = logging.getLogger("breakout_kit.client.ib_client")
 
@@ -597,8 +598,10 @@ class IBClient:
                          "market_price": float(m.marketPrice) if m else math.nan,
                          "market_value": float(m.marketValue) if m else math.nan,
                          "unrealized_pnl": float(m.unrealizedPNL) if m else math.nan})
-        return pd.DataFrame(rows, columns=["account", "symbol", "position", "avg_cost", "market_price",
-                                           "market_value", "unrealized_pnl"])
+        frame = pd.DataFrame(rows, columns=["account", "symbol", "position", "avg_cost", "market_price",
+                                            "market_value", "unrealized_pnl"])
+        frame["position"] = whole_numbers(frame["position"])  # shares: 10, not 10.0
+        return frame
 
     async def account_summary(self) -> pd.DataFrame:
         """Account summary (NetLiquidation, TotalCashValue, BuyingPower, ...) as a DataFrame tag/value/currency."""
@@ -631,6 +634,7 @@ def bars_to_frame(bars) -> pd.DataFrame:
         "close": [b.close for b in bars], "volume": [float(b.volume) for b in bars],
         "average": [b.average for b in bars], "barCount": [b.barCount for b in bars],
     }, index=index.rename("time"))
+    frame["volume"] = whole_numbers(frame["volume"])  # share counts: 120100, not 120100.0
     return frame
 
 

@@ -121,9 +121,10 @@ class ControlPanel(W.VBox):
         self.stop_loss_pct = W.BoundedFloatText(value=0.5, min=0.01, max=99.0, step=0.1, description="SL %",
                                                 **short)
         self.table = W.HTML()
+        self.table.add_class("bk-table")
         self.errors = ErrorLog(tz=self.tz)
         self.charts_box = W.VBox()
-        self._slots: dict[str, W.Box] = {}  # symbol -> its own box in charts_box, kept for the panel's lifetime
+        self._slots: dict[str, W.VBox] = {}  # symbol -> its own box in charts_box, kept for the panel's lifetime
         self.tasks = TaskKeeper(self.errors.report)
         self._handler_tasks: set[asyncio.Future] = set()
 
@@ -297,6 +298,9 @@ class ControlPanel(W.VBox):
             chart = self.chart_class(watcher, window=self.window, throttle=self.throttle, height=self.chart_height,
                                      tz=self.tz)
             self.charts[symbol] = chart
+            stale_event = getattr(chart, "stale_event", None)
+            if stale_event is not None:  # (chart, stale) on the loop: say at once when a view falls behind
+                stale_event.connect(self._on_chart_stale)
             self._show_chart(symbol, chart, old_chart)
         self.tasks.watch(watcher.start(), what=f"watcher {symbol}")   # start() returns the running task
         if symbol not in self.symbol.options:
@@ -420,7 +424,7 @@ class ControlPanel(W.VBox):
         """
         slot = self._slots.get(symbol)
         if slot is None:
-            slot = self._slots[symbol] = W.Box(layout=W.Layout(width="100%"))
+            slot = self._slots[symbol] = W.VBox(layout=W.Layout(width="100%"))
             slot.add_class("bk-chart-slot")
             self.charts_box.children = (*self.charts_box.children, slot)  # appended: earlier views stay
         slot.children = (chart.widget,)
@@ -428,6 +432,9 @@ class ControlPanel(W.VBox):
             old_chart.widget.close()  # its view is gone from the page; free the model in kernel and browser
 
     # ---- watchers table ----------------------------------------------------------------------------------
+    def _on_chart_stale(self, _chart, _stale) -> None:
+        self._refresh_table()
+
     def _on_watcher_event(self, watcher, *_args) -> None:
         if getattr(watcher, "state", None) in _FINISHED:
             self._refresh_table()  # final states show at once
@@ -446,7 +453,7 @@ class ControlPanel(W.VBox):
             self._table_handle.cancel()
             self._table_handle = None
         head = ("<tr><th>symbol</th><th>state</th><th>last bar</th><th>last price</th><th>signals</th>"
-                "<th>last signal</th></tr>")
+                "<th>last signal</th><th>chart</th></tr>")
         rows = []
         for symbol, w in self.watchers.items():
             bar = getattr(w, "last_bar", None)
@@ -456,12 +463,16 @@ class ControlPanel(W.VBox):
             if state == "failed" and getattr(w, "error", None) is not None:
                 state = f"failed: {type(w.error).__name__}"
             last_sig = (f"{last.direction} @ {last.price:.2f} ({_fmt_time(last.time, self.tz)})" if last else "")
+            chart = self.charts.get(symbol)
+            view = ""
+            if chart is not None and getattr(chart, "stale", False):  # the browser draws slower than bars come
+                view = f"<span class='bk-stale' style='color:#c62828'>&#9888; {chart.lag_s:.0f} s behind</span>"
             rows.append(
                 f"<tr><td><b>{html.escape(symbol)}</b></td><td>{html.escape(state)}</td>"
                 f"<td>{_fmt_time(getattr(bar, 'time', None), self.tz)}</td>"
                 f"<td>{'' if bar is None else f'{bar.close:.2f}'}</td><td>{len(signals)}</td>"
-                f"<td>{html.escape(last_sig)}</td></tr>")
+                f"<td>{html.escape(last_sig)}</td><td>{view}</td></tr>")
         if not rows:
-            rows.append("<tr><td colspan='6'><i>no watchers yet: enter a symbol and press Start</i></td></tr>")
+            rows.append("<tr><td colspan='7'><i>no watchers yet: enter a symbol and press Start</i></td></tr>")
         self.table.value = ("<table style='border-collapse:collapse;font-family:monospace' cellpadding='4'>"
                             + head + "".join(rows) + "</table>")

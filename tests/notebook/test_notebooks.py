@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -37,6 +39,15 @@ def outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
+ACCOUNT = "DU1234567"  # the embedded gateway's paper account: shown masked (DU***4567) or not at all
+
+
+def everything_shown(nb) -> str:
+    """Every output a reader could see: text, plain and HTML representations, widget states."""
+    return "\n".join(json.dumps(out) for cell in nb.cells for out in cell.get("outputs", [])) + json.dumps(
+        nb.metadata.get("widgets", {}))
+
+
 def stderr_of(nb) -> str:
     return "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stderr")
 
@@ -50,10 +61,18 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     assert all(c.get("execution_count") for c in ran.cells if c.cell_type == "code")
     assert "Traceback" not in stderr_of(ran)
     assert "Warning" not in stderr_of(ran)  # a reader sees any warning as something broken
+    shown = everything_shown(ran)
+    assert ACCOUNT not in shown  # the account is masked in every output
+    if name != "02_research_backtest":
+        assert "DU***4567" in shown
+    assert "+00:00" not in shown and "UTC" not in shown  # one clock on screen: New York
     if name == "01_quickstart":
         assert "breakout at" in text and "'stopped'" in text
     elif name == "03_paper_trading":
-        assert "breakout at" in text and "account DU" in text
+        assert "breakout at" in text
+        assert re.search(r"SPY\s+10\s", text)  # the position in shares: 10, not 10.0
+        hhmm = re.search(r"breakout at (\d\d):(\d\d) New York time", text).groups()
+        assert f"T{hhmm[0]}{hhmm[1]}00-up" in text  # its bracket's order ref tells the same (New York) time
 
 
 SYNC_CELLS = [

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 
 async def test_button_starts_real_watcher_chart_gets_bars_and_signal_marker(monkeypatch, client_id):
     from conftest import SESSION_OPEN

@@ -195,7 +195,7 @@ def test_argument_validation():
         with pytest.raises(ValueError):
             TradeSpec(*bad)
     s = Signal(datetime(2026, 11, 23, 15, 1, tzinfo=timezone.utc), "up", 10.0, 10.5)
-    assert order_ref_for("AAPL", s) == "bk-AAPL-20261123T150100-up"
+    assert order_ref_for("AAPL", s) == "bk-AAPL-20261123T100100-up"  # New York time, as the tables show
 
 
 def _pieces(start: datetime, n: int, price: float = 100.0):
