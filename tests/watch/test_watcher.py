@@ -56,7 +56,7 @@ def truth_frame(gw, symbol, index):
     bars = gw.history(symbol, 60, first, last + timedelta(minutes=1))
     return pd.DataFrame({"open": [b.open for b in bars], "high": [b.high for b in bars],
                          "low": [b.low for b in bars], "close": [b.close for b in bars],
-                         "volume": [float(b.volume) for b in bars]},
+                         "volume": [int(b.volume) for b in bars]},  # share counts stay integers
                         index=pd.DatetimeIndex(pd.to_datetime([b.time for b in bars], unit="s", utc=True),
                                                name="time"))
 
