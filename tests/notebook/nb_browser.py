@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 
 # JupyterLab's "comms over subshells" (default "perCommTarget": widget messages run on a kernel subshell thread).
-SUBSHELLS_SETTING = ("@jupyterlab/apputils-extension", "kernels", "commsOverSubshells")
+SUBSHELLS_SETTING = ("@jupyterlab/apputils-extension", "kernels-settings", "commsOverSubshells")  # plugin id
 SUBSHELL_MODES = ("perCommTarget", "disabled")
 
 

@@ -293,8 +293,9 @@ def test_panel_used_by_a_person(subshells, tmp_path):
             step('bad_symbol')
 
             # 4. Stop then Start one symbol while the others run: the others keep their view, size and pace.
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4",
-                                   timeout=60_000)
+            page.wait_for_function(  # four charts, each showing candles
+                f"() => {{ const c = Object.values(({PLOTLY_CHARTS_JS})()); return c.length >= 4 && c.every(x => x.n); }}",
+                timeout=60_000)
             mark_plotly_charts(page)
             before = plotly_charts(page)
             _type_and_click(page, "MSFT", ".bk-stop")
