@@ -324,13 +324,15 @@ class ControlPanel(W.VBox):
         self._refresh_table()
 
     async def aclose(self) -> None:
-        """Stop all watchers, wait for them to end, unsubscribe the charts and cancel leftover tasks."""
+        """Stop all watchers, wait for them to end, draw the charts' last picture and cancel leftover tasks.
+
+        The charts stay on screen (marked stopped); ``chart.close()`` would remove one from the page.
+        """
         self.stop_all()
-        # Failures were already reported in the Output by the tasks' done-callbacks.
+        # Failures were already reported in the error area by the tasks' done-callbacks.
         await asyncio.gather(*self.watchers.values(), return_exceptions=True)
         for chart in self.charts.values():
             chart.flush()
-            chart.close()
         if self._table_handle is not None:
             self._table_handle.cancel()
             self._table_handle = None
@@ -407,12 +409,9 @@ class ControlPanel(W.VBox):
                 w.state_event.disconnect(check)
 
     def _forget(self, symbol: str):
-        """Drop a finished watcher and unsubscribe its chart; returns that chart (still on screen) or None."""
+        """Drop a finished watcher; returns its chart (still on screen, closed once replaced) or None."""
         self.watchlist.forget(symbol)
-        chart = self.charts.pop(symbol, None)
-        if chart is not None:
-            chart.close()
-        return chart
+        return self.charts.pop(symbol, None)
 
     def _show_chart(self, symbol: str, chart, old_chart=None) -> None:
         """Put ``chart`` in its symbol's own slot; no other chart's view is touched.
@@ -428,8 +427,8 @@ class ControlPanel(W.VBox):
             slot.add_class("bk-chart-slot")
             self.charts_box.children = (*self.charts_box.children, slot)  # appended: earlier views stay
         slot.children = (chart.widget,)
-        if old_chart is not None and old_chart.widget is not chart.widget:
-            old_chart.widget.close()  # its view is gone from the page; free the model in kernel and browser
+        if old_chart is not None:
+            old_chart.close()  # after its view left the page: unsubscribe and free the model in kernel and browser
 
     # ---- watchers table ----------------------------------------------------------------------------------
     def _on_chart_stale(self, _chart, _stale) -> None:
