@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import statistics
 import time
@@ -152,7 +153,9 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
     """Open 01_quickstart in JupyterLab, Run All: charts render, candles grow, a signal arrives, no errors."""
     from playwright.sync_api import sync_playwright
 
-    shutil.copy(REPO / "notebooks" / "01_quickstart.ipynb", tmp_path / "01_quickstart.ipynb")  # never the repo file
+    nb = nbformat.read(REPO / "notebooks" / "01_quickstart.ipynb", as_version=4)  # a copy, never the repo file
+    nb.metadata["language_info"]["version"] = platform.python_version()  # the one machine-dependent field
+    nbformat.write(nb, tmp_path / "01_quickstart.ipynb")
     ARTIFACTS.mkdir(exist_ok=True)
     # A slower market than the notebook's 300x: Plotly's bundle takes seconds to load, and at 300x the notebook has
     # stopped its watchers before the first chart is on screen, so candles could not be seen growing.

@@ -114,3 +114,21 @@ def test_quickstart_runs_with_sync_calls_enabled(tmp_path):
         "print('server time', client.ib.reqCurrentTime())"))  # a blocking call, allowed only with the patch
     text = outputs_text(execute(nb, tmp_path))
     assert "server time" in text and "breakout at" in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_saved_clean(name):
+    """Saved without outputs, and with the metadata JupyterLab writes on open, so opening one changes nothing.
+
+    JupyterLab replaces ``language_info`` with the kernel's on open (a different one marks the notebook modified);
+    only its ``version`` depends on the machine's Python (the browser test pins the copy it opens to this one).
+    """
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code)
+    from ipykernel.ipkernel import IPythonKernel
+
+    kernel_says = {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}
+    saved = {k: v for k, v in nb.metadata["language_info"].items() if k != "version"}
+    assert saved == kernel_says
+    assert nb.metadata["kernelspec"]["name"] == "python3"
