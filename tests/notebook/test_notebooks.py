@@ -55,7 +55,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     if name == "01_quickstart":
         assert "breakout at" in text and "'stopped'" in text
     elif name == "03_paper_trading":
-        assert "breakout at" in text and "account DU" in text
+        assert "breakout at" in text and "account=DU***" in text
 
 
 SYNC_CELLS = [
