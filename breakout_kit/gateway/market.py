@@ -157,8 +157,9 @@ class Market:
         except (KeyError, AttributeError):
             raise ValueError(f"unknown symbol {symbol!r}") from None
 
-    def day(self, symbol: str, d: date) -> DayBars | None:
-        """The day's 5-second bars (None on weekends). Cached (LRU)."""
+    def day(self, symbol: str, d: date, cache: bool = True) -> DayBars | None:
+        """The day's 5-second bars (None on weekends). Cached (LRU); ``cache=False`` neither reads nor fills the
+        cache (a scan over the whole universe must not evict the days live subscriptions use)."""
         if not trading_day(d):
             return None
         key = (symbol, d)
@@ -167,10 +168,16 @@ class Market:
             self._cache.move_to_end(key)
             return got
         got = self._generate(self.instrument(symbol), d, self._plants.get(key, ()))
+        if not cache:
+            return got
         self._cache[key] = got
         if len(self._cache) > _CACHE_DAYS:
             self._cache.popitem(last=False)
         return got
+
+    def day_open_cents(self, symbol: str, d: date) -> int:
+        """The session's first 5-second open in cents (``day(symbol, d).o[0]``) without generating the day."""
+        return round(math.exp(self._level(self.instrument(symbol), d)) * 100.0)
 
     def _level(self, inst: Instrument, d: date) -> float:
         """Log price at the open of day ``d``: a slow curve (period months..years) plus daily noise."""

@@ -5,7 +5,7 @@
 
 Services hang off the gateway so handler modules can reach them from ``session.gateway``: ``clock``
 (clock.GatewayClock), ``market`` (market.Market), ``marketdata`` (marketdata.MarketData), ``pacing``
-(pacing.Pacer), ``faults`` (faults.Faults: drops, refusals, listener restarts, 1100/1101/1102, ...). Handler modules listed in ``HANDLER_MODULES`` are imported once, registering their handlers.
+(pacing.Pacer), ``scanner`` (scanner.Scanner), ``faults`` (faults.Faults: drops, refusals, listener restarts, 1100/1101/1102, ...). Handler modules listed in ``HANDLER_MODULES`` are imported once, registering their handlers.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .session import Session
 log = logging.getLogger("breakout_kit.gateway")
 
 #: Modules whose import registers message handlers (session.register). Add yours here.
-HANDLER_MODULES = ["account", "contracts", "marketdata", "order_requests"]
+HANDLER_MODULES = ["account", "contracts", "marketdata", "order_requests", "scanner"]
 _loaded = False
 
 
@@ -94,8 +94,10 @@ class PaperGateway:
         # orders, executions and the paper account (readonly_api: refuse orders like TWS's "Read-Only API")
         self.orders = OrderBook(self, readonly_api=readonly_api, cash=cash)
         from .faults import Faults
+        from .scanner import Scanner
 
         self.faults = Faults(self)
+        self.scanner = Scanner(self)
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     async def start(self) -> PaperGateway:
@@ -120,6 +122,7 @@ class PaperGateway:
         self._listening = False
         await self.faults.aclose()
         await self.marketdata.aclose()
+        await self.scanner.aclose()
         await self.orders.aclose()
         for s in list(self.sessions):
             s.close()
