@@ -134,6 +134,20 @@ class Market:
             del self._daily[key]
         return datetime.fromtimestamp(day_start_epoch(d) + idx * BAR, NEW_YORK)
 
+    def plants(self) -> list[tuple[str, date, int, float]]:
+        """Every planted move as (symbol, day, 5-second bar index, size_pct): what the gateway's state file keeps."""
+        return [(sym, d, p.index, p.size_pct) for (sym, d), ps in sorted(self._plants.items()) for p in ps]
+
+    def replant(self, plants) -> None:
+        """Replace every planted move with ``plants`` (as ``plants()`` returns them) and forget cached days."""
+        self._plants = {}
+        for sym, d, index, size_pct in plants:
+            self._plants.setdefault((sym, d), []).append(Plant(int(index), float(size_pct)))
+        for ps in self._plants.values():
+            ps.sort(key=lambda p: p.index)
+        self._cache.clear()
+        self._daily.clear()
+
     def _plant_defaults(self, start: datetime) -> None:
         local = start.astimezone(NEW_YORK)
         d = local.date()
