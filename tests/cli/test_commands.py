@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from breakout_kit.cli.commands import (
     COMMANDS,
     CommandError,
-    Session,
+    Console,
     help_text,
     parse_bar_size,
     parse_duration,
@@ -25,7 +25,7 @@ from breakout_kit.cli.commands import (
 
 def make_session(trading=False):
     lines: list[str] = []
-    session = Session(FakeClient(trading=trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
+    session = Console(FakeClient(trading=trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
                       rule_factory=fake_rule, trade_factory=fake_trade, ingest_fn=fake_ingest)
     return session, lines
 

@@ -15,7 +15,6 @@ from breakout_kit.client.ib_client import IBClient
 from breakout_kit.client.iblib import IB, Stock
 from breakout_kit.gateway.faults import KINDS, Fault, FaultPlan
 from breakout_kit.gateway.server import _load_handlers
-from breakout_kit.gateway.session import HANDLERS
 
 from .conftest import collect_errors, connect, wait_until
 
@@ -23,8 +22,6 @@ pytestmark = pytest.mark.ib
 
 SPY = Stock("SPY", "SMART", "USD")
 _load_handlers()
-HAS_ORDERS = 3 in HANDLERS          # placeOrder: the gateway's orders module has landed
-needs_orders = pytest.mark.skipif(not HAS_ORDERS, reason="gateway orders (placeOrder, id 3) not landed yet")
 
 
 async def lost_connection(ib):
@@ -103,7 +100,6 @@ async def test_listener_restart_on_the_same_port_keeps_state(gateway, client_id,
     assert gateway.faults.injected["restart"] == 1
 
 
-@needs_orders
 async def test_orders_and_positions_survive_a_listener_restart(gateway, client_id):
     from breakout_kit.client.iblib import MarketOrder
 

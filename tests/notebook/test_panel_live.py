@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_notebooks import NEEDED, _missing
-
-pytestmark = pytest.mark.skipif(bool(_missing(NEEDED)), reason=f"not landed yet: {', '.join(_missing(NEEDED))}")
 
 
 def stderr_text(output) -> str:

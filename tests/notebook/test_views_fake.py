@@ -283,7 +283,7 @@ async def test_chart_reloads_backfill_when_watcher_goes_live(Chart):
 
 
 def test_gateway_speed_env_override(monkeypatch):
-    from breakout_kit.connect import SPEED_ENV, _env_speed
+    from breakout_kit.connection import SPEED_ENV, _env_speed
 
     monkeypatch.delenv(SPEED_ENV, raising=False)
     assert _env_speed(300.0) == 300.0 and _env_speed(None) is None
