@@ -3,26 +3,28 @@
 Everything time-dependent in the gateway (bar timing, reqCurrentTime, the end of history, pacing) reads this clock.
 Before ``run()`` is called the clock stands still at ``start``.
 
-Default start (``start=None``): the most recent weekday session open, 09:30 New York, on or before today's New
-York date. It changes once a day, so runs on one day see the same market for the same seed.
+Default start (``start=None``): the most recent NYSE session open (09:30 New York; holidays skipped, from
+``core.calendar``) on or before today's New York date. It changes once a day, so runs on one day see the same market for the same seed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
+
+from ..core import calendar
 
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION_OPEN_TIME = time(9, 30)
 
 
 def default_start(today: datetime | None = None) -> datetime:
-    """The most recent weekday 09:30 New York on or before ``today`` (default: now)."""
+    """The most recent NYSE session's 09:30 New York on or before ``today`` (default: now)."""
     now = (today or datetime.now(timezone.utc)).astimezone(NEW_YORK)
     day = now.date()
-    while day.weekday() >= 5:
-        day -= timedelta(days=1)
+    if not calendar.is_session(day):
+        day = calendar.previous_session(day)
     return datetime.combine(day, SESSION_OPEN_TIME, tzinfo=NEW_YORK)
 
 

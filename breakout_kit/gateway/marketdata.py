@@ -28,36 +28,45 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..core.bars import BAR_SECONDS
 from .clock import NEW_YORK
 from .contracts import NO_SECDEF, TIME_ZONE_ID, resolve
 from .market import (
     BAR,
-    DAY_BARS,
     DAY_OPEN_SEC,
-    RTH_END,
-    RTH_FIRST,
+    MONTH,
+    QUOTE_TYPES,
+    WEEK,
     aggregate,
     bar5,
-    day_start_epoch,
-    half_spread_cents,
+    grid,
+    half_spread,
 )
 from .pacing import PACING_MESSAGE
 from .protocol import Fields, encode
 from .session import Session, on_disconnect, register
+from .universe import Instrument
 
 if TYPE_CHECKING:
     from .server import PaperGateway
 
 log = logging.getLogger("breakout_kit.gateway")
 
-BAR_SIZES = {
-    "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs": 30,
-    "1 min": 60, "2 mins": 120, "3 mins": 180, "5 mins": 300, "10 mins": 600, "15 mins": 900,
-    "20 mins": 1200, "30 mins": 1800, "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "4 hours": 14400,
-    "8 hours": 28800, "1 day": 86400,
-}
-WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
+#: every barSizeSetting TWS has (core/bars.py's vocabulary) -> seconds; weeks and months are calendar periods
+BAR_SIZES = {size: (WEEK if size == "1 week" else MONTH if size == "1 month" else n)
+             for size, n in BAR_SECONDS.items()}
+WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
+                "OPTION_IMPLIED_VOLATILITY")
+#: what real-time bars (reqRealTimeBars) offer
+REALTIME_WHAT = ("TRADES", "MIDPOINT", "BID", "ASK")
 TRADING_DAYS = {"D": 1, "W": 5, "M": 21, "Y": 252}
+_NOMINAL = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
+#: the longest duration TWS serves per bar size (nominal seconds; beyond it: 162 "Time length exceed max.")
+MAX_SPAN = {
+    "1 secs": 2000, "5 secs": 86400, "10 secs": 2 * 86400, "15 secs": 2 * 86400, "30 secs": 7 * 86400,
+    "1 min": 30 * 86400, "2 mins": 30 * 86400, "3 mins": 30 * 86400, "5 mins": 365 * 86400,
+}
+MAX_SPAN_DEFAULT = 10 * 365 * 86400
 MAX_BARS = 100_000
 MAX_BATCH = 64            # boundaries served per scheduler turn before yielding to the loop
 HEAD_TIMESTAMP = date(2005, 1, 3)
@@ -69,6 +78,13 @@ ERR_DURATION = "Error validating request.-'bQ' : cause - Historical data query d
 ERR_END = "Error validating request.-'bO' : cause - End date/time: invalid format"
 ERR_KUTD_END = "Error validating request.-'bB' : cause - End date not supported with live updates"
 ERR_TOO_LONG = "Historical Market Data Service error message:Time length exceed max."
+ERR_SECONDS_TOO_LONG = ("Error validating request.-'bH' : cause - Historical data requests for durations longer "
+                        "than 86400 seconds must be made in days.")
+ERR_DAYS_TOO_LONG = ("Error validating request.-'bH' : cause - Historical data requests for durations longer "
+                     "than 365 days must be made in years.")
+ERR_ADJUSTED_END = ("Error validating request.-'bH' : cause - End date not supported with adjusted last "
+                    "(ADJUSTED_LAST takes an empty endDateTime)")
+ERR_KUTD_BAR_SIZE = "Error validating request.-'bB' : cause - Bar size not supported with live updates"
 ERR_MAX_TICKERS = "Max number of tickers has been reached"
 
 
@@ -77,8 +93,16 @@ def _what_error(what: str) -> str:
             "exchange 'SMART' and the security type 'Stock'")
 
 
+def forex_no_data(inst: Instrument, bar_seconds: int) -> str:
+    """TWS's answer to TRADES (or volatility) history for a currency pair: IDEALPRO quotes, it has no trades."""
+    last = "1d" if bar_seconds >= 86400 else str(bar_seconds)
+    return (f"Historical Market Data Service error message:No historical market data for "
+            f"{inst.symbol}/CASH@FXSUBPIP Last {last}")
+
+
 def format_bar_time(epoch: int, bar_seconds: int, fmt: int) -> str:
-    """A bar's date field as TWS sends it for ``formatDate`` 1 or 2."""
+    """A bar's date field as TWS sends it for ``formatDate`` 1 or 2: daily and longer bars carry their session
+    date ``YYYYMMDD`` with either format (no time, no zone)."""
     if bar_seconds >= 86400:
         return f"{datetime.fromtimestamp(epoch, NEW_YORK):%Y%m%d}"
     if fmt == 2:
@@ -105,22 +129,28 @@ def parse_end(text: str) -> float:
     return t.replace(tzinfo=tz).timestamp()
 
 
-def session_start(d: date, use_rth: bool) -> float:
-    return day_start_epoch(d) + (RTH_FIRST * BAR if use_rth else 0)
+def session_start(inst: Instrument, d: date, use_rth: bool) -> float | None:
+    """First bar of ``inst``'s session on ``d`` (None when closed)."""
+    g = grid(inst, d)
+    if g is None:
+        return None
+    return g.t0 + (g.rth_lo * BAR if use_rth else 0)
 
 
-def duration_start(end: float, number: int, unit: str, use_rth: bool) -> float:
-    """Start of the span ``number unit`` back from ``end``: seconds for S, trading sessions for D/W/M/Y."""
+def duration_start(end: float, number: int, unit: str, use_rth: bool, inst: Instrument) -> float:
+    """Start of the span ``number unit`` back from ``end``: seconds for S, trading sessions (NYSE calendar for
+    stocks, weekdays for forex) for D/W/M/Y."""
     if unit == "S":
         return end - number
     wanted = number * TRADING_DAYS[unit]
     d = datetime.fromtimestamp(end, NEW_YORK).date()
     found = 0
     start = end
-    for _ in range(wanted * 2 + 14):
-        if d.weekday() < 5 and session_start(d, use_rth) + BAR <= end:   # has a completed bar
+    for _ in range(wanted * 2 + 30):
+        first = session_start(inst, d, use_rth)
+        if first is not None and first + BAR <= end:   # has a completed bar
             found += 1
-            start = session_start(d, use_rth)
+            start = first
             if found == wanted:
                 break
         d -= timedelta(days=1)
@@ -245,12 +275,12 @@ class MarketData:
             if sub.symbol not in cache:
                 db = market.day(sub.symbol, local_day)
                 i = (start - db.t0) // BAR if db is not None else -1
-                cache[sub.symbol] = (db, i) if db is not None and 0 <= i < DAY_BARS else None
+                cache[sub.symbol] = (db, i) if db is not None and 0 <= i < db.end else None
             got = cache[sub.symbol]
             if got is None:
                 continue
             db, i = got
-            if sub.use_rth and not RTH_FIRST <= i < RTH_END:
+            if sub.use_rth and not db.rth_lo <= i < db.rth_hi:
                 continue
             if sub.kind == "rt":
                 b = bars.get(sub.what)
@@ -262,7 +292,7 @@ class MarketData:
                 b0 = bucket_start(start, sub.bar_seconds)
                 lo = max(0, math.ceil((b0 - db.t0) / BAR))
                 if sub.use_rth:
-                    lo = max(lo, RTH_FIRST)
+                    lo = max(lo, db.rth_lo)
                 b = aggregate(db, lo, i + 1, sub.bar_seconds, sub.what)[-1]
                 sub.session.send(90, sub.req_id, b.count, format_bar_time(b.time, sub.bar_seconds, sub.fmt),
                                  b.open, b.close, b.high, b.low, b.wap, b.volume)
@@ -274,20 +304,21 @@ def send_ticks(session: Session, req_id: int, db, i: int, full: bool, prev_close
     """Quote/trade ticks consistent with 5-second bar ``i`` of ``db``: last = its close, bid/ask one basis
     point around it, volume = the day's volume so far."""
     c = int(db.c[i])
-    half = half_spread_cents(c)
+    half = half_spread(db, c)
+    unit = db.scale
     seed = (c * 31 + i * 17) % 97
     bid_size, ask_size, last_size = 100 * (1 + seed % 9), 100 * (1 + (seed // 9) % 9), 100 * (1 + seed % 5)
-    day_volume = int(db.cum_volume()[i])
     send = session.send
-    send(1, 6, req_id, 1, (c - half) / 100, bid_size, 0)
-    send(1, 6, req_id, 2, (c + half) / 100, ask_size, 0)
-    send(1, 6, req_id, 4, c / 100, last_size, 0)
-    send(2, 6, req_id, 8, day_volume)
+    send(1, 6, req_id, 1, (c - half) / unit, bid_size, 0)
+    send(1, 6, req_id, 2, (c + half) / unit, ask_size, 0)
+    if not db.forex:                       # IDEALPRO quotes only: no last trade, no volume
+        send(1, 6, req_id, 4, c / unit, last_size, 0)
+        send(2, 6, req_id, 8, int(db.cum_volume()[i]))
     send(46, 6, req_id, 45, str(db.t0 + (i + 1) * BAR))
     if full:
-        send(1, 6, req_id, 6, int(db.h[: i + 1].max()) / 100, 0, 0)
-        send(1, 6, req_id, 7, int(db.low[: i + 1].min()) / 100, 0, 0)
-        send(1, 6, req_id, 14, int(db.o[0]) / 100, 0, 0)
+        send(1, 6, req_id, 6, int(db.h[: i + 1].max()) / unit, 0, 0)
+        send(1, 6, req_id, 7, int(db.low[: i + 1].min()) / unit, 0, 0)
+        send(1, 6, req_id, 14, int(db.o[0]) / unit, 0, 0)
         if prev_close is not None:
             send(1, 6, req_id, 9, prev_close, 0, 0)
 
@@ -296,7 +327,7 @@ def _prev_close(gw: PaperGateway, symbol: str, d: date) -> float | None:
     for k in range(1, 8):
         db = gw.market.day(symbol, d - timedelta(days=k))
         if db is not None:
-            return int(db.c[RTH_END - 1]) / 100
+            return int(db.c[db.rth_hi - 1]) / db.scale
     return None
 
 
@@ -330,6 +361,13 @@ def req_historical_data(session: Session, f: Fields) -> None:
     if m is None or int(m.group(1)) <= 0:
         session.error(req_id, 321, ERR_DURATION)
         return
+    number, unit = int(m.group(1)), m.group(2)
+    if unit == "S" and number > 86400:
+        session.error(req_id, 321, ERR_SECONDS_TOO_LONG)
+        return
+    if unit == "D" and number > 365:
+        session.error(req_id, 321, ERR_DAYS_TOO_LONG)
+        return
     if what not in WHAT_TO_SHOW:
         session.error(req_id, 162, _what_error(what))
         return
@@ -339,17 +377,28 @@ def req_historical_data(session: Session, f: Fields) -> None:
     if keep_up and end_text.strip():
         session.error(req_id, 321, ERR_KUTD_END)
         return
+    if keep_up and (bar_seconds < BAR or bar_seconds > 86400):
+        session.error(req_id, 321, ERR_KUTD_BAR_SIZE)
+        return
+    if what == "ADJUSTED_LAST" and end_text.strip():
+        session.error(req_id, 321, ERR_ADJUSTED_END)
+        return
+    if inst.is_forex and what not in QUOTE_TYPES:
+        session.error(req_id, 162, forex_no_data(inst, bar_seconds))
+        return
+    if number * _NOMINAL[unit] > MAX_SPAN.get(bar_size.strip(), MAX_SPAN_DEFAULT):
+        session.error(req_id, 162, ERR_TOO_LONG)
+        return
     now = gw.clock.epoch()
     try:
         end = min(parse_end(end_text), now) if end_text.strip() else now
     except ValueError:
         session.error(req_id, 321, ERR_END)
         return
-    number, unit = int(m.group(1)), m.group(2)
-    start = duration_start(end, number, unit, use_rth)
-    session_seconds = (RTH_END - RTH_FIRST) * BAR if use_rth else DAY_BARS * BAR
+    start = duration_start(end, number, unit, use_rth, inst)
+    session_seconds = 6.5 * 3600 if use_rth else 16 * 3600
     est_bars = (end - start) / 86400 * 5 / 7 * session_seconds / min(bar_seconds, session_seconds)
-    if est_bars > MAX_BARS or (unit in TRADING_DAYS and number * TRADING_DAYS[unit] > 2520):
+    if est_bars > MAX_BARS:
         session.error(req_id, 162, ERR_TOO_LONG)
         return
     identity = (inst.con_id, end_text.strip(), duration.strip(), bar_seconds, what, use_rth, keep_up)
@@ -360,7 +409,7 @@ def req_historical_data(session: Session, f: Fields) -> None:
         return
     # only completed 5-second bars are known: the last aggregated bar may be partial, like TWS's
     cut = min(end, math.floor(now / BAR) * BAR)
-    bars = gw.market.bars(inst.symbol, bar_seconds, start, cut, use_rth=use_rth, what=what)
+    bars = gw.market.bars(inst.key, bar_seconds, start, cut, use_rth=use_rth, what=what)
     start_s = format_bar_time(int(start), 1, 1).replace(" " + TIME_ZONE_ID, "")
     end_s = format_bar_time(int(end), 1, 1).replace(" " + TIME_ZONE_ID, "")
     out: list = [17, req_id, start_s, end_s, len(bars)]
@@ -369,7 +418,7 @@ def req_historical_data(session: Session, f: Fields) -> None:
                 b.count)
     session.send_bytes(encode(*out))
     if keep_up:
-        gw.marketdata.add(Sub("kutd", session, req_id, inst.symbol, what, use_rth, bar_seconds, fmt))
+        gw.marketdata.add(Sub("kutd", session, req_id, inst.key, what, use_rth, bar_seconds, fmt))
 
 
 @register(25)
@@ -387,13 +436,17 @@ def req_head_timestamp(session: Session, f: Fields) -> None:
     use_rth = f.bool()
     what = f.str().upper()
     fmt = f.int(1)
-    if resolve(spec) is None:
+    inst = resolve(spec)
+    if inst is None:
         session.error(req_id, 200, NO_SECDEF)
         return
     if what not in WHAT_TO_SHOW:
         session.error(req_id, 162, _what_error(what))
         return
-    head = int(session_start(HEAD_TIMESTAMP, use_rth))
+    if inst.is_forex and what not in QUOTE_TYPES:
+        session.error(req_id, 162, forex_no_data(inst, 86400))
+        return
+    head = int(session_start(inst, HEAD_TIMESTAMP, use_rth))
     session.send(88, req_id, format_bar_time(head, 1, fmt))
 
 
@@ -420,13 +473,17 @@ def req_real_time_bars(session: Session, f: Fields) -> None:
         session.error(req_id, 420, f"Invalid Real-time Query:Invalid bar size {bar_size}; only 5 seconds bars "
                                    "are supported")
         return
-    if what not in WHAT_TO_SHOW:
+    if what not in REALTIME_WHAT:
         session.error(req_id, 420, f"Invalid Real-time Query:Invalid whatToShow {what}")
+        return
+    if inst.is_forex and what == "TRADES":
+        session.error(req_id, 420, f"Invalid Real-time Query:No TRADES data for {inst.symbol}/CASH@IDEALPRO "
+                                   "(use MIDPOINT, BID or ASK)")
         return
     if gw.marketdata.lines_used(session) >= gw.max_market_data_lines:
         session.error(req_id, 101, ERR_MAX_TICKERS)
         return
-    gw.marketdata.add(Sub("rt", session, req_id, inst.symbol, what, use_rth, BAR))
+    gw.marketdata.add(Sub("rt", session, req_id, inst.key, what, use_rth, BAR))
 
 
 @register(51)
@@ -458,14 +515,14 @@ def req_mkt_data(session: Session, f: Fields) -> None:
         session.error(req_id, 101, ERR_MAX_TICKERS)
         return
     session.send(58, 1, req_id, 1)
-    got = gw.market.last_bar(inst.symbol, gw.clock.epoch())
+    got = gw.market.last_bar(inst.key, gw.clock.epoch())
     if got is not None:
         db, i = got
-        send_ticks(session, req_id, db, i, full=True, prev_close=_prev_close(gw, inst.symbol, db.day))
+        send_ticks(session, req_id, db, i, full=True, prev_close=_prev_close(gw, inst.key, db.day))
     if snapshot:
         session.send(57, 1, req_id)
     else:
-        gw.marketdata.add(Sub("mkt", session, req_id, inst.symbol))
+        gw.marketdata.add(Sub("mkt", session, req_id, inst.key))
 
 
 @register(2)

@@ -22,7 +22,7 @@ at which the request arrived). The session is the latest trading day with a comp
 
 Filters (subscription fields, or the filter tag-value list): abovePrice / priceAbove, belowPrice / priceBelow (on
 ``last``, inclusive), aboveVolume / volumeAbove, marketCapAbove / marketCapBelow (USD; the tags
-marketCapAbove1e6 / marketCapBelow1e6 are in millions), changePercAbove / changePercBelow (percent),
+marketCapAbove1e6 / marketCapBelow1e6 are in millions; market caps are the universe's figures), changePercAbove / changePercBelow (percent),
 stockTypeFilter (ALL, STOCK, ETF). numberOfRows: 1..50 (unset = 50, TWS's maximum).
 
 Lazy and bounded: nothing is computed until a scan is requested; a scan needs two sessions per instrument, which
@@ -45,9 +45,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .clock import NEW_YORK
-from .market import BAR, DAY_BARS, RTH_END, day_start_epoch, trading_day
+from .market import BAR, DAY_BARS, day_start_epoch, trading_day
 from .protocol import Fields
 from .session import Session, on_disconnect, register
+from .universe import universe
 
 if TYPE_CHECKING:
     from .server import PaperGateway
@@ -95,15 +96,7 @@ STOCK_TYPES = ("ALL", "STOCK", "CORP", "ETF")
 
 def scan_instruments() -> list:
     """The instruments a stock scan ranks (stocks and ETFs of the gateway's universe)."""
-    from .contracts import UNIVERSE
-
-    return [i for i in UNIVERSE if getattr(i, "sec_type", "STK") == "STK"]
-
-
-def market_cap(inst) -> float:
-    """The instrument's market cap in USD (the universe's figure; else price x volume x 250 sessions)."""
-    cap = getattr(inst, "market_cap", None)
-    return float(cap) if cap else inst.price * inst.adv * 250.0
+    return universe().stocks()
 
 
 class ScanError(ValueError):
@@ -254,18 +247,21 @@ def parse_request(f: Fields) -> tuple[int, ScanRequest]:
 # ---- the numbers ------------------------------------------------------------------------------------------------------
 @dataclass
 class SessionSummary:
-    """One instrument-session reduced to 30-second blocks: block k ends with 5-second bar 6k+5."""
+    """One instrument-session reduced to 30-second blocks: block k ends with 5-second bar 6k+5. Blocks from
+    ``blocks`` on (after an early close's extended session) repeat the session's last block."""
 
     close: np.ndarray          # int64 cents
     cum_volume: np.ndarray     # int64 shares
     high: np.ndarray           # int64 cents, running high of the session
-    rth_close: int             # cents, the 15:59:55 bar's close
+    rth_close: int             # cents, the close of the regular session's last bar (15:59:55, 12:59:55 early)
+    blocks: int
 
 
 def summarize(db) -> SessionSummary:
-    ends = np.arange(STRIDE - 1, DAY_BARS, STRIDE)
+    blocks = db.end // STRIDE
+    ends = np.minimum(np.arange(STRIDE - 1, DAY_BARS, STRIDE), blocks * STRIDE - 1)
     return SessionSummary(db.c[ends].copy(), db.cum_volume()[ends].copy(),
-                          np.maximum.accumulate(db.h)[ends].copy(), int(db.c[RTH_END - 1]))
+                          np.maximum.accumulate(db.h)[ends].copy(), int(db.c[db.rth_hi - 1]), blocks)
 
 
 def as_of(boundary: int) -> tuple[date, int]:
@@ -328,7 +324,7 @@ class Scanner:
         got = self._high13.get(key)
         if got is None:
             market = self.gw.market
-            got = self._high13[key] = max(market.day_open_cents(symbol, x) for x in previous_sessions(d, WEEKS13))
+            got = self._high13[key] = max(market.day_open(symbol, x) for x in previous_sessions(d, WEEKS13))
         return got
 
     async def table(self, boundary: int, need_high: bool = False) -> Table:
@@ -360,7 +356,7 @@ class Scanner:
             cols["prev_close"][j] = before.rth_close / 100
             cols["prev_volume"][j] = before.cum_volume[k]
             cols["prev_high"][j] = before.high[-1] / 100
-            cols["market_cap"][j] = market_cap(inst)
+            cols["market_cap"][j] = inst.market_cap
             if need_high:
                 cols["opens_high"][j] = self._opens_high(inst.symbol, d) / 100
                 fresh = True
@@ -384,7 +380,7 @@ class Scanner:
         if primaries is not None:
             ok &= np.array([i.primary in primaries for i in t.instruments], dtype=bool)
         if req.stock_type != "ALL":
-            etf = np.array([getattr(i, "stock_type", "COMMON") == "ETF" for i in t.instruments], dtype=bool)
+            etf = np.array([i.stock_type == "ETF" for i in t.instruments], dtype=bool)
             ok &= etf if req.stock_type == "ETF" else ~etf
         for what, bound, value in req.limits:
             ok &= c[what] >= value if bound == "min" else c[what] <= value
@@ -480,8 +476,8 @@ def scanner_data_fields(req_id: int, found: list) -> list:
     legs for each row."""
     out: list = [20, 3, req_id, len(found)]
     for rank, inst in enumerate(found):
-        out += [rank, inst.con_id, inst.symbol, "STK", "", 0.0, "", "SMART", inst.currency,
-                getattr(inst, "local_symbol", inst.symbol), "NMS", inst.symbol, "", "", "", ""]
+        out += [rank, inst.con_id, inst.symbol, "STK", "", 0.0, "", "SMART", inst.currency, inst.local_symbol,
+                "NMS", inst.symbol, "", "", "", ""]
     return out
 
 

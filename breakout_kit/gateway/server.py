@@ -78,6 +78,7 @@ class PaperGateway:
             if saved is not None:       # the file decides which market, clock and account this is
                 seed, start, account = int(saved["seed"]), saved["start"], saved["accounts"][0]
                 cash = float(saved["portfolio"]["initial_cash"])
+                plant_breakouts = bool(saved.get("plant_breakouts", True))
         self.host = host
         self.port = port
         self.seed = seed
@@ -98,7 +99,7 @@ class PaperGateway:
         from .marketdata import MarketData
         from .pacing import Pacer
 
-        self.market = Market(seed=seed, start=self.clock.start, plant_breakouts=plant_breakouts and saved is None)
+        self.market = Market(seed=seed, start=self.clock.start, plant_breakouts=plant_breakouts)
         self.pacing = Pacer(self.clock, enabled=pacing == "strict")
         self.marketdata = MarketData(self)
         from .orders import OrderBook
@@ -212,10 +213,18 @@ class PaperGateway:
         return self.clock.now()
 
     def symbols(self) -> list[str]:
-        """Symbols of the built-in universe."""
-        from .contracts import UNIVERSE
+        """The 36 most liquid symbols (the core the demos and tests use); ``universe`` has every instrument."""
+        from .universe import CORE_SYMBOLS
 
-        return [i.symbol for i in UNIVERSE]
+        return list(CORE_SYMBOLS)
+
+    @property
+    def universe(self):
+        """Every instrument the gateway knows (``gateway.universe.Universe``: S&P 500, ETFs, forex majors);
+        ``gw.universe.frame`` is a DataFrame with symbol, primary, name, industry, price, adv, market_cap."""
+        from .universe import universe
+
+        return universe()
 
     def history(self, symbol: str, bar_size_seconds: int, start: datetime, end: datetime, use_rth: bool = False):
         """Server-side truth: TRADES bars of ``bar_size_seconds`` with start in [start, end), as a list of

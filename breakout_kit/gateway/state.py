@@ -82,6 +82,7 @@ def snapshot(gw: PaperGateway) -> dict:
         "written": datetime.now().astimezone().isoformat(timespec="seconds"),
         "seed": gw.seed, "start": gw.clock.start.isoformat(), "clock": gw.clock.epoch(), "speed": gw.clock.speed,
         "accounts": gw.accounts, "next_order_id": gw.next_order_id,
+        "plant_breakouts": gw.market.plant_breakouts,
         "plants": [[sym, d.isoformat(), index, size] for sym, d, index, size in gw.market.plants()],
         "portfolio": {"initial_cash": pf.initial_cash, "cash": pf.cash, "commissions": pf.commissions,
                       "positions": [[p.inst.con_id, p.quantity, p.avg_cost, p.realized]
