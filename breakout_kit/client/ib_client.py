@@ -397,10 +397,14 @@ class IBClient:
     async def scan(self, scan_code: str, rows: int = 10, **limits) -> pd.DataFrame:
         """One market scan now, e.g. ``await client.scan("TOP_PERC_GAIN", rows=10, above_price=5)`` ->
         DataFrame[rank, symbol, con_id, currency, market_name], best first. Arguments as ``subscribe_scan``;
-        raises ``client.scanner.ScanError`` with TWS's message if TWS refuses the scan."""
+        raises ``client.scanner.ScanError`` with TWS's message if TWS refuses the scan. The first scan of a
+        session can take seconds (the embedded gateway computes it over ~590 instruments): waits up to 60 s."""
         scan = self.subscribe_scan(scan_code, rows, **limits)
         try:
-            return await self._timed(scan.next_rows(), f"{scan.subscription.scanCode} scan")
+            return await asyncio.wait_for(scan.next_rows(), max(self.timeout, 60.0))
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no answer to the {scan.subscription.scanCode} scan from {self.host}:{self.port} "
+                               f"within {max(self.timeout, 60.0):g} s") from None
         finally:
             scan.cancel()
 

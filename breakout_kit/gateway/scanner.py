@@ -26,8 +26,10 @@ marketCapAbove1e6 / marketCapBelow1e6 are in millions; market caps are the unive
 stockTypeFilter (ALL, STOCK, ETF). numberOfRows: 1..50 (unset = 50, TWS's maximum).
 
 Lazy and bounded: nothing is computed until a scan is requested; a scan needs two sessions per instrument, which
-are generated without touching the market's day cache and reduced at once to 30-second summaries (~30 KB per
-instrument-session, only the two sessions in use are kept); the 65 opens per instrument are one number each.
+are generated without touching the market's day cache and reduced at once to 30-second summaries (~23 KB per
+instrument for today, ~8 KB for the previous session; only those two are kept); MOST_ACTIVE reads today only;
+the 65 opens per instrument (HIGH_VS_13W_HI only) are one number each. The first scan of a session therefore
+costs one or two generated days per instrument (seconds for the full universe); later refreshes cost milliseconds.
 Generation yields to the event loop between instruments, so live streams keep their pace during the first scan of a
 session.
 """
@@ -247,21 +249,23 @@ def parse_request(f: Fields) -> tuple[int, ScanRequest]:
 # ---- the numbers ------------------------------------------------------------------------------------------------------
 @dataclass
 class SessionSummary:
-    """One instrument-session reduced to 30-second blocks: block k ends with 5-second bar 6k+5. Blocks from
-    ``blocks`` on (after an early close's extended session) repeat the session's last block."""
+    """One instrument-session reduced to 30-second blocks: block k ends with 5-second bar 6k+5 (blocks after an
+    early close's extended session repeat its last block). Prices in cents, volumes in hundreds of shares (int32:
+    ~23 KB per instrument-session); once the session is only the previous one, ``close`` and ``high`` are dropped."""
 
-    close: np.ndarray          # int64 cents
-    cum_volume: np.ndarray     # int64 shares
-    high: np.ndarray           # int64 cents, running high of the session
-    rth_close: int             # cents, the close of the regular session's last bar (15:59:55, 12:59:55 early)
-    blocks: int
+    close: np.ndarray | None   # last price at the end of each block
+    high: np.ndarray | None    # the session's high so far
+    cum_volume: np.ndarray     # the session's volume so far
+    rth_close: int             # the regular session's last close (15:59:55, 12:59:55 on early closes)
+    day_high: int
 
 
 def summarize(db) -> SessionSummary:
     blocks = db.end // STRIDE
     ends = np.minimum(np.arange(STRIDE - 1, DAY_BARS, STRIDE), blocks * STRIDE - 1)
-    return SessionSummary(db.c[ends].copy(), db.cum_volume()[ends].copy(),
-                          np.maximum.accumulate(db.h)[ends].copy(), int(db.c[db.rth_hi - 1]), blocks)
+    high = np.maximum.accumulate(db.h[:db.end])
+    return SessionSummary(db.c[ends].astype(np.int32), high[np.minimum(ends, db.end - 1)].astype(np.int32),
+                          (db.cum_volume()[ends] // 100).astype(np.int32), int(db.c[db.rth_hi - 1]), int(high[-1]))
 
 
 def as_of(boundary: int) -> tuple[date, int]:
@@ -327,53 +331,76 @@ class Scanner:
             got = self._high13[key] = max(market.day_open(symbol, x) for x in previous_sessions(d, WEEKS13))
         return got
 
-    async def table(self, boundary: int, need_high: bool = False) -> Table:
-        """The numbers of every scanned instrument at ``boundary`` (cached for the latest boundary)."""
+    async def table(self, boundary: int, need_prev: bool = False, need_high: bool = False) -> Table:
+        """The numbers of every scanned instrument at ``boundary``, computing only the columns asked for (today's
+        last, volume, high and market cap always; the previous session's for change and relative volume; the
+        13-week opens for ``vs_high``). Cached for the latest boundary."""
         t = self._table
-        if t is not None and t.boundary == boundary and (not need_high or "vs_high" in t.columns):
-            return t
+        if t is None or t.boundary != boundary:
+            t = self._table = await self._today(boundary)
         d, k = as_of(boundary)
-        prev = previous_sessions(d, 1)[0]
-        keep = {d, prev}
+        if need_prev and "change" not in t.columns:
+            await self._add_previous(t, d, k)
+        if need_high and "vs_high" not in t.columns:
+            await self._add_high(t, d)
+        return t
+
+    async def _today(self, boundary: int) -> Table:
+        d, k = as_of(boundary)
+        instruments = scan_instruments()
+        keep = {d, *previous_sessions(d, 1)}
         for key in [key for key in self._summaries if key[1] not in keep]:
             del self._summaries[key]
-        if need_high:
-            for key in [key for key in self._high13 if key[1] != d]:
-                del self._high13[key]
-        instruments = scan_instruments()
         n = len(instruments)
-        cols = {name: np.zeros(n) for name in ("last", "prev_close", "volume", "prev_volume", "high", "prev_high",
-                                               "market_cap")}
-        if need_high:
-            cols["opens_high"] = np.zeros(n)
+        cols = {name: np.zeros(n) for name in ("last", "volume", "high", "market_cap")}
         for j, inst in enumerate(instruments):
-            fresh = (inst.symbol, d) not in self._summaries or (inst.symbol, prev) not in self._summaries
+            fresh = (inst.symbol, d) not in self._summaries
             today = self._summary(inst.symbol, d)
-            before = self._summary(inst.symbol, prev)
+            assert today.close is not None and today.high is not None
             cols["last"][j] = today.close[k] / 100
-            cols["volume"][j] = today.cum_volume[k]
+            cols["volume"][j] = today.cum_volume[k] * 100.0
             cols["high"][j] = today.high[k] / 100
-            cols["prev_close"][j] = before.rth_close / 100
-            cols["prev_volume"][j] = before.cum_volume[k]
-            cols["prev_high"][j] = before.high[-1] / 100
             cols["market_cap"][j] = inst.market_cap
-            if need_high:
-                cols["opens_high"][j] = self._opens_high(inst.symbol, d) / 100
-                fresh = True
             if fresh:
                 await asyncio.sleep(0)     # generating sessions is the slow part: let live streams through
-        cols["change"] = cols["last"] / cols["prev_close"] - 1.0
-        cols["change_pct"] = cols["change"] * 100.0
-        cols["rel_volume"] = cols["volume"] / np.maximum(cols["prev_volume"], 1.0)
-        if need_high:
-            cols["vs_high"] = cols["last"] / np.maximum.reduce([cols["opens_high"], cols["prev_high"], cols["high"]])
-        t = self._table = Table(boundary, instruments, cols)
-        return t
+        return Table(boundary, instruments, cols)
+
+    async def _add_previous(self, t: Table, d: date, k: int) -> None:
+        prev = previous_sessions(d, 1)[0]
+        n = len(t.instruments)
+        close, volume, high = np.zeros(n), np.zeros(n), np.zeros(n)
+        for j, inst in enumerate(t.instruments):
+            fresh = (inst.symbol, prev) not in self._summaries
+            before = self._summary(inst.symbol, prev)
+            before.close = before.high = None          # only the previous session now: keep what is read
+            close[j] = before.rth_close / 100
+            volume[j] = before.cum_volume[k] * 100.0
+            high[j] = before.day_high / 100
+            if fresh:
+                await asyncio.sleep(0)
+        c = t.columns
+        c["prev_close"], c["prev_volume"], c["prev_high"] = close, volume, high
+        c["change"] = c["last"] / close - 1.0
+        c["change_pct"] = c["change"] * 100.0
+        c["rel_volume"] = c["volume"] / np.maximum(volume, 100.0)
+
+    async def _add_high(self, t: Table, d: date) -> None:
+        for key in [key for key in self._high13 if key[1] != d]:
+            del self._high13[key]
+        opens = np.zeros(len(t.instruments))
+        for j, inst in enumerate(t.instruments):
+            fresh = (inst.symbol, d) not in self._high13
+            opens[j] = self._opens_high(inst.symbol, d) / 100
+            if fresh and j % 16 == 15:
+                await asyncio.sleep(0)
+        c = t.columns
+        c["vs_high"] = c["last"] / np.maximum.reduce([opens, c["prev_high"], c["high"]])
 
     async def scan(self, req: ScanRequest, boundary: int) -> list:
         """The instruments ``req`` selects at ``boundary``, best first (at most ``req.rows``)."""
         _, key, descending = SCAN_TYPES[req.scan_code]
-        t = await self.table(boundary, need_high=key == "vs_high")
+        need_prev = key != "volume" or any(what == "change_pct" for what, _, _ in req.limits)
+        t = await self.table(boundary, need_prev=need_prev, need_high=key == "vs_high")
         c = t.columns
         ok = np.ones(len(t.instruments), dtype=bool)
         primaries = LOCATIONS[req.location][1]
