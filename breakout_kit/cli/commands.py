@@ -245,6 +245,8 @@ COMMANDS: list[Command] = [
     Command("ingest", "ingest SYMBOL[,SYMBOL...] [duration=5 D] [bar=1m] [dest=data/]",
             "download history to Parquet in the background", "cmd_ingest"),
     Command("symbols", "symbols [PATTERN]", "look up symbols", "cmd_symbols"),
+    Command("scan", "scan CODE [rows=10] [price>X] [price<X] [volume>N] [cap>USD] [cap<USD]",
+            "market scanner: top_perc_gain, top_perc_lose, most_active, hot_by_volume, high_vs_13w_hi", "cmd_scan"),
     Command("quit", "quit", "stop everything and exit (also: exit, Ctrl-D)", "cmd_quit", ("exit", "q")),
 ]
 
@@ -489,6 +491,22 @@ class Console:
         pattern = positional[0] if positional else "A"
         found = await self.client.matching_symbols(pattern)
         return Reply(" ".join(found) if found else f"no symbols match {pattern!r}")
+
+    async def cmd_scan(self, positional, options) -> Reply:
+        self._no_options(options, {"rows"})
+        if not positional:
+            raise CommandError("usage: " + COMMAND_INDEX["scan"].usage)
+        names = {("price", ">"): "above_price", ("price", "<"): "below_price", ("volume", ">"): "above_volume",
+                 ("cap", ">"): "market_cap_above", ("cap", "<"): "market_cap_below"}
+        limits: dict[str, float] = {}
+        for tok in positional[1:]:
+            m = re.fullmatch(r"(price|volume|cap)([<>])(.+)", tok.strip().lower())
+            if m is None or (m.group(1), m.group(2)) not in names:
+                raise CommandError(f"bad scan filter {tok!r}: use price>X, price<X, volume>N, cap>USD or cap<USD")
+            limits[names[m.group(1), m.group(2)]] = parse_float(tok, m.group(3), low=0, low_open=False)
+        rows = parse_int("rows", options.get("rows", "10"), high=50)
+        frame = await self.client.scan(positional[0].upper(), rows, **limits)
+        return Reply(format_frame(frame, f"no {positional[0].lower()} rows", ["rank", "symbol"]))
 
     async def cmd_ingest(self, positional, options) -> Reply:
         self._no_options(options, {"duration", "bar", "dest"})
