@@ -17,7 +17,7 @@ import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Self
 
@@ -649,14 +649,25 @@ def _number(value: str):
         return value
 
 
+#: the exchange clock daily bars are dated in (IB sends daily and longer bars as session dates, YYYYMMDD)
+SESSION_TZ = "America/New_York"
+
+
 def bars_to_frame(bars) -> pd.DataFrame:
-    """ib_insync ``BarData`` list -> DataFrame indexed by UTC bar start time."""
+    """ib_insync ``BarData`` list -> DataFrame indexed by UTC bar start time.
+
+    Daily and longer bars arrive as session dates (``datetime.date``): each is placed at New York midnight of its
+    session (so ``index.tz_convert("America/New_York").date`` gives the session dates back), never at midnight UTC
+    (which would show as the evening before in New York)."""
     if not bars:
         return pd.DataFrame(columns=_HISTORY_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="time"),
                             dtype=float)
     dates = [b.date for b in bars]
     index = pd.DatetimeIndex(pd.to_datetime(dates))
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    if index.tz is None:
+        sessions = all(isinstance(d, date) and not isinstance(d, datetime) for d in dates)
+        index = index.tz_localize(SESSION_TZ if sessions else "UTC")
+    index = index.tz_convert("UTC")
     frame = pd.DataFrame({
         "open": [b.open for b in bars], "high": [b.high for b in bars], "low": [b.low for b in bars],
         "close": [b.close for b in bars], "volume": [float(b.volume) for b in bars],

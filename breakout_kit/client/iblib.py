@@ -60,6 +60,7 @@ VERSION: str = getattr(lib, "__version__", "")
 IB = lib.IB
 Contract = lib.Contract
 Stock = lib.Stock
+Forex = lib.Forex
 Order = lib.Order
 LimitOrder = lib.LimitOrder
 MarketOrder = lib.MarketOrder
@@ -75,6 +76,7 @@ util = lib.util
 RequestError = importlib.import_module(f"{NAME}.wrapper").RequestError
 
 __all__ = [
-    "CHOICES", "ENV", "IB", "NAME", "VERSION", "BarData", "Contract", "Event", "LimitOrder", "MarketOrder", "Order",
-    "RealTimeBar", "RequestError", "ScannerSubscription", "Stock", "StopOrder", "TagValue", "Trade", "choose", "lib", "util",
+    "CHOICES", "ENV", "IB", "NAME", "VERSION", "BarData", "Contract", "Event", "Forex", "LimitOrder", "MarketOrder",
+    "Order", "RealTimeBar", "RequestError", "ScannerSubscription", "Stock", "StopOrder", "TagValue", "Trade", "choose",
+    "lib", "util",
 ]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from breakout_kit.client.ib_client import ContractError
-from breakout_kit.core import bars
+from breakout_kit.core import bars, calendar
 
 #: the longest duration IB serves in one request per bar size (IB's historical-data limits)
 MAX_CHUNK = {
@@ -32,16 +32,23 @@ NEW_YORK = "America/New_York"
 def span_start(last: pd.Timestamp, duration: str) -> pd.Timestamp:
     """Earliest bar time a ``duration`` ending at bar ``last`` covers.
 
-    Like IB, ``D`` and ``W`` count trading sessions (weekdays; ``W`` = 5), so "3 D" on a Monday reaches back to
-    Thursday's session instead of into the weekend; ``S`` is seconds, ``M``/``Y`` are 30/365 calendar days.
+    Like IB, ``D`` and ``W`` count trading sessions of the NYSE calendar (``core.calendar``, the one the paper
+    gateway uses; ``W`` = 5), so "3 D" on a Monday reaches back to Thursday's session instead of into the weekend,
+    and skips holidays; ``S`` is seconds, ``M``/``Y`` are 30/365 calendar days.
     """
     number, unit = bars.parse_duration(duration)
     if unit not in "DW":
         return last - pd.Timedelta(seconds=bars.duration_seconds(duration))
     sessions = number if unit == "D" else 5 * number
-    local = last.tz_convert(NEW_YORK).normalize()        # midnight of the last bar's session, New York
-    first_day = local - pd.offsets.BDay(sessions - 1) if sessions > 1 else local
-    return first_day.tz_convert(last.tz)
+    first_day = calendar.sessions_back(last.tz_convert(NEW_YORK).date(), sessions)
+    return pd.Timestamp(first_day).tz_localize(NEW_YORK).tz_convert(last.tz)
+
+
+def bar_label(t: pd.Timestamp, bar_size: str) -> pd.Timestamp | date:
+    """How a bar is named to people: its start time, or for daily and longer bars its session date."""
+    if bars.bar_seconds(bar_size) >= 86_400:
+        return t.tz_convert(NEW_YORK).date()
+    return t
 
 
 def dataset_dir(dest: str | Path, symbol: str, bar_size: str) -> Path:
@@ -95,8 +102,8 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                  dest: str | Path = "data/", *, progress: bool = True) -> pd.DataFrame:
     """Download ``duration`` of ``bar_size`` TRADES bars for each symbol into ``dest`` (Parquet), resuming.
 
-    Returns one summary row per symbol: symbol, bar_size, rows (on disk), new_rows, first, last, requests,
-    resumed, error. An unknown symbol is reported in its row; the others still download.
+    Returns one summary row per symbol: symbol, bar_size, rows (on disk), new_rows, first, last (bar start times;
+    session dates for daily and longer bars), requests, resumed, error. An unknown symbol is reported in its row; the others still download.
     """
     from tqdm.auto import tqdm
 
@@ -158,7 +165,8 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                     _set_covered_from(folder, limit if covered is None else min(limit, covered))
                 total = load(dest, symbol, bar_size) if frames or have is not None else None
                 if total is not None:
-                    row.update(rows=len(total), first=total.index[0], last=total.index[-1])
+                    row.update(rows=len(total), first=bar_label(total.index[0], bar_size),
+                               last=bar_label(total.index[-1], bar_size))
             except (ContractError, ValueError, TimeoutError, ConnectionError) as e:
                 row["error"] = str(e)
             row["requests"] = counter["requests"]

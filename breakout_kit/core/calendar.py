@@ -16,7 +16,7 @@ from datetime import date, time, timedelta
 from functools import lru_cache
 
 __all__ = ["CLOSE", "EARLY_CLOSE", "OPEN", "is_early_close", "is_session", "next_session", "previous_session",
-           "session_close", "sessions_back", "sessions_in"]
+           "session_close", "sessions_back", "sessions_in", "warm"]
 
 OPEN = time(9, 30)
 CLOSE = time(16, 0)
@@ -47,6 +47,11 @@ class _Table:
 @lru_cache(maxsize=1)
 def _table() -> _Table:
     return _Table()
+
+
+def warm() -> None:
+    """Build the calendar now (about a second, once per process) rather than on first use."""
+    _table()
 
 
 def _in_range(d: date) -> bool:

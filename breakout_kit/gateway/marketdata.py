@@ -13,8 +13,8 @@ Live data is driven by ONE scheduler task per gateway that sleeps until the next
 gateway clock and then serves every subscription (catching up on any boundaries it missed). Bars are the market's
 pure-function bars, so a bar seen live equals the same bar fetched later.
 
-Timestamps: formatDate=1 -> ``YYYYMMDD HH:MM:SS US/Eastern`` (clients parse this into aware datetimes),
-formatDate=2 -> POSIX seconds; daily bars are always ``YYYYMMDD``.
+What history answers (bar sizes, durations, whatToShow, dates, TWS's refusals) lives in ``history.py`` (the model:
+a decoded request in, messages or a refusal out); this module decodes requests and sends.
 """
 
 from __future__ import annotations
@@ -22,139 +22,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..core.bars import BAR_SECONDS
+from . import history
 from .clock import NEW_YORK
-from .contracts import NO_SECDEF, TIME_ZONE_ID, resolve
+from .contracts import NO_SECDEF, resolve
+from .history import (
+    HEAD_TIMESTAMP,
+    WHAT_TO_SHOW,
+    _what_error,
+    duration_start,
+    forex_no_data,
+    format_bar_time,
+    parse_end,
+    session_start,
+)
 from .market import (
     BAR,
     DAY_OPEN_SEC,
-    MONTH,
     QUOTE_TYPES,
-    WEEK,
     aggregate,
     bar5,
-    grid,
     half_spread,
 )
 from .pacing import PACING_MESSAGE
 from .protocol import Fields, encode
 from .session import Session, on_disconnect, register
-from .universe import Instrument
 
 if TYPE_CHECKING:
     from .server import PaperGateway
 
 log = logging.getLogger("breakout_kit.gateway")
 
-#: every barSizeSetting TWS has (core/bars.py's vocabulary) -> seconds; weeks and months are calendar periods
-BAR_SIZES = {size: (WEEK if size == "1 week" else MONTH if size == "1 month" else n)
-             for size, n in BAR_SECONDS.items()}
-WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
-                "OPTION_IMPLIED_VOLATILITY")
+MAX_BATCH = 64            # boundaries served per scheduler turn before yielding to the loop
+ERR_MAX_TICKERS = "Max number of tickers has been reached"
 #: what real-time bars (reqRealTimeBars) offer
 REALTIME_WHAT = ("TRADES", "MIDPOINT", "BID", "ASK")
-TRADING_DAYS = {"D": 1, "W": 5, "M": 21, "Y": 252}
-_NOMINAL = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
-#: the longest duration TWS serves per bar size (nominal seconds; beyond it: 162 "Time length exceed max.")
-MAX_SPAN = {
-    "1 secs": 2000, "5 secs": 86400, "10 secs": 2 * 86400, "15 secs": 2 * 86400, "30 secs": 7 * 86400,
-    "1 min": 30 * 86400, "2 mins": 30 * 86400, "3 mins": 30 * 86400, "5 mins": 365 * 86400,
-}
-MAX_SPAN_DEFAULT = 10 * 365 * 86400
-MAX_BARS = 100_000
-MAX_BATCH = 64            # boundaries served per scheduler turn before yielding to the loop
-HEAD_TIMESTAMP = date(2005, 1, 3)
-_DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
-
-ERR_BAR_SIZE = ("Error validating request.-'bP' : cause - Historical data bar size setting is invalid. "
-                "Legal ones are: " + ", ".join(BAR_SIZES))
-ERR_DURATION = "Error validating request.-'bQ' : cause - Historical data query duration format is invalid"
-ERR_END = "Error validating request.-'bO' : cause - End date/time: invalid format"
-ERR_KUTD_END = "Error validating request.-'bB' : cause - End date not supported with live updates"
-ERR_TOO_LONG = "Historical Market Data Service error message:Time length exceed max."
-ERR_SECONDS_TOO_LONG = ("Error validating request.-'bH' : cause - Historical data requests for durations longer "
-                        "than 86400 seconds must be made in days.")
-ERR_DAYS_TOO_LONG = ("Error validating request.-'bH' : cause - Historical data requests for durations longer "
-                     "than 365 days must be made in years.")
-ERR_ADJUSTED_END = ("Error validating request.-'bH' : cause - End date not supported with adjusted last "
-                    "(ADJUSTED_LAST takes an empty endDateTime)")
-ERR_KUTD_BAR_SIZE = "Error validating request.-'bB' : cause - Bar size not supported with live updates"
-ERR_MAX_TICKERS = "Max number of tickers has been reached"
-
-
-def _what_error(what: str) -> str:
-    return (f"Historical Market Data Service error message:No data of type {what} is available for the "
-            "exchange 'SMART' and the security type 'Stock'")
-
-
-def forex_no_data(inst: Instrument, bar_seconds: int) -> str:
-    """TWS's answer to TRADES (or volatility) history for a currency pair: IDEALPRO quotes, it has no trades."""
-    last = "1d" if bar_seconds >= 86400 else str(bar_seconds)
-    return (f"Historical Market Data Service error message:No historical market data for "
-            f"{inst.symbol}/CASH@FXSUBPIP Last {last}")
-
-
-def format_bar_time(epoch: int, bar_seconds: int, fmt: int) -> str:
-    """A bar's date field as TWS sends it for ``formatDate`` 1 or 2: daily and longer bars carry their session
-    date ``YYYYMMDD`` with either format (no time, no zone)."""
-    if bar_seconds >= 86400:
-        return f"{datetime.fromtimestamp(epoch, NEW_YORK):%Y%m%d}"
-    if fmt == 2:
-        return str(epoch)
-    return f"{datetime.fromtimestamp(epoch, NEW_YORK):%Y%m%d %H:%M:%S} {TIME_ZONE_ID}"
-
-
-def parse_end(text: str) -> float:
-    """Parse TWS endDateTime forms into POSIX seconds (raises ValueError)."""
-    s = text.strip()
-    if len(s) == 8 and s.isdigit():
-        d = datetime.strptime(s, "%Y%m%d")
-        return datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=NEW_YORK).timestamp()
-    if len(s) >= 17 and s[8] == "-":
-        return datetime.strptime(s[:17], "%Y%m%d-%H:%M:%S").replace(tzinfo=ZoneInfo("UTC")).timestamp()
-    parts = s.split()
-    if len(parts) not in (2, 3):
-        raise ValueError(text)
-    t = datetime.strptime(parts[0] + " " + parts[1], "%Y%m%d %H:%M:%S")
-    try:
-        tz = ZoneInfo(parts[2]) if len(parts) == 3 else NEW_YORK
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(text) from None
-    return t.replace(tzinfo=tz).timestamp()
-
-
-def session_start(inst: Instrument, d: date, use_rth: bool) -> float | None:
-    """First bar of ``inst``'s session on ``d`` (None when closed)."""
-    g = grid(inst, d)
-    if g is None:
-        return None
-    return g.t0 + (g.rth_lo * BAR if use_rth else 0)
-
-
-def duration_start(end: float, number: int, unit: str, use_rth: bool, inst: Instrument) -> float:
-    """Start of the span ``number unit`` back from ``end``: seconds for S, trading sessions (NYSE calendar for
-    stocks, weekdays for forex) for D/W/M/Y."""
-    if unit == "S":
-        return end - number
-    wanted = number * TRADING_DAYS[unit]
-    d = datetime.fromtimestamp(end, NEW_YORK).date()
-    found = 0
-    start = end
-    for _ in range(wanted * 2 + 30):
-        first = session_start(inst, d, use_rth)
-        if first is not None and first + BAR <= end:   # has a completed bar
-            found += 1
-            start = first
-            if found == wanted:
-                break
-        d -= timedelta(days=1)
-    return start
 
 
 def bucket_start(epoch: int, bar_seconds: int) -> int:
@@ -353,70 +258,24 @@ def req_historical_data(session: Session, f: Fields) -> None:
     if inst is None:
         session.error(req_id, 200, NO_SECDEF)
         return
-    bar_seconds = BAR_SIZES.get(bar_size.strip())
-    if bar_seconds is None:
-        session.error(req_id, 321, ERR_BAR_SIZE)
-        return
-    m = _DURATION.match(duration)
-    if m is None or int(m.group(1)) <= 0:
-        session.error(req_id, 321, ERR_DURATION)
-        return
-    number, unit = int(m.group(1)), m.group(2)
-    if unit == "S" and number > 86400:
-        session.error(req_id, 321, ERR_SECONDS_TOO_LONG)
-        return
-    if unit == "D" and number > 365:
-        session.error(req_id, 321, ERR_DAYS_TOO_LONG)
-        return
-    if what not in WHAT_TO_SHOW:
-        session.error(req_id, 162, _what_error(what))
-        return
-    if fmt not in (1, 2):
-        session.error(req_id, 321, "Error validating request.-'bS' : cause - formatDate must be 1 or 2")
-        return
-    if keep_up and end_text.strip():
-        session.error(req_id, 321, ERR_KUTD_END)
-        return
-    if keep_up and (bar_seconds < BAR or bar_seconds > 86400):
-        session.error(req_id, 321, ERR_KUTD_BAR_SIZE)
-        return
-    if what == "ADJUSTED_LAST" and end_text.strip():
-        session.error(req_id, 321, ERR_ADJUSTED_END)
-        return
-    if inst.is_forex and what not in QUOTE_TYPES:
-        session.error(req_id, 162, forex_no_data(inst, bar_seconds))
-        return
-    if number * _NOMINAL[unit] > MAX_SPAN.get(bar_size.strip(), MAX_SPAN_DEFAULT):
-        session.error(req_id, 162, ERR_TOO_LONG)
-        return
+    req = history.HistoryRequest(req_id, inst, end_text, bar_size, duration, use_rth, what, fmt, keep_up)
+    refused = history.check(req)
     now = gw.clock.epoch()
-    try:
-        end = min(parse_end(end_text), now) if end_text.strip() else now
-    except ValueError:
-        session.error(req_id, 321, ERR_END)
+    if refused is None:
+        start, end = history.span(req, now)
+        if history.too_many_bars(req, start, end):
+            refused = history.Refusal(162, history.ERR_TOO_LONG)
+    if refused is not None:
+        session.error(req_id, refused.code, refused.message)
         return
-    start = duration_start(end, number, unit, use_rth, inst)
-    session_seconds = 6.5 * 3600 if use_rth else 16 * 3600
-    est_bars = (end - start) / 86400 * 5 / 7 * session_seconds / min(bar_seconds, session_seconds)
-    if est_bars > MAX_BARS:
-        session.error(req_id, 162, ERR_TOO_LONG)
-        return
+    bar_seconds = history.BAR_SIZES[bar_size.strip()]
     identity = (inst.con_id, end_text.strip(), duration.strip(), bar_seconds, what, use_rth, keep_up)
     reason = gw.pacing.check(identity, (inst.con_id, what))
     if reason is not None:
         log.info("pacing violation for client %s reqId %d: %s", session.client_id, req_id, reason)
         session.error(req_id, 162, PACING_MESSAGE)
         return
-    # only completed 5-second bars are known: the last aggregated bar may be partial, like TWS's
-    cut = min(end, math.floor(now / BAR) * BAR)
-    bars = gw.market.bars(inst.key, bar_seconds, start, cut, use_rth=use_rth, what=what)
-    start_s = format_bar_time(int(start), 1, 1).replace(" " + TIME_ZONE_ID, "")
-    end_s = format_bar_time(int(end), 1, 1).replace(" " + TIME_ZONE_ID, "")
-    out: list = [17, req_id, start_s, end_s, len(bars)]
-    for b in bars:
-        out += (format_bar_time(b.time, bar_seconds, fmt), b.open, b.high, b.low, b.close, b.volume, b.wap,
-                b.count)
-    session.send_bytes(encode(*out))
+    session.send_bytes(encode(*history.answer(gw.market, req, start, end, now)))
     if keep_up:
         gw.marketdata.add(Sub("kutd", session, req_id, inst.key, what, use_rth, bar_seconds, fmt))
 
@@ -541,5 +400,4 @@ def _drop_subscriptions(session: Session) -> None:
     session.gateway.marketdata.drop_session(session)
 
 
-__all__ = ["BAR_SIZES", "DAY_OPEN_SEC", "MarketData", "Sub", "bucket_start", "duration_start", "format_bar_time",
-           "parse_end"]
+__all__ = ["DAY_OPEN_SEC", "MarketData", "Sub", "bucket_start", "duration_start", "format_bar_time", "parse_end"]

@@ -18,6 +18,7 @@ import logging
 import os
 from datetime import datetime
 
+from ..core import calendar
 from .clock import GatewayClock, parse_start
 from .session import Session
 
@@ -124,6 +125,9 @@ class PaperGateway:
         if self._server is not None:
             return self
         loop = asyncio.get_running_loop()
+        # build the NYSE calendar before the clock runs: built lazily by the first request instead, its second
+        # of work would pass as a minute of simulated time at 60x
+        calendar.warm()
         await self._open_listener()
         self.clock.run(loop)
         self.marketdata.start()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from cli_fakes import FakeClient, FakeWatcher, fake_ingest, fake_rule, fake_trade
 from hypothesis import HealthCheck, given, settings
@@ -263,3 +264,18 @@ def test_fill_line_and_refused_brackets_in_status():
         assert row.split()[5] == "1" and row.endswith("1 bracket(s) refused, last: 09:54 AAPL: no acknowledgement")
         await session.aclose()
     asyncio.run(check())
+
+
+async def test_ingest_of_daily_bars_shows_session_dates():
+    """ingest's summary names daily bars by session date: the line shows 2025-12-01 .. 2026-11-30, not the
+    evening before in New York."""
+    async def daily_ingest(client, symbols, duration, bar_size, dest):
+        return pd.DataFrame({"symbol": symbols, "rows": [251], "new_rows": [251], "error": [""],
+                             "first": [date(2025, 12, 1)], "last": [date(2026, 11, 30)]})
+
+    lines: list[str] = []
+    session = Console(FakeClient(), out=lines.append, watcher_factory=FakeWatcher, rule_factory=fake_rule,
+                      trade_factory=fake_trade, ingest_fn=daily_ingest)
+    await session.execute("ingest AAPL duration=1 Y bar=1d dest=/tmp/x")
+    await asyncio.wait_for(asyncio.gather(*session.tasks), 5)
+    assert lines[0] == "ingest AAPL: done [1/1], 251 bars on disk (251 new), 2025-12-01 .. 2026-11-30"

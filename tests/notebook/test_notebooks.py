@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -50,6 +51,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     assert all(c.get("execution_count") for c in ran.cells if c.cell_type == "code")
     assert "Traceback" not in stderr_of(ran)
     assert "Warning" not in stderr_of(ran)  # a reader sees any warning as something broken
+    assert not re.search(r"\bDU\d{5,}", text)  # the account is masked in every output (DU***4567)
     if name == "01_quickstart":
         assert "breakout at" in text and "'stopped'" in text
     elif name == "03_paper_trading":
