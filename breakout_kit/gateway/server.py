@@ -208,6 +208,7 @@ class PaperGateway:
         data = snapshot(self)
         if self.state is not None:
             self.state.save_now()
+            self.state.encoder.forget()
         apply(self, json.loads(encode(data)))
         self.orders.wake()
 

@@ -62,21 +62,29 @@ def _num(v):
 
 
 # ---- snapshot ---------------------------------------------------------------------------------------------------
-def snapshot(gw: PaperGateway) -> dict:
-    """Everything that must survive a restart, as JSON-ready data (taken on the event loop: consistent)."""
+_ORDER_NAMES = [f.name for f in dataclasses.fields(Order) if f.name not in _ORDER_SKIP]
+_EXEC_NAMES = [f.name for f in dataclasses.fields(Execution) if f.name not in _EXEC_SKIP]
+
+
+def order_record(o: Order) -> dict:
+    rec = {name: _num(getattr(o, name)) for name in _ORDER_NAMES}
+    rec["con_id"] = o.inst.con_id
+    rec["fields"] = {k: v for k, v in o.fields.items() if v not in ("", None)}
+    return rec
+
+
+def execution_record(ex: Execution) -> dict:
+    rec = {name: getattr(ex, name) for name in _EXEC_NAMES}
+    rec["order"] = [ex.order.client_id, ex.order.order_id]
+    return rec
+
+
+def snapshot(gw: PaperGateway, records: bool = True) -> dict:
+    """Everything that must survive a restart, as JSON-ready data (taken on the event loop: consistent).
+    ``records=False`` leaves the order and execution lists empty (``Encoder`` fills them in as text)."""
     book = gw.orders
     pf = book.portfolio
-    orders = []
-    for o in sorted(book.orders.values(), key=lambda o: o.perm_id):
-        rec = {f.name: _num(getattr(o, f.name)) for f in dataclasses.fields(Order) if f.name not in _ORDER_SKIP}
-        rec["con_id"] = o.inst.con_id
-        rec["fields"] = {k: v for k, v in o.fields.items() if v not in ("", None)}
-        orders.append(rec)
-    executions = []
-    for ex in book.executions:
-        rec = {f.name: getattr(ex, f.name) for f in dataclasses.fields(Execution) if f.name not in _EXEC_SKIP}
-        rec["order"] = [ex.order.client_id, ex.order.order_id]
-        executions.append(rec)
+    orders = sorted(book.orders.values(), key=lambda o: o.perm_id) if records else []
     return {
         "format": FORMAT, "version": VERSION,
         "written": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -89,12 +97,65 @@ def snapshot(gw: PaperGateway) -> dict:
                                     for p in pf.positions.values()]},
         "book": {"next_perm": book._next_perm, "last_boundary": book._last_boundary,
                  "max_order_id": {str(k): v for k, v in book.max_order_id.items()},
-                 "orders": orders, "executions": executions},
+                 "orders": [order_record(o) for o in orders],
+                 "executions": [execution_record(ex) for ex in book.executions] if records else []},
     }
 
 
+def _dumps(data) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
 def encode(data: dict) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
+    return _dumps(data).encode()
+
+
+class Encoder:
+    """Encodes the gateway's state for the file, keeping the JSON text of what can no longer change (finished
+    orders, executions), so a busy account's periodic write re-encodes only its working orders."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, int | str], str] = {}
+        self._fields: dict[tuple[str, int], tuple[dict, str]] = {}
+
+    def encode(self, gw: PaperGateway) -> bytes:
+        data = snapshot(gw, records=False)
+        book = gw.orders
+        orders = []
+        for o in sorted(book.orders.values(), key=lambda o: o.perm_id):
+            if o.done:
+                key = ("o", o.perm_id)
+                text = self._done.get(key)
+                if text is None:
+                    text = self._done[key] = _dumps(order_record(o))
+                    self._fields.pop(("f", o.perm_id), None)
+            else:     # working: its numbers move, its raw fields change only when modified (a new dict)
+                fkey = ("f", o.perm_id)
+                got = self._fields.get(fkey)
+                if got is None or got[0] is not o.fields:
+                    got = self._fields[fkey] = (o.fields, _dumps({k: v for k, v in o.fields.items()
+                                                                   if v not in ("", None)}))
+                rec = {name: _num(getattr(o, name)) for name in _ORDER_NAMES}
+                rec["con_id"] = o.inst.con_id
+                text = _dumps(rec)[:-1] + ',"fields":' + got[1] + "}"
+            orders.append(text)
+        executions = []
+        for ex in book.executions:
+            key = ("x", ex.exec_id)
+            text = self._done.get(key)
+            if text is None:
+                text = self._done[key] = _dumps(execution_record(ex))
+            executions.append(text)
+        head = _dumps(data)
+        tail = '"orders":[],"executions":[]}}'
+        assert head.endswith(tail)        # "book" is the last key, its lists the last two
+        return (head[:-len(tail)] + '"orders":[' + ",".join(orders) + '],"executions":[' + ",".join(executions)
+                + "]}}").encode()
+
+    def forget(self) -> None:
+        """Drop the kept texts (after the book was reloaded: the same ids may now name other objects)."""
+        self._done.clear()
+        self._fields.clear()
 
 
 # ---- reading ------------------------------------------------------------------------------------------------------
@@ -181,6 +242,7 @@ class StateFile:
         self.last_seconds = 0.0       # wall time of the last write (snapshot + encode + write)
         self._task: asyncio.Task | None = None
         self._inflight: asyncio.Future | None = None
+        self.encoder = Encoder()
 
     def start(self) -> None:
         if self._task is None:
@@ -203,7 +265,7 @@ class StateFile:
         if self._inflight is not None:
             await asyncio.shield(self._inflight)
         t0 = time.perf_counter()
-        payload = encode(snapshot(self.gw))
+        payload = self.encoder.encode(self.gw)
         self._inflight = asyncio.ensure_future(asyncio.to_thread(self._write, payload, t0))
         try:
             await asyncio.shield(self._inflight)
@@ -220,7 +282,7 @@ class StateFile:
     def save_now(self) -> None:
         """Snapshot and write synchronously (at stop)."""
         t0 = time.perf_counter()
-        self._write(encode(snapshot(self.gw)), t0)
+        self._write(self.encoder.encode(self.gw), t0)
 
     async def aclose(self) -> None:
         """Stop the periodic writer, let a write under way finish, then write the final state."""
@@ -237,4 +299,4 @@ class StateFile:
             log.error("could not write the gateway state to %s: %s", self.path, e)
 
 
-__all__ = ["StateError", "StateFile", "apply", "read", "snapshot", "write_atomic"]
+__all__ = ["Encoder", "StateError", "StateFile", "apply", "read", "snapshot", "write_atomic"]
