@@ -11,7 +11,7 @@ import json
 import pytest
 
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.watch.watcher import TradeSpec
+from breakout_kit.watch.watcher import TradeSpec, order_ref_for
 
 from .storm import SESSION_OPEN, all_streaming_after, check_exact, start_watchers, stop_all, until
 from .test_disconnect_storm import gateway_brackets, settle_brackets
@@ -53,11 +53,19 @@ async def test_watchers_and_orders_come_through_a_nightly_restart(client_id, tmp
                 assert t.client.reconnects == 1, (t.watcher.symbol, t.client.reconnects)
                 assert t.watcher.gap_fills > 0 and t.duplicates() == 0 and t.gaps() == 0
                 check_exact(gw, t)
+            # the watchers keep streaming (and trading) meanwhile: every up-signal seen so far gets its bracket,
+            # and every bracket the gateway holds belongs to an up-signal seen by then
+            def up_refs() -> set[str]:
+                return {order_ref_for(t.watcher.symbol, s) for t in tracked for s in t.live_signals
+                        if s.direction == "up"}
+
+            wanted = up_refs()
+            await until(first.client.ib.updateEvent, lambda: wanted <= set(gateway_brackets(gw)),
+                        what=lambda: f"brackets for {sorted(wanted - set(gateway_brackets(gw)))}")
             brackets = gateway_brackets(gw)
-            assert refs_before <= set(brackets)
-            assert brackets and all(n == 1 for n in brackets.values()), brackets
+            assert refs_before <= set(brackets) <= up_refs(), (sorted(brackets), sorted(up_refs()))
+            assert all(n == 1 for n in brackets.values()), brackets
             assert not [e for t in tracked for e in t.watcher.trade_errors]
-            assert len(brackets) == sum(1 for t in tracked for s in t.live_signals if s.direction == "up")
             assert gw.faults.injected["nightly_restart"] == 1
         finally:
             await stop_all(tracked)
