@@ -278,6 +278,7 @@ class StateFile:
         self.writes += 1
         self.last_bytes = len(payload)
         self.last_seconds = time.perf_counter() - t0
+        log.debug("state written to %s: %d bytes in %.1f ms", self.path, len(payload), self.last_seconds * 1e3)
 
     def save_now(self) -> None:
         """Snapshot and write synchronously (at stop)."""

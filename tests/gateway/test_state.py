@@ -100,6 +100,45 @@ async def test_sigterm_and_restart_with_state_keeps_account_orders_executions_an
     pd.testing.assert_frame_equal(bars_after, bars_before)       # the same market: same bars for the same times
 
 
+async def test_a_killed_gateway_loses_at_most_the_last_second(tmp_path, client_id):
+    """SIGKILL (no goodbye, no final write): what the once-a-second writer saved is there after the restart."""
+    state = tmp_path / "gw.json"
+    proc, port, _ = await start_gateway("--speed", str(SPEED), "--start", "2026-11-23T09:30", "--state", str(state),
+                                        "--log-level", "DEBUG")
+    writes: list[int] = []
+    wrote = asyncio.Event()
+
+    async def drain_log():          # read stderr all along (a full pipe would block the gateway's logging)
+        while line := await proc.stderr.readline():
+            if b"state written to" in line:
+                writes.append(1)
+                wrote.set()
+
+    drain = asyncio.ensure_future(drain_log())
+    try:
+        async with IBClient(port=port, client_id=client_id, trading=True, clock_speed=SPEED) as c:
+            await trade_a_little(c)
+            before = await account_view(c)
+            # the second write from now on started after everything above happened: wait for it on the log
+            seen = len(writes)
+            while len(writes) < seen + 2:
+                wrote.clear()
+                await asyncio.wait_for(wrote.wait(), 30)
+    finally:
+        proc.kill()
+        await proc.wait()
+        await drain
+    proc, port, _ = await start_gateway("--speed", str(SPEED), "--state", str(state))
+    try:
+        async with IBClient(port=port, client_id=client_id, trading=True, clock_speed=SPEED) as c:
+            after = await account_view(c)
+    finally:
+        await stop_gateway(proc)
+    pd.testing.assert_frame_equal(after["positions"], before["positions"])
+    pd.testing.assert_frame_equal(after["orders"], before["orders"])
+    assert after["executions"] == before["executions"]
+
+
 async def test_existing_state_file_refuses_contradicting_flags_and_garbage(tmp_path):
     state = tmp_path / "gw.json"
     async with PaperGateway(port=0, seed=3, start=SESSION_OPEN, state=state):
