@@ -237,6 +237,10 @@ class StateFile:
     def __init__(self, gw: PaperGateway, path: str | os.PathLike) -> None:
         self.gw = gw
         self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise StateError(f"cannot keep the gateway state in {self.path}: folder {self.path.parent} does not exist")
+        if self.path.is_dir():
+            raise StateError(f"cannot keep the gateway state in {self.path}: it is a folder (give a file name)")
         self.writes = 0
         self.last_bytes = 0
         self.last_seconds = 0.0       # wall time of the last write (snapshot + encode + write)

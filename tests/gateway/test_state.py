@@ -150,6 +150,10 @@ async def test_existing_state_file_refuses_contradicting_flags_and_garbage(tmp_p
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 2 and word in err.decode(), err.decode()
+    with pytest.raises(StateError, match="does not exist"):
+        PaperGateway(port=0, state=tmp_path / "no" / "such" / "gw.json")
+    with pytest.raises(StateError, match="Is a directory|is a folder"):
+        PaperGateway(port=0, state=tmp_path)
     junk = tmp_path / "junk.json"
     junk.write_text('{"hello": 1}')
     with pytest.raises(StateError, match="not a breakout_kit gateway state file"):
