@@ -31,6 +31,7 @@ from breakout_kit.client.iblib import NAME as LIBRARY  # noqa: F401  (the CLI tu
 from breakout_kit.client.orders import Bracket, PlacedOrder, orders_frame
 from breakout_kit.client.pacer import HistoryPacer
 from breakout_kit.client.realtime import Execution, RealTimeBars
+from breakout_kit.client.scanner import ScanSubscription, subscription, tag_values
 from breakout_kit.core import bars
 
 log = logging.getLogger("breakout_kit.client.ib_client")
@@ -455,6 +456,36 @@ class IBClient:
         """
         self._require_connection()
         return RealTimeBars(self.ib, contract, what, use_rth)
+
+    # ---- scanner ------------------------------------------------------------------------------------------------
+    def subscribe_scan(self, scan_code: str, rows: int = 10, *, above_price: float | None = None,
+                       below_price: float | None = None, above_volume: float | None = None,
+                       market_cap_above: float | None = None, market_cap_below: float | None = None,
+                       location: str = "STK.US.MAJOR", stock_type: str = "ALL",
+                       filters: dict[str, float] | None = None) -> ScanSubscription:
+        """Subscribe to a market scan (``"TOP_PERC_GAIN"``, ``"MOST_ACTIVE"`` ...; see ``client.scanner``): its
+        ``update_event`` emits a DataFrame[rank, symbol, con_id, currency, market_name] every time TWS refreshes
+        it (about every 30 s). Limits are in USD / shares; ``filters`` are TWS's advanced filter tags
+        (e.g. ``{"changePercAbove": 2}``). Re-requested after a reconnect; ``cancel()`` ends it."""
+        sub = subscription(scan_code, rows, location=location, stock_type=stock_type, above_price=above_price,
+                           below_price=below_price, above_volume=above_volume, market_cap_above=market_cap_above,
+                           market_cap_below=market_cap_below)
+        self._require_connection()
+        return ScanSubscription(self.ib, sub, tag_values(filters), self.resubscribe_event)
+
+    async def scan(self, scan_code: str, rows: int = 10, **limits) -> pd.DataFrame:
+        """One market scan now, e.g. ``await client.scan("TOP_PERC_GAIN", rows=10, above_price=5)`` ->
+        DataFrame[rank, symbol, con_id, currency, market_name], best first. Arguments as ``subscribe_scan``;
+        raises ``client.scanner.ScanError`` with TWS's message if TWS refuses the scan. The first scan of a
+        session can take seconds (the embedded gateway computes it over ~590 instruments): waits up to 60 s."""
+        scan = self.subscribe_scan(scan_code, rows, **limits)
+        try:
+            return await asyncio.wait_for(scan.next_rows(), max(self.timeout, 60.0))
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no answer to the {scan.subscription.scanCode} scan from {self.host}:{self.port} "
+                               f"within {max(self.timeout, 60.0):g} s") from None
+        finally:
+            scan.cancel()
 
     # ---- history --------------------------------------------------------------------------------------------
     async def history(self, symbol: str | Contract, duration: str = "1 D", bar_size: str = "1 min",
