@@ -38,7 +38,7 @@ _CARD: dict[str, str] = {
     "TradeSpec": "breakout_kit.watch.watcher",
     "Watchlist": "breakout_kit.watch.watchlist",
     # shell
-    "connect": "breakout_kit.connect",
+    "connect": "breakout_kit.connection",
     # notebook
     "ControlPanel": "breakout_kit.notebook.panel",
     "LiveChart": "breakout_kit.notebook.chart",
@@ -66,7 +66,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static type checkers and IDEs see the real names
     from breakout_kit.client.ib_client import IBClient
     from breakout_kit.client.ingest import ingest, load
-    from breakout_kit.connect import connect
+    from breakout_kit.connection import connect
     from breakout_kit.core.backtest import BacktestResult, backtest, backtest_many
     from breakout_kit.core.bars import Bar
     from breakout_kit.core.breakout import BreakoutDetector, BreakoutRule, Signal, scan

@@ -29,9 +29,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from breakout_kit.cli.commands import COMMAND_WORDS, Session, error_line, one_line, report_fills
+from breakout_kit.cli.commands import COMMAND_WORDS, Console, error_line, one_line, report_fills
 from breakout_kit.client.config import mask_account  # the connected line ends up in logs and pastes
-from breakout_kit.connect import connect, embedded_gateway, uses_embedded
+from breakout_kit.connection import connect, embedded_gateway, uses_embedded
 
 ConnectFn = Callable[..., Awaitable[Any]]
 
@@ -154,7 +154,7 @@ def gw_speed(args: argparse.Namespace, default_speed: float) -> float:
 
 def connect_args(args: argparse.Namespace, default_speed: float, say: Callable[[str], None], *,
                  trading: bool | None = None) -> dict[str, Any]:
-    """``connect()``'s keyword arguments from the common flags (the one TWS-or-embedded path, connect.py)."""
+    """``connect()``'s keyword arguments from the common flags (the one TWS-or-embedded path, connection.py)."""
     embedded = wants_embedded(args)
     kwargs: dict[str, Any] = {"host": args.host, "port": args.port, "client_id": args.client_id,
                                   "trading": args.trading if trading is None else trading,
@@ -188,7 +188,7 @@ def printer() -> Callable[[str], None]:
     return out
 
 
-async def command_loop(session: Session, reader) -> None:
+async def command_loop(session: Console, reader) -> None:
     """Read a line, execute it, print the reply; until quit or end of input."""
     while True:
         line = await reader.readline()
@@ -204,7 +204,7 @@ async def interactive(args: argparse.Namespace, *, connect_fn: ConnectFn = conne
                       **session_kwargs: Any) -> int:
     """The default subcommand: connect, run the command loop and watchers until quit/EOF/signal, clean up.
 
-    ``connect_fn`` and ``session_kwargs`` (``Session``'s factories) let tests run the real loop with fakes."""
+    ``connect_fn`` and ``session_kwargs`` (``Console``'s factories) let tests run the real loop with fakes."""
     from breakout_kit.cli.prompt import make_reader, output_context, stdin_is_tty
 
     tty = stdin_is_tty()
@@ -238,7 +238,7 @@ async def interactive(args: argparse.Namespace, *, connect_fn: ConnectFn = conne
                     + ("; type help" if tty else ""))
                 stack.callback(_report_connection_changes(client, out))  # unhooked before our own disconnect
                 stack.callback(report_fills(client, out))
-                session = Session(client, out=out, trading=args.trading, debug=args.debug, **session_kwargs)
+                session = Console(client, out=out, trading=args.trading, debug=args.debug, **session_kwargs)
                 stack.push_async_callback(session.aclose, SHUTDOWN_TIMEOUT)
                 reader = make_reader(words, tty)
                 stack.callback(reader.close)
@@ -297,7 +297,7 @@ async def _bounded(aw, timeout: float = SHUTDOWN_TIMEOUT) -> None:
 async def run(argv: list[str] | None = None, **inject: Any) -> int:
     """The CLI as a coroutine: parse flags, dispatch to the subcommand, return the exit code.
 
-    ``inject`` (tests only): ``connect_fn`` and ``Session`` factories handed to the interactive loop."""
+    ``inject`` (tests only): ``connect_fn`` and ``Console`` factories handed to the interactive loop."""
     args = build_parser().parse_args(argv)
     configure_logging(args.debug, printer())
     if args.command == BENCH:  # flags before `bench`: its main() runs its own loop, so it can't run in ours

@@ -1,8 +1,8 @@
 """The CLI's command language: parsing, the command table and the dispatcher.
 
-Everything here runs on the one event loop and never blocks it. ``Session.execute(line)`` turns one input line into
+Everything here runs on the one event loop and never blocks it. ``Console.execute(line)`` turns one input line into
 a ``Reply`` (text to print, and whether to quit); it never raises for bad input: every failure becomes exactly one
-``error: ...`` line. Long work (watchers, ingest) runs as tasks the session owns, and ``Session.aclose()`` ends them.
+``error: ...`` line. Long work (watchers, ingest) runs as tasks the session owns, and ``Console.aclose()`` ends them.
 
 The session only talks to the client through the pinned IBClient API and builds watchers through a factory, so tests
 can drive it in-process with small fakes.
@@ -286,7 +286,7 @@ async def _default_ingest(client, symbols, duration, bar_size, dest):
 
 
 @dataclass
-class Session:
+class Console:
     """The command loop's state: the client, the watchers and background tasks, and where output goes.
 
     ``out`` prints one chunk of text (the CLI points it at stdout, above the prompt in a terminal).

@@ -19,7 +19,7 @@ from typing import Any
 
 from breakout_kit.cli.commands import format_table, one_line, parse_symbol, report_fills, signal_line
 from breakout_kit.client.config import mask_account
-from breakout_kit.connect import connect
+from breakout_kit.connection import connect
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.watch.watcher import TradeSpec
 from breakout_kit.watch.watchlist import Watchlist

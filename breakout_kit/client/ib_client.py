@@ -51,7 +51,7 @@ _END = re.compile(r"^(\d{8}( \d{2}:\d{2}:\d{2}( \S+)?)?|\d{8}-\d{2}:\d{2}:\d{2})
 def _check_history_args(duration: object, bar_size: object, what: object, use_rth: object,
                         end: object) -> tuple[str, str]:
     """IB's spelling of (duration, bar_size); ValueError/TypeError for anything TWS would refuse."""
-    size = bars.bar_size(bar_size)          # type: ignore[arg-type]  (it checks the type itself)
+    size = bars.bar_size(bar_size)          # type: ignore[arg-type]  # it checks the type itself
     span = bars.duration(duration)          # type: ignore[arg-type]
     if what not in HISTORY_WHAT:
         raise ValueError(f"what must be one of {', '.join(HISTORY_WHAT)}; got {what!r}")
@@ -247,7 +247,8 @@ class IBClient:
             await callback()
 
     async def __aenter__(self) -> Self:
-        return await self.connect()
+        await self.connect()
+        return self
 
     async def __aexit__(self, *exc) -> None:
         await self.disconnect()

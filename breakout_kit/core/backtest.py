@@ -102,11 +102,11 @@ def _gaps(index: pd.Index) -> list[dict]:
     """Plotly rangebreaks for the pauses between sessions: gaps over 4x the usual bar spacing."""
     if len(index) < 3 or not isinstance(index, pd.DatetimeIndex):
         return []
-    step = index[1:] - index[:-1]
+    step = pd.Series(index[1:] - index[:-1])
     spacing = step.median()
     wall = "%Y-%m-%d %H:%M:%S"  # plotly draws wall-clock times and ignores offsets
-    return [{"bounds": [(index[i] + spacing).strftime(wall), index[i + 1].strftime(wall)]}
-            for i in np.flatnonzero(step > 4 * spacing)]
+    return [{"bounds": [(index[int(i)] + spacing).strftime(wall), index[int(i) + 1].strftime(wall)]}
+            for i in np.flatnonzero((step > 4 * spacing).to_numpy())]
 
 
 def _session_last_bar(times: pd.DatetimeIndex, tz: str) -> np.ndarray:
@@ -226,7 +226,7 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
             continue
         ep = float(e_price[j])
         j += 1
-        q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / ep))
+        q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / ep))  # type: ignore[operator]
         if q <= 0:
             continue
         tp = ep * (100.0 + tp_pct) / 100.0
@@ -276,8 +276,7 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
         "exit_reason": np.asarray(rec_reason, dtype=object), "bars_held": xi_a - ei_a,
     }, columns=TRADE_COLUMNS)
 
-    equity = _equity_curve(n, c, ei_a, xi_a, ep_a, q_a, fee_in, pnl, capital)
-    equity = pd.Series(equity, index=times, name="equity")
+    equity = pd.Series(_equity_curve(n, c, ei_a, xi_a, ep_a, q_a, fee_in, pnl, capital), index=times, name="equity")
     held = (xi_a - ei_a + (1 - first_check)).sum() if len(ei_a) else 0
     stats = _stats(trades, equity, capital, held, n, int(sig_idx.size))
     bars = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v}, index=times)

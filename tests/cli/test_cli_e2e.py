@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import signal
 import time
 
-import pytest
 from cli_proc import PipedCli, PtyCli
 
 START = "2026-11-23T09:30:00-05:00"  # tests/conftest.py SESSION_OPEN
 FAST = ("--sim", "--speed", "600", "--start", START)
 
 
-def _missing() -> str | None:
-    for mod, names in {"breakout_kit.gateway": ["PaperGateway"], "breakout_kit.client.ib_client": ["IBClient"],
-                       "breakout_kit.watch.watcher": ["BreakoutWatcher", "TradeSpec"]}.items():
-        try:
-            m = importlib.import_module(mod) if importlib.util.find_spec(mod) else None
-        except ImportError:
-            m = None
-        if m is None or not all(hasattr(m, n) for n in names):
-            return f"needs {mod}.{'/'.join(names)} (pinned API, not landed yet)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
-
-
-def _gateway_handles(msg_id: int) -> bool:
-    """True once the embedded gateway handles incoming message ``msg_id``."""
-    try:
-        from breakout_kit.gateway import server, session
-    except ImportError:
-        return False
-    server._load_handlers()
-    return msg_id in session.HANDLERS
-
-
-needs_orders = pytest.mark.skipif(not _gateway_handles(3),
-                                  reason="needs gateway orders (issue #4: placeOrder not handled yet)")
-HAS_ACCOUNT_SUMMARY = _gateway_handles(62)  # reqAccountSummary
 
 
 async def _retry(cli: PipedCli, command: str, pattern: str, attempts: int = 20) -> str:
@@ -79,9 +49,8 @@ async def test_watch_signal_status_positions_quit():
         assert int(row.split()[4]) >= 1, row  # the live signal is counted (columns: symbol state bar price signals)
         await cli.send("positions")
         await cli.expect(r"^no positions$")
-        if HAS_ACCOUNT_SUMMARY:
-            await cli.send("account")
-            await cli.expect(r"NetLiquidation")
+        await cli.send("account")
+        await cli.expect(r"NetLiquidation")
         await cli.send("quit")
         t2 = time.monotonic()
         code, _, err = await cli.finish()
@@ -96,7 +65,6 @@ async def test_watch_signal_status_positions_quit():
             await cli.proc.wait()
 
 
-@needs_orders
 async def test_bracket_place_cancel_fill_positions():
     cli = await PipedCli.start(*FAST, "--trading")
     try:
@@ -160,7 +128,6 @@ async def test_sigterm_with_watchers_running_exits_zero():
     assert time.monotonic() - t0 < 5
 
 
-@needs_orders
 async def test_demo_runs_and_summarizes(tmp_path):
     html = tmp_path / "demo.html"
     cli = await PipedCli.start("demo", "--symbols", "AAPL,MSFT", "--minutes", "35", "--speed", "600",

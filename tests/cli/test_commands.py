@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from breakout_kit.cli.commands import (
     COMMANDS,
     CommandError,
-    Session,
+    Console,
     help_text,
     parse_bar_size,
     parse_duration,
@@ -26,7 +26,7 @@ from breakout_kit.cli.commands import (
 
 def make_session(trading=False):
     lines: list[str] = []
-    session = Session(FakeClient(trading=trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
+    session = Console(FakeClient(trading=trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
                       rule_factory=fake_rule, trade_factory=fake_trade, ingest_fn=fake_ingest)
     return session, lines
 
@@ -274,7 +274,7 @@ async def test_ingest_of_daily_bars_shows_session_dates():
                              "first": [date(2025, 12, 1)], "last": [date(2026, 11, 30)]})
 
     lines: list[str] = []
-    session = Session(FakeClient(), out=lines.append, watcher_factory=FakeWatcher, rule_factory=fake_rule,
+    session = Console(FakeClient(), out=lines.append, watcher_factory=FakeWatcher, rule_factory=fake_rule,
                       trade_factory=fake_trade, ingest_fn=daily_ingest)
     await session.execute("ingest AAPL duration=1 Y bar=1d dest=/tmp/x")
     await asyncio.wait_for(asyncio.gather(*session.tasks), 5)

@@ -21,8 +21,10 @@ def ohlcv(b):
 
 
 async def test_format_1_and_2_same_bars(ib, gateway):
-    f1 = await ib.reqHistoricalDataAsync(AAPL, "", "1 D", "1 min", "TRADES", False, 1)
-    f2 = await ib.reqHistoricalDataAsync(AAPL, "", "1 D", "1 min", "TRADES", False, 2)
+    # one fixed end for both requests: with "" (now) a minute may complete between them on a loaded machine
+    end = gateway.now().replace(second=0, microsecond=0).astimezone(timezone.utc).strftime("%Y%m%d-%H:%M:%S")
+    f1 = await ib.reqHistoricalDataAsync(AAPL, end, "1 D", "1 min", "TRADES", False, 1)
+    f2 = await ib.reqHistoricalDataAsync(AAPL, end, "1 D", "1 min", "TRADES", False, 2)
     assert len(f1) == len(f2) > 300
     assert all(b.date.tzinfo is not None for b in f1)          # formatDate=1 carries the zone: aware
     assert f2[0].date.tzinfo is not None and f2[0].date.utcoffset() == timedelta(0)

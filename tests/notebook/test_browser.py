@@ -22,7 +22,7 @@ from nb_browser import (
     wait_idle,
 )
 
-from breakout_kit.connect import SPEED_ENV
+from breakout_kit.connection import SPEED_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"

@@ -16,16 +16,6 @@ from breakout_kit.client.ib_client import IBClient
 from breakout_kit.core.breakout import BreakoutRule, scan
 from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
 
-
-def gateway_handles(msg_id: int) -> bool:
-    """Whether the gateway has a handler for incoming ``msg_id`` (e.g. 3 = placeOrder once orders landed)."""
-    from breakout_kit.gateway.server import _load_handlers
-    from breakout_kit.gateway.session import HANDLERS
-
-    _load_handlers()
-    return msg_id in HANDLERS
-
-
 SESSION_OPEN = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("America/New_York"))   # as tests/conftest.py
 RULE = BreakoutRule(lookback=10)       # short channel: plenty of signals to compare in a few simulated hours
 OHLCV = ["open", "high", "low", "close", "volume"]
