@@ -48,6 +48,7 @@ MINUTE = 60 // BAR
 WEEK = 7 * 86400                     # "1 week" bars: one per calendar week (Monday-Sunday) with sessions
 MONTH = 30 * 86400                   # "1 month" bars: one per calendar month with sessions
 _CACHE_DAYS = 160
+_CLOSED_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ class Market:
         self.plant_breakouts = bool(plant_breakouts)
         self._plants: dict[tuple[str, date], list[Plant]] = {}
         self._cache: OrderedDict[tuple[str, date], DayBars] = OrderedDict()
+        self._closed: set[tuple[str, date]] = set()
         self._daily: dict[tuple[str, date, bool, str], Bar] = {}
         # default plants are computed per symbol when its start day is generated (lazy: start-up does not grow
         # with the universe)
@@ -243,9 +245,14 @@ class Market:
         if got is not None:
             self._cache.move_to_end(key)
             return got
+        if key in self._closed:          # the live scheduler asks every 5 s: answer closed days from a set
+            return None
         inst = self.instrument(symbol)
         g = grid(inst, d)
         if g is None:
+            if len(self._closed) >= _CLOSED_MAX:
+                self._closed.clear()
+            self._closed.add(key)
             return None
         if inst.key != symbol:
             return self.day(inst.key, d, cache)

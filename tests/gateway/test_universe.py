@@ -101,3 +101,14 @@ async def test_eurusd_real_time_midpoint_bars(ib):
     trades = ib.reqRealTimeBars(fx, 5, "TRADES", False)
     await wait_until(ib, lambda: errors, timeout=5, what="the refusal of TRADES bars")
     assert errors[0][1] == 420 and not trades
+
+
+def test_universe_lookups(gateway):
+    uni = gateway.universe
+    assert uni.get("eurusd") is uni.get("EUR/USD") is uni.get("EUR.USD")
+    assert uni.get("brk b").con_id == 72063691 and uni.get("NOPE") is None
+    assert uni.resolve(symbol="EUR", sec_type="CASH", currency="USD", exchange="IDEALPRO").key == "EUR.USD"
+    assert uni.resolve(symbol="EUR", sec_type="CASH", currency="USD", exchange="SMART") is None
+    assert uni.resolve(symbol="AAPL", exchange="ISLAND").primary == "NASDAQ"
+    assert uni.resolve(symbol="AAPL", exchange="NYSE") is None
+    assert uni.resolve(con_id=756733, symbol="QQQ") is None          # conId and symbol disagree
