@@ -75,10 +75,13 @@ async def test_eurusd_qualifies_on_idealpro(ib):
         assert (await ib.qualifyContractsAsync(Forex(pair)))[0].conId, pair
 
 
-async def test_eurusd_quotes_history_but_no_trades(ib):
+async def test_eurusd_quotes_history_but_no_trades(ib, gateway):
     fx = Forex("EURUSD")
-    got = {what: await ib.reqHistoricalDataAsync(fx, "", "1 D", "1 hour", what, False, 2)
+    # one fixed end for the three requests: with "" (now) an hour may turn between them on a busy machine
+    end = gateway.now().astimezone(timezone.utc).strftime("%Y%m%d-%H:%M:%S")
+    got = {what: await ib.reqHistoricalDataAsync(fx, end, "1 D", "1 hour", what, False, 2)
            for what in ("MIDPOINT", "BID", "ASK")}
+    assert len(got["MIDPOINT"]) == len(got["BID"]) == len(got["ASK"])
     assert len(got["MIDPOINT"]) >= 9                               # forex trades around the clock: from midnight
     for m, b, a in zip(got["MIDPOINT"], got["BID"], got["ASK"]):
         assert b.close < m.close < a.close and 0.5 < m.close < 2.0
