@@ -29,6 +29,9 @@ _CARD: dict[str, str] = {
     "backtest": "breakout_kit.core.backtest",
     "backtest_many": "breakout_kit.core.backtest",
     "BacktestResult": "breakout_kit.core.backtest",
+    # research (sweeps on every core or a Dask cluster)
+    "sweep": "breakout_kit.research.sweep",
+    "walk_forward": "breakout_kit.research.sweep",
     # client
     "IBClient": "breakout_kit.client.ib_client",
     "ingest": "breakout_kit.client.ingest",
@@ -74,5 +77,6 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the real names
     from breakout_kit.notebook.chart import LiveChart
     from breakout_kit.notebook.dashboard import Dashboard
     from breakout_kit.notebook.panel import ControlPanel
+    from breakout_kit.research.sweep import sweep, walk_forward
     from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
     from breakout_kit.watch.watchlist import Watchlist

@@ -35,7 +35,8 @@ ALLOWED = {
     "gateway": {"core"},
 }
 ALLOWED[""] = set(ALLOWED)       # breakout_kit/__init__.py: the card (lazily, by name; eagerly only for type checkers)
-THIRD_PARTY_CORE = {"numpy", "pandas"}
+# exchange_calendars: a pure computation library (the NYSE calendar, core/calendar.py), like pandas
+THIRD_PARTY_CORE = {"numpy", "pandas", "exchange_calendars"}
 LAZY_IN_CORE = {"plotly", "tqdm", "breakout_kit.notebook.plots"}
 IB_LIBRARIES = {"ib_insync", "ib_async", "eventkit"}
 CARD = ["Bar", "BreakoutRule", "Signal", "BreakoutDetector", "scan", "backtest", "backtest_many", "BacktestResult",

@@ -64,7 +64,8 @@ class ControlPanel(W.VBox):
     ``panel.charts`` map symbol to watcher / chart; ``panel.stop(symbol)``, ``panel.stop_all()``,
     ``await panel.aclose()``; ``await panel.settle()`` waits until widget events handed to the loop are handled;
     ``await panel.next_signal(timeout)`` (live signals only; ``history=True`` adds backfill replays) and
-    ``await panel.wait_bars(n, timeout)`` pace a notebook on events.
+    ``await panel.wait_bars(n, timeout)`` pace a notebook on events. ``panel.watch_scan("TOP_PERC_GAIN", 10)`` (the
+    "Top 10 gainers" button) keeps watchers on a market scan's rows.
     Paper trading controls (qty, TP %, SL %) are enabled only when ``client.trading`` is true.
     """
 
@@ -114,6 +115,10 @@ class ControlPanel(W.VBox):
         self.min_rel_volume = W.BoundedFloatText(value=min_rel_volume, min=0.0, max=1000.0, step=0.1,
                                                  description="min rel vol", **short)
         self.stop_all_button = W.Button(description="Stop all", button_style="danger", icon="stop-circle")
+        self.scan_button = W.Button(description="Top 10 gainers", icon="list-ol",
+                                    tooltip="watch the top 10 % gainers of the market scanner (refreshed ~30 s)")
+        self.scan = None           # the ScanSubscription of watch_scan(), if any
+        self._scan_started: set[str] = set()
         self.trade_enabled = W.Checkbox(value=False, description="bracket on signals", indent=False)
         self.quantity = W.BoundedIntText(value=10, min=1, max=1_000_000, description="qty", **short)
         self.take_profit_pct = W.BoundedFloatText(value=1.0, min=0.01, max=99.0, step=0.1, description="TP %",
@@ -131,6 +136,7 @@ class ControlPanel(W.VBox):
         # Handlers: hand the event to the loop, nothing else (they may run on a kernel subshell thread).
         self.symbol.on_action(lambda action, text: self._post(self._on_action, action, text))
         self.stop_all_button.on_click(lambda _b: self._post(self.stop_all))
+        self.scan_button.on_click(lambda _b: self._post(self.watch_scan, "TOP_PERC_GAIN", 10))
         self.errors.clear_button.on_click(lambda _b: self._post(self.errors.clear))
         self.symbol.observe(lambda change: self._post(self._on_symbol_typed, change["new"]), names="value")
         self._trading_widgets = (self.trade_enabled, self.quantity, self.take_profit_pct, self.stop_loss_pct)
@@ -141,7 +147,7 @@ class ControlPanel(W.VBox):
         trading_box = W.HBox(list(self._trading_widgets))
         super().__init__([
             self.status,
-            W.HBox([self.symbol, self.stop_all_button]),
+            W.HBox([self.symbol, self.stop_all_button, self.scan_button]),
             W.HBox([self.lookback, self.bar_size, self.trigger, self.direction, self.min_rel_volume]),
             trading_box,
             self.table,
@@ -323,11 +329,50 @@ class ControlPanel(W.VBox):
             watcher.stop()
         self._refresh_table()
 
+    def watch_scan(self, scan_code: str = "TOP_PERC_GAIN", rows: int = 10, **limits):
+        """Watch the top ``rows`` of a market scan (``client.subscribe_scan``; limits as there): a watcher starts
+        for every symbol in the scan, and the watchers the scan started stop when their symbol leaves it, at each
+        refresh (~30 s). Watchers started by hand are left alone. Returns the scan subscription (its ``rows`` is
+        the current list); ``stop_scan()`` ends it. Needs a running loop."""
+        asyncio.get_running_loop()
+        self.stop_scan()
+        self.scan = self.client.subscribe_scan(scan_code, rows, **limits)
+        self.scan.update_event += self._on_scan_rows
+        self.scan.error_event += lambda code, msg: self.tasks.report(ValueError(f"scan {scan_code}: {msg}"))
+        return self.scan
+
+    def stop_scan(self) -> None:
+        """End the scan of ``watch_scan`` (its watchers keep running; ``stop_all()`` stops them)."""
+        scan, self.scan = self.scan, None
+        if scan is not None:
+            scan.update_event -= self._on_scan_rows
+            scan.cancel()
+        self._scan_started = set()
+
+    def _on_scan_rows(self, frame) -> None:
+        wanted = [str(s) for s in frame["symbol"]]
+        for symbol in sorted(self._scan_started - set(wanted)):
+            watcher = self.watchers.get(symbol)
+            if watcher is not None and getattr(watcher, "state", None) not in _FINISHED:
+                watcher.stop()
+            self._scan_started.discard(symbol)
+        for symbol in wanted:
+            watcher = self.watchers.get(symbol)
+            if watcher is None or getattr(watcher, "state", None) in _FINISHED:
+                try:
+                    self.start(symbol)
+                except Exception as exc:  # noqa: BLE001 - one symbol's failure must not stop the others
+                    self.tasks.report(exc, f"scan {symbol}")
+                    continue
+                self._scan_started.add(symbol)
+        self._refresh_table()
+
     async def aclose(self) -> None:
         """Stop all watchers, wait for them to end, draw the charts' last picture and cancel leftover tasks.
 
         The charts stay on screen (marked stopped); ``chart.close()`` would remove one from the page.
         """
+        self.stop_scan()
         self.stop_all()
         # Failures were already reported in the error area by the tasks' done-callbacks.
         await asyncio.gather(*self.watchers.values(), return_exceptions=True)

@@ -29,6 +29,7 @@ from breakout_kit.client.events import Event
 from breakout_kit.core.bars import BarAggregator, bar_seconds, live_bar_size, whole_numbers
 from breakout_kit.core.breakout import Bar, BreakoutDetector, BreakoutRule, Signal
 
+NEW_YORK = ZoneInfo("America/New_York")  # refused-bracket messages show New York time, like SIGNAL lines
 log = logging.getLogger("breakout_kit.watch.watcher")
 
 STATES = ("starting", "backfilling", "live", "reconnecting", "stopped", "failed")
@@ -361,9 +362,10 @@ class BreakoutWatcher:
                 lambda: self.client.place_buy_bracket_pct_async(
                     self.symbol, spec.quantity, spec.take_profit_pct, spec.stop_loss_pct,
                     order_ref=order_ref_for(self.symbol, signal)),
-                what=f"placing the bracket for {signal.time:%H:%M}")
+                what=f"placing the bracket for {signal.time.astimezone(NEW_YORK):%H:%M}")
         except Exception as e:  # noqa: BLE001 -- a refused order must not kill the watcher; keep the reason
-            message = f"{signal.time:%Y-%m-%d %H:%M} {self.symbol}: {e}"
+            # New York time, like the SIGNAL line it follows (bar times are UTC)
+            message = f"{signal.time.astimezone(NEW_YORK):%Y-%m-%d %H:%M} {self.symbol}: {e}"
             self.trade_errors.append(message)
             log.warning("bracket not placed: %s", message)
             return

@@ -211,8 +211,9 @@ async def test_scripted_plan_every_kind_then_client_is_streaming(gateway, client
                          what="reconnected")
         bars = c.ib.reqRealTimeBars(SPY, 5, "TRADES", False)
         await wait_until(c.ib, lambda: len(bars) >= 2, what="bars after the plan")
-        # drop, drop_all, refuse and restart each cost one connection; lost_* keep it
-        assert c.reconnects >= 3
+        # drop, drop_all, refuse and restart each cost the connection it has then; lost_* keep it. Faults 50 ms apart
+        # may land while the client is still reconnecting from the previous one, so at least one reconnect
+        assert c.reconnects >= 1
     assert gateway.faults.injected["lost"] == gateway.faults.injected["restored"] == 2
 
 
@@ -256,4 +257,5 @@ async def test_command_line_rejects_bad_faults_option():
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2 and out == b""
     assert err.decode().strip().splitlines() == [
-        "error: --faults wants SEED:COUNT like 7:20, got 'many' (invalid literal for int() with base 10: 'many')"]
+        ("error: --faults wants SEED:COUNT[:KIND,...] like 7:20 or 1:1:nightly_restart, got 'many' "
+         "(invalid literal for int() with base 10: 'many')")]

@@ -64,7 +64,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     assert "Traceback" not in stderr_of(ran)
     assert "Warning" not in stderr_of(ran)  # a reader sees any warning as something broken
     shown = everything_shown(ran)
-    assert ACCOUNT not in shown  # the account is masked in every output
+    assert ACCOUNT not in shown and not re.search(r"\bDU\d{5,}", shown)  # masked in every output (DU***4567)
     if name != "02_research_backtest":
         assert "DU***4567" in shown
     for utc in ("+00:00", "UTC"):  # one clock on screen: New York
@@ -73,7 +73,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     if name == "01_quickstart":
         assert "breakout at" in text and "'stopped'" in text
     elif name == "03_paper_trading":
-        assert "breakout at" in text
+        assert "breakout at" in text and "account=DU***" in text
         assert re.search(r"SPY\s+10\s", text)  # the position in shares: 10, not 10.0
 
 

@@ -174,6 +174,9 @@ async def test_trading_disabled_records_error_and_keeps_watching(client):
     w.start()
     await until(w.bar_event, lambda: bool(w.trade_errors))       # the first live up-signal tried to trade
     assert "trading is disabled" in w.trade_errors[0]
+    # stamped with the signal's bar in New York time, like the SIGNAL line it follows (not UTC)
+    stamps = {f"{sig.time.astimezone(ZoneInfo('America/New_York')):%Y-%m-%d %H:%M} TSLA: " for sig in w.signals}
+    assert w.trade_errors[0][:len("2026-11-23 09:30 TSLA: ")] in stamps, (w.trade_errors[0], stamps)
     assert w.state == "live" and w.orders == [] and client.ib.trades() == []
     n = w.bars_seen
     await until(w.bar_event, lambda: w.bars_seen > n)             # and the watcher keeps going
