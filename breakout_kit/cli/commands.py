@@ -12,6 +12,7 @@ can drive it in-process with small fakes.
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
 import string
 import textwrap
@@ -43,6 +44,7 @@ from breakout_kit.cli.parsing import (
     parse_duration,
     parse_flag,
     parse_float,
+    parse_int,
     parse_symbol,
     split_args,
     too_long,
@@ -105,6 +107,9 @@ COMMANDS: list[Command] = [
             (), ("flatten AAPL", "flatten all")),
     Command("pnl", "pnl", "today's profit and loss of the account: daily, unrealized, realized", "cmd_pnl", (),
             ("pnl",)),
+    Command("scan", "scan CODE [rows=10] [price>X] [price<X] [volume>N] [cap>USD] [cap<USD]",
+            "market scanner: top_perc_gain, top_perc_lose, most_active, hot_by_volume, high_vs_13w_hi", "cmd_scan",
+            (), ("scan top_perc_gain", "scan most_active rows=5 price>10 volume>1000000")),
 ]
 
 
@@ -360,6 +365,22 @@ class Console(TradingCommands):
         if not found:
             return Reply("no symbols known")
         return Reply(f"{len(found)} symbols{note}:\n" + textwrap.fill(" ".join(found), width=110))
+
+    async def cmd_scan(self, positional, options) -> Reply:
+        self._no_options(options, {"rows"})
+        if not positional:
+            raise CommandError("usage: " + COMMAND_INDEX["scan"].usage)
+        names = {("price", ">"): "above_price", ("price", "<"): "below_price", ("volume", ">"): "above_volume",
+                 ("cap", ">"): "market_cap_above", ("cap", "<"): "market_cap_below"}
+        limits: dict[str, float] = {}
+        for tok in positional[1:]:
+            m = re.fullmatch(r"(price|volume|cap)([<>])(.+)", tok.strip().lower())
+            if m is None or (m.group(1), m.group(2)) not in names:
+                raise CommandError(f"bad scan filter {tok!r}: use price>X, price<X, volume>N, cap>USD or cap<USD")
+            limits[names[m.group(1), m.group(2)]] = parse_float(tok, m.group(3), low=0, low_open=False)
+        rows = parse_int("rows", options.get("rows", "10"), high=50)
+        frame = await self.client.scan(positional[0].upper(), rows, **limits)
+        return Reply(format_frame(frame, f"no {positional[0].lower()} rows", ["rank", "symbol"]))
 
     async def cmd_ingest(self, positional, options) -> Reply:
         self._no_options(options, {"duration", "bar", "dest"})

@@ -32,7 +32,9 @@ from breakout_kit.client.orders import Bracket, PlacedOrder, orders_frame
 from breakout_kit.client.pacer import HistoryPacer
 from breakout_kit.client.probe import Probe
 from breakout_kit.client.realtime import Execution, RealTimeBars
+from breakout_kit.client.scanner import ScanSubscription, subscription, tag_values
 from breakout_kit.core import bars
+from breakout_kit.core.bars import whole_numbers
 
 log = logging.getLogger("breakout_kit.client.ib_client")
 
@@ -470,6 +472,36 @@ class IBClient:
         pausing the socket, raw library subscriptions (``client/probe.py``). ``close()`` it when done."""
         return Probe(self.ib)
 
+    # ---- scanner ------------------------------------------------------------------------------------------------
+    def subscribe_scan(self, scan_code: str, rows: int = 10, *, above_price: float | None = None,
+                       below_price: float | None = None, above_volume: float | None = None,
+                       market_cap_above: float | None = None, market_cap_below: float | None = None,
+                       location: str = "STK.US.MAJOR", stock_type: str = "ALL",
+                       filters: dict[str, float] | None = None) -> ScanSubscription:
+        """Subscribe to a market scan (``"TOP_PERC_GAIN"``, ``"MOST_ACTIVE"`` ...; see ``client.scanner``): its
+        ``update_event`` emits a DataFrame[rank, symbol, con_id, currency, market_name] every time TWS refreshes
+        it (about every 30 s). Limits are in USD / shares; ``filters`` are TWS's advanced filter tags
+        (e.g. ``{"changePercAbove": 2}``). Re-requested after a reconnect; ``cancel()`` ends it."""
+        sub = subscription(scan_code, rows, location=location, stock_type=stock_type, above_price=above_price,
+                           below_price=below_price, above_volume=above_volume, market_cap_above=market_cap_above,
+                           market_cap_below=market_cap_below)
+        self._require_connection()
+        return ScanSubscription(self.ib, sub, tag_values(filters), self.resubscribe_event)
+
+    async def scan(self, scan_code: str, rows: int = 10, **limits) -> pd.DataFrame:
+        """One market scan now, e.g. ``await client.scan("TOP_PERC_GAIN", rows=10, above_price=5)`` ->
+        DataFrame[rank, symbol, con_id, currency, market_name], best first. Arguments as ``subscribe_scan``;
+        raises ``client.scanner.ScanError`` with TWS's message if TWS refuses the scan. The first scan of a
+        session can take seconds (the embedded gateway computes it over ~590 instruments): waits up to 60 s."""
+        scan = self.subscribe_scan(scan_code, rows, **limits)
+        try:
+            return await asyncio.wait_for(scan.next_rows(), max(self.timeout, 60.0))
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no answer to the {scan.subscription.scanCode} scan from {self.host}:{self.port} "
+                               f"within {max(self.timeout, 60.0):g} s") from None
+        finally:
+            scan.cancel()
+
     # ---- history --------------------------------------------------------------------------------------------
     async def history(self, symbol: str | Contract, duration: str = "1 D", bar_size: str = "1 min",
                       what: str = "TRADES", use_rth: bool = False, end: datetime | str = "",
@@ -733,8 +765,10 @@ class IBClient:
                          "market_price": float(m.marketPrice) if m else math.nan,
                          "market_value": float(m.marketValue) if m else math.nan,
                          "unrealized_pnl": float(m.unrealizedPNL) if m else math.nan})
-        return pd.DataFrame(rows, columns=["account", "symbol", "position", "avg_cost", "market_price",
-                                           "market_value", "unrealized_pnl"])
+        frame = pd.DataFrame(rows, columns=["account", "symbol", "position", "avg_cost", "market_price",
+                                            "market_value", "unrealized_pnl"])
+        frame["position"] = whole_numbers(frame["position"])  # shares: 10, not 10.0
+        return frame
 
     async def pnl(self) -> dict[str, float]:
         """Today's profit and loss of the account (``reqPnL``): ``{"daily", "unrealized", "realized"}``; NaN where
@@ -815,6 +849,7 @@ def bars_to_frame(bars) -> pd.DataFrame:
         "close": [b.close for b in bars], "volume": [float(b.volume) for b in bars],
         "average": [b.average for b in bars], "barCount": [b.barCount for b in bars],
     }, index=index.rename("time"))
+    frame["volume"] = whole_numbers(frame["volume"])  # share counts: 120100, not 120100.0
     return frame
 
 

@@ -68,6 +68,8 @@ StopOrder = lib.StopOrder
 Trade = lib.Trade
 BarData = lib.BarData
 RealTimeBar = lib.RealTimeBar
+ScannerSubscription = lib.ScannerSubscription
+TagValue = lib.TagValue
 #: eventkit's Event class, as the chosen library uses it (``ib.updateEvent`` etc. are instances of it).
 Event = lib.Event
 util = lib.util
@@ -75,6 +77,6 @@ RequestError = importlib.import_module(f"{NAME}.wrapper").RequestError
 
 __all__ = [
     "CHOICES", "ENV", "IB", "NAME", "VERSION", "BarData", "Contract", "Event", "Forex", "LimitOrder", "MarketOrder",
-    "Order",
-    "RealTimeBar", "RequestError", "Stock", "StopOrder", "Trade", "choose", "lib", "util",
+    "Order", "RealTimeBar", "RequestError", "ScannerSubscription", "Stock", "StopOrder", "TagValue", "Trade", "choose",
+    "lib", "util",
 ]

@@ -184,7 +184,7 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                 contract = await client.qualify(symbol)
                 folder = dataset_dir(dest, symbol, bar_size)
                 try:
-                    have = load(dest, symbol, bar_size)
+                    have = _load_one(dest, symbol, bar_size, None, None)
                 except FileNotFoundError:
                     have = None
                 row["resumed"] = have is not None
@@ -220,7 +220,7 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                     row["new_rows"] = len(new)
                 if frames or have is not None:
                     _set_covered_from(folder, limit if covered is None else min(limit, covered))
-                total = load(dest, symbol, bar_size) if frames or have is not None else None
+                total = _load_one(dest, symbol, bar_size, None, None) if frames or have is not None else None
                 if total is not None:
                     row.update(rows=len(total), first=bar_label(total.index[0], bar_size),
                                last=bar_label(total.index[-1], bar_size))

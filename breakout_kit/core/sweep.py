@@ -151,7 +151,8 @@ def plan_sweep(grid: Mapping, fixed: Mapping | None = None) -> SweepPlan:
             raise TypeError(f"flat_at_session_end must be True or False, got {flat!r}")
         trades.append(TradeParams(_check_pct("take_profit_pct", tp), _check_pct("stop_loss_pct", sl), entry,
                                   _check_holding(hold), bool(flat)))
-    rows, groups = [], []
+    rows: list = []
+    groups: list = []
     for rule in rules.values():
         members = []
         for tp in trades:

@@ -60,7 +60,7 @@ def walk_forward_symbol(bars: pd.DataFrame | None, plan: SweepPlan, train: int, 
                         *, check_only: bool = False) -> dict | None:
     """Walk-forward of one symbol: ``{"folds": DataFrame, "stitched": dict of stats}`` (module doc for folds)."""
     _check(train, test, objective)
-    if check_only:
+    if check_only or bars is None:
         return None
     f = plan.fixed
     b = bars_of(bars, f["session_tz"])

@@ -45,13 +45,17 @@ def parse_start(value: datetime | str | None) -> datetime:
 
 
 class GatewayClock:
-    """Maps event-loop time to simulated epoch seconds: ``sim = start + (loop.time() - t0) * speed``."""
+    """Maps event-loop time to simulated epoch seconds: ``sim = origin + (loop.time() - t0) * speed``.
 
-    def __init__(self, start: datetime, speed: float) -> None:
+    ``origin`` is ``start`` for a new gateway; a gateway restored from its state file resumes at the saved clock
+    position (``at``, POSIX seconds) while ``start`` stays the market's original start.
+    """
+
+    def __init__(self, start: datetime, speed: float, at: float | None = None) -> None:
         if not isinstance(speed, (int, float)) or isinstance(speed, bool) or not speed > 0:
             raise ValueError(f"speed must be a positive number of simulated seconds per second, got {speed!r}")
         self.start = start
-        self.start_epoch = start.timestamp()
+        self.start_epoch = start.timestamp() if at is None else float(at)     # the origin (see above)
         self.speed = float(speed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._t0 = 0.0

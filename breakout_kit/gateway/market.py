@@ -48,6 +48,7 @@ MINUTE = 60 // BAR
 WEEK = 7 * 86400                     # "1 week" bars: one per calendar week (Monday-Sunday) with sessions
 MONTH = 30 * 86400                   # "1 month" bars: one per calendar month with sessions
 _CACHE_DAYS = 160
+_CLOSED_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,10 @@ class Market:
     def __init__(self, seed: int = 0, start: datetime | None = None, plant_breakouts: bool = True):
         self.seed = int(seed)
         self.start = start
+        self.plant_breakouts = bool(plant_breakouts)
         self._plants: dict[tuple[str, date], list[Plant]] = {}
         self._cache: OrderedDict[tuple[str, date], DayBars] = OrderedDict()
+        self._closed: set[tuple[str, date]] = set()
         self._daily: dict[tuple[str, date, bool, str], Bar] = {}
         # default plants are computed per symbol when its start day is generated (lazy: start-up does not grow
         # with the universe)
@@ -190,6 +193,27 @@ class Market:
             del self._daily[key]
         return datetime.fromtimestamp(day_start_epoch(d) + idx * BAR, NEW_YORK)
 
+    def plants(self) -> list[tuple[str, date, int, float]]:
+        """Every instrument-day's plant list as far as it was decided (key, day, 5-second bar index, size_pct;
+        index -1 marks a day decided to have none): what the gateway's state file keeps. Undecided days get their
+        default plant from ``start`` as before, so a restored market plants exactly what the original did."""
+        out: list[tuple[str, date, int, float]] = []
+        for (key, d), ps in sorted(self._plants.items()):
+            out += [(key, d, p.index, p.size_pct) for p in ps] or [(key, d, -1, 0.0)]
+        return out
+
+    def replant(self, plants) -> None:
+        """Replace the decided plants with ``plants`` (as ``plants()`` returns them) and forget cached days."""
+        self._plants = {}
+        for key, d, index, size_pct in plants:
+            got = self._plants.setdefault((key, d), [])
+            if index >= 0:
+                got.append(Plant(int(index), float(size_pct)))
+        for ps in self._plants.values():
+            ps.sort(key=lambda p: p.index)
+        self._cache.clear()
+        self._daily.clear()
+
     def _plants_of(self, inst: Instrument, d: date) -> list[Plant]:
         """The day's plants, starting with the default one on the start day (22-27 minutes after ``start``)."""
         key = (inst.key, d)
@@ -212,24 +236,38 @@ class Market:
             raise ValueError(f"unknown symbol {symbol!r}")
         return got
 
-    def day(self, symbol: str, d: date) -> DayBars | None:
-        """The day's 5-second bars (None when closed: weekends, NYSE holidays for stocks). Cached (LRU)."""
+    def day(self, symbol: str, d: date, cache: bool = True) -> DayBars | None:
+        """The day's 5-second bars (None when closed: weekends, NYSE holidays for stocks). Cached (LRU);
+        ``cache=False`` neither reads nor fills the cache (a scan over the whole universe must not evict the days
+        live subscriptions use)."""
         key = (symbol, d)
         got = self._cache.get(key)
         if got is not None:
             self._cache.move_to_end(key)
             return got
+        if key in self._closed:          # the live scheduler asks every 5 s: answer closed days from a set
+            return None
         inst = self.instrument(symbol)
         g = grid(inst, d)
         if g is None:
+            if len(self._closed) >= _CLOSED_MAX:
+                self._closed.clear()
+            self._closed.add(key)
             return None
         if inst.key != symbol:
-            return self.day(inst.key, d)
+            return self.day(inst.key, d, cache)
         got = self._generate(inst, d, g, self._plants_of(inst, d))
+        if not cache:
+            return got
         self._cache[key] = got
         if len(self._cache) > _CACHE_DAYS:
             self._cache.popitem(last=False)
         return got
+
+    def day_open(self, symbol: str, d: date) -> int:
+        """The session's first 5-second open in price units (``day(symbol, d).o[0]``) without generating the day."""
+        inst = self.instrument(symbol)
+        return round(math.exp(self._level(inst, d)) * inst.scale)
 
     def _level(self, inst: Instrument, d: date) -> float:
         """Log price at the open of day ``d``: a slow curve (period months..years) plus daily noise."""

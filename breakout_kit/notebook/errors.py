@@ -38,8 +38,8 @@ class ErrorLog(W.VBox):
         self.dropped = 0
         self.view = W.HTML(layout=W.Layout(max_height="200px", overflow="auto"))
         self.view.add_class("bk-errors")
-        self.clear_button = W.Button(description="Clear", icon="trash", tooltip="clear the errors",
-                                     layout=W.Layout(width="80px", height="24px"))
+        self.clear_button = W.Button(description="Clear", tooltip="clear the errors",
+                                     layout=W.Layout(width="70px", height="24px"))
         self.clear_button.add_class("bk-errors-clear")
         self.header = W.HTML()
         super().__init__([W.HBox([self.header, self.clear_button]), self.view])

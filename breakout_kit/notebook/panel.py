@@ -64,7 +64,8 @@ class ControlPanel(W.VBox):
     ``panel.charts`` map symbol to watcher / chart; ``panel.stop(symbol)``, ``panel.stop_all()``,
     ``await panel.aclose()``; ``await panel.settle()`` waits until widget events handed to the loop are handled;
     ``await panel.next_signal(timeout)`` (live signals only; ``history=True`` adds backfill replays) and
-    ``await panel.wait_bars(n, timeout)`` pace a notebook on events.
+    ``await panel.wait_bars(n, timeout)`` pace a notebook on events. ``panel.watch_scan("TOP_PERC_GAIN", 10)`` (the
+    "Top 10 gainers" button) keeps watchers on a market scan's rows.
     Paper trading controls (qty, TP %, SL %) are enabled only when ``client.trading`` is true.
     """
 
@@ -114,6 +115,10 @@ class ControlPanel(W.VBox):
         self.min_rel_volume = W.BoundedFloatText(value=min_rel_volume, min=0.0, max=1000.0, step=0.1,
                                                  description="min rel vol", **short)
         self.stop_all_button = W.Button(description="Stop all", button_style="danger", icon="stop-circle")
+        self.scan_button = W.Button(description="Top 10 gainers", icon="list-ol",
+                                    tooltip="watch the top 10 % gainers of the market scanner (refreshed ~30 s)")
+        self.scan = None           # the ScanSubscription of watch_scan(), if any
+        self._scan_started: set[str] = set()
         self.trade_enabled = W.Checkbox(value=False, description="bracket on signals", indent=False)
         self.quantity = W.BoundedIntText(value=10, min=1, max=1_000_000, description="qty", **short)
         self.take_profit_pct = W.BoundedFloatText(value=1.0, min=0.01, max=99.0, step=0.1, description="TP %",
@@ -121,15 +126,17 @@ class ControlPanel(W.VBox):
         self.stop_loss_pct = W.BoundedFloatText(value=0.5, min=0.01, max=99.0, step=0.1, description="SL %",
                                                 **short)
         self.table = W.HTML()
+        self.table.add_class("bk-table")
         self.errors = ErrorLog(tz=self.tz)
         self.charts_box = W.VBox()
-        self._slots: dict[str, W.Box] = {}  # symbol -> its own box in charts_box, kept for the panel's lifetime
+        self._slots: dict[str, W.VBox] = {}  # symbol -> its own box in charts_box, kept for the panel's lifetime
         self.tasks = TaskKeeper(self.errors.report)
         self._handler_tasks: set[asyncio.Future] = set()
 
         # Handlers: hand the event to the loop, nothing else (they may run on a kernel subshell thread).
         self.symbol.on_action(lambda action, text: self._post(self._on_action, action, text))
         self.stop_all_button.on_click(lambda _b: self._post(self.stop_all))
+        self.scan_button.on_click(lambda _b: self._post(self.watch_scan, "TOP_PERC_GAIN", 10))
         self.errors.clear_button.on_click(lambda _b: self._post(self.errors.clear))
         self.symbol.observe(lambda change: self._post(self._on_symbol_typed, change["new"]), names="value")
         self._trading_widgets = (self.trade_enabled, self.quantity, self.take_profit_pct, self.stop_loss_pct)
@@ -140,7 +147,7 @@ class ControlPanel(W.VBox):
         trading_box = W.HBox(list(self._trading_widgets))
         super().__init__([
             self.status,
-            W.HBox([self.symbol, self.stop_all_button]),
+            W.HBox([self.symbol, self.stop_all_button, self.scan_button]),
             W.HBox([self.lookback, self.bar_size, self.trigger, self.direction, self.min_rel_volume]),
             trading_box,
             self.table,
@@ -297,6 +304,9 @@ class ControlPanel(W.VBox):
             chart = self.chart_class(watcher, window=self.window, throttle=self.throttle, height=self.chart_height,
                                      tz=self.tz)
             self.charts[symbol] = chart
+            stale_event = getattr(chart, "stale_event", None)
+            if stale_event is not None:  # (chart, stale) on the loop: say at once when a view falls behind
+                stale_event.connect(self._on_chart_stale)
             self._show_chart(symbol, chart, old_chart)
         self.tasks.watch(watcher.start(), what=f"watcher {symbol}")   # start() returns the running task
         if symbol not in self.symbol.options:
@@ -319,14 +329,55 @@ class ControlPanel(W.VBox):
             watcher.stop()
         self._refresh_table()
 
+    def watch_scan(self, scan_code: str = "TOP_PERC_GAIN", rows: int = 10, **limits):
+        """Watch the top ``rows`` of a market scan (``client.subscribe_scan``; limits as there): a watcher starts
+        for every symbol in the scan, and the watchers the scan started stop when their symbol leaves it, at each
+        refresh (~30 s). Watchers started by hand are left alone. Returns the scan subscription (its ``rows`` is
+        the current list); ``stop_scan()`` ends it. Needs a running loop."""
+        asyncio.get_running_loop()
+        self.stop_scan()
+        self.scan = self.client.subscribe_scan(scan_code, rows, **limits)
+        self.scan.update_event += self._on_scan_rows
+        self.scan.error_event += lambda code, msg: self.tasks.report(ValueError(f"scan {scan_code}: {msg}"))
+        return self.scan
+
+    def stop_scan(self) -> None:
+        """End the scan of ``watch_scan`` (its watchers keep running; ``stop_all()`` stops them)."""
+        scan, self.scan = self.scan, None
+        if scan is not None:
+            scan.update_event -= self._on_scan_rows
+            scan.cancel()
+        self._scan_started = set()
+
+    def _on_scan_rows(self, frame) -> None:
+        wanted = [str(s) for s in frame["symbol"]]
+        for symbol in sorted(self._scan_started - set(wanted)):
+            watcher = self.watchers.get(symbol)
+            if watcher is not None and getattr(watcher, "state", None) not in _FINISHED:
+                watcher.stop()
+            self._scan_started.discard(symbol)
+        for symbol in wanted:
+            watcher = self.watchers.get(symbol)
+            if watcher is None or getattr(watcher, "state", None) in _FINISHED:
+                try:
+                    self.start(symbol)
+                except Exception as exc:  # noqa: BLE001 - one symbol's failure must not stop the others
+                    self.tasks.report(exc, f"scan {symbol}")
+                    continue
+                self._scan_started.add(symbol)
+        self._refresh_table()
+
     async def aclose(self) -> None:
-        """Stop all watchers, wait for them to end, unsubscribe the charts and cancel leftover tasks."""
+        """Stop all watchers, wait for them to end, draw the charts' last picture and cancel leftover tasks.
+
+        The charts stay on screen (marked stopped); ``chart.close()`` would remove one from the page.
+        """
+        self.stop_scan()
         self.stop_all()
-        # Failures were already reported in the Output by the tasks' done-callbacks.
+        # Failures were already reported in the error area by the tasks' done-callbacks.
         await asyncio.gather(*self.watchers.values(), return_exceptions=True)
         for chart in self.charts.values():
             chart.flush()
-            chart.close()
         if self._table_handle is not None:
             self._table_handle.cancel()
             self._table_handle = None
@@ -403,12 +454,9 @@ class ControlPanel(W.VBox):
                 w.state_event.disconnect(check)
 
     def _forget(self, symbol: str):
-        """Drop a finished watcher and unsubscribe its chart; returns that chart (still on screen) or None."""
+        """Drop a finished watcher; returns its chart (still on screen, closed once replaced) or None."""
         self.watchlist.forget(symbol)
-        chart = self.charts.pop(symbol, None)
-        if chart is not None:
-            chart.close()
-        return chart
+        return self.charts.pop(symbol, None)
 
     def _show_chart(self, symbol: str, chart, old_chart=None) -> None:
         """Put ``chart`` in its symbol's own slot; no other chart's view is touched.
@@ -420,14 +468,17 @@ class ControlPanel(W.VBox):
         """
         slot = self._slots.get(symbol)
         if slot is None:
-            slot = self._slots[symbol] = W.Box(layout=W.Layout(width="100%"))
+            slot = self._slots[symbol] = W.VBox(layout=W.Layout(width="100%"))
             slot.add_class("bk-chart-slot")
             self.charts_box.children = (*self.charts_box.children, slot)  # appended: earlier views stay
         slot.children = (chart.widget,)
-        if old_chart is not None and old_chart.widget is not chart.widget:
-            old_chart.widget.close()  # its view is gone from the page; free the model in kernel and browser
+        if old_chart is not None:
+            old_chart.close()  # after its view left the page: unsubscribe and free the model in kernel and browser
 
     # ---- watchers table ----------------------------------------------------------------------------------
+    def _on_chart_stale(self, _chart, _stale) -> None:
+        self._refresh_table()
+
     def _on_watcher_event(self, watcher, *_args) -> None:
         if getattr(watcher, "state", None) in _FINISHED:
             self._refresh_table()  # final states show at once
@@ -446,7 +497,7 @@ class ControlPanel(W.VBox):
             self._table_handle.cancel()
             self._table_handle = None
         head = ("<tr><th>symbol</th><th>state</th><th>last bar</th><th>last price</th><th>signals</th>"
-                "<th>last signal</th></tr>")
+                "<th>last signal</th><th>chart</th></tr>")
         rows = []
         for symbol, w in self.watchers.items():
             bar = getattr(w, "last_bar", None)
@@ -456,12 +507,16 @@ class ControlPanel(W.VBox):
             if state == "failed" and getattr(w, "error", None) is not None:
                 state = f"failed: {type(w.error).__name__}"
             last_sig = (f"{last.direction} @ {last.price:.2f} ({_fmt_time(last.time, self.tz)})" if last else "")
+            chart = self.charts.get(symbol)
+            view = ""
+            if chart is not None and getattr(chart, "stale", False):  # the browser draws slower than bars come
+                view = f"<span class='bk-stale' style='color:#c62828'>&#9888; {chart.lag_s:.0f} s behind</span>"
             rows.append(
                 f"<tr><td><b>{html.escape(symbol)}</b></td><td>{html.escape(state)}</td>"
                 f"<td>{_fmt_time(getattr(bar, 'time', None), self.tz)}</td>"
                 f"<td>{'' if bar is None else f'{bar.close:.2f}'}</td><td>{len(signals)}</td>"
-                f"<td>{html.escape(last_sig)}</td></tr>")
+                f"<td>{html.escape(last_sig)}</td><td>{view}</td></tr>")
         if not rows:
-            rows.append("<tr><td colspan='6'><i>no watchers yet: enter a symbol and press Start</i></td></tr>")
+            rows.append("<tr><td colspan='7'><i>no watchers yet: enter a symbol and press Start</i></td></tr>")
         self.table.value = ("<table style='border-collapse:collapse;font-family:monospace' cellpadding='4'>"
                             + head + "".join(rows) + "</table>")

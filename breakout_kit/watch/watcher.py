@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from breakout_kit.client.events import Event
-from breakout_kit.core.bars import BarAggregator, bar_seconds, live_bar_size
+from breakout_kit.core.bars import BarAggregator, bar_seconds, live_bar_size, whole_numbers
 from breakout_kit.core.breakout import Bar, BreakoutDetector, BreakoutRule, Signal
 
 NEW_YORK = ZoneInfo("America/New_York")  # refused-bracket messages show New York time, like SIGNAL lines
@@ -57,9 +57,16 @@ class TradeSpec:
                 raise ValueError(f"{name} must be between 0 and 100 (exclusive), got {v!r}")
 
 
+_REF_TZ = ZoneInfo("America/New_York")  # refs sit beside order tables shown in exchange time: the same clock
+
+
 def order_ref_for(symbol: str, signal: Signal) -> str:
-    """The bracket's orderRef for a signal: the same signal always maps to the same ref (no duplicate orders)."""
-    return f"bk-{symbol}-{signal.time:%Y%m%dT%H%M%S}-{signal.direction}"
+    """The bracket's orderRef for a signal: the same signal always maps to the same ref (no duplicate orders).
+
+    The time in it is the signal's New York wall-clock time, like every other time the notebooks show.
+    """
+    when = signal.time.astimezone(_REF_TZ) if signal.time.tzinfo is not None else signal.time
+    return f"bk-{symbol}-{when:%Y%m%dT%H%M%S}-{signal.direction}"
 
 
 class _Failed:
@@ -151,7 +158,9 @@ class BreakoutWatcher:
             return pd.DataFrame(columns=_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="time"), dtype=float)
         times, *cols = zip(*self._window, strict=True)
         index = pd.DatetimeIndex(pd.to_datetime(list(times), unit="s", utc=True), name="time")
-        return pd.DataFrame(dict(zip(_COLUMNS, cols, strict=True)), index=index)
+        frame = pd.DataFrame(dict(zip(_COLUMNS, cols, strict=True)), index=index)
+        frame["volume"] = whole_numbers(frame["volume"])  # share counts: 120100, not 120100.0
+        return frame
 
     @property
     def task(self) -> asyncio.Task | None:

@@ -27,8 +27,8 @@ async def ib_after(client_id):
 
 
 async def test_no_daily_bar_on_thanksgiving(ib_after):
-    days = await ib_after.reqHistoricalDataAsync(AAPL, "", "5 D", "1 day", "TRADES", True, 1)
-    # five sessions back from Monday's open (whose regular hours have not begun): Thanksgiving is not one
+    days = await ib_after.reqHistoricalDataAsync(AAPL, AFTER_THANKSGIVING, "5 D", "1 day", "TRADES", True, 1)
+    # five sessions back from Monday's open: Thanksgiving is not one
     assert [b.date for b in days] == [date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 24),
                                       date(2026, 11, 25), date(2026, 11, 27)]
 

@@ -257,4 +257,5 @@ async def test_command_line_rejects_bad_faults_option():
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2 and out == b""
     assert err.decode().strip().splitlines() == [
-        "error: --faults wants SEED:COUNT like 7:20, got 'many' (invalid literal for int() with base 10: 'many')"]
+        ("error: --faults wants SEED:COUNT[:KIND,...] like 7:20 or 1:1:nightly_restart, got 'many' "
+         "(invalid literal for int() with base 10: 'many')")]

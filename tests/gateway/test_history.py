@@ -206,11 +206,9 @@ async def test_weekly_and_monthly_bars_are_dated_by_their_first_session(ib):
 
 
 async def test_what_to_show_shapes(ib):
-    got = {what: await ib.reqHistoricalDataAsync(AAPL, "", "1 D", "1 hour", what, True, 2)
-           for what in ("TRADES", "ADJUSTED_LAST", "MIDPOINT", "BID_ASK", "HISTORICAL_VOLATILITY",
-                        "OPTION_IMPLIED_VOLATILITY")}
+    got = {what: await ib.reqHistoricalDataAsync(AAPL, FRIDAY_CLOSE, "1 D", "1 hour", what, True, 2)
+           for what in ("MIDPOINT", "BID_ASK", "HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY")}
     assert all(len(bars) == 7 for bars in got.values())
-    assert [ohlcv(b) for b in got["ADJUSTED_LAST"]] == [ohlcv(b) for b in got["TRADES"]]   # no corporate actions
     for mid, quote in zip(got["MIDPOINT"], got["BID_ASK"]):
         # BID_ASK: open = average bid, close = average ask, high = highest ask, low = lowest bid
         assert quote.low < quote.open < quote.close < quote.high
@@ -219,6 +217,12 @@ async def test_what_to_show_shapes(ib):
         for b in got[what]:
             assert 0.01 < b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high < 3.0
             assert b.volume == -1
+    # ADJUSTED_LAST only ends now (empty endDateTime); without corporate actions it equals TRADES
+    adjusted = await ib.reqHistoricalDataAsync(AAPL, "", "2 D", "1 hour", "ADJUSTED_LAST", True, 2)
+    trades = await ib.reqHistoricalDataAsync(AAPL, "", "2 D", "1 hour", "TRADES", True, 2)
+    complete = {b.date: ohlcv(b) for b in trades if b.date.astimezone(timezone.utc) < FRIDAY_CLOSE}
+    assert len(complete) >= 7 and complete == {
+        b.date: ohlcv(b) for b in adjusted if b.date.astimezone(timezone.utc) < FRIDAY_CLOSE}
 
 
 @pytest.mark.parametrize("end,duration,bar_size,what,keep_up,code,text", [

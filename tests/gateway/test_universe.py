@@ -75,10 +75,13 @@ async def test_eurusd_qualifies_on_idealpro(ib):
         assert (await ib.qualifyContractsAsync(Forex(pair)))[0].conId, pair
 
 
-async def test_eurusd_quotes_history_but_no_trades(ib):
+async def test_eurusd_quotes_history_but_no_trades(ib, gateway):
     fx = Forex("EURUSD")
-    got = {what: await ib.reqHistoricalDataAsync(fx, "", "1 D", "1 hour", what, False, 2)
+    # one fixed end for the three requests: with "" (now) an hour may turn between them on a busy machine
+    end = gateway.now().astimezone(timezone.utc).strftime("%Y%m%d-%H:%M:%S")
+    got = {what: await ib.reqHistoricalDataAsync(fx, end, "1 D", "1 hour", what, False, 2)
            for what in ("MIDPOINT", "BID", "ASK")}
+    assert len(got["MIDPOINT"]) == len(got["BID"]) == len(got["ASK"])
     assert len(got["MIDPOINT"]) >= 9                               # forex trades around the clock: from midnight
     for m, b, a in zip(got["MIDPOINT"], got["BID"], got["ASK"]):
         assert b.close < m.close < a.close and 0.5 < m.close < 2.0
@@ -101,3 +104,14 @@ async def test_eurusd_real_time_midpoint_bars(ib):
     trades = ib.reqRealTimeBars(fx, 5, "TRADES", False)
     await wait_until(ib, lambda: errors, timeout=5, what="the refusal of TRADES bars")
     assert errors[0][1] == 420 and not trades
+
+
+def test_universe_lookups(gateway):
+    uni = gateway.universe
+    assert uni.get("eurusd") is uni.get("EUR/USD") is uni.get("EUR.USD")
+    assert uni.get("brk b").con_id == 72063691 and uni.get("NOPE") is None
+    assert uni.resolve(symbol="EUR", sec_type="CASH", currency="USD", exchange="IDEALPRO").key == "EUR.USD"
+    assert uni.resolve(symbol="EUR", sec_type="CASH", currency="USD", exchange="SMART") is None
+    assert uni.resolve(symbol="AAPL", exchange="ISLAND").primary == "NASDAQ"
+    assert uni.resolve(symbol="AAPL", exchange="NYSE") is None
+    assert uni.resolve(con_id=756733, symbol="QQQ") is None          # conId and symbol disagree

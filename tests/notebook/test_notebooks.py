@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -38,6 +39,17 @@ def outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
+ACCOUNT = "DU1234567"  # the embedded gateway's paper account: shown masked (DU***4567) or not at all
+
+
+def everything_shown(nb) -> str:
+    """Every output a reader could see: text, plain and HTML representations, and the widgets' values."""
+    models = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    values = [{k: v for k, v in m.get("state", {}).items() if not k.startswith("_")}  # not code, not plumbing
+              for m in models.values()]
+    return "\n".join(json.dumps(out) for cell in nb.cells for out in cell.get("outputs", [])) + json.dumps(values)
+
+
 def stderr_of(nb) -> str:
     return "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stderr")
 
@@ -51,11 +63,18 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     assert all(c.get("execution_count") for c in ran.cells if c.cell_type == "code")
     assert "Traceback" not in stderr_of(ran)
     assert "Warning" not in stderr_of(ran)  # a reader sees any warning as something broken
-    assert not re.search(r"\bDU\d{5,}", text)  # the account is masked in every output (DU***4567)
+    shown = everything_shown(ran)
+    assert ACCOUNT not in shown and not re.search(r"\bDU\d{5,}", shown)  # masked in every output (DU***4567)
+    if name != "02_research_backtest":
+        assert "DU***4567" in shown
+    for utc in ("+00:00", "UTC"):  # one clock on screen: New York
+        at = shown.find(utc)
+        assert at < 0, shown[max(0, at - 300):at + 100]
     if name == "01_quickstart":
         assert "breakout at" in text and "'stopped'" in text
     elif name == "03_paper_trading":
-        assert "breakout at" in text and "account DU" in text
+        assert "breakout at" in text and "account=DU***" in text
+        assert re.search(r"SPY\s+10\s", text)  # the position in shares: 10, not 10.0
 
 
 SYNC_CELLS = [
@@ -95,3 +114,21 @@ def test_quickstart_runs_with_sync_calls_enabled(tmp_path):
         "print('server time', client.ib.reqCurrentTime())"))  # a blocking call, allowed only with the patch
     text = outputs_text(execute(nb, tmp_path))
     assert "server time" in text and "breakout at" in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_saved_clean(name):
+    """Saved without outputs, and with the metadata JupyterLab writes on open, so opening one changes nothing.
+
+    JupyterLab replaces ``language_info`` with the kernel's on open (a different one marks the notebook modified);
+    only its ``version`` depends on the machine's Python (the browser test pins the copy it opens to this one).
+    """
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code)
+    from ipykernel.ipkernel import IPythonKernel
+
+    kernel_says = {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}
+    saved = {k: v for k, v in nb.metadata["language_info"].items() if k != "version"}
+    assert saved == kernel_says
+    assert nb.metadata["kernelspec"]["name"] == "python3"

@@ -181,3 +181,33 @@ def test_entry_rejects_unknown_actions_and_passes_the_text(action):
     assert seen == [(action, "MSFT")]
     with pytest.raises(ValueError, match="action"):
         entry.submit("explode", "X")
+
+
+async def test_table_says_when_a_chart_view_falls_behind():
+    import ipywidgets as W
+
+    from breakout_kit.client.events import Event
+
+    class LaggingChart:  # the chart interface the panel uses: widget, stale, lag_s, stale_event, close, flush
+        def __init__(self, watcher, **_kwargs):
+            self.widget, self.stale, self.lag_s = W.HTML(), False, 0.0
+            self.stale_event = Event("stale_event")
+
+        def close(self):
+            pass
+
+        def flush(self):
+            pass
+
+    panel = ControlPanel(watcher_factory=FakeWatcher)
+    panel.chart_class = LaggingChart
+    panel.start("AAA")
+    chart = panel.charts["AAA"]
+    assert "behind" not in panel.table.value
+    chart.stale, chart.lag_s = True, 4.2
+    chart.stale_event.emit(chart, True)
+    assert "4 s behind" in panel.table.value
+    chart.stale = False
+    chart.stale_event.emit(chart, False)
+    assert "behind" not in panel.table.value
+    await panel.aclose()

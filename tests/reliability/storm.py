@@ -102,7 +102,7 @@ def truth_frame(gw, symbol: str, index: pd.DatetimeIndex, seconds: int) -> pd.Da
     bars = gw.history(symbol, seconds, first, last + timedelta(seconds=seconds))
     return pd.DataFrame({"open": [b.open for b in bars], "high": [b.high for b in bars],
                          "low": [b.low for b in bars], "close": [b.close for b in bars],
-                         "volume": [float(b.volume) for b in bars]},
+                         "volume": [int(b.volume) for b in bars]},  # share counts stay integers
                         index=pd.DatetimeIndex(pd.to_datetime([b.time for b in bars], unit="s", utc=True),
                                                name="time"))
 

@@ -56,7 +56,7 @@ def truth_frame(gw, symbol, index):
     bars = gw.history(symbol, 60, first, last + timedelta(minutes=1))
     return pd.DataFrame({"open": [b.open for b in bars], "high": [b.high for b in bars],
                          "low": [b.low for b in bars], "close": [b.close for b in bars],
-                         "volume": [float(b.volume) for b in bars]},
+                         "volume": [int(b.volume) for b in bars]},  # share counts stay integers
                         index=pd.DatetimeIndex(pd.to_datetime([b.time for b in bars], unit="s", utc=True),
                                                name="time"))
 
@@ -222,7 +222,7 @@ def test_argument_validation():
         with pytest.raises(ValueError):
             TradeSpec(*bad)
     s = Signal(datetime(2026, 11, 23, 15, 1, tzinfo=timezone.utc), "up", 10.0, 10.5)
-    assert order_ref_for("AAPL", s) == "bk-AAPL-20261123T150100-up"
+    assert order_ref_for("AAPL", s) == "bk-AAPL-20261123T100100-up"  # New York time, as the tables show
 
 
 def _pieces(start: datetime, n: int, price: float = 100.0):
