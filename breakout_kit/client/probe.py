@@ -42,7 +42,9 @@ class RawBars:
             self._bars.updateEvent += self._on_update
 
     def _on_update(self, bars: Any, _has_new: bool) -> None:
-        self._on_bar(bars.reqId, bars[-1].time)   # type: ignore[misc]  (only connected with a handler)
+        on_bar = self._on_bar
+        if on_bar is not None:          # always: only connected with a handler
+            on_bar(bars.reqId, bars[-1].time)
         bars.clear()
 
     @property
