@@ -182,26 +182,32 @@ def sweep_vs_vectorbt(quick: bool) -> dict[str, Measurement]:
 
 
 # ---- Dask scaling -------------------------------------------------------------------------------------------------
-def _cluster_rate(workers: int, data: dict, repeats: int) -> tuple[float, float]:
-    """(rows per second, best seconds) of ``sweep`` on a fresh LocalCluster of ``workers`` single-threaded worker
-    processes, after an untimed warm-up run (imports, scattering code)."""
+def _cluster_rates(data: dict, repeats: int) -> dict[int, tuple[float, float]]:
+    """``{workers: (rows per second, best seconds)}`` of ``sweep`` on two LocalClusters, of 1 and of 2
+    single-threaded worker processes, both started and warmed up (imports, scattering) first; then the timed runs
+    alternate between them, so a change in the machine's load hits both alike."""
     from dask.distributed import Client, LocalCluster
 
     from breakout_kit.research.sweep import sweep
 
     warm = {s: f.iloc[:5_000] for s, f in data.items()}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      host="127.0.0.1", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        client.wait_for_workers(workers)
-        sweep(warm, GRID, client=client, progress=False)
-        best = float("inf")
-        rows = 0
+    best = {1: float("inf"), 2: float("inf")}
+    rows = 0
+    with contextlib.ExitStack() as stack:
+        clients = {}
+        for n in best:
+            cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None, host="127.0.0.1",
+                                                       silence_logs=logging.ERROR))
+            clients[n] = stack.enter_context(Client(cluster))
+            clients[n].wait_for_workers(n)
+            sweep(warm, GRID, client=clients[n], progress=False)
         for _ in range(repeats):
-            t = time.perf_counter()
-            out = sweep(data, GRID, client=client, progress=False)
-            best = min(best, time.perf_counter() - t)
-            rows = len(out)
-    return rows / best, best
+            for n, client in clients.items():
+                t = time.perf_counter()
+                rows = len(sweep(data, GRID, client=client, progress=False))
+                best[n] = min(best[n], time.perf_counter() - t)
+    return {n: (rows / seconds, seconds) for n, seconds in best.items()}
 
 
 def dask_scaling(quick: bool) -> dict[str, Measurement]:
@@ -210,9 +216,8 @@ def dask_scaling(quick: bool) -> dict[str, Measurement]:
     # workers the work units are the same (one task per symbol) and only the number of workers differs
     data = _universe(8, 100_000 if quick else 250_000)
     load_before = _load()
-    repeats = 1 if quick else 2
-    one, one_s = _cluster_rate(1, data, repeats)
-    two, two_s = _cluster_rate(2, data, repeats)
+    rates = _cluster_rates(data, 2 if quick else 3)
+    (one, one_s), (two, two_s) = rates[1], rates[2]
     details = {"symbols": len(data), "bars_per_symbol": len(next(iter(data.values()))), "grid": GRID,
                "one_worker_s": one_s, "two_workers_s": two_s, "cpus": os.cpu_count(),
                "load_average_before": load_before, "load_average_after": _load()}
