@@ -6,7 +6,8 @@
   pair (one column each) with our fill rules as far as vectorbt has them, and the same four stats read back. The
   trade lists of one combination are compared trade by trade (``details.trades``).
 * ``dask_scaling``: sweep throughput (rows per second) on a ``LocalCluster`` of 2 single-threaded worker processes
-  against 2x the throughput with 1 worker; the clusters are started and warmed up before the timing.
+  against 2x the throughput with 1 worker; both clusters are started and warmed up first, then the timed runs
+  alternate between them.
 
 vectorbt is optional (``pip install -e ".[bench]"``): without it ``sweep_vs_vectorbt`` raises ``Unavailable``.
 """
