@@ -134,6 +134,8 @@ async def _summarize(client, watchlist: Watchlist) -> dict[str, Any]:
 
 def write_html(watchers, path: str) -> None:
     """One candlestick panel per symbol with the breakout channel and signal markers, self-contained HTML."""
-    from breakout_kit.notebook.plots import write_watchers_html  # the one breakout figure (lazy: plotly is heavy)
+    from breakout_kit.notebook.plots import (
+        write_watchers_html,  # the one breakout figure (lazy: plotly is heavy)
+    )
 
     write_watchers_html(watchers, path)

@@ -7,7 +7,6 @@ import threading
 from datetime import timedelta
 
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 from nb_fakes import FakeSignal, FakeWatcher, make_bar
 
