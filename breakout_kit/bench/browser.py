@@ -31,7 +31,8 @@ from pathlib import Path
 from breakout_kit.bench.cpu import Measurement
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-SYMBOLS = ("AAPL MSFT AMZN GOOGL META NVDA TSLA AMD INTC NFLX CSCO PEP ADBE AVGO QCOM JPM BAC WFC GS V").split()
+SYMBOLS = ("AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "TSLA", "AMD", "INTC", "NFLX", "CSCO", "PEP", "ADBE",
+           "AVGO", "QCOM", "JPM", "BAC", "WFC", "GS", "V")
 
 
 def skip_reason() -> str | None:
@@ -139,19 +140,19 @@ def _write_notebook(path: Path, cells: list[str]) -> None:
     nbformat.write(nb, path)
 
 
-def _wait_or_explain(page, js: str, root: Path, timeout_ms: int = 120_000) -> None:
+def _wait_or_explain(page, js: str, arg=None, timeout_ms: int = 120_000) -> None:
     """Wait for ``js`` to be true; on timeout raise with the notebook's error output (and keep a screenshot)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        page.wait_for_function(js, timeout=timeout_ms, polling=50)
+        page.wait_for_function(js, arg=arg, timeout=timeout_ms, polling=50)
     except PlaywrightTimeout:
         shot = Path(tempfile.gettempdir()) / "bk-browser-timeout.png"
         page.screenshot(path=str(shot))
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'], "
                               ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
         text = " | ".join(t.strip()[-400:] for t in errors.all_inner_texts()) or "no error output"
-        raise RuntimeError(f"no chart appeared within {timeout_ms / 1000:.0f} s ({text}); screenshot {shot}") from None
+        raise RuntimeError(f"the charts did not appear within {timeout_ms / 1000:.0f} s ({text}); screenshot {shot}") from None
 
 
 def _console_errors(page) -> list[str]:
@@ -187,8 +188,12 @@ def dump():
     asyncio.get_running_loop().call_later(0.5, dump)
 
 dump()
-dash = Dashboard(list(watchlist.watchers.values()), columns=4, window=300, chart_height=170,
-                 renderer={renderer!r})
+'''
+
+LIVE_DASH = '''
+t = time.perf_counter()
+dash = Dashboard(list(watchlist.watchers.values()), columns=4, window=300, chart_height=170, renderer={renderer!r})
+print(f"dashboard built in {{time.perf_counter() - t:.2f}} s")
 '''
 
 # Samples every chart's newest shown bar (wall-clock seconds) every 100 ms: [Date.now(), symbol, shown].
@@ -236,8 +241,8 @@ def live_lag(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0,
 
     with tempfile.TemporaryDirectory(prefix="bk-browser-") as tmp:
         root = Path(tmp)
-        _write_notebook(root / "live.ipynb", [LIVE_SETUP.format(speed=speed, symbols=list(SYMBOLS[:charts]),
-                                                                renderer=renderer), "dash"])
+        _write_notebook(root / "live.ipynb", [LIVE_SETUP.format(speed=speed, symbols=list(SYMBOLS[:charts])),
+                                              LIVE_DASH.format(renderer=renderer), "dash"])
         with jupyter_lab(root) as (base, token), sync_playwright() as p:
             browser = _launch(p)
             try:
@@ -247,9 +252,9 @@ def live_lag(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0,
                 page.evaluate(SAMPLER_JS)
                 started = time.monotonic()
                 _run_all(page)
-                _wait_or_explain(page, FIRST_CHART_JS, root)
+                _wait_or_explain(page, FIRST_CHART_JS)
                 first_chart_s = time.monotonic() - started
-                page.wait_for_function(ALL_CHARTS_JS, arg=charts, timeout=120_000)
+                _wait_or_explain(page, ALL_CHARTS_JS, charts)
                 # Backfills replay as fast as they load: measure the live phase only.
                 page.wait_for_timeout(3000)
                 since_ms = page.evaluate("Date.now()")
