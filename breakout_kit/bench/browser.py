@@ -260,8 +260,11 @@ def live_lag(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0,
                 since_ms = page.evaluate("Date.now()")
                 page.wait_for_timeout(seconds * 1000)
                 samples = page.evaluate("window.__bkSamples")
+                widths = page.evaluate("() => Array.from(document.querySelectorAll('.bk-canvas, .js-plotly-plot'))"
+                                       ".map(e => e.getBoundingClientRect().width)")
                 if screenshot is not None:
                     screenshot.parent.mkdir(parents=True, exist_ok=True)
+                    page.locator(".bk-canvas, .js-plotly-plot").nth(min(charts, 8) - 1).scroll_into_view_if_needed()
                     page.screenshot(path=str(screenshot), full_page=False)
                 arrivals = json.loads((root / "arrivals.json").read_text())
             finally:
@@ -273,6 +276,7 @@ def live_lag(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0,
     live_bars = sum(1 for bars in arrivals.values() for _, t in bars if t * 1000 >= since_ms)
     return {"p50_s": q[49], "p90_s": q[89], "p99_s": q[98], "max_s": lags[-1], "samples": len(lags),
             "first_chart_s": first_chart_s, "console_errors": errors, "live_bars": live_bars,
+            "min_chart_width_px": min(widths, default=0.0),
             "charts": charts, "speed": speed, "seconds": seconds, "renderer": renderer}
 
 

@@ -88,6 +88,9 @@ function render({ model, el }) {
     // Bars sit side by side by index: nights and weekends take no room on this time scale.
     timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 2, minBarSpacing: 0.5 },
     rightPriceScale: { scaleMargins: { top: 0.12, bottom: model.get("show_volume") ? 0.25 : 0.05 } },
+    // An empty left scale as a gutter: the time label of the first tick is centred on it and was cut in half
+    // at the canvas edge ("4:45" for 14:45).
+    leftPriceScale: { visible: true, borderVisible: false, minimumWidth: 18, ticksVisible: false },
   });
   const candles = chart.addCandlestickSeries({ upColor: "#26a69a", downColor: "#ef5350",
     wickUpColor: "#26a69a", wickDownColor: "#ef5350", borderVisible: false });

@@ -88,7 +88,8 @@ class Dashboard(W.VBox):
             slot.children = (chart.widget,)
             slot.layout.display = None
         else:
-            slot = W.Box((chart.widget,), layout=W.Layout(min_width="0"))
+            # a column box stretches its child to the tile's width (a plain flex row shrank the canvas to 0 px)
+            slot = W.VBox((chart.widget,), layout=W.Layout(min_width="0", width="100%"))
             self.grid.children = (*self.grid.children, slot)  # appended: the views before it are kept
         self._slots[symbol] = slot
         return chart

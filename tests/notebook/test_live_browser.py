@@ -23,3 +23,4 @@ def test_twenty_canvas_charts_at_60x_stay_within_a_second_of_the_kernel():
     assert r["samples"] >= 20 * 50
     assert r["p90_s"] <= 1.0, r
     assert r["console_errors"] == []
+    assert r["min_chart_width_px"] >= 150  # every tile drawn at a readable size
