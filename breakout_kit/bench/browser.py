@@ -140,7 +140,7 @@ def _write_notebook(path: Path, cells: list[str]) -> None:
     nbformat.write(nb, path)
 
 
-def _wait_or_explain(page, js: str, arg=None, timeout_ms: int = 120_000) -> None:
+def _wait_or_explain(page, js: str, arg=None, timeout_ms: int = 300_000) -> None:
     """Wait for ``js`` to be true; on timeout raise with the notebook's error output (and keep a screenshot)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
