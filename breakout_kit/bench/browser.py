@@ -194,6 +194,23 @@ LIVE_DASH = '''
 t = time.perf_counter()
 dash = Dashboard(list(watchlist.watchers.values()), columns=4, window=300, chart_height=170, renderer={renderer!r})
 print(f"dashboard built in {{time.perf_counter() - t:.2f}} s")
+
+import ipywidgets as W
+loop = asyncio.get_running_loop()
+cycles = W.Label("0")
+cycles.add_class("bk-cycles")
+
+def cycle():
+    """Take the first symbol's tile away and add it back, while the others keep running."""
+    symbol = next(iter(dash.charts))
+    watcher = dash.charts[symbol].watcher
+    dash.remove(symbol)
+    dash.add(watcher)
+    cycles.value = str(int(cycles.value) + 1)
+
+button = W.Button(description="remove + add one chart")
+button.add_class("bk-cycle")
+button.on_click(lambda _b: loop.call_soon_threadsafe(cycle))  # handlers may run on a subshell thread
 '''
 
 # Samples every chart's newest shown bar (wall-clock seconds) every 100 ms: [Date.now(), symbol, shown].
@@ -235,14 +252,17 @@ def lag_of(samples: list, arrivals: dict[str, list], since_ms: float) -> list[fl
 
 
 def live_lag(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, seconds: float = 30.0,
-             screenshot: Path | None = None) -> dict:
-    """Run the live notebook in chromium; returns lag percentiles, first-chart time, console errors and counts."""
+             screenshot: Path | None = None, cycles: int = 0) -> dict:
+    """Run the live notebook in chromium; returns lag percentiles, first-chart time, console errors and counts.
+
+    ``cycles``: during the measurement, remove one chart and add it back that many times (a Stop/Start in a panel).
+    """
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="bk-browser-") as tmp:
         root = Path(tmp)
         _write_notebook(root / "live.ipynb", [LIVE_SETUP.format(speed=speed, symbols=list(SYMBOLS[:charts])),
-                                              LIVE_DASH.format(renderer=renderer), "dash"])
+                                              LIVE_DASH.format(renderer=renderer), "W.VBox([W.HBox([button, cycles]), dash])"])
         with jupyter_lab(root) as (base, token), sync_playwright() as p:
             browser = _launch(p)
             try:
@@ -258,7 +278,11 @@ def live_lag(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0,
                 # Backfills replay as fast as they load: measure the live phase only.
                 page.wait_for_timeout(3000)
                 since_ms = page.evaluate("Date.now()")
-                page.wait_for_timeout(seconds * 1000)
+                for k in range(cycles):
+                    page.wait_for_timeout(seconds * 1000 / (cycles + 1))
+                    page.click(".bk-cycle")
+                    page.wait_for_function("(n) => +document.querySelector('.bk-cycles').innerText >= n", arg=k + 1)
+                page.wait_for_timeout(seconds * 1000 / (cycles + 1))
                 samples = page.evaluate("window.__bkSamples")
                 widths = page.evaluate("() => Array.from(document.querySelectorAll('.bk-canvas, .js-plotly-plot'))"
                                        ".map(e => e.getBoundingClientRect().width)")

@@ -18,7 +18,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(400),
 
 
 def test_twenty_canvas_charts_at_60x_stay_within_a_second_of_the_kernel():
-    r = browser.live_lag("canvas", charts=20, speed=60.0, seconds=20, screenshot=ARTIFACTS / "live-dashboard.png")
+    # One tile is removed and added back three times meanwhile, as a Stop/Start does: no errors, no stall.
+    r = browser.live_lag("canvas", charts=20, speed=60.0, seconds=20, cycles=3,
+                         screenshot=ARTIFACTS / "live-dashboard.png")
     assert r["live_bars"] >= 20 * 10  # the watchers were live: about one bar per chart per second
     assert r["samples"] >= 20 * 50
     assert r["p90_s"] <= 1.0, r
