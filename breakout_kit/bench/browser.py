@@ -148,6 +148,8 @@ def _wait_or_explain(page, js: str, arg=None, timeout_ms: int = 300_000) -> None
         page.wait_for_function(js, arg=arg, timeout=timeout_ms, polling=50)
     except PlaywrightTimeout:
         shot = Path(tempfile.gettempdir()) / "bk-browser-timeout.png"
+        with contextlib.suppress(Exception):
+            page.locator(".jp-OutputArea").last.scroll_into_view_if_needed(timeout=2000)
         page.screenshot(path=str(shot))
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'], "
                               ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")

@@ -229,3 +229,16 @@ def test_compact_plotly_tiles_grow_margins_to_fit_axis_labels():
     assert chart.fig.layout.xaxis.automargin and chart.fig.layout.yaxis.automargin
     assert chart.fig.layout.xaxis.nticks == 4
     chart.close()
+
+
+def test_live_chart_flush_sends_one_update_message_to_the_views():
+    w = FakeWatcher()
+    chart = LiveChart(w, window=100, throttle=0)
+    sent = []
+    chart.fig.observe(lambda change: sent.append(change["new"]) if change["new"] else None, names="_py2js_update")
+    for i in range(3):
+        w.feed(make_bar(i))
+    chart.flush()
+    assert len(sent) == 1 and len(sent[0]["style_data"]["x"][0]) == 3  # whole arrays, one message per flush
+    assert sent[0]["trace_edit_id"] == chart.fig._last_trace_edit_id  # what the view's acknowledgement carries
+    chart.close()
