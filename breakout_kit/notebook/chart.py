@@ -6,8 +6,9 @@ never on how many bars the watcher has seen. Each bar just marks the chart dirty
 running loop with ``loop.call_later`` (no polling task) at most every ``throttle`` seconds, and the flush assigns
 whole arrays inside ``fig.batch_update()`` — one comm message per flush, not one per bar.
 
-Backpressure: the front end acknowledges every update once it has drawn it (Plotly: the FigureWidget view's own
-trace-delta reply to each update; canvas: an ack from our JS after the frame). With ``max_in_flight`` updates
+Backpressure: the front end acknowledges every update once it has drawn it (Plotly: a thin wrapper of plotly's
+FigureWidget front end reports the update id after each ``plotly_afterplot``; canvas: an ack from our JS after the
+frame). With ``max_in_flight`` updates
 unacknowledged the chart sends nothing more and keeps coalescing bars into its window, so the browser is never fed
 faster than it draws. ``lag_s`` says how long the newest data has waited to be shown; past ``stale_after`` seconds the
 chart is ``stale`` (``stale_event`` fires, and the next update shows "view is N s behind" on the chart).
@@ -425,17 +426,15 @@ class LiveChart(StreamingChart):
             self.fig.update_yaxes(automargin=True, nticks=5)
         self._breaks: list = []
         self._shown_title = title
-        # The view answers every update with its trace deltas (trace_edit_id) right after Plotly.update has drawn
-        # it: that reply is our "drawn" acknowledgement.
-        self.fig.observe(self._on_trace_deltas, names="_js2py_traceDeltas")
+        # Our wrapper of the FigureWidget front end reports, after each redraw, the latest update id it has drawn.
+        self.fig.on_msg(self._on_front_end_msg)
 
-    def _on_trace_deltas(self, change) -> None:
-        msg = change.get("new")
-        if isinstance(msg, dict) and isinstance(msg.get("trace_edit_id"), int):
-            self._ack_from_any_thread(msg["trace_edit_id"])
+    def _on_front_end_msg(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == "bk-drawn" and isinstance(content.get("id"), int):
+            self._ack_from_any_thread(content["id"])
 
     def _close_widget(self) -> None:
-        self.fig.unobserve(self._on_trace_deltas, names="_js2py_traceDeltas")
+        self.fig.on_msg(self._on_front_end_msg, remove=True)
         self.fig.close()
 
     @property

@@ -85,8 +85,7 @@ def ack_from_thread(chart, token: int) -> None:
     """What the front end's acknowledgement does, delivered on another thread like a kernel subshell."""
     def deliver():
         if isinstance(chart, LiveChart):
-            chart.fig._js2py_traceDeltas = {"trace_deltas": [{"uid": t.uid} for t in chart.fig.data],
-                                          "trace_edit_id": token}
+            chart.fig._handle_custom_msg({"type": "bk-drawn", "id": token}, [])
         else:
             chart.canvas._on_front_end_msg(chart.canvas, {"type": "bk-ack", "acks": [[chart.canvas.key, token]]}, [])
     t = threading.Thread(target=deliver)
