@@ -29,6 +29,9 @@ _CARD: dict[str, str] = {
     "backtest": "breakout_kit.core.backtest",
     "backtest_many": "breakout_kit.core.backtest",
     "BacktestResult": "breakout_kit.core.backtest",
+    # research (sweeps on every core or a Dask cluster)
+    "sweep": "breakout_kit.research.sweep",
+    "walk_forward": "breakout_kit.research.sweep",
     # client
     "IBClient": "breakout_kit.client.ib_client",
     "ingest": "breakout_kit.client.ingest",
@@ -38,7 +41,7 @@ _CARD: dict[str, str] = {
     "TradeSpec": "breakout_kit.watch.watcher",
     "Watchlist": "breakout_kit.watch.watchlist",
     # shell
-    "connect": "breakout_kit.connect",
+    "connect": "breakout_kit.connection",
     # notebook
     "ControlPanel": "breakout_kit.notebook.panel",
     "LiveChart": "breakout_kit.notebook.chart",
@@ -66,7 +69,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static type checkers and IDEs see the real names
     from breakout_kit.client.ib_client import IBClient
     from breakout_kit.client.ingest import ingest, load
-    from breakout_kit.connect import connect
+    from breakout_kit.connection import connect
     from breakout_kit.core.backtest import BacktestResult, backtest, backtest_many
     from breakout_kit.core.bars import Bar
     from breakout_kit.core.breakout import BreakoutDetector, BreakoutRule, Signal, scan
@@ -74,5 +77,6 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the real names
     from breakout_kit.notebook.chart import LiveChart
     from breakout_kit.notebook.dashboard import Dashboard
     from breakout_kit.notebook.panel import ControlPanel
+    from breakout_kit.research.sweep import sweep, walk_forward
     from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
     from breakout_kit.watch.watchlist import Watchlist

@@ -45,3 +45,23 @@ async def gateway():
 
     async with PaperGateway(port=0, seed=0, speed=60.0, start=SESSION_OPEN, pacing="off") as gw:
         yield gw
+
+
+def minute_bars(sessions: int = 10, seed: int = 0, bars_per_session: int = 390, tz: str = "America/New_York"):
+    """A random walk of 1-minute bars over ``sessions`` weekdays from 09:30 New York (UTC index), for backtests."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2026-01-05", periods=sessions)
+    local = np.concatenate([pd.date_range(d + pd.Timedelta("09:30:00"), periods=bars_per_session, freq="1min")
+                            .to_numpy() for d in days])
+    index = pd.DatetimeIndex(local).tz_localize(tz).tz_convert("UTC")
+    n = len(index)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
+    open_ = np.r_[close[0], close[:-1]] * (1 + rng.normal(0, 0.0003, n))
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.0007, n)))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.0007, n)))
+    volume = rng.integers(100, 10_000, n).astype(float)
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume},
+                        index=index.rename("time"))

@@ -1,7 +1,7 @@
 """The layout of architecture.md v2, checked over the package source (AST), like the async-purity test.
 
 - Layers import one way only: core <- client <- watch <- cli, notebook <- bench; gateway imports only itself and
-  core; connect.py joins client and gateway.
+  core; connection.py joins client and gateway.
 - core/ imports numpy/pandas and itself only (a method may import ``breakout_kit.notebook.plots``, plotly or tqdm
   lazily, as pandas' ``.plot()`` does).
 - Nothing outside client/ imports ib_insync / ib_async / eventkit or the client's ``iblib``, or reaches through
@@ -35,7 +35,8 @@ ALLOWED = {
     "gateway": {"core"},
 }
 ALLOWED[""] = set(ALLOWED)       # breakout_kit/__init__.py: the card (lazily, by name; eagerly only for type checkers)
-THIRD_PARTY_CORE = {"numpy", "pandas"}
+# exchange_calendars: a pure computation library (the NYSE calendar, core/calendar.py), like pandas
+THIRD_PARTY_CORE = {"numpy", "pandas", "exchange_calendars"}
 LAZY_IN_CORE = {"plotly", "tqdm", "breakout_kit.notebook.plots"}
 IB_LIBRARIES = {"ib_insync", "ib_async", "eventkit"}
 CARD = ["Bar", "BreakoutRule", "Signal", "BreakoutDetector", "scan", "backtest", "backtest_many", "BacktestResult",
@@ -46,7 +47,7 @@ CARD = ["Bar", "BreakoutRule", "Signal", "BreakoutDetector", "scan", "backtest",
 def layer_of(path: Path) -> str:
     rel = path.relative_to(PACKAGE).parts
     if len(rel) == 1:
-        return "connect" if rel[0] == "connect.py" else ""
+        return "connect" if rel[0] == "connection.py" else ""
     return rel[0]
 
 
@@ -87,7 +88,7 @@ def layer_offences(path: Path) -> list[str]:
                     and (top_level or parts[0] not in LAZY_IN_CORE):
                 found.append(f"{where}:{line} core imports {module}")
             continue
-        target = "connect" if parts[1:2] == ["connect"] else (parts[1] if len(parts) > 1 else "")
+        target = "connect" if parts[1:2] == ["connection"] else (parts[1] if len(parts) > 1 else "")
         if module == "breakout_kit.client.iblib" and layer != "client":
             found.append(f"{where}:{line} imports client.iblib (use IBClient / client.events)")
         if target in ("", layer):
@@ -170,3 +171,17 @@ def test_import_breakout_kit_is_light():
     heavy = {"ipywidgets", "plotly", "ib_insync", "ib_async", "eventkit", "pandas", "numpy", "anywidget"}
     assert loaded & heavy == set()
     assert "breakout_kit" in loaded
+
+
+def test_card_names_survive_their_modules_being_imported():
+    """A submodule named like a card name would replace it on the package once imported (``import a.b`` sets
+    ``a.b``): after every module is imported, each card name must still be the function/class, not a module."""
+    code = ("import importlib, pkgutil, types, breakout_kit\n"
+            "for m in pkgutil.walk_packages(breakout_kit.__path__, 'breakout_kit.'):\n"
+            "    if '.bench' not in m.name and not m.name.endswith('__main__'):\n"
+            "        importlib.import_module(m.name)\n"
+            "ns = {}\nexec('from breakout_kit import *', ns)\n"
+            "print([n for n in breakout_kit.__all__ if isinstance(ns[n], types.ModuleType)])")
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "[]"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from breakout_kit import BreakoutWatcher, ControlPanel, ingest
-from breakout_kit.cli.commands import Session
+from breakout_kit.cli.commands import Console
 
 
 class _Client:
@@ -24,7 +24,7 @@ class _Watcher(BreakoutWatcher):
 
 
 async def _cli(text: str) -> str:
-    session = Session(_Client(), out=lambda _line: None, watcher_factory=_Watcher)
+    session = Console(_Client(), out=lambda _line: None, watcher_factory=_Watcher)
     try:
         return (await session.execute(f"breakout AAPL bar={text!r}")).text
     finally:

@@ -32,11 +32,11 @@ from breakout_kit.bench.cpu import Measurement
 from breakout_kit.client.ib_client import PACING_VIOLATION, IBClient
 from breakout_kit.client.pacer import SAME_CONTRACT_MAX, SAME_CONTRACT_WINDOW, TEN_MINUTE_MAX, TEN_MINUTES
 from breakout_kit.core.breakout import BreakoutRule
-from breakout_kit.gateway.contracts import UNIVERSE
+from breakout_kit.gateway.universe import CORE_SYMBOLS
 
 #: every benchmark gateway starts at this Monday's session open (New York), so runs see the same market
 BENCH_START = "2026-11-23T09:30"
-SYMBOLS = [inst.symbol for inst in UNIVERSE]
+SYMBOLS = list(CORE_SYMBOLS)
 #: set to a logging level (e.g. INFO) to see the benchmark gateways' log, e.g. which pacing rule was hit
 GATEWAY_LOG_ENV = "BREAKOUT_KIT_BENCH_GATEWAY_LOG"
 SUBSCRIPTIONS = 100            # IB's default market-data line limit

@@ -29,9 +29,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from breakout_kit.cli.commands import COMMAND_WORDS, Session, error_line, one_line, report_fills
+from breakout_kit.cli.commands import COMMAND_WORDS, Console, error_line, one_line, report_fills
 from breakout_kit.client.config import mask_account  # the connected line ends up in logs and pastes
-from breakout_kit.connect import connect, embedded_gateway, uses_embedded
+from breakout_kit.connection import connect, embedded_gateway, uses_embedded
 
 ConnectFn = Callable[..., Awaitable[Any]]
 
@@ -42,7 +42,8 @@ BENCH = "bench"
 # name -> (module, help). The module provides ``add_arguments(parser)`` and ``async def main(args) -> int``.
 # `args` carries the common flags too (host, port, client_id, sim, seed, speed, start, debug, trading).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("breakout_kit.cli.demo", "headless demo: embedded gateway, watchers, paper brackets, summary"),
+    "demo": ("breakout_kit.cli.demo", ("headless demo: watchers, paper brackets, summary with P&L (embedded gateway; "
+                                      "--port / IB_PORT: your TWS, orders only with --trading)")),
 }
 
 
@@ -154,7 +155,7 @@ def gw_speed(args: argparse.Namespace, default_speed: float) -> float:
 
 def connect_args(args: argparse.Namespace, default_speed: float, say: Callable[[str], None], *,
                  trading: bool | None = None) -> dict[str, Any]:
-    """``connect()``'s keyword arguments from the common flags (the one TWS-or-embedded path, connect.py)."""
+    """``connect()``'s keyword arguments from the common flags (the one TWS-or-embedded path, connection.py)."""
     embedded = wants_embedded(args)
     kwargs: dict[str, Any] = {"host": args.host, "port": args.port, "client_id": args.client_id,
                                   "trading": args.trading if trading is None else trading,
@@ -164,13 +165,28 @@ def connect_args(args: argparse.Namespace, default_speed: float, say: Callable[[
     return kwargs
 
 
-def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
-    """SIGINT and SIGTERM set ``stop`` (the clean-shutdown path). Returns a function that removes the handlers."""
+EXIT_SIGINT = 128 + signal.SIGINT    # 130, as a shell reports a program ended by Ctrl-C
+EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
+
+
+def install_stop_signals(stop: asyncio.Event, received: list[int] | None = None,
+                         on_sigint: Callable[[], bool] | None = None) -> Callable[[], None]:
+    """SIGINT and SIGTERM set ``stop`` (the clean-shutdown path) and are appended to ``received`` (for the exit
+    code). ``on_sigint`` may take a SIGINT itself (return True), e.g. to interrupt the running command.
+    Returns a function that removes the handlers."""
     loop = asyncio.get_running_loop()
     installed = []
+
+    def handler(sig: int) -> None:
+        if sig == signal.SIGINT and on_sigint is not None and on_sigint():
+            return
+        if received is not None:
+            received.append(int(sig))
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, handler, sig)
             installed.append(sig)
 
     def remove() -> None:
@@ -178,6 +194,11 @@ def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
     return remove
+
+
+def signal_exit_code(received: list[int]) -> int:
+    """128 + the first signal received (130 for SIGINT, 143 for SIGTERM), or 0."""
+    return 128 + received[0] if received else 0
 
 
 def printer() -> Callable[[str], None]:
@@ -188,29 +209,98 @@ def printer() -> Callable[[str], None]:
     return out
 
 
-async def command_loop(session: Session, reader) -> None:
-    """Read a line, execute it, print the reply; until quit or end of input."""
-    while True:
-        line = await reader.readline()
-        if line is None:
-            return
-        reply = await session.execute(line)
-        session.out(reply.text)
-        if reply.quit:
-            return
+class CommandLoop:
+    """Read a line, execute it, print the reply; until quit, end of input or Ctrl-C.
+
+    ``run()`` returns the exit code: 0 for ``quit`` / end of input, 130 for Ctrl-C at an empty prompt. The first
+    such Ctrl-C only warns when watchers, ingests or orders are working (``Console.leave_warning``); a second one
+    in a row leaves. ``interrupt()`` (SIGINT in a terminal) cancels the running command, as in a shell, or counts
+    as Ctrl-C at the prompt.
+    """
+
+    def __init__(self, session: Console, reader) -> None:
+        self.session, self.reader = session, reader
+        self._current: asyncio.Task | None = None
+        self._reading: asyncio.Task | None = None
+
+    async def run(self) -> int:
+        from breakout_kit.cli.prompt import INTERRUPT
+
+        warned = False
+        while True:
+            line = await self._read()
+            if line is None:
+                return 0
+            if line is INTERRUPT:
+                warning = "" if warned else await self.session.leave_warning()
+                if not warning:
+                    self.session.out("bye")
+                    return EXIT_SIGINT
+                self.session.out(warning)
+                warned = True
+                continue
+            warned = False
+            task = self._current = asyncio.ensure_future(self.session.execute(line))
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            finally:
+                self._current = None
+            if task.cancelled():
+                self.session.out("interrupted")
+                continue
+            reply = task.result()
+            self.session.out(reply.text)
+            if reply.quit:
+                return 0
+
+    async def _read(self) -> str | None:
+        """The next line; ``INTERRUPT`` when ``interrupt()`` cancelled the wait for it."""
+        from breakout_kit.cli.prompt import INTERRUPT
+
+        task = self._reading = asyncio.ensure_future(self.reader.readline())
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            self._reading = None
+        return INTERRUPT if task.cancelled() else task.result()
+
+    def interrupt(self) -> bool:
+        """SIGINT in a terminal: cancel the running command, or treat it as Ctrl-C at the prompt when waiting for
+        input (it arrives as a signal, not a key, between prompts). True when taken."""
+        for task in (self._current, self._reading):
+            if task is not None and not task.done():
+                task.cancel()
+                return True
+        return False
+
+
+async def command_loop(session: Console, reader) -> int:
+    """``CommandLoop(session, reader).run()``."""
+    return await CommandLoop(session, reader).run()
 
 
 async def interactive(args: argparse.Namespace, *, connect_fn: ConnectFn = connect,
                       **session_kwargs: Any) -> int:
     """The default subcommand: connect, run the command loop and watchers until quit/EOF/signal, clean up.
 
-    ``connect_fn`` and ``session_kwargs`` (``Session``'s factories) let tests run the real loop with fakes."""
+    ``connect_fn`` and ``session_kwargs`` (``Console``'s factories) let tests run the real loop with fakes."""
     from breakout_kit.cli.prompt import make_reader, output_context, stdin_is_tty
 
     tty = stdin_is_tty()
     out = printer()
     stop = asyncio.Event()
-    remove_signals = install_stop_signals(stop)
+    received: list[int] = []
+    loop: CommandLoop | None = None
+    # In a terminal, Ctrl-C while a command runs (the prompt is not reading, so it arrives as SIGINT) interrupts
+    # that command, as in a shell; piped, SIGINT always ends the program.
+    remove_signals = install_stop_signals(stop, received,
+                                          on_sigint=lambda: tty and loop is not None and loop.interrupt())
     try:
         with output_context(tty):
             async with contextlib.AsyncExitStack() as stack:
@@ -222,7 +312,7 @@ async def interactive(args: argparse.Namespace, *, connect_fn: ConnectFn = conne
                     connecting.cancel()
                     stop_wait.cancel()
                     await asyncio.gather(connecting, stop_wait, return_exceptions=True)
-                    return 0
+                    return signal_exit_code(received)
                 stop_wait.cancel()
                 await asyncio.gather(stop_wait, return_exceptions=True)
                 client = connecting.result()  # ConnectError -> one line below
@@ -230,20 +320,20 @@ async def interactive(args: argparse.Namespace, *, connect_fn: ConnectFn = conne
                 gw = embedded_gateway(client)
                 if gw is not None:
                     words += list(gw.symbols())
-                account = (mask_account(client.account) + (" (paper)" if client.paper else " (LIVE)")
-                           if client.account else "?")
-                mode = "trading enabled" if args.trading else "read-only (start with --trading to place orders)"
-                where = f"{client.settings.host}:{client.settings.port}"  # flags, else env, else defaults
-                out(f"connected to {where} as client {client.settings.client_id}, account {account}, {mode}"
-                    + ("; type help" if tty else ""))
+                out(await connected_line(client, args.trading) + ("; type help" if tty else ""))
                 stack.callback(_report_connection_changes(client, out))  # unhooked before our own disconnect
                 stack.callback(report_fills(client, out))
-                session = Session(client, out=out, trading=args.trading, debug=args.debug, **session_kwargs)
+                if gw is not None:
+                    session_kwargs.setdefault("universe", lambda: [i.key for i in gw.universe if i.sec_type == "STK"])
+                session = Console(client, out=out, trading=args.trading, debug=args.debug, **session_kwargs)
                 stack.push_async_callback(session.aclose, SHUTDOWN_TIMEOUT)
                 reader = make_reader(words, tty)
                 stack.callback(reader.close)
-                await _until_done_or_stopped(command_loop(session, reader), stop)
-        return 0
+                loop = CommandLoop(session, reader)
+                code = await _until_done_or_stopped(loop.run(), stop)
+                if received:
+                    out("bye")
+        return signal_exit_code(received) or code or 0
     except Exception as exc:  # noqa: BLE001  (UI boundary: one error line, traceback only with --debug)
         if args.debug:
             traceback.print_exc()
@@ -274,8 +364,33 @@ def _report_connection_changes(client, out: Callable[[str], None]) -> Callable[[
     return lambda: event.disconnect(on_state)
 
 
-async def _until_done_or_stopped(coro, stop: asyncio.Event) -> None:
-    """Run ``coro`` as a task next to the stop signal; whichever ends first wins and the other is cancelled."""
+async def connected_line(client, trading: bool) -> str:
+    """``connected to HOST:PORT as client N, account DU***4567 (paper), MODE; server version V, TWS time T New York``.
+
+    The one place the time zone is named: every other time on screen is New York time too."""
+    from breakout_kit.cli.format import DISPLAY_TZ
+
+    account = (mask_account(client.account) + (" (paper)" if client.paper else " (LIVE)")
+               if client.account else "?")
+    mode = "trading enabled" if trading else "read-only (start with --trading to place orders)"
+    where = f"{client.settings.host}:{client.settings.port}"  # flags, else env, else defaults
+    line = f"connected to {where} as client {client.settings.client_id}, account {account}, {mode}"
+    about = []
+    version = getattr(client, "server_version", 0)
+    if version:
+        about.append(f"server version {version}")
+    server_time = getattr(client, "server_time", None)
+    if server_time is not None:
+        with contextlib.suppress(Exception):  # the time is a courtesy: never fail the start for it
+            t = await asyncio.wait_for(server_time(), 5.0)
+            about.append(f"TWS time {t.astimezone(DISPLAY_TZ):%Y-%m-%d %H:%M:%S} New York (all times are New York "
+                         f"time)")
+    return line + ("; " + ", ".join(about) if about else "")
+
+
+async def _until_done_or_stopped(coro, stop: asyncio.Event) -> Any:
+    """Run ``coro`` as a task next to the stop signal; whichever ends first wins and the other is cancelled.
+    Returns ``coro``'s result when it finished first, else None."""
     main = asyncio.ensure_future(coro)
     stopper = asyncio.ensure_future(stop.wait())
     try:
@@ -284,8 +399,11 @@ async def _until_done_or_stopped(coro, stop: asyncio.Event) -> None:
         for t in (main, stopper):
             t.cancel()
         await asyncio.gather(main, stopper, return_exceptions=True)
-    if main.done() and not main.cancelled() and main.exception() is not None:
-        raise main.exception()
+    if main.done() and not main.cancelled():
+        if main.exception() is not None:
+            raise main.exception()
+        return main.result()
+    return None
 
 
 async def _bounded(aw, timeout: float = SHUTDOWN_TIMEOUT) -> None:
@@ -297,7 +415,7 @@ async def _bounded(aw, timeout: float = SHUTDOWN_TIMEOUT) -> None:
 async def run(argv: list[str] | None = None, **inject: Any) -> int:
     """The CLI as a coroutine: parse flags, dispatch to the subcommand, return the exit code.
 
-    ``inject`` (tests only): ``connect_fn`` and ``Session`` factories handed to the interactive loop."""
+    ``inject`` (tests only): ``connect_fn`` and ``Console`` factories handed to the interactive loop."""
     args = build_parser().parse_args(argv)
     configure_logging(args.debug, printer())
     if args.command == BENCH:  # flags before `bench`: its main() runs its own loop, so it can't run in ours
@@ -336,7 +454,7 @@ def main(argv: list[str] | None = None, *, bench_main: Callable[[list[str]], Any
     try:
         code = asyncio.run(run(argv))
     except KeyboardInterrupt:  # only before our handlers are installed (during start-up)
-        code = 0
+        code = EXIT_SIGINT
     sys.stdout.flush()
     raise SystemExit(code)
 

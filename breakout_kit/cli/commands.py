@@ -1,8 +1,9 @@
-"""The CLI's command language: parsing, the command table and the dispatcher.
+"""The CLI's command table and the dispatcher (``Console``); watcher, ingest and lookup commands.
 
-Everything here runs on the one event loop and never blocks it. ``Session.execute(line)`` turns one input line into
+Everything here runs on the one event loop and never blocks it. ``Console.execute(line)`` turns one input line into
 a ``Reply`` (text to print, and whether to quit); it never raises for bad input: every failure becomes exactly one
-``error: ...`` line. Long work (watchers, ingest) runs as tasks the session owns, and ``Session.aclose()`` ends them.
+``error: ...`` line. Long work (watchers, ingest) runs as tasks the session owns, and ``Console.aclose()`` ends them.
+Argument parsing lives in ``parsing``, display in ``format``, the order and account commands in ``trading``.
 
 The session only talks to the client through the pinned IBClient API and builds watchers through a factory, so tests
 can drive it in-process with small fakes.
@@ -11,207 +12,49 @@ can drive it in-process with small fakes.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import shlex
+import string
+import textwrap
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from breakout_kit.cli.format import (  # noqa: F401  (re-exported: the CLI's one import point)
+    DISPLAY_TZ,
+    Printer,
+    Reply,
+    error_line,
+    fill_line,
+    format_frame,
+    format_price,
+    format_table,
+    format_time,
+    one_line,
+    report_fills,
+    signal_line,
+)
+from breakout_kit.cli.parsing import (
+    MAX_LINE,
+    CommandError,
+    parse_bar_size,
+    parse_duration,
+    parse_flag,
+    parse_float,
+    parse_int,
+    parse_symbol,
+    split_args,
+    too_long,
+)
+from breakout_kit.cli.trading import ORDER_COLUMNS, POSITION_COLUMNS, TradingCommands  # noqa: F401
 from breakout_kit.client.ingest import ingest
-from breakout_kit.core import bars
+from breakout_kit.client.limits import LimitError, check_lookback, far_stop
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
 from breakout_kit.watch.watchlist import FINISHED, Watchlist
-
-Printer = Callable[[str], None]
-
-# What `orders` / `positions` show of IBClient's frames (the rest is there for notebooks).
-ORDER_COLUMNS = ["order_id", "symbol", "action", "type", "quantity", "limit", "stop", "status", "filled",
-                 "parent_id", "order_ref"]
-POSITION_COLUMNS = ["symbol", "position", "avg_cost", "market_price", "market_value", "unrealized_pnl"]
-
-_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
-
-
-class CommandError(ValueError):
-    """Bad input for a command; its message is shown as ``error: <message>``."""
-
-
-@dataclass
-class Reply:
-    """What one command line produced: text to print (may be empty or multi-line) and whether to quit."""
-
-    text: str = ""
-    quit: bool = False
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Parsing helpers (pure functions, tested directly)
-# ---------------------------------------------------------------------------------------------------------------
-
-def split_args(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Split tokens into positionals and ``key=value`` options (keys lower-cased).
-
-    A bare duration unit right after ``duration=N`` is glued back on, so ``duration=5 D`` works unquoted.
-    Repeating a key is an error.
-    """
-    positional: list[str] = []
-    options: dict[str, str] = {}
-    last_key = None
-    for tok in tokens:
-        if "=" in tok:
-            key, _, value = tok.partition("=")
-            key = key.strip().lower()
-            if not key:
-                raise CommandError(f"bad option {tok!r} (expected key=value)")
-            if key in options:
-                raise CommandError(f"option {key!r} given twice")
-            options[key] = value.strip()
-            last_key = key
-        elif last_key == "duration" and re.fullmatch(r"[SDWMYsdwmy]", tok) and options["duration"].isdigit():
-            options["duration"] += " " + tok
-            last_key = None
-        else:
-            positional.append(tok)
-            last_key = None
-    return positional, options
-
-
-def parse_symbol(text: str) -> str:
-    """An upper-cased ticker like ``AAPL`` or ``BRK.B``; anything else is a CommandError."""
-    sym = text.strip().upper()
-    if not _SYMBOL_RE.match(sym):
-        raise CommandError(f"bad symbol {text!r}")
-    return sym
-
-
-def parse_float(name: str, text: str, *, low: float | None = None, high: float | None = None,
-                low_open: bool = True) -> float:
-    """A finite float for option ``name`` within (low, high); a CommandError names the option otherwise."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise CommandError(f"{name} must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise CommandError(f"{name} must be a finite number, got {text!r}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise CommandError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {text}")
-    if high is not None and value >= high:
-        raise CommandError(f"{name} must be < {high:g}, got {text}")
-    return value
-
-
-def parse_int(name: str, text: str, *, low: int = 1, high: int | None = None) -> int:
-    """An integer for option ``name`` in [low, high]."""
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise CommandError(f"{name} must be a whole number, got {text!r}") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise CommandError(f"{name} must be {bound}, got {value}")
-    return value
-
-
-def parse_bar_size(text: str, *, live: bool = False) -> str:
-    """``5m`` / ``30s`` / ``1h`` / ``1d`` / ``5 mins`` -> IB's barSizeSetting (``live``: one a watcher can build)."""
-    try:
-        return bars.live_bar_size(text) if live else bars.bar_size(text)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-
-
-def parse_duration(text: str) -> str:
-    """``5 D`` / ``5D`` / ``2w`` -> IB durationStr ``5 D``."""
-    try:
-        return bars.duration(text)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-
-
-def one_line(text: str) -> str:
-    """Collapse any message to a single line (errors must never span lines)."""
-    return " ".join(str(text).split())
-
-
-def error_line(exc: BaseException) -> str:
-    """``error: <message>`` for an exception, naming its type when the message is empty."""
-    msg = one_line(str(exc)) or type(exc).__name__
-    return f"error: {msg}"
-
-
-def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """A plain fixed-width text table (no pandas needed, stable for tests)."""
-    cells = [[str(c) for c in columns]] + [["" if r.get(c) is None else str(r.get(c)) for c in columns]
-                                           for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join(lines)
-
-
-def format_frame(df: Any, empty: str, columns: list[str] | None = None) -> str:
-    """A DataFrame as a plain text table (``columns`` first, when present); ``empty`` when it has no rows.
-
-    Missing values show as ``-`` and floats without noise (10.0 -> 10, 240.1100000001 -> 240.11)."""
-    if df is None or getattr(df, "empty", False) or (hasattr(df, "__len__") and len(df) == 0):
-        return empty
-    if not hasattr(df, "to_string"):
-        return str(df)
-    if columns and hasattr(df, "columns"):
-        keep = [c for c in columns if c in df.columns]
-        if keep:
-            df = df[keep]
-    try:
-        return df.to_string(index=False, na_rep="-", float_format=format_price)
-    except TypeError:
-        return df.to_string()
-
-
-DISPLAY_TZ = ZoneInfo("America/New_York")  # the exchange clock of the US stocks/ETFs the kit watches
-
-
-def format_time(t: Any) -> str:
-    """A bar time as ISO text in New York time (datetime or pandas Timestamp; naive times are shown as given)."""
-    if t is None:
-        return "-"
-    if getattr(t, "tzinfo", None) is not None:
-        t = t.astimezone(DISPLAY_TZ)
-    iso = getattr(t, "isoformat", None)
-    return iso() if iso else str(t)
-
-
-def format_price(value: Any) -> str:
-    """A price with up to 4 decimals and no float noise: 101.25 -> '101.25', 100.0 -> '100'."""
-    try:
-        return f"{round(float(value), 4):.12g}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def signal_line(symbol: str, signal: Any) -> str:
-    """The one ``SIGNAL`` line printed per breakout: symbol, direction, bar time, price, level."""
-    return (f"SIGNAL {symbol} {signal.direction} {format_time(signal.time)} "
-            f"price={format_price(signal.price)} level={format_price(signal.level)}")
-
-
-def fill_line(ex: Any) -> str:
-    """One ``FILL`` line per execution (``IBClient.fill_event``): symbol, side, shares, price, order id, orderRef."""
-    return (f"FILL {ex.symbol} {ex.side} {format_price(ex.shares)} @ {format_price(ex.price)} "
-            f"order #{ex.order_id}" + (f" {ex.order_ref}" if ex.order_ref else ""))
-
-
-def report_fills(client: Any, out: Printer) -> Callable[[], None]:
-    """Print a FILL line for every live execution on ``client``'s connection; returns a function that unhooks it."""
-    def on_fill(execution) -> None:
-        out(fill_line(execution))
-    client.fill_event += on_fill
-    return lambda: client.fill_event.disconnect(on_fill)
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # The command table
@@ -219,33 +62,54 @@ def report_fills(client: Any, out: Printer) -> Callable[[], None]:
 
 @dataclass
 class Command:
-    """One command: its name, aliases, a usage line, and the coroutine method that runs it."""
+    """One command: its name, aliases, a usage line, a summary, examples and the coroutine method that runs it."""
 
     name: str
     usage: str
     summary: str
     handler: str
     aliases: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
 
 
 COMMANDS: list[Command] = [
-    Command("help", "help", "list the commands (also: ?, menu)", "cmd_help", ("?", "menu")),
+    Command("help", "help [COMMAND]", "list the commands, or one command with examples (also: ?, menu)", "cmd_help",
+            ("?", "menu"), ("help", "help buy")),
     Command("breakout", "breakout SYMBOL [lookback=20] [bar=1m] [trigger=close|high] [direction=up|down|both] "
-            "[vol=X] [trade=QTY tp=PCT sl=PCT]", "watch SYMBOL for breakouts (runs in the background)",
-            "cmd_breakout", ("watch",)),
+            "[vol=X] [trade=QTY tp=PCT sl=PCT [force=1]]", "watch SYMBOL for breakouts (runs in the background)",
+            "cmd_breakout", ("watch",),
+            ("breakout AAPL", "breakout SPY lookback=30 bar=5m direction=both",
+             "breakout MSFT trade=10 tp=1 sl=0.5   (a paper bracket on each signal; needs --trading)")),
     Command("watchers", "watchers", "table of watchers: state, last bar/price, live signals, brackets, error",
-            "cmd_watchers", ("status",)),
-    Command("stop", "stop SYMBOL|all", "stop one watcher or all of them", "cmd_stop"),
-    Command("buy", "buy SYMBOL QTY tp=PCT sl=PCT [limit=PRICE]", "place a bracket order (needs --trading)",
-            "cmd_buy"),
-    Command("orders", "orders", "list open orders", "cmd_orders"),
-    Command("cancel", "cancel ID|all", "cancel one order or all open orders", "cmd_cancel"),
-    Command("positions", "positions", "list positions", "cmd_positions"),
-    Command("account", "account", "account summary", "cmd_account"),
+            "cmd_watchers", ("status",), ("watchers",)),
+    Command("stop", "stop SYMBOL|all", "stop one watcher or all of them", "cmd_stop", (), ("stop AAPL", "stop all")),
+    Command("buy", "buy SYMBOL QTY tp=PCT sl=PCT [limit=PRICE] [force=1]",
+            "place a bracket order: entry, take-profit tp% above, stop-loss sl% below (needs --trading)",
+            "cmd_buy", (), ("buy AAPL 10 tp=2 sl=1", "buy AAPL 10 tp=2 sl=1 limit=240.50",
+                            "buy AAPL 10 tp=2 sl=25 force=1   (a stop more than 20% away needs force=1)")),
+    Command("orders", "orders", "list open orders", "cmd_orders", (), ("orders",)),
+    Command("cancel", "cancel ID|all", "cancel one order or all open orders", "cmd_cancel", (),
+            ("cancel 12", "cancel all")),
+    Command("positions", "positions", "list positions", "cmd_positions", (), ("positions",)),
+    Command("account", "account [all]", "account summary: the main values, or all of them", "cmd_account", (),
+            ("account", "account all")),
     Command("ingest", "ingest SYMBOL[,SYMBOL...] [duration=5 D] [bar=1m] [dest=data/]",
-            "download history to Parquet in the background", "cmd_ingest"),
-    Command("symbols", "symbols [PATTERN]", "look up symbols", "cmd_symbols"),
-    Command("quit", "quit", "stop everything and exit (also: exit, Ctrl-D)", "cmd_quit", ("exit", "q")),
+            "download history to Parquet in the background", "cmd_ingest", (),
+            ("ingest AAPL", "ingest AAPL,MSFT duration=10 D bar=5m dest=data/")),
+    Command("symbols", "symbols [PATTERN]", "look up symbols (no pattern: list every symbol)", "cmd_symbols", (),
+            ("symbols", "symbols MS", "symbols apple")),
+    Command("quit", "quit", "stop everything and exit (also: exit, Ctrl-D)", "cmd_quit", ("exit", "q"), ("quit",)),
+    Command("sell", "sell SYMBOL QTY [limit=PRICE] [short=1] [force=1]",
+            "sell shares you hold (never short unless short=1; needs --trading)", "cmd_sell", (),
+            ("sell AAPL 10", "sell AAPL 10 limit=245", "sell AAPL 10 short=1   (open a short position)")),
+    Command("flatten", "flatten SYMBOL|all",
+            "cancel the symbol's open orders, then close its position at market (needs --trading)", "cmd_flatten",
+            (), ("flatten AAPL", "flatten all")),
+    Command("pnl", "pnl", "today's profit and loss of the account: daily, unrealized, realized", "cmd_pnl", (),
+            ("pnl",)),
+    Command("scan", "scan CODE [rows=10] [price>X] [price<X] [volume>N] [cap>USD] [cap<USD]",
+            "market scanner: top_perc_gain, top_perc_lose, most_active, hot_by_volume, high_vs_13w_hi", "cmd_scan",
+            (), ("scan top_perc_gain", "scan most_active rows=5 price>10 volume>1000000")),
 ]
 
 
@@ -266,10 +130,24 @@ COMMAND_WORDS = sorted(k for k in COMMAND_INDEX if not k.isdigit())
 
 def help_text() -> str:
     """The numbered command menu."""
-    lines = ["commands (type the name or its number):"]
+    lines = ["commands (type the name or its number; help COMMAND shows examples):"]
     for number, cmd in enumerate(COMMANDS, start=1):
         lines.append(f"  {number:>2}. {cmd.usage}")
         lines.append(f"      {cmd.summary}")
+    return "\n".join(lines)
+
+
+def command_help(word: str) -> str:
+    """One command's usage, summary, aliases and examples."""
+    cmd = COMMAND_INDEX.get(word.lower())
+    if cmd is None:
+        raise CommandError(f"no command {one_line(word)!r} (type help)")
+    lines = [cmd.usage, f"  {cmd.summary}"]
+    if cmd.aliases:
+        lines.append(f"  also: {', '.join(cmd.aliases)}")
+    if cmd.examples:
+        lines.append("  examples:")
+        lines += [f"    {example}" for example in cmd.examples]
     return "\n".join(lines)
 
 
@@ -286,7 +164,7 @@ async def _default_ingest(client, symbols, duration, bar_size, dest):
 
 
 @dataclass
-class Session:
+class Console(TradingCommands):
     """The command loop's state: the client, the watchers and background tasks, and where output goes.
 
     ``out`` prints one chunk of text (the CLI points it at stdout, above the prompt in a terminal).
@@ -302,6 +180,8 @@ class Session:
     rule_factory: Callable[..., Any] = BreakoutRule
     trade_factory: Callable[..., Any] = TradeSpec
     ingest_fn: Callable[..., Awaitable[Any]] = _default_ingest
+    #: every symbol the server knows, when it can say (the embedded gateway); None for TWS (``symbols`` asks it)
+    universe: Callable[[], list[str]] | None = None
     tasks: set[asyncio.Task] = field(default_factory=set)
     watchlist: Watchlist = field(init=False)
 
@@ -323,6 +203,9 @@ class Session:
 
     async def execute(self, line: str) -> Reply:
         """Run one command line. Never raises for bad input: failures become one ``error: ...`` line."""
+        length = too_long(line)
+        if length:  # before any parsing: nothing typed may hold the loop
+            return Reply(f"error: line too long ({length} characters; the limit is {MAX_LINE}): nothing was run")
         try:
             tokens = shlex.split(line)
         except ValueError as exc:
@@ -356,6 +239,10 @@ class Session:
         if extra:
             raise CommandError(f"unknown option {extra[0]}= (allowed: {', '.join(sorted(allowed)) or 'none'})")
 
+    @staticmethod
+    def _usage_error(name: str) -> CommandError:
+        return CommandError("usage: " + COMMAND_INDEX[name].usage)
+
     def _require_trading(self) -> None:
         if not self.trading:
             raise CommandError("trading is disabled (start with --trading to place paper orders)")
@@ -363,7 +250,10 @@ class Session:
     # -- commands ------------------------------------------------------------------------------------------------
 
     async def cmd_help(self, positional, options) -> Reply:
-        return Reply(help_text())
+        self._no_options(options)
+        if len(positional) > 1:
+            raise self._usage_error("help")
+        return Reply(command_help(positional[0]) if positional else help_text())
 
     async def cmd_quit(self, positional, options) -> Reply:
         return Reply("bye", quit=True)
@@ -371,12 +261,12 @@ class Session:
     async def cmd_breakout(self, positional, options) -> Reply:
         if len(positional) != 1:
             raise CommandError("usage: " + COMMAND_INDEX["breakout"].usage)
-        self._no_options(options, {"lookback", "bar", "trigger", "direction", "vol", "trade", "tp", "sl"})
+        self._no_options(options, {"lookback", "bar", "trigger", "direction", "vol", "trade", "tp", "sl", "force"})
         symbol = parse_symbol(positional[0])
         current = self.watchers.get(symbol)
         if current is not None and current.state not in FINISHED:
             raise CommandError(f"already watching {symbol} (stop {symbol} first)")
-        lookback = parse_int("lookback", options.get("lookback", "20"), low=1, high=10_000)
+        lookback = self._lookback(options.get("lookback", "20"))
         bar_size = parse_bar_size(options.get("bar", "1m"), live=True)
         trigger = options.get("trigger", "close").lower()
         direction = options.get("direction", "up").lower()
@@ -390,15 +280,30 @@ class Session:
             if not all(k in options for k in ("trade", "tp", "sl")):
                 raise CommandError("trade needs all of trade=QTY tp=PCT sl=PCT")
             self._require_trading()
-            qty = parse_int("trade", options["trade"], low=1, high=1_000_000)
+            qty = self._quantity(options["trade"])
             tp = parse_float("tp", options["tp"], low=0.0, high=100.0)
             sl = parse_float("sl", options["sl"], low=0.0, high=100.0)
+            refusal = self._unless_forced([far_stop(sl)], parse_flag("force", options.get("force", "0")))
+            if refusal is not None:
+                return refusal
             trade = self.trade_factory(qty, tp, sl)
         rule = self.rule_factory(lookback=lookback, trigger=trigger, direction=direction, min_rel_volume=vol)
         # unknown symbols fail in add(), as one line, before any task starts
         await self.watchlist.add(symbol, rule=rule, bar_size=bar_size, trade=trade)
         extra = f", bracket {qty} on each signal tp={tp:g}% sl={sl:g}%" if trade is not None else ""
         return Reply(f"watching {symbol}: {lookback}-bar {trigger} breakout {direction} on {bar_size} bars{extra}")
+
+    @staticmethod
+    def _lookback(text: str) -> int:
+        """The channel length, in the one wording of ``client.limits``."""
+        try:
+            value: object = int(text)
+        except ValueError:
+            value = text
+        try:
+            return check_lookback(value)
+        except LimitError as e:
+            raise CommandError(str(e)) from None
 
     def _on_signal(self, watcher, signal) -> None:
         self.out(signal_line(watcher.symbol, signal))   # live signals only: the watchlist skips backfill replays
@@ -438,57 +343,44 @@ class Session:
             await self.watchlist.stop(sym, forget=True)
         return Reply(f"stopped {', '.join(targets)}")
 
-    async def cmd_buy(self, positional, options) -> Reply:
-        self._no_options(options, {"tp", "sl", "limit"})
-        if len(positional) != 2 or "tp" not in options or "sl" not in options:
-            raise CommandError("usage: " + COMMAND_INDEX["buy"].usage)
-        self._require_trading()
-        symbol = parse_symbol(positional[0])
-        qty = parse_int("QTY", positional[1], low=1, high=1_000_000)
-        tp = parse_float("tp", options["tp"], low=0.0, high=100.0)
-        sl = parse_float("sl", options["sl"], low=0.0, high=100.0)
-        entry: Any = "market"
-        if "limit" in options:
-            entry = parse_float("limit", options["limit"], low=0.0)
-        bracket = await self.client.place_buy_bracket_pct_async(symbol, qty, tp, sl, entry=entry)
-        parts = []
-        for label, o in zip(("parent", "take-profit", "stop-loss"), bracket):
-            price_txt = "" if o.type == "MKT" else f" {format_price(o.price)}"
-            parts.append(f"{label} #{o.order_id} {o.action} {o.type}{price_txt}")
-        return Reply(f"bracket {symbol} x{qty}: " + ", ".join(parts))
-
-    async def cmd_orders(self, positional, options) -> Reply:
-        self._no_options(options)
-        return Reply(format_frame(await self.client.open_orders(), "no open orders", ORDER_COLUMNS))
-
-    async def cmd_cancel(self, positional, options) -> Reply:
-        self._no_options(options)
-        if len(positional) != 1:
-            raise CommandError("usage: cancel ID|all")
-        if positional[0].lower() == "all":
-            self._require_trading()
-            count = await self.client.cancel_all_orders()  # waits until TWS confirms
-            return Reply(f"cancelled {count} open order(s)")
-        order_id = parse_int("ID", positional[0], low=1)
-        self._require_trading()
-        order = await self.client.cancel_order(order_id)  # waits until TWS confirms
-        return Reply(f"order #{order_id}: {order.status}")
-
-    async def cmd_positions(self, positional, options) -> Reply:
-        self._no_options(options)
-        return Reply(format_frame(await self.client.positions(), "no positions", POSITION_COLUMNS))
-
-    async def cmd_account(self, positional, options) -> Reply:
-        self._no_options(options)
-        return Reply(format_frame(await self.client.account_summary(), "no account values"))
-
     async def cmd_symbols(self, positional, options) -> Reply:
         self._no_options(options)
         if len(positional) > 1:
             raise CommandError("usage: symbols [PATTERN]")
-        pattern = positional[0] if positional else "A"
-        found = await self.client.matching_symbols(pattern)
-        return Reply(" ".join(found) if found else f"no symbols match {pattern!r}")
+        if positional:
+            found = await self.client.matching_symbols(positional[0])
+            return Reply(" ".join(found) if found else f"no symbols match {positional[0]!r}")
+        if self.universe is not None:       # the embedded gateway: its whole list
+            found = sorted(self.universe())
+            note = ""
+        else:
+            # TWS only matches a pattern: ask for every letter at once (it suggests up to 16 per request)
+            answers = await asyncio.gather(*(self.client.matching_symbols(c) for c in string.ascii_uppercase),
+                                           return_exceptions=True)
+            found = sorted({s for a in answers if isinstance(a, list) for s in a})
+            failed = next((a for a in answers if isinstance(a, BaseException)), None)
+            if not found and failed is not None:
+                raise failed
+            note = " (TWS suggests up to 16 per letter; symbols PATTERN finds more)"
+        if not found:
+            return Reply("no symbols known")
+        return Reply(f"{len(found)} symbols{note}:\n" + textwrap.fill(" ".join(found), width=110))
+
+    async def cmd_scan(self, positional, options) -> Reply:
+        self._no_options(options, {"rows"})
+        if not positional:
+            raise CommandError("usage: " + COMMAND_INDEX["scan"].usage)
+        names = {("price", ">"): "above_price", ("price", "<"): "below_price", ("volume", ">"): "above_volume",
+                 ("cap", ">"): "market_cap_above", ("cap", "<"): "market_cap_below"}
+        limits: dict[str, float] = {}
+        for tok in positional[1:]:
+            m = re.fullmatch(r"(price|volume|cap)([<>])(.+)", tok.strip().lower())
+            if m is None or (m.group(1), m.group(2)) not in names:
+                raise CommandError(f"bad scan filter {tok!r}: use price>X, price<X, volume>N, cap>USD or cap<USD")
+            limits[names[m.group(1), m.group(2)]] = parse_float(tok, m.group(3), low=0, low_open=False)
+        rows = parse_int("rows", options.get("rows", "10"), high=50)
+        frame = await self.client.scan(positional[0].upper(), rows, **limits)
+        return Reply(format_frame(frame, f"no {positional[0].lower()} rows", ["rank", "symbol"]))
 
     async def cmd_ingest(self, positional, options) -> Reply:
         self._no_options(options, {"duration", "bar", "dest"})
@@ -530,6 +422,43 @@ class Session:
             self.out(f"ingest {sym}: done [{n}/{len(symbols)}]{detail}{span}")
         ok = len(symbols) - failed
         self.out(f"ingest finished: {ok}/{len(symbols)} symbol(s), {total} bars -> {dest}")
+
+    # -- leaving -------------------------------------------------------------------------------------------------
+
+    async def leave_warning(self) -> str:
+        """What leaving now would stop or leave behind (asked on Ctrl-C at an empty prompt); '' when nothing."""
+        parts = []
+        running = sum(1 for w in self.watchers.values() if w.state not in FINISHED)
+        if running:
+            parts.append(f"{running} watcher{'s' if running > 1 else ''} stop{'s' if running == 1 else ''}")
+        if self.tasks:
+            parts.append(f"{len(self.tasks)} ingest{'s' if len(self.tasks) > 1 else ''} "
+                         f"{'is' if len(self.tasks) == 1 else 'are'} cancelled")
+        working = await self._working_orders()
+        if working:
+            verb = "stays" if working in ("1 order", "1 bracket") else "stay"
+            parts.append(f"{working} {verb} working at TWS")
+        if not parts:
+            return ""
+        return "; ".join(parts) + "; Ctrl-C again or `quit` to leave"
+
+    async def _working_orders(self) -> str:
+        """'2 brackets', '1 order', '1 bracket and 2 orders' ... for the account's open orders ('' if none)."""
+        try:
+            frame = await asyncio.wait_for(self.client.open_orders(), 3.0)
+        except Exception:  # noqa: BLE001  (a question on the way out must not fail the exit)
+            return ""
+        if frame is None or not len(frame):
+            return ""
+        refs = frame["order_ref"].tolist() if "order_ref" in frame.columns else [""] * len(frame)
+        legs: dict[str, int] = {}
+        for ref in refs:
+            if isinstance(ref, str) and ref:
+                legs[ref] = legs.get(ref, 0) + 1
+        brackets = sum(1 for n in legs.values() if n > 1)
+        single = len(frame) - sum(n for n in legs.values() if n > 1)
+        words = [f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((brackets, "bracket"), (single, "order")) if n]
+        return " and ".join(words)
 
     # -- shutdown ------------------------------------------------------------------------------------------------
 

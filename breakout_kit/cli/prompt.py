@@ -5,7 +5,8 @@ Two readers with one interface, ``await reader.readline() -> str | None`` (None 
 * ``TerminalReader`` (stdin is a TTY): prompt_toolkit's ``PromptSession.prompt_async`` runs on the loop itself, with
   history and tab completion. Used inside ``output_context()`` (prompt_toolkit's ``patch_stdout``), so lines printed
   while the user types (SIGNAL lines) appear above the prompt and the half-typed input is redrawn intact.
-  Ctrl-C / Ctrl-D at the prompt mean quit.
+  Ctrl-C clears a half-typed line, as in a shell; at an empty prompt ``readline`` returns ``INTERRUPT`` (the command
+  loop asks to confirm leaving when watchers or orders are working). Ctrl-D at an empty prompt means end of input.
 * ``PipeReader`` (stdin is a pipe or file): no prompt is printed at all, so scripted sessions get clean output.
 
 Why PipeReader uses its own daemon thread with ``os.read`` rather than ``asyncio.to_thread(input, ...)``:
@@ -26,9 +27,18 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Protocol
+from typing import Final, Protocol
+
+from breakout_kit.cli.parsing import MAX_LINE, LineTooLong
 
 PROMPT = "breakout> "
+
+
+class _Interrupt(str):
+    """Ctrl-C at an empty prompt (a distinct object, never equal in identity to a typed line)."""
+
+
+INTERRUPT: Final = _Interrupt("")
 
 
 class LineReader(Protocol):
@@ -59,22 +69,32 @@ class PipeReader:
 
     def _pump(self) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending = ""
+        pending, dropped = "", 0   # memory stays bounded whatever arrives: an overlong line is only counted
         while True:
             try:
                 chunk = os.read(self._fd, 65536)
             except OSError:
                 chunk = b""
             if not chunk:
-                tail = pending + decoder.decode(b"", final=True)
+                tail = LineTooLong(pending, dropped) if dropped else pending + decoder.decode(b"", final=True)
                 if tail and not self._deliver(tail):
                     return
                 self._deliver(None)
                 return
-            pending += decoder.decode(chunk)
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                if not self._deliver(line.rstrip("\r")):
+            text = decoder.decode(chunk)
+            while text:
+                head, newline, text = text.partition("\n")
+                if dropped:             # inside an overlong line: count it, keep nothing
+                    dropped += len(head)
+                else:
+                    pending += head
+                    if len(pending) > MAX_LINE:
+                        dropped, pending = len(pending), pending[:40]
+                if not newline:
+                    break
+                line = LineTooLong(pending, dropped) if dropped else pending.rstrip("\r")
+                pending, dropped = "", 0
+                if not self._deliver(line):
                     return
 
     async def readline(self) -> str | None:
@@ -97,11 +117,36 @@ class TerminalReader:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.completion import WordCompleter
         from prompt_toolkit.history import InMemoryHistory
+        from prompt_toolkit.key_binding import KeyBindings
+
+        keys = KeyBindings()
+
+        @keys.add("c-c")
+        def _ctrl_c(event) -> None:
+            """As in a shell: clear a half-typed line; at an empty prompt hand INTERRUPT to the command loop."""
+            buffer = event.app.current_buffer
+            if buffer.text:
+                buffer.reset()
+            else:
+                event.app.exit(result=INTERRUPT)
 
         self._prompt = prompt
-        self._session = PromptSession(history=InMemoryHistory(),
+        self._session = PromptSession(history=InMemoryHistory(), key_bindings=keys,
                                       completer=WordCompleter(sorted(set(words)), ignore_case=True))
+        # A huge paste never reaches the parser (or the renderer): past MAX_LINE the line is dropped and reported.
+        self._session.default_buffer.on_text_changed += self._guard_length
+        self._too_long = 0
         self._done = False
+
+    def _guard_length(self, buffer) -> None:
+        if len(buffer.text) > MAX_LINE:
+            self._too_long = len(buffer.text)
+            buffer.reset()
+            from prompt_toolkit.application import get_app
+
+            app = get_app()
+            if app.future is not None and not app.future.done():
+                app.exit(result="")
 
     async def readline(self) -> str | None:
         if self._done:
@@ -109,11 +154,17 @@ class TerminalReader:
         try:
             # handle_sigint=False: our own SIGINT/SIGTERM handlers stay installed (prompt_toolkit would remove
             # them after each prompt). In raw mode Ctrl-C arrives as a key and raises KeyboardInterrupt here.
-            return await self._session.prompt_async(self._prompt, handle_sigint=False,
+            line = await self._session.prompt_async(self._prompt, handle_sigint=False,
                                                     set_exception_handler=False)
-        except (EOFError, KeyboardInterrupt):
+        except KeyboardInterrupt:  # not ours (c-c is bound above); treat it like Ctrl-C at an empty prompt
+            return INTERRUPT
+        except EOFError:
             self._done = True
             return None
+        if self._too_long:
+            length, self._too_long = self._too_long, 0
+            return LineTooLong(line, length)
+        return line
 
     def close(self) -> None:
         self._done = True

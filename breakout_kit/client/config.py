@@ -47,6 +47,7 @@ class Settings:
         host = host or os.environ.get("IB_HOST", "").strip() or DEFAULT_HOST
         port = port if port is not None else _env_int("IB_PORT", DEFAULT_PORT)
         client_id = client_id if client_id is not None else _env_int("IB_CLIENT_ID", DEFAULT_CLIENT_ID)
+        assert port is not None and client_id is not None      # the defaults are ints
         if not 0 < port < 65536:
             raise ValueError(f"port {port} is out of range 1..65535")
         return cls(host=host, port=port, client_id=client_id, **flags)

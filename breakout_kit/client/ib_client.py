@@ -12,24 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Self
 
 import pandas as pd
 
+from breakout_kit.client import limits
 from breakout_kit.client.config import Settings, mask_account
 from breakout_kit.client.iblib import IB, Contract, Event, LimitOrder, MarketOrder, Stock, StopOrder, Trade
 from breakout_kit.client.iblib import NAME as LIBRARY  # noqa: F401  (the CLI tunes its logger)
 from breakout_kit.client.orders import Bracket, PlacedOrder, orders_frame
 from breakout_kit.client.pacer import HistoryPacer
 from breakout_kit.client.realtime import Execution, RealTimeBars
+from breakout_kit.client.scanner import ScanSubscription, subscription, tag_values
 from breakout_kit.core import bars
+from breakout_kit.core.bars import whole_numbers
 
 log = logging.getLogger("breakout_kit.client.ib_client")
 
@@ -38,7 +42,10 @@ RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 PACING_VIOLATION = 162
 CONNECTIVITY_LOST, RESTORED_DATA_LOST, RESTORED_DATA_KEPT = 1100, 1101, 1102
 CLIENT_ID_IN_USE = 326
+# TWS answers the handshake at once; a server that stays silent this long is not TWS's API port
+HANDSHAKE_TIMEOUT = 3.0
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\- ]{0,11}$")
+_CLASS_SHARE = re.compile(r"^([A-Z]{1,5})[./]([A-Z])$")    # BRK.B / BRK/B: IB spells share classes "BRK B"
 _HISTORY_COLUMNS = ["open", "high", "low", "close", "volume"]
 # IB's legal historical-data arguments: checked before sending, because TWS answers bad ones with an error that
 # the request then swallows (an empty frame), and a non-bool useRTH even breaks the connection's framing.
@@ -51,7 +58,7 @@ _END = re.compile(r"^(\d{8}( \d{2}:\d{2}:\d{2}( \S+)?)?|\d{8}-\d{2}:\d{2}:\d{2})
 def _check_history_args(duration: object, bar_size: object, what: object, use_rth: object,
                         end: object) -> tuple[str, str]:
     """IB's spelling of (duration, bar_size); ValueError/TypeError for anything TWS would refuse."""
-    size = bars.bar_size(bar_size)          # type: ignore[arg-type]  (it checks the type itself)
+    size = bars.bar_size(bar_size)          # type: ignore[arg-type]  # it checks the type itself
     span = bars.duration(duration)          # type: ignore[arg-type]
     if what not in HISTORY_WHAT:
         raise ValueError(f"what must be one of {', '.join(HISTORY_WHAT)}; got {what!r}")
@@ -103,7 +110,7 @@ class IBClient:
 
     def __init__(self, host: str | None = None, port: int | None = None, client_id: int | None = None, *,
                  readonly: bool | None = None, trading: bool = False, allow_live: bool = False,
-                 max_quantity: int = 1000, max_notional: float = 250_000.0, timeout: float = 10.0,
+                 max_quantity: int = limits.MAX_QUANTITY, max_notional: float = limits.MAX_NOTIONAL, timeout: float = 10.0,
                  reconnect: bool = True, reconnect_delays: Iterable[float] = RECONNECT_DELAYS,
                  clock_speed: float = 1.0) -> None:
         readonly = (not trading) if readonly is None else bool(readonly)
@@ -137,6 +144,7 @@ class IBClient:
         self._closing = False
         self._reconnect_task: asyncio.Task | None = None
         self._on_close: list[Callable[[], Awaitable[object]]] = []
+        self._pnl_lock = asyncio.Lock()
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.errorEvent += self._on_error
         self.ib.execDetailsEvent += lambda trade, fill: self.fill_event.emit(Execution.from_fill(fill))
@@ -192,40 +200,111 @@ class IBClient:
         return self
 
     async def _connect_once(self) -> None:
-        codes: list[int] = []
+        """One connection attempt that fails fast, and says why, for each way a real setup goes wrong.
+
+        TWS's error 326 (client id in use) and a hang-up during the handshake end the attempt at once instead of
+        after the timeout; a port that accepts but never answers the handshake fails after ``HANDSHAKE_TIMEOUT``.
+        """
+        loop = asyncio.get_running_loop()
+        refused: asyncio.Future[ConnectError] = loop.create_future()
+
+        def fail(error: ConnectError) -> None:
+            if not refused.done():
+                refused.set_result(error)
 
         def on_error(req_id, code, msg, contract):
-            codes.append(code)
+            if code == CLIENT_ID_IN_USE:
+                fail(self._client_id_in_use())
+
+        def on_api_error(msg: str) -> None:
+            if "closed" in str(msg).lower() and not self.ib.client.isReady():
+                fail(self._closed_during_handshake())
 
         self.ib.errorEvent += on_error
+        self.ib.client.apiError += on_api_error
+        attempt = loop.create_task(
+            self.ib.connectAsync(self.host, self.port, clientId=self.client_id, timeout=self.timeout,
+                                 readonly=self.readonly), name="ibclient-connect")
         try:
-            await self.ib.connectAsync(self.host, self.port, clientId=self.client_id, timeout=self.timeout,
-                                       readonly=self.readonly)
-        except (ConnectionRefusedError, OSError) as e:
-            if CLIENT_ID_IN_USE in codes:
-                raise self._client_id_in_use() from None
-            if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) in (111, 61, 10061):
-                raise ConnectError(
-                    f"nothing is listening on {self.host}:{self.port}: start TWS or IB Gateway with the API "
-                    f"enabled on that port, or the embedded paper gateway "
-                    f"(python -m breakout_kit.gateway --port {self.port})") from None
-            raise ConnectError(f"cannot connect to {self.host}:{self.port}: {e}") from None
-        except asyncio.TimeoutError:
-            if CLIENT_ID_IN_USE in codes:
-                raise self._client_id_in_use() from None
-            raise ConnectError(f"no answer from {self.host}:{self.port} within {self.timeout:g} s: is it TWS / "
-                               f"IB Gateway (API enabled) or the embedded gateway?") from None
+            done, _ = await asyncio.wait({attempt, refused}, timeout=min(self.timeout, HANDSHAKE_TIMEOUT),
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if not done and not self.ib.client.serverVersion():
+                fail(self._silent_handshake(min(self.timeout, HANDSHAKE_TIMEOUT)))
+            await asyncio.wait({attempt, refused}, return_when=asyncio.FIRST_COMPLETED)
+            if refused.done():
+                raise refused.result()
+            attempt.result()
+        except ConnectError:
+            raise
+        except asyncio.TimeoutError:  # before OSError: on Python >= 3.11 it is a subclass of it
+            version = self.ib.client.serverVersion() or self.server_version
+            raise ConnectError(
+                f"{self.host}:{self.port} answered the API handshake (server version {version}) but did not start "
+                f"the session within {self.timeout:g} s: check that TWS / IB Gateway is logged in and not waiting "
+                f"on a dialog (e.g. one asking to accept the incoming API connection)") from None
+        except ConnectionRefusedError:
+            raise self._nothing_listening() from None
+        except ConnectionError as e:  # e.g. "Socket connection broken while connecting"
+            if refused.done():
+                raise refused.result() from None
+            raise self._closed_during_handshake() from e
+        except OSError as e:
+            if e.errno in (errno.ECONNREFUSED, 10061):
+                raise self._nothing_listening() from None
+            reason = e.strerror or str(e) or type(e).__name__
+            raise ConnectError(f"cannot connect to {self.host}:{self.port}: {reason} (check the host name and "
+                               f"that nothing blocks the port)") from None
         finally:
             self.ib.errorEvent -= on_error
-        if not self.connected:     # the server hung up during the handshake (e.g. error 326)
-            if CLIENT_ID_IN_USE in codes:
-                raise self._client_id_in_use()
-            raise ConnectError(f"{self.host}:{self.port} closed the connection while connecting")
+            self.ib.client.apiError -= on_api_error
+            if not attempt.done():
+                attempt.cancel()        # its own cleanup disconnects the half-open socket
+                with contextlib.suppress(BaseException):
+                    await attempt
+            elif not attempt.cancelled():
+                attempt.exception()     # retrieved: the reason is reported above
+        if not self.connected:     # the server hung up right after the handshake
+            raise self._closed_during_handshake()
         self._account = self.account
+        self._server_version = self.ib.client.serverVersion()
+
+    def _nothing_listening(self) -> ConnectError:
+        return ConnectError(
+            f"nothing is listening on {self.host}:{self.port}: start TWS or IB Gateway with its API enabled and check "
+            f"the socket port (TWS: Global Configuration > API > Settings, 'Enable ActiveX and Socket Clients'; "
+            f"IB Gateway: Configure > Settings > API > Settings; "
+            f"usual ports: TWS 7497 paper / 7496 live, IB Gateway 4002 paper / 4001 live), or use the embedded "
+            f"paper gateway (no port, or python -m breakout_kit.gateway --port {self.port})")
+
+    def _silent_handshake(self, waited: float) -> ConnectError:
+        return ConnectError(
+            f"{self.host}:{self.port} accepted the connection but did not answer the TWS API handshake within "
+            f"{waited:g} s: is it the API port of TWS / IB Gateway? In TWS check Global Configuration > API > "
+            f"Settings: 'Enable ActiveX and Socket Clients' ticked and the socket port; if TWS asks to accept the "
+            f"incoming connection, accept it (or add this machine to 'Trusted IPs')")
+
+    def _closed_during_handshake(self) -> ConnectError:
+        return ConnectError(
+            f"{self.host}:{self.port} closed the connection during the API handshake: in TWS / IB Gateway check "
+            f"API > Settings ('Allow connections from localhost only', 'Trusted IPs') and that no other program "
+            f"uses client id {self.client_id}")
 
     def _client_id_in_use(self) -> ConnectError:
-        return ConnectError(f"clientId {self.client_id} is already in use on {self.host}:{self.port}: pass "
-                            f"another client_id (e.g. {self.client_id + 1}) or set IB_CLIENT_ID")
+        n = self.client_id + 1
+        return ConnectError(f"clientId {self.client_id} is already in use on {self.host}:{self.port} (TWS error "
+                            f"326): use another id, e.g. {n} (--client-id {n}, IB_CLIENT_ID={n} or "
+                            f"IBClient(client_id={n})), or close the program connected as {self.client_id}")
+
+    @property
+    def server_version(self) -> int:
+        """The TWS / IB Gateway API server version of the current (or last) connection; 0 before connecting."""
+        return self.ib.client.serverVersion() or getattr(self, "_server_version", 0)
+
+    async def server_time(self) -> datetime:
+        """TWS's clock (``reqCurrentTime``), a UTC datetime (the embedded gateway's simulated clock)."""
+        self._require_connection()
+        t = await self._timed(self.ib.reqCurrentTimeAsync(), "current time")
+        return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
 
     def call_on_close(self, callback: Callable[[], Awaitable[object]]) -> None:
         """Await ``callback()`` after the next ``disconnect()`` (``connect()`` stops its embedded gateway this way)."""
@@ -247,7 +326,8 @@ class IBClient:
             await callback()
 
     async def __aenter__(self) -> Self:
-        return await self.connect()
+        await self.connect()
+        return self
 
     async def __aexit__(self, *exc) -> None:
         await self.disconnect()
@@ -315,6 +395,8 @@ class IBClient:
     async def qualify(self, symbol_or_contract: str | Contract) -> Contract:
         """The unique IB contract for a US stock symbol (SMART/USD) or a partial ``Contract``; cached.
 
+        Share classes may be written ``BRK.B``, ``BRK/B`` or IB's own ``BRK B``.
+
         Raises ``ContractError`` naming the symbol when IB knows no such contract or several match.
         """
         if isinstance(symbol_or_contract, Contract):
@@ -325,7 +407,7 @@ class IBClient:
         else:
             if not isinstance(symbol_or_contract, str):
                 raise TypeError(f"symbol must be a str or Contract, got {type(symbol_or_contract).__name__}")
-            name = key = symbol_or_contract.strip().upper()
+            name = key = _CLASS_SHARE.sub(r"\1 \2", symbol_or_contract.strip().upper())   # BRK.B -> IB's BRK B
             if not _SYMBOL.match(key):
                 raise ContractError(f"{symbol_or_contract!r} is not a valid stock symbol")
             if key in self._contracts:
@@ -375,6 +457,36 @@ class IBClient:
         """
         self._require_connection()
         return RealTimeBars(self.ib, contract, what, use_rth)
+
+    # ---- scanner ------------------------------------------------------------------------------------------------
+    def subscribe_scan(self, scan_code: str, rows: int = 10, *, above_price: float | None = None,
+                       below_price: float | None = None, above_volume: float | None = None,
+                       market_cap_above: float | None = None, market_cap_below: float | None = None,
+                       location: str = "STK.US.MAJOR", stock_type: str = "ALL",
+                       filters: dict[str, float] | None = None) -> ScanSubscription:
+        """Subscribe to a market scan (``"TOP_PERC_GAIN"``, ``"MOST_ACTIVE"`` ...; see ``client.scanner``): its
+        ``update_event`` emits a DataFrame[rank, symbol, con_id, currency, market_name] every time TWS refreshes
+        it (about every 30 s). Limits are in USD / shares; ``filters`` are TWS's advanced filter tags
+        (e.g. ``{"changePercAbove": 2}``). Re-requested after a reconnect; ``cancel()`` ends it."""
+        sub = subscription(scan_code, rows, location=location, stock_type=stock_type, above_price=above_price,
+                           below_price=below_price, above_volume=above_volume, market_cap_above=market_cap_above,
+                           market_cap_below=market_cap_below)
+        self._require_connection()
+        return ScanSubscription(self.ib, sub, tag_values(filters), self.resubscribe_event)
+
+    async def scan(self, scan_code: str, rows: int = 10, **limits) -> pd.DataFrame:
+        """One market scan now, e.g. ``await client.scan("TOP_PERC_GAIN", rows=10, above_price=5)`` ->
+        DataFrame[rank, symbol, con_id, currency, market_name], best first. Arguments as ``subscribe_scan``;
+        raises ``client.scanner.ScanError`` with TWS's message if TWS refuses the scan. The first scan of a
+        session can take seconds (the embedded gateway computes it over ~590 instruments): waits up to 60 s."""
+        scan = self.subscribe_scan(scan_code, rows, **limits)
+        try:
+            return await asyncio.wait_for(scan.next_rows(), max(self.timeout, 60.0))
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no answer to the {scan.subscription.scanCode} scan from {self.host}:{self.port} "
+                               f"within {max(self.timeout, 60.0):g} s") from None
+        finally:
+            scan.cancel()
 
     # ---- history --------------------------------------------------------------------------------------------
     async def history(self, symbol: str | Contract, duration: str = "1 D", bar_size: str = "1 min",
@@ -446,12 +558,7 @@ class IBClient:
         and ``OrderRejected`` with TWS's message if TWS rejects it.
         """
         self._check_can_trade()
-        if isinstance(quantity, bool) or not isinstance(quantity, int | float) or quantity != int(quantity) \
-                or quantity <= 0:
-            raise OrderRejected(f"quantity must be a positive whole number of shares, got {quantity!r}")
-        quantity = int(quantity)
-        if quantity > self.max_quantity:
-            raise OrderRejected(f"quantity {quantity} exceeds the per-order limit of {self.max_quantity} shares")
+        quantity = self._check_quantity(quantity)
         tp_pct, sl_pct = _pct(take_profit_pct, "take_profit_pct"), _pct(stop_loss_pct, "stop_loss_pct")
         if tif not in ("DAY", "GTC"):
             raise OrderRejected(f"tif must be DAY or GTC, got {tif!r}")
@@ -479,9 +586,7 @@ class IBClient:
         if not sl < ref < tp:
             raise OrderRejected(f"take-profit {tp} / stop-loss {sl} must straddle the reference price {ref} "
                                 f"(tick {tick}): percentages too small")
-        if quantity * ref > self.max_notional:
-            raise OrderRejected(f"order value {quantity * ref:,.2f} exceeds the per-order limit of "
-                                f"{self.max_notional:,.2f}")
+        self._check_notional(quantity, ref)
         order_ref = order_ref or f"bk-{uuid.uuid4().hex[:8]}"
         get_id = self.ib.client.getReqId
         parent = (MarketOrder("BUY", quantity) if limit is None else LimitOrder("BUY", quantity, limit))
@@ -496,6 +601,52 @@ class IBClient:
         await self._await_acknowledged(trades)
         log.info("bracket %s: BUY %d %s ref %.4f tp %.4f sl %.4f", order_ref, quantity, contract.symbol, ref, tp, sl)
         return Bracket(*map(PlacedOrder, trades))
+
+    def _check_quantity(self, quantity: object) -> int:
+        try:
+            return limits.check_quantity(quantity, self.max_quantity)
+        except limits.LimitError as e:
+            raise OrderRejected(str(e)) from None
+
+    def _check_notional(self, quantity: int, price: float) -> None:
+        try:
+            limits.check_notional(quantity, price, self.max_notional)
+        except limits.LimitError as e:
+            raise OrderRejected(str(e)) from None
+
+    async def place_order_async(self, symbol: str, action: str, quantity: int, *, limit: float | None = None,
+                                order_ref: str | None = None, tif: str = "DAY") -> PlacedOrder:
+        """One plain order: ``action`` "BUY" or "SELL" ``quantity`` shares at market, or at ``limit``.
+
+        The same safety checks as brackets (trading enabled, paper account, quantity and value limits); the CLI's
+        ``sell`` and ``flatten`` use it to close positions. Returns a live view of the order once TWS has taken it.
+        """
+        self._check_can_trade()
+        if action not in ("BUY", "SELL"):
+            raise OrderRejected(f"action must be BUY or SELL, got {action!r}")
+        quantity = self._check_quantity(quantity)
+        if tif not in ("DAY", "GTC"):
+            raise OrderRejected(f"tif must be DAY or GTC, got {tif!r}")
+        try:
+            contract = await self.qualify(symbol)
+        except ContractError as e:
+            raise OrderRejected(str(e)) from None
+        if limit is None:
+            order = MarketOrder(action, quantity)
+            price = await self.reference_price(contract)
+        else:
+            if not (isinstance(limit, int | float) and math.isfinite(limit) and limit > 0):
+                raise OrderRejected(f"limit price must be positive, got {limit!r}")
+            price = round_to_tick(float(limit), await self.min_tick(contract))
+            order = LimitOrder(action, quantity, price)
+        self._check_notional(quantity, price)
+        order.orderId = self.ib.client.getReqId()
+        order.orderRef = order_ref or f"bk-{uuid.uuid4().hex[:8]}"
+        order.tif = tif
+        trade = self.ib.placeOrder(contract, order)
+        await self._await_acknowledged([trade])
+        log.info("order %s: %s %d %s", order.orderRef, action, quantity, contract.symbol)
+        return PlacedOrder(trade)
 
     @staticmethod
     def _refused(trade: Trade) -> bool:
@@ -524,8 +675,12 @@ class IBClient:
         for t in trades:
             if self._refused(t) and not t.filled():
                 reasons = [e.message for e in t.log if e.errorCode]
-                raise OrderRejected(f"TWS rejected order {t.order.orderId}: "
-                                    f"{reasons[-1] if reasons else t.orderStatus.status}")
+                reason = reasons[-1] if reasons else t.orderStatus.status
+                if "read-only" in reason.lower():
+                    raise OrderRejected(f"TWS refused order {t.order.orderId}: its API is in read-only mode; untick "
+                                        f"'Read-Only API' in TWS Global Configuration > API > Settings (IB Gateway: "
+                                        f"Configure > Settings > API > Settings)")
+                raise OrderRejected(f"TWS rejected order {t.order.orderId}: {reason}")
 
     def _open_trade(self, order_id: int) -> Trade:
         for t in self.ib.openTrades():
@@ -596,8 +751,38 @@ class IBClient:
                          "market_price": float(m.marketPrice) if m else math.nan,
                          "market_value": float(m.marketValue) if m else math.nan,
                          "unrealized_pnl": float(m.unrealizedPNL) if m else math.nan})
-        return pd.DataFrame(rows, columns=["account", "symbol", "position", "avg_cost", "market_price",
-                                           "market_value", "unrealized_pnl"])
+        frame = pd.DataFrame(rows, columns=["account", "symbol", "position", "avg_cost", "market_price",
+                                            "market_value", "unrealized_pnl"])
+        frame["position"] = whole_numbers(frame["position"])  # shares: 10, not 10.0
+        return frame
+
+    async def pnl(self) -> dict[str, float]:
+        """Today's profit and loss of the account (``reqPnL``): ``{"daily", "unrealized", "realized"}``; NaN where
+        TWS does not know a value."""
+        self._require_connection()
+        account = self.account
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future = loop.create_future()
+
+        def on_pnl(entry) -> None:
+            if entry.account == account and not first.done():
+                first.set_result(entry)
+
+        async with self._pnl_lock:     # one reqPnL per account at a time (the library keys them by account)
+            return await self._pnl_once(account, first, on_pnl)
+
+    async def _pnl_once(self, account: str, first: asyncio.Future, on_pnl) -> dict[str, float]:
+        self.ib.pnlEvent += on_pnl
+        try:
+            self.ib.reqPnL(account)
+            try:
+                entry = await self._timed(first, "PnL")
+            finally:
+                self.ib.cancelPnL(account)
+        finally:
+            self.ib.pnlEvent -= on_pnl
+        return {"daily": _pnl_value(entry.dailyPnL), "unrealized": _pnl_value(entry.unrealizedPnL),
+                "realized": _pnl_value(entry.realizedPnL)}
 
     async def account_summary(self) -> pd.DataFrame:
         """Account summary (NetLiquidation, TotalCashValue, BuyingPower, ...) as a DataFrame tag/value/currency."""
@@ -610,6 +795,15 @@ class IBClient:
 IDENTICAL_RETRY_WAIT = 15.0
 
 
+def _pnl_value(value) -> float:
+    """IB sends "unset" as a huge double; those (and None) become NaN."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return v if math.isfinite(v) and abs(v) < 1e300 else math.nan
+
+
 def _number(value: str):
     try:
         return float(value)
@@ -617,19 +811,31 @@ def _number(value: str):
         return value
 
 
+#: the exchange clock daily bars are dated in (IB sends daily and longer bars as session dates, YYYYMMDD)
+SESSION_TZ = "America/New_York"
+
+
 def bars_to_frame(bars) -> pd.DataFrame:
-    """ib_insync ``BarData`` list -> DataFrame indexed by UTC bar start time."""
+    """ib_insync ``BarData`` list -> DataFrame indexed by UTC bar start time.
+
+    Daily and longer bars arrive as session dates (``datetime.date``): each is placed at New York midnight of its
+    session (so ``index.tz_convert("America/New_York").date`` gives the session dates back), never at midnight UTC
+    (which would show as the evening before in New York)."""
     if not bars:
         return pd.DataFrame(columns=_HISTORY_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="time"),
                             dtype=float)
     dates = [b.date for b in bars]
     index = pd.DatetimeIndex(pd.to_datetime(dates))
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    if index.tz is None:
+        sessions = all(isinstance(d, date) and not isinstance(d, datetime) for d in dates)
+        index = index.tz_localize(SESSION_TZ if sessions else "UTC")
+    index = index.tz_convert("UTC")
     frame = pd.DataFrame({
         "open": [b.open for b in bars], "high": [b.high for b in bars], "low": [b.low for b in bars],
         "close": [b.close for b in bars], "volume": [float(b.volume) for b in bars],
         "average": [b.average for b in bars], "barCount": [b.barCount for b in bars],
     }, index=index.rename("time"))
+    frame["volume"] = whole_numbers(frame["volume"])  # share counts: 120100, not 120100.0
     return frame
 
 

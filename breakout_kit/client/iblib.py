@@ -60,6 +60,7 @@ VERSION: str = getattr(lib, "__version__", "")
 IB = lib.IB
 Contract = lib.Contract
 Stock = lib.Stock
+Forex = lib.Forex
 Order = lib.Order
 LimitOrder = lib.LimitOrder
 MarketOrder = lib.MarketOrder
@@ -67,12 +68,15 @@ StopOrder = lib.StopOrder
 Trade = lib.Trade
 BarData = lib.BarData
 RealTimeBar = lib.RealTimeBar
+ScannerSubscription = lib.ScannerSubscription
+TagValue = lib.TagValue
 #: eventkit's Event class, as the chosen library uses it (``ib.updateEvent`` etc. are instances of it).
 Event = lib.Event
 util = lib.util
 RequestError = importlib.import_module(f"{NAME}.wrapper").RequestError
 
 __all__ = [
-    "CHOICES", "ENV", "IB", "NAME", "VERSION", "BarData", "Contract", "Event", "LimitOrder", "MarketOrder", "Order",
-    "RealTimeBar", "RequestError", "Stock", "StopOrder", "Trade", "choose", "lib", "util",
+    "CHOICES", "ENV", "IB", "NAME", "VERSION", "BarData", "Contract", "Event", "Forex", "LimitOrder", "MarketOrder",
+    "Order", "RealTimeBar", "RequestError", "ScannerSubscription", "Stock", "StopOrder", "TagValue", "Trade", "choose",
+    "lib", "util",
 ]

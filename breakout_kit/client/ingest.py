@@ -1,20 +1,27 @@
 """Download IB history to a Parquet dataset, in IB-sized chunks, paced, resumable.
 
-Layout: ``dest/<SYMBOL>/<bar size with spaces as _>/part-<first>-<last>.parquet`` (UTC bar start times). A second run
-only asks IB for what is missing at either end of what is already on disk.
+Layout (hive partitioning, :mod:`breakout_kit.core.layout`):
+``dest/symbol=<SYMBOL>/bar_size=<bar size, spaces as _>/part-<first>-<last>.parquet`` (UTC bar start times, index
+``time``), so ``pd.read_parquet(dest)``, ``dask.dataframe.read_parquet(dest)`` and DuckDB's
+``read_parquet('dest/**/*.parquet', hive_partitioning = true)`` read the whole dataset in one line, with ``symbol``
+and ``bar_size`` columns. The resume bookkeeping is ``_ingest.json`` in each partition (Parquet readers skip names
+starting with ``_`` or ``.``; parts are written as ``.part-*.tmp`` and renamed). A second run only asks IB for what
+is missing at either end of what is already on disk.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from breakout_kit.client.ib_client import ContractError
-from breakout_kit.core import bars
+from breakout_kit.core import bars, calendar
+from breakout_kit.core.layout import BOOKKEEPING, partition, tidy_bars
 
 #: the longest duration IB serves in one request per bar size (IB's historical-data limits)
 MAX_CHUNK = {
@@ -24,47 +31,104 @@ MAX_CHUNK = {
     "8 hours": "1 M", "1 day": "1 Y", "1 week": "2 Y", "1 month": "2 Y",
 }
 COLUMNS = ["open", "high", "low", "close", "volume"]
-#: the earliest time a run has searched back to (so a resume does not search the same gap again)
-COVERED_FILE = "covered_from.txt"
+#: per partition: the earliest time a run has searched back to (so a resume does not search the same gap again)
+COVERED_FILE = BOOKKEEPING
 NEW_YORK = "America/New_York"
 
 
 def span_start(last: pd.Timestamp, duration: str) -> pd.Timestamp:
     """Earliest bar time a ``duration`` ending at bar ``last`` covers.
 
-    Like IB, ``D`` and ``W`` count trading sessions (weekdays; ``W`` = 5), so "3 D" on a Monday reaches back to
-    Thursday's session instead of into the weekend; ``S`` is seconds, ``M``/``Y`` are 30/365 calendar days.
+    Like IB, ``D`` and ``W`` count trading sessions of the NYSE calendar (``core.calendar``, the one the paper
+    gateway uses; ``W`` = 5), so "3 D" on a Monday reaches back to Thursday's session instead of into the weekend,
+    and skips holidays; ``S`` is seconds, ``M``/``Y`` are 30/365 calendar days.
     """
     number, unit = bars.parse_duration(duration)
     if unit not in "DW":
         return last - pd.Timedelta(seconds=bars.duration_seconds(duration))
     sessions = number if unit == "D" else 5 * number
-    local = last.tz_convert(NEW_YORK).normalize()        # midnight of the last bar's session, New York
-    first_day = local - pd.offsets.BDay(sessions - 1) if sessions > 1 else local
-    return first_day.tz_convert(last.tz)
+    first_day = calendar.sessions_back(last.tz_convert(NEW_YORK).date(), sessions)
+    return pd.Timestamp(first_day).tz_localize(NEW_YORK).tz_convert(last.tz)
+
+
+def bar_label(t: pd.Timestamp, bar_size: str) -> pd.Timestamp | date:
+    """How a bar is named to people: its start time, or for daily and longer bars its session date."""
+    if bars.bar_seconds(bar_size) >= 86_400:
+        return t.tz_convert(NEW_YORK).date()
+    return t
 
 
 def dataset_dir(dest: str | Path, symbol: str, bar_size: str) -> Path:
-    return Path(dest) / symbol.upper() / bar_size.replace(" ", "_")
+    """The partition folder of one symbol and bar size: ``dest/symbol=AAPL/bar_size=1_min``."""
+    return Path(dest).joinpath(*partition(symbol, bars.bar_size(bar_size)))
 
 
-def load(dest: str | Path, symbol: str, bar_size: str = "1 min") -> pd.DataFrame:
-    """Read one symbol/bar size back: DataFrame with a UTC ``DatetimeIndex`` named ``time``, sorted, unique."""
+def _time_filter(start, end) -> list | None:
+    where = []
+    if start is not None:
+        where.append(("time", ">=", _utc(start)))
+    if end is not None:
+        where.append(("time", "<=", _utc(end)))
+    return where or None
+
+
+def _utc(when) -> pd.Timestamp:
+    t = pd.Timestamp(when)
+    return t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
+
+
+def _adopt_legacy(dest, symbol: str, bar_size: str) -> None:
+    """Move a folder of the first layout (``dest/AAPL/1_min`` + ``covered_from.txt``) into its partition."""
+    old = Path(dest) / symbol.upper() / bar_size.replace(" ", "_")
+    new = dataset_dir(dest, symbol, bar_size)
+    if new.exists() or not old.is_dir() or not any(old.glob("part-*.parquet")):
+        return
+    new.parent.mkdir(parents=True, exist_ok=True)
+    old.replace(new)
+    marker = new / "covered_from.txt"
+    if marker.is_file():
+        _set_covered_from(new, pd.Timestamp(marker.read_text().strip()))
+        marker.unlink()
+    if not any(old.parent.iterdir()):
+        old.parent.rmdir()
+
+
+def _load_one(dest, symbol: str, bar_size: str, start, end) -> pd.DataFrame:
+    _adopt_legacy(dest, symbol, bar_size)
     folder = dataset_dir(dest, symbol, bar_size)
-    parts = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
     if not parts:
         raise FileNotFoundError(f"no {bar_size} data for {symbol.upper()} under {Path(dest)}")
-    frame = pd.concat([pd.read_parquet(p) for p in parts])
-    frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-    frame.index.name = "time"
-    return frame
+    where = _time_filter(start, end)
+    return tidy_bars(pd.concat([pd.read_parquet(p, filters=where) for p in parts]))
+
+
+def load(dest: str | Path, symbol: str | Iterable[str] | None = None, bar_size: str = "1 min", start=None,
+         end=None) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """Read bars back: a DataFrame with a UTC ``DatetimeIndex`` named ``time`` (sorted, unique), for one symbol.
+
+    ``symbol=None`` (every symbol with ``bar_size`` bars) or a list of symbols gives ``{symbol: DataFrame}``.
+    ``start`` / ``end`` (inclusive; naive times are UTC) keep only bars in that range, read with Parquet filters.
+    """
+    bar_size = bars.bar_size(bar_size)
+    if isinstance(symbol, str):
+        return _load_one(dest, symbol, bar_size, start, end)
+    if symbol is None:
+        wanted = partition("X", bar_size)[1]
+        symbol = sorted(p.parent.name.split("=", 1)[1] for p in Path(dest).glob(f"symbol=*/{wanted}")
+                        if any(p.glob("part-*.parquet")))
+        if not symbol:
+            raise FileNotFoundError(f"no {bar_size} data under {Path(dest)}")
+    return {s.upper(): _load_one(dest, s, bar_size, start, end) for s in symbol}
 
 
 def _write(folder: Path, frame: pd.DataFrame) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     first, last = frame.index[0], frame.index[-1]
     name = f"part-{first:%Y%m%dT%H%M%S}-{last:%Y%m%dT%H%M%S}.parquet"
-    tmp = folder / (name + ".tmp")
+    frame = frame.copy()
+    frame.index.name = "time"
+    tmp = folder / f".{name}.tmp"                 # a leading dot: readers of the dataset skip it
     frame.to_parquet(tmp)
     tmp.replace(folder / name)                    # never leave a half-written part behind
 
@@ -95,8 +159,8 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                  dest: str | Path = "data/", *, progress: bool = True) -> pd.DataFrame:
     """Download ``duration`` of ``bar_size`` TRADES bars for each symbol into ``dest`` (Parquet), resuming.
 
-    Returns one summary row per symbol: symbol, bar_size, rows (on disk), new_rows, first, last, requests,
-    resumed, error. An unknown symbol is reported in its row; the others still download.
+    Returns one summary row per symbol: symbol, bar_size, rows (on disk), new_rows, first, last (bar start times;
+    session dates for daily and longer bars), requests, resumed, error. An unknown symbol is reported in its row; the others still download.
     """
     from tqdm.auto import tqdm
 
@@ -120,7 +184,7 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                 contract = await client.qualify(symbol)
                 folder = dataset_dir(dest, symbol, bar_size)
                 try:
-                    have = load(dest, symbol, bar_size)
+                    have = _load_one(dest, symbol, bar_size, None, None)
                 except FileNotFoundError:
                     have = None
                 row["resumed"] = have is not None
@@ -156,9 +220,10 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                     row["new_rows"] = len(new)
                 if frames or have is not None:
                     _set_covered_from(folder, limit if covered is None else min(limit, covered))
-                total = load(dest, symbol, bar_size) if frames or have is not None else None
+                total = _load_one(dest, symbol, bar_size, None, None) if frames or have is not None else None
                 if total is not None:
-                    row.update(rows=len(total), first=total.index[0], last=total.index[-1])
+                    row.update(rows=len(total), first=bar_label(total.index[0], bar_size),
+                               last=bar_label(total.index[-1], bar_size))
             except (ContractError, ValueError, TimeoutError, ConnectionError) as e:
                 row["error"] = str(e)
             row["requests"] = counter["requests"]
@@ -170,11 +235,11 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
 
 def _covered_from(folder: Path) -> pd.Timestamp | None:
     marker = folder / COVERED_FILE
-    return pd.Timestamp(marker.read_text().strip()) if marker.is_file() else None
+    if not marker.is_file():
+        return None
+    return pd.Timestamp(json.loads(marker.read_text())["covered_from"])
 
 
 def _set_covered_from(folder: Path, when: pd.Timestamp) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / COVERED_FILE).write_text(when.isoformat())
-
-
+    (folder / COVERED_FILE).write_text(json.dumps({"covered_from": when.isoformat()}))

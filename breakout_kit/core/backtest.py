@@ -29,7 +29,9 @@ Pinned fill rules
 * Equity is marked to market at every bar's close: ``initial_capital`` + realised P&L + open P&L (less the entry fee).
 * Stats: ``max_drawdown_pct`` is positive (peak-to-trough of equity, in % of the peak); ``exposure_pct`` is the share of
   bars during which a position was open (for next_open the entry bar counts; for signal entry it starts next bar);
-  ``profit_factor`` is gross profit / gross loss (inf without losing trades, NaN without trades).
+  ``profit_factor`` is gross profit / gross loss (inf without losing trades, NaN without trades); Sharpe, Sortino,
+  CAGR, expectancy, SQN and drawdown duration are defined in :mod:`breakout_kit.core.stats` (annualised with 252
+  sessions a year and the data's bars per session, sessions being calendar days in ``session_tz``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from breakout_kit.core.breakout import BreakoutRule, channel_arrays, frame_arrays, scan_arrays
+from breakout_kit.core.stats import equity_curve, performance_stats, session_days
 
 __all__ = ["BacktestResult", "backtest", "backtest_many"]
 
@@ -83,15 +86,15 @@ class BacktestResult:
             breaks=plots.session_breaks(plots.index_wall_seconds(x)) if candles else None)
 
 
-def _session_last_bar(times: pd.DatetimeIndex, tz: str) -> np.ndarray:
-    """For every bar, the index of the last bar on the same calendar day in ``tz`` (naive times: taken as is)."""
-    try:
-        local = times.tz_convert(tz) if times.tz is not None else times
-    except Exception as e:  # zoneinfo and pytz raise different types for an unknown zone
-        raise ValueError(f"session_tz {tz!r} is not a time zone name like 'America/New_York'") from e
-    day = local.normalize().asi8
-    ends = np.flatnonzero(np.r_[day[1:] != day[:-1], True])   # last bar of each day
-    return ends[np.searchsorted(ends, np.arange(len(day)))]
+def _session_last_bar(days: np.ndarray) -> np.ndarray:
+    """For every bar, the index of the last bar on the same session day (``days`` from :func:`session_days`)."""
+    ends = np.flatnonzero(np.r_[days[1:] != days[:-1], True])   # last bar of each day
+    return ends[np.searchsorted(ends, np.arange(len(days)))]
+
+
+def session_count(days: np.ndarray) -> int:
+    """How many session days the bars span (``days`` sorted, from :func:`session_days`)."""
+    return int(np.count_nonzero(days[1:] != days[:-1])) + 1 if days.size else 0
 
 
 def _check_pct(name: str, value) -> float:
@@ -175,7 +178,8 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
     times, o, h, lo, c, v = frame_arrays(bars_df)
     n = len(times)
 
-    session_last = _session_last_bar(times, session_tz) if flat_at_session_end else None
+    days = session_days(times, session_tz)
+    session_last = _session_last_bar(days) if flat_at_session_end else None
 
     sig_idx, is_up, _level, sig_price = scan_arrays(o, h, lo, c, v, rule)
     sig_idx, sig_price = sig_idx[is_up], sig_price[is_up]
@@ -200,7 +204,7 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
             continue
         ep = float(e_price[j])
         j += 1
-        q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / ep))
+        q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / ep))  # type: ignore[operator]
         if q <= 0:
             continue
         tp = ep * (100.0 + tp_pct) / 100.0
@@ -250,54 +254,15 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
         "exit_reason": np.asarray(rec_reason, dtype=object), "bars_held": xi_a - ei_a,
     }, columns=TRADE_COLUMNS)
 
-    equity = _equity_curve(n, c, ei_a, xi_a, ep_a, q_a, fee_in, pnl, capital)
-    equity = pd.Series(equity, index=times, name="equity")
-    held = (xi_a - ei_a + (1 - first_check)).sum() if len(ei_a) else 0
-    stats = _stats(trades, equity, capital, held, n, int(sig_idx.size))
+    eq = equity_curve(n, c, ei_a, xi_a, ep_a, q_a, fee_in, pnl, capital)
+    equity = pd.Series(eq, index=times, name="equity")
+    held = int((xi_a - ei_a + (1 - first_check)).sum()) if len(ei_a) else 0
+    stats = pd.Series(performance_stats(
+        close=c, times_ns=times.as_unit("ns").asi8, ei=ei_a, xi=xi_a, ep=ep_a, xp=xp_a, q=q_a, fee_in=fee_in,
+        pnl=pnl, capital=capital, held_bars=held, signals=int(sig_idx.size), sessions=session_count(days)),
+        dtype=object, name="stats")
     bars = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v}, index=times)
     return BacktestResult(trades=trades, equity=equity, stats=stats, rule=rule, bars=bars)
-
-
-def _equity_curve(n, close, ei, xi, ep, q, fee_in, pnl, capital) -> np.ndarray:
-    """Equity at each close: capital + realised P&L up to that bar + open P&L of the position held over it."""
-    realised = np.zeros(n)
-    np.add.at(realised, xi, pnl)
-    equity = capital + np.cumsum(realised)
-    lengths = xi - ei  # bars ei .. xi-1 end with the position open
-    total = int(lengths.sum()) if lengths.size else 0
-    if total:
-        starts = np.repeat(ei, lengths)
-        offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        bars = starts + offsets
-        equity[bars] += (close[bars] - np.repeat(ep, lengths)) * np.repeat(q, lengths) - np.repeat(fee_in, lengths)
-    return equity
-
-
-def _stats(trades: pd.DataFrame, equity: pd.Series, capital: float, held_bars: int, n: int,
-           signals: int) -> pd.Series:
-    pnl = trades["pnl"].to_numpy()
-    wins, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
-    if len(pnl) == 0:
-        pf = math.nan
-    elif losses > 0:
-        pf = wins / losses
-    else:
-        pf = math.inf if wins > 0 else math.nan
-    eq = equity.to_numpy()
-    peak = np.maximum.accumulate(eq)
-    dd = float(((peak - eq) / peak).max() * 100.0) if len(eq) else 0.0
-    return pd.Series({
-        "trades": len(pnl),
-        "signals": signals,
-        "win_rate_pct": float((pnl > 0).mean() * 100.0) if len(pnl) else math.nan,
-        "total_return_pct": float((eq[-1] / capital - 1.0) * 100.0),
-        "final_equity": float(eq[-1]),
-        "max_drawdown_pct": dd,
-        "profit_factor": float(pf),
-        "exposure_pct": float(held_bars / n * 100.0),
-        "avg_holding_bars": float(trades["bars_held"].mean()) if len(pnl) else math.nan,
-        "avg_holding_time": (trades["exit_time"] - trades["entry_time"]).mean() if len(pnl) else pd.NaT,
-    }, dtype=object, name="stats")
 
 
 def backtest_many(frames: Mapping[str, pd.DataFrame], rule: BreakoutRule | None = None, *, progress: bool = True,

@@ -159,3 +159,17 @@ class BarAggregator:
             self._start = None
             return Bar(datetime.fromtimestamp(start, timezone.utc), self._o, self._h, self._l, self._c, self._v)
         return None
+
+
+def whole_numbers(values):
+    """``values`` (a pandas Series) as int64 when every value is a whole number, else unchanged.
+
+    IB sends share volumes and quantities as floats (or Decimals); tables should show ``120100``, not ``120100.0``.
+    Fractional ones (crypto volume, fractional shares) and gaps (NaN) keep the float column.
+    """
+    import numpy as np
+
+    arr = np.asarray(values, dtype=float)
+    if arr.size and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+        return values.astype("int64")
+    return values

@@ -314,8 +314,8 @@ def scan_arrays(o, h, lo, c, v, rule: BreakoutRule):
     want_up = rule.direction in ("up", "both")
     want_down = rule.direction in ("down", "both")
     # channel for bars L .. n-1
-    upper = _rolling_extreme(h[:-1], L, np.maximum) if want_up else None
-    lower = _rolling_extreme(lo[:-1], L, np.minimum) if want_down else None
+    upper = _rolling_extreme(h[:-1], L, np.maximum) if want_up else empty
+    lower = _rolling_extreme(lo[:-1], L, np.minimum) if want_down else empty
     if rule.min_rel_volume > 0.0:
         vv = np.where(v >= 0.0, v, 0.0)  # NaN and negative (missing) count as 0
         cum = np.concatenate(([0.0], np.cumsum(vv)))

@@ -3,8 +3,10 @@
 ``PaperGateway`` serves a deterministic synthetic market of liquid US stocks/ETFs to unmodified IB clients.
 Run it with ``python -m breakout_kit.gateway`` or ``async with PaperGateway(port=0) as gw: ...``.
 Scenarios for tests: ``gw.market.plant_breakout(symbol, at, size_pct)`` (see market.py); server-side truth bars:
-``gw.history(symbol, bar_size_seconds, start, end)``. New request handlers plug in with ``session.register``
-(see session.py) and a module name appended to ``server.HANDLER_MODULES``.
+``gw.history(symbol, bar_size_seconds, start, end)``. Market scanner: scanner.py (``gw.scanner``). Restarts that
+keep account, orders, executions and the clock: ``PaperGateway(state="gw.json")`` (state.py) and
+``gw.faults.nightly_restart``. New request handlers plug in with ``session.register`` (see session.py) and a module
+name appended to ``server.HANDLER_MODULES``.
 """
 
 from .clock import GatewayClock, default_start

@@ -1,8 +1,11 @@
 """``python -m breakout_kit.gateway``: run the paper gateway until Ctrl-C / SIGTERM.
 
 The first stdout line is ``paper gateway listening on HOST:PORT`` (with the real port when ``--port 0``).
-``--faults SEED:COUNT`` runs a seeded fault plan (faults.FaultPlan) against whoever connects, one ``fault ...`` line
-per step on stdout; ``--fault-gap MIN:MAX`` sets the real seconds between steps.
+``--faults SEED:COUNT[:KIND,...]`` runs a seeded fault plan (faults.FaultPlan) against whoever connects, one
+``fault ...`` line per step on stdout; ``--fault-gap MIN:MAX`` sets the real seconds between steps and
+``--fault-outage MIN:MAX`` how long each outage lasts (e.g. ``--faults 1:1:nightly_restart --fault-outage 60:180``).
+``--state FILE`` keeps account, positions, orders, executions and the clock across restarts (state.py); an existing
+file decides seed, start, account and cash (giving different ones is an error).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 
 from .faults import FaultPlan
 from .server import PaperGateway
+from .state import read as read_state
 
 
 def _mask(account: str) -> str:
@@ -39,29 +43,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 description="Embedded paper gateway speaking the TWS socket protocol.")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback unless --allow-remote)")
     p.add_argument("--port", type=int, default=7497, help="port (0 picks a free one); default 7497")
-    p.add_argument("--seed", type=int, default=0, help="market seed (same seed + start = same prices)")
+    p.add_argument("--seed", type=int, default=None, help="market seed (same seed + start = same prices; default 0)")
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     p.add_argument("--start", default=None,
                    help="simulated start, ISO (naive = New York); default: latest weekday 09:30 New York")
     p.add_argument("--pacing", choices=("strict", "off"), default="strict", help="historical pacing rules")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback interface")
-    p.add_argument("--account", default="DU1234567", help="account id (DU... = paper; default DU1234567)")
-    p.add_argument("--cash", type=float, default=1_000_000.0, help="starting cash in USD (default 1,000,000)")
+    p.add_argument("--account", default=None, help="account id (DU... = paper; default DU1234567)")
+    p.add_argument("--cash", type=float, default=None, help="starting cash in USD (default 1,000,000)")
+    p.add_argument("--state", metavar="FILE", default=None,
+                   help="keep account, positions, orders, executions and the clock in FILE across restarts")
     p.add_argument("--readonly-api", action="store_true",
                    help="behave like TWS with 'Read-Only API' ticked: every order is refused with error 321")
-    p.add_argument("--faults", metavar="SEED:COUNT", default=None,
-                   help="inject COUNT seeded faults (drops, refusals, restarts, 1100/1101/1102) while serving")
+    p.add_argument("--faults", metavar="SEED:COUNT[:KINDS]", default=None,
+                   help="inject COUNT seeded faults (drops, refusals, restarts, 1100/1101/1102) while serving; "
+                        "KINDS: comma-separated fault kinds, e.g. nightly_restart")
     p.add_argument("--fault-gap", metavar="MIN:MAX", type=_gap, default=(1.0, 5.0),
                    help="real seconds between injected faults (default 1:5)")
+    p.add_argument("--fault-outage", metavar="MIN:MAX", type=_gap, default=(0.05, 0.3),
+                   help="real seconds each outage lasts (refusal, restart, 1100; default 0.05:0.3)")
     p.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, ...)")
     return p.parse_args(argv)
 
 
+def _check_state(args: argparse.Namespace) -> None:
+    """An existing state file decides seed, start, account and cash: refuse flags that say otherwise."""
+    saved = read_state(args.state) if args.state else None
+    if saved is None:
+        return
+    for flag, given, kept in (("--seed", args.seed, saved["seed"]), ("--account", args.account, saved["accounts"][0]),
+                              ("--cash", args.cash, saved["portfolio"]["initial_cash"])):
+        if given is not None and given != kept:
+            raise ValueError(f"{flag} {given} differs from the state file {args.state} ({kept}): drop {flag} or "
+                             f"use another --state file")
+    if args.start is not None:
+        raise ValueError(f"--start: the state file {args.state} continues its own clock; drop --start or use "
+                         "another --state file")
+
+
 async def serve(args: argparse.Namespace) -> None:
-    plan = FaultPlan.parse(args.faults, gap=args.fault_gap) if args.faults else None
-    gw = PaperGateway(host=args.host, port=args.port, seed=args.seed, speed=args.speed, start=args.start,
-                      pacing=args.pacing, allow_remote=args.allow_remote, account=args.account, cash=args.cash,
-                      readonly_api=args.readonly_api)
+    plan = (FaultPlan.parse(args.faults, gap=args.fault_gap, outage=args.fault_outage) if args.faults else None)
+    _check_state(args)
+    gw = PaperGateway(host=args.host, port=args.port, seed=0 if args.seed is None else args.seed, speed=args.speed,
+                      start=args.start, pacing=args.pacing, allow_remote=args.allow_remote,
+                      account=args.account or "DU1234567", cash=1_000_000.0 if args.cash is None else args.cash,
+                      readonly_api=args.readonly_api, state=args.state)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -70,8 +96,11 @@ async def serve(args: argparse.Namespace) -> None:
     async with gw:
         print(f"paper gateway listening on {gw.host}:{gw.port}", flush=True)
         print(f"seed={gw.seed} speed={gw.clock.speed:g} start={gw.clock.start.isoformat()} "
-              f"pacing={args.pacing} account={_mask(gw.account)} cash={args.cash:,.0f}"
+              f"pacing={args.pacing} account={_mask(gw.account)} cash={gw.orders.portfolio.initial_cash:,.0f}"
               + (" read-only API" if args.readonly_api else ""), flush=True)
+        if gw.state is not None:
+            print(f"state {gw.state.path}: clock {gw.now().isoformat()}, {len(gw.orders)} orders "
+                  f"({len(gw.orders.open_orders())} open), {len(gw.orders.executions)} executions", flush=True)
         if plan is not None:
             print(f"faults: {plan!r}", flush=True)
             gw.faults.script(plan, lambda i, line: print(f"fault {i + 1}/{len(plan)}: {line}", flush=True))

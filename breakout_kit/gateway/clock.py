@@ -3,26 +3,28 @@
 Everything time-dependent in the gateway (bar timing, reqCurrentTime, the end of history, pacing) reads this clock.
 Before ``run()`` is called the clock stands still at ``start``.
 
-Default start (``start=None``): the most recent weekday session open, 09:30 New York, on or before today's New
-York date. It changes once a day, so runs on one day see the same market for the same seed.
+Default start (``start=None``): the most recent NYSE session open (09:30 New York; holidays skipped, from
+``core.calendar``) on or before today's New York date. It changes once a day, so runs on one day see the same market for the same seed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
+
+from ..core import calendar
 
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION_OPEN_TIME = time(9, 30)
 
 
 def default_start(today: datetime | None = None) -> datetime:
-    """The most recent weekday 09:30 New York on or before ``today`` (default: now)."""
+    """The most recent NYSE session's 09:30 New York on or before ``today`` (default: now)."""
     now = (today or datetime.now(timezone.utc)).astimezone(NEW_YORK)
     day = now.date()
-    while day.weekday() >= 5:
-        day -= timedelta(days=1)
+    if not calendar.is_session(day):
+        day = calendar.previous_session(day)
     return datetime.combine(day, SESSION_OPEN_TIME, tzinfo=NEW_YORK)
 
 
@@ -43,13 +45,17 @@ def parse_start(value: datetime | str | None) -> datetime:
 
 
 class GatewayClock:
-    """Maps event-loop time to simulated epoch seconds: ``sim = start + (loop.time() - t0) * speed``."""
+    """Maps event-loop time to simulated epoch seconds: ``sim = origin + (loop.time() - t0) * speed``.
 
-    def __init__(self, start: datetime, speed: float) -> None:
+    ``origin`` is ``start`` for a new gateway; a gateway restored from its state file resumes at the saved clock
+    position (``at``, POSIX seconds) while ``start`` stays the market's original start.
+    """
+
+    def __init__(self, start: datetime, speed: float, at: float | None = None) -> None:
         if not isinstance(speed, (int, float)) or isinstance(speed, bool) or not speed > 0:
             raise ValueError(f"speed must be a positive number of simulated seconds per second, got {speed!r}")
         self.start = start
-        self.start_epoch = start.timestamp()
+        self.start_epoch = start.timestamp() if at is None else float(at)     # the origin (see above)
         self.speed = float(speed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._t0 = 0.0

@@ -3,6 +3,7 @@
     gw.faults.drop()                          # abort every client connection (or drop(client_id=3): one)
     await gw.faults.refuse_connections(2.0)   # listener closed now, for 2 real seconds: connects are refused
     await gw.faults.restart_listener()        # like a gateway restart: clients dropped, same port, state kept
+    await gw.faults.nightly_restart(outage=90) # TWS's nightly restart: dropped, refused for 90 s, state reloaded
     gw.faults.connectivity_lost()             # 1100 to every client; their streams pause
     gw.faults.connectivity_restored(data_lost=True)    # 1101: paused subscriptions are dead (re-request them)
     gw.faults.connectivity_restored(data_lost=False)   # 1102: paused subscriptions stream again
@@ -56,8 +57,10 @@ def farm_message(farm: str, ok: bool) -> tuple[int, str]:
     return (fine, f"{label} connection is OK:{name}") if ok else (broken, f"{label} connection is broken:{name}")
 
 
-#: what a FaultPlan draws from (a plan step's ``kind``)
+#: what a FaultPlan draws from by default (a plan step's ``kind``)
 KINDS = ("drop", "drop_all", "refuse", "restart", "lost_kept", "lost_data")
+#: every kind a plan step may have (``nightly_restart`` only when asked for: FaultPlan(kinds=...), --faults S:N:K)
+ALL_KINDS = (*KINDS, "nightly_restart")
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,8 @@ class Fault:
     pick: int = 0
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"fault kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.kind not in ALL_KINDS:
+            raise ValueError(f"fault kind must be one of {', '.join(ALL_KINDS)}, got {self.kind!r}")
         for name in ("wait", "duration"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 3600:
@@ -93,8 +96,8 @@ class FaultPlan:
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 100_000:
             raise ValueError(f"count must be an int in 0..100000, got {count!r}")
         kinds = tuple(kinds)
-        if not kinds or any(k not in KINDS for k in kinds):
-            raise ValueError(f"kinds must be a non-empty subset of {', '.join(KINDS)}, got {kinds!r}")
+        if not kinds or any(k not in ALL_KINDS for k in kinds):
+            raise ValueError(f"kinds must be a non-empty subset of {', '.join(ALL_KINDS)}, got {kinds!r}")
         for name, (lo, hi) in (("gap", gap), ("outage", outage)):
             if not 0 <= lo <= hi < 3600:
                 raise ValueError(f"{name} must be (min, max) real seconds with 0 <= min <= max, got {(lo, hi)!r}")
@@ -105,12 +108,17 @@ class FaultPlan:
 
     @classmethod
     def parse(cls, text: str, **kw) -> FaultPlan:
-        """``"SEED:COUNT"`` (the gateway's ``--faults`` option) -> plan."""
-        seed, sep, count = str(text).partition(":")
+        """``"SEED:COUNT[:KIND,KIND...]"`` (the gateway's ``--faults`` option) -> plan, e.g. ``"7:20"`` or
+        ``"1:1:nightly_restart"``."""
+        seed, sep, rest = str(text).partition(":")
+        count, _, kinds = rest.partition(":")
+        if kinds:
+            kw["kinds"] = tuple(k.strip() for k in kinds.split(","))
         try:
             return cls(int(seed), int(count), **kw) if sep else cls(int(seed), 10, **kw)
         except ValueError as e:
-            raise ValueError(f"--faults wants SEED:COUNT like 7:20, got {text!r} ({e})") from None
+            raise ValueError(f"--faults wants SEED:COUNT[:KIND,...] like 7:20 or 1:1:nightly_restart, got {text!r} "
+                             f"({e})") from None
 
     def __iter__(self) -> Iterator[Fault]:
         return iter(self.faults)
@@ -192,6 +200,24 @@ class Faults:
         log.warning("fault: listener restart (down %.3g s)", down)
         try:
             await asyncio.sleep(down)
+        finally:
+            if self.gw.serving:
+                await self.gw._open_listener()
+
+    async def nightly_restart(self, outage: float = 1.0) -> None:
+        """TWS's nightly restart: every connection closes, the port refuses connections for ``outage`` real
+        seconds, then the gateway listens again with its state reloaded: account, positions, orders (open ones keep
+        working), executions and the clock as they were (written to the state file first, when there is one)."""
+        _check_seconds(outage)
+        self.injected["nightly_restart"] += 1
+        self.gw._close_listener()
+        for s in list(self.gw.sessions):
+            s.closed = True
+            s.writer.transport.abort()
+        self.gw._reload_state()
+        log.warning("fault: nightly restart (outage %.3g s)", outage)
+        try:
+            await asyncio.sleep(outage)
         finally:
             if self.gw.serving:
                 await self.gw._open_listener()
@@ -285,6 +311,10 @@ class Faults:
             n = len(self.gw.sessions)
             await self.restart_listener(fault.duration)
             return f"restart listener (down {fault.duration:.3g} s, {n} connection(s) dropped)"
+        if kind == "nightly_restart":
+            n = len(self.gw.sessions)
+            await self.nightly_restart(fault.duration)
+            return f"nightly restart (outage {fault.duration:.3g} s, {n} connection(s) closed, state reloaded)"
         self.connectivity_lost()
         await asyncio.sleep(fault.duration)
         told = self.connectivity_restored(data_lost=kind == "lost_data")
@@ -333,4 +363,4 @@ def _check_seconds(seconds) -> None:
         raise ValueError(f"seconds must be a number of real seconds in 0..3600, got {seconds!r}")
 
 
-__all__ = ["FARMS", "KINDS", "Fault", "FaultPlan", "Faults"]
+__all__ = ["ALL_KINDS", "FARMS", "KINDS", "Fault", "FaultPlan", "Faults"]

@@ -13,8 +13,8 @@ Live data is driven by ONE scheduler task per gateway that sleeps until the next
 gateway clock and then serves every subscription (catching up on any boundaries it missed). Bars are the market's
 pure-function bars, so a bar seen live equals the same bar fetched later.
 
-Timestamps: formatDate=1 -> ``YYYYMMDD HH:MM:SS US/Eastern`` (clients parse this into aware datetimes),
-formatDate=2 -> POSIX seconds; daily bars are always ``YYYYMMDD``.
+What history answers (bar sizes, durations, whatToShow, dates, TWS's refusals) lives in ``history.py`` (the model:
+a decoded request in, messages or a refusal out); this module decodes requests and sends.
 """
 
 from __future__ import annotations
@@ -22,24 +22,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import history
 from .clock import NEW_YORK
-from .contracts import NO_SECDEF, TIME_ZONE_ID, resolve
+from .contracts import NO_SECDEF, resolve
+from .history import (
+    HEAD_TIMESTAMP,
+    WHAT_TO_SHOW,
+    _what_error,
+    duration_start,
+    forex_no_data,
+    format_bar_time,
+    parse_end,
+    session_start,
+)
 from .market import (
     BAR,
-    DAY_BARS,
     DAY_OPEN_SEC,
-    RTH_END,
-    RTH_FIRST,
+    QUOTE_TYPES,
     aggregate,
     bar5,
-    day_start_epoch,
-    half_spread_cents,
+    half_spread,
 )
 from .pacing import PACING_MESSAGE
 from .protocol import Fields, encode
@@ -50,81 +56,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("breakout_kit.gateway")
 
-BAR_SIZES = {
-    "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs": 30,
-    "1 min": 60, "2 mins": 120, "3 mins": 180, "5 mins": 300, "10 mins": 600, "15 mins": 900,
-    "20 mins": 1200, "30 mins": 1800, "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "4 hours": 14400,
-    "8 hours": 28800, "1 day": 86400,
-}
-WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
-TRADING_DAYS = {"D": 1, "W": 5, "M": 21, "Y": 252}
-MAX_BARS = 100_000
 MAX_BATCH = 64            # boundaries served per scheduler turn before yielding to the loop
-HEAD_TIMESTAMP = date(2005, 1, 3)
-_DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
-
-ERR_BAR_SIZE = ("Error validating request.-'bP' : cause - Historical data bar size setting is invalid. "
-                "Legal ones are: " + ", ".join(BAR_SIZES))
-ERR_DURATION = "Error validating request.-'bQ' : cause - Historical data query duration format is invalid"
-ERR_END = "Error validating request.-'bO' : cause - End date/time: invalid format"
-ERR_KUTD_END = "Error validating request.-'bB' : cause - End date not supported with live updates"
-ERR_TOO_LONG = "Historical Market Data Service error message:Time length exceed max."
 ERR_MAX_TICKERS = "Max number of tickers has been reached"
-
-
-def _what_error(what: str) -> str:
-    return (f"Historical Market Data Service error message:No data of type {what} is available for the "
-            "exchange 'SMART' and the security type 'Stock'")
-
-
-def format_bar_time(epoch: int, bar_seconds: int, fmt: int) -> str:
-    """A bar's date field as TWS sends it for ``formatDate`` 1 or 2."""
-    if bar_seconds >= 86400:
-        return f"{datetime.fromtimestamp(epoch, NEW_YORK):%Y%m%d}"
-    if fmt == 2:
-        return str(epoch)
-    return f"{datetime.fromtimestamp(epoch, NEW_YORK):%Y%m%d %H:%M:%S} {TIME_ZONE_ID}"
-
-
-def parse_end(text: str) -> float:
-    """Parse TWS endDateTime forms into POSIX seconds (raises ValueError)."""
-    s = text.strip()
-    if len(s) == 8 and s.isdigit():
-        d = datetime.strptime(s, "%Y%m%d")
-        return datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=NEW_YORK).timestamp()
-    if len(s) >= 17 and s[8] == "-":
-        return datetime.strptime(s[:17], "%Y%m%d-%H:%M:%S").replace(tzinfo=ZoneInfo("UTC")).timestamp()
-    parts = s.split()
-    if len(parts) not in (2, 3):
-        raise ValueError(text)
-    t = datetime.strptime(parts[0] + " " + parts[1], "%Y%m%d %H:%M:%S")
-    try:
-        tz = ZoneInfo(parts[2]) if len(parts) == 3 else NEW_YORK
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(text) from None
-    return t.replace(tzinfo=tz).timestamp()
-
-
-def session_start(d: date, use_rth: bool) -> float:
-    return day_start_epoch(d) + (RTH_FIRST * BAR if use_rth else 0)
-
-
-def duration_start(end: float, number: int, unit: str, use_rth: bool) -> float:
-    """Start of the span ``number unit`` back from ``end``: seconds for S, trading sessions for D/W/M/Y."""
-    if unit == "S":
-        return end - number
-    wanted = number * TRADING_DAYS[unit]
-    d = datetime.fromtimestamp(end, NEW_YORK).date()
-    found = 0
-    start = end
-    for _ in range(wanted * 2 + 14):
-        if d.weekday() < 5 and session_start(d, use_rth) + BAR <= end:   # has a completed bar
-            found += 1
-            start = session_start(d, use_rth)
-            if found == wanted:
-                break
-        d -= timedelta(days=1)
-    return start
+#: what real-time bars (reqRealTimeBars) offer
+REALTIME_WHAT = ("TRADES", "MIDPOINT", "BID", "ASK")
 
 
 def bucket_start(epoch: int, bar_seconds: int) -> int:
@@ -245,12 +180,12 @@ class MarketData:
             if sub.symbol not in cache:
                 db = market.day(sub.symbol, local_day)
                 i = (start - db.t0) // BAR if db is not None else -1
-                cache[sub.symbol] = (db, i) if db is not None and 0 <= i < DAY_BARS else None
+                cache[sub.symbol] = (db, i) if db is not None and 0 <= i < db.end else None
             got = cache[sub.symbol]
             if got is None:
                 continue
             db, i = got
-            if sub.use_rth and not RTH_FIRST <= i < RTH_END:
+            if sub.use_rth and not db.rth_lo <= i < db.rth_hi:
                 continue
             if sub.kind == "rt":
                 b = bars.get(sub.what)
@@ -262,7 +197,7 @@ class MarketData:
                 b0 = bucket_start(start, sub.bar_seconds)
                 lo = max(0, math.ceil((b0 - db.t0) / BAR))
                 if sub.use_rth:
-                    lo = max(lo, RTH_FIRST)
+                    lo = max(lo, db.rth_lo)
                 b = aggregate(db, lo, i + 1, sub.bar_seconds, sub.what)[-1]
                 sub.session.send(90, sub.req_id, b.count, format_bar_time(b.time, sub.bar_seconds, sub.fmt),
                                  b.open, b.close, b.high, b.low, b.wap, b.volume)
@@ -274,20 +209,21 @@ def send_ticks(session: Session, req_id: int, db, i: int, full: bool, prev_close
     """Quote/trade ticks consistent with 5-second bar ``i`` of ``db``: last = its close, bid/ask one basis
     point around it, volume = the day's volume so far."""
     c = int(db.c[i])
-    half = half_spread_cents(c)
+    half = half_spread(db, c)
+    unit = db.scale
     seed = (c * 31 + i * 17) % 97
     bid_size, ask_size, last_size = 100 * (1 + seed % 9), 100 * (1 + (seed // 9) % 9), 100 * (1 + seed % 5)
-    day_volume = int(db.cum_volume()[i])
     send = session.send
-    send(1, 6, req_id, 1, (c - half) / 100, bid_size, 0)
-    send(1, 6, req_id, 2, (c + half) / 100, ask_size, 0)
-    send(1, 6, req_id, 4, c / 100, last_size, 0)
-    send(2, 6, req_id, 8, day_volume)
+    send(1, 6, req_id, 1, (c - half) / unit, bid_size, 0)
+    send(1, 6, req_id, 2, (c + half) / unit, ask_size, 0)
+    if not db.forex:                       # IDEALPRO quotes only: no last trade, no volume
+        send(1, 6, req_id, 4, c / unit, last_size, 0)
+        send(2, 6, req_id, 8, int(db.cum_volume()[i]))
     send(46, 6, req_id, 45, str(db.t0 + (i + 1) * BAR))
     if full:
-        send(1, 6, req_id, 6, int(db.h[: i + 1].max()) / 100, 0, 0)
-        send(1, 6, req_id, 7, int(db.low[: i + 1].min()) / 100, 0, 0)
-        send(1, 6, req_id, 14, int(db.o[0]) / 100, 0, 0)
+        send(1, 6, req_id, 6, int(db.h[: i + 1].max()) / unit, 0, 0)
+        send(1, 6, req_id, 7, int(db.low[: i + 1].min()) / unit, 0, 0)
+        send(1, 6, req_id, 14, int(db.o[0]) / unit, 0, 0)
         if prev_close is not None:
             send(1, 6, req_id, 9, prev_close, 0, 0)
 
@@ -296,7 +232,7 @@ def _prev_close(gw: PaperGateway, symbol: str, d: date) -> float | None:
     for k in range(1, 8):
         db = gw.market.day(symbol, d - timedelta(days=k))
         if db is not None:
-            return int(db.c[RTH_END - 1]) / 100
+            return int(db.c[db.rth_hi - 1]) / db.scale
     return None
 
 
@@ -322,54 +258,26 @@ def req_historical_data(session: Session, f: Fields) -> None:
     if inst is None:
         session.error(req_id, 200, NO_SECDEF)
         return
-    bar_seconds = BAR_SIZES.get(bar_size.strip())
-    if bar_seconds is None:
-        session.error(req_id, 321, ERR_BAR_SIZE)
-        return
-    m = _DURATION.match(duration)
-    if m is None or int(m.group(1)) <= 0:
-        session.error(req_id, 321, ERR_DURATION)
-        return
-    if what not in WHAT_TO_SHOW:
-        session.error(req_id, 162, _what_error(what))
-        return
-    if fmt not in (1, 2):
-        session.error(req_id, 321, "Error validating request.-'bS' : cause - formatDate must be 1 or 2")
-        return
-    if keep_up and end_text.strip():
-        session.error(req_id, 321, ERR_KUTD_END)
-        return
+    req = history.HistoryRequest(req_id, inst, end_text, bar_size, duration, use_rth, what, fmt, keep_up)
+    refused = history.check(req)
     now = gw.clock.epoch()
-    try:
-        end = min(parse_end(end_text), now) if end_text.strip() else now
-    except ValueError:
-        session.error(req_id, 321, ERR_END)
+    if refused is None:
+        start, end = history.span(req, now)
+        if history.too_many_bars(req, start, end):
+            refused = history.Refusal(162, history.ERR_TOO_LONG)
+    if refused is not None:
+        session.error(req_id, refused.code, refused.message)
         return
-    number, unit = int(m.group(1)), m.group(2)
-    start = duration_start(end, number, unit, use_rth)
-    session_seconds = (RTH_END - RTH_FIRST) * BAR if use_rth else DAY_BARS * BAR
-    est_bars = (end - start) / 86400 * 5 / 7 * session_seconds / min(bar_seconds, session_seconds)
-    if est_bars > MAX_BARS or (unit in TRADING_DAYS and number * TRADING_DAYS[unit] > 2520):
-        session.error(req_id, 162, ERR_TOO_LONG)
-        return
+    bar_seconds = history.BAR_SIZES[bar_size.strip()]
     identity = (inst.con_id, end_text.strip(), duration.strip(), bar_seconds, what, use_rth, keep_up)
     reason = gw.pacing.check(identity, (inst.con_id, what))
     if reason is not None:
         log.info("pacing violation for client %s reqId %d: %s", session.client_id, req_id, reason)
         session.error(req_id, 162, PACING_MESSAGE)
         return
-    # only completed 5-second bars are known: the last aggregated bar may be partial, like TWS's
-    cut = min(end, math.floor(now / BAR) * BAR)
-    bars = gw.market.bars(inst.symbol, bar_seconds, start, cut, use_rth=use_rth, what=what)
-    start_s = format_bar_time(int(start), 1, 1).replace(" " + TIME_ZONE_ID, "")
-    end_s = format_bar_time(int(end), 1, 1).replace(" " + TIME_ZONE_ID, "")
-    out: list = [17, req_id, start_s, end_s, len(bars)]
-    for b in bars:
-        out += (format_bar_time(b.time, bar_seconds, fmt), b.open, b.high, b.low, b.close, b.volume, b.wap,
-                b.count)
-    session.send_bytes(encode(*out))
+    session.send_bytes(encode(*history.answer(gw.market, req, start, end, now)))
     if keep_up:
-        gw.marketdata.add(Sub("kutd", session, req_id, inst.symbol, what, use_rth, bar_seconds, fmt))
+        gw.marketdata.add(Sub("kutd", session, req_id, inst.key, what, use_rth, bar_seconds, fmt))
 
 
 @register(25)
@@ -387,13 +295,17 @@ def req_head_timestamp(session: Session, f: Fields) -> None:
     use_rth = f.bool()
     what = f.str().upper()
     fmt = f.int(1)
-    if resolve(spec) is None:
+    inst = resolve(spec)
+    if inst is None:
         session.error(req_id, 200, NO_SECDEF)
         return
     if what not in WHAT_TO_SHOW:
         session.error(req_id, 162, _what_error(what))
         return
-    head = int(session_start(HEAD_TIMESTAMP, use_rth))
+    if inst.is_forex and what not in QUOTE_TYPES:
+        session.error(req_id, 162, forex_no_data(inst, 86400))
+        return
+    head = int(session_start(inst, HEAD_TIMESTAMP, use_rth))
     session.send(88, req_id, format_bar_time(head, 1, fmt))
 
 
@@ -420,13 +332,17 @@ def req_real_time_bars(session: Session, f: Fields) -> None:
         session.error(req_id, 420, f"Invalid Real-time Query:Invalid bar size {bar_size}; only 5 seconds bars "
                                    "are supported")
         return
-    if what not in WHAT_TO_SHOW:
+    if what not in REALTIME_WHAT:
         session.error(req_id, 420, f"Invalid Real-time Query:Invalid whatToShow {what}")
+        return
+    if inst.is_forex and what == "TRADES":
+        session.error(req_id, 420, f"Invalid Real-time Query:No TRADES data for {inst.symbol}/CASH@IDEALPRO "
+                                   "(use MIDPOINT, BID or ASK)")
         return
     if gw.marketdata.lines_used(session) >= gw.max_market_data_lines:
         session.error(req_id, 101, ERR_MAX_TICKERS)
         return
-    gw.marketdata.add(Sub("rt", session, req_id, inst.symbol, what, use_rth, BAR))
+    gw.marketdata.add(Sub("rt", session, req_id, inst.key, what, use_rth, BAR))
 
 
 @register(51)
@@ -458,14 +374,14 @@ def req_mkt_data(session: Session, f: Fields) -> None:
         session.error(req_id, 101, ERR_MAX_TICKERS)
         return
     session.send(58, 1, req_id, 1)
-    got = gw.market.last_bar(inst.symbol, gw.clock.epoch())
+    got = gw.market.last_bar(inst.key, gw.clock.epoch())
     if got is not None:
         db, i = got
-        send_ticks(session, req_id, db, i, full=True, prev_close=_prev_close(gw, inst.symbol, db.day))
+        send_ticks(session, req_id, db, i, full=True, prev_close=_prev_close(gw, inst.key, db.day))
     if snapshot:
         session.send(57, 1, req_id)
     else:
-        gw.marketdata.add(Sub("mkt", session, req_id, inst.symbol))
+        gw.marketdata.add(Sub("mkt", session, req_id, inst.key))
 
 
 @register(2)
@@ -484,5 +400,4 @@ def _drop_subscriptions(session: Session) -> None:
     session.gateway.marketdata.drop_session(session)
 
 
-__all__ = ["BAR_SIZES", "DAY_OPEN_SEC", "MarketData", "Sub", "bucket_start", "duration_start", "format_bar_time",
-           "parse_end"]
+__all__ = ["DAY_OPEN_SEC", "MarketData", "Sub", "bucket_start", "duration_start", "format_bar_time", "parse_end"]

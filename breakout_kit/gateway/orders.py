@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from . import fills
 from .clock import NEW_YORK
 from .contracts import NO_SECDEF, TIME_ZONE_ID, Instrument, resolve
-from .market import BAR, DAY_BARS, RTH_END, RTH_FIRST, day_start_epoch
+from .market import BAR, grid
 from .order_codec import (
     Unsupported,
     commission_report_fields,
@@ -193,6 +193,8 @@ class OrderBook:
         inst = resolve(spec)
         if inst is None:
             raise Rejected(200, NO_SECDEF)
+        if inst.is_forex:
+            raise Rejected(201, "Order rejected - reason:The paper gateway trades stocks and ETFs only")
         return inst
 
     def _validate(self, inst: Instrument, raw: dict):
@@ -307,17 +309,19 @@ class OrderBook:
             return math.inf
         since = max(o.eligible_from, self.gw.clock.epoch())
         d = datetime.fromtimestamp(since, NEW_YORK).date()
-        end = (DAY_BARS if o.outside_rth else RTH_END) * BAR
-        while d.weekday() >= 5 or day_start_epoch(d) + end <= since:   # after the close: the next session's
-            d += timedelta(days=1)
-        return day_start_epoch(d) + end
+        while True:
+            g = grid(o.inst, d)
+            if g is not None and g.t0 + (g.end if o.outside_rth else g.rth_hi) * BAR > since:
+                return g.t0 + (g.end if o.outside_rth else g.rth_hi) * BAR
+            d += timedelta(days=1)      # closed, or after the close: the next session's
 
     def _in_hours(self, o: Order, epoch: float) -> bool:
         d = datetime.fromtimestamp(epoch, NEW_YORK).date()
-        if d.weekday() >= 5:
+        g = grid(o.inst, d)
+        if g is None:
             return False
-        i = (epoch - day_start_epoch(d)) // BAR
-        return 0 <= i < DAY_BARS if o.outside_rth else RTH_FIRST <= i < RTH_END
+        i = (epoch - g.t0) // BAR
+        return 0 <= i < g.end if o.outside_rth else g.rth_lo <= i < g.rth_hi
 
     def _working_status(self, o: Order, epoch: float) -> str:
         parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
@@ -451,7 +455,7 @@ class OrderBook:
         if db is None:
             return None
         i = (start - db.t0) // BAR
-        if not 0 <= i < DAY_BARS:
+        if not 0 <= i < db.end:
             return None
         return fills.BarCents(int(db.o[i]), int(db.h[i]), int(db.low[i]), int(db.c[i]), int(db.v[i]))
 

@@ -5,7 +5,7 @@
 
 Services hang off the gateway so handler modules can reach them from ``session.gateway``: ``clock``
 (clock.GatewayClock), ``market`` (market.Market), ``marketdata`` (marketdata.MarketData), ``pacing``
-(pacing.Pacer), ``faults`` (faults.Faults: drops, refusals, listener restarts, 1100/1101/1102, ...). Handler modules listed in ``HANDLER_MODULES`` are imported once, registering their handlers.
+(pacing.Pacer), ``scanner`` (scanner.Scanner), ``faults`` (faults.Faults: drops, refusals, listener restarts, 1100/1101/1102, ...). Handler modules listed in ``HANDLER_MODULES`` are imported once, registering their handlers.
 """
 
 from __future__ import annotations
@@ -13,16 +13,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import ipaddress
+import json
 import logging
+import os
 from datetime import datetime
 
+from ..core import calendar
 from .clock import GatewayClock, parse_start
 from .session import Session
 
 log = logging.getLogger("breakout_kit.gateway")
 
 #: Modules whose import registers message handlers (session.register). Add yours here.
-HANDLER_MODULES = ["account", "contracts", "marketdata", "order_requests"]
+HANDLER_MODULES = ["account", "contracts", "marketdata", "order_requests", "scanner"]
 _loaded = False
 
 
@@ -48,12 +51,14 @@ class PaperGateway:
 
     ``seed`` and ``start`` fix the synthetic market (same inputs, same prices); ``speed`` is simulated seconds per
     real second; ``pacing`` is ``"strict"`` (IB's historical-data pacing rules, error 162) or ``"off"``.
+    ``state``: a file that keeps account, positions, orders, executions and the clock across restarts (state.py);
+    when it exists, it decides ``seed``, ``start``, ``account`` and ``cash`` and the clock resumes where it stopped.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 0, speed: float = 1.0,
                  start: datetime | str | None = None, pacing: str = "strict", allow_remote: bool = False,
                  account: str = "DU1234567", max_market_data_lines: int = 100, plant_breakouts: bool = True,
-                 readonly_api: bool = False, cash: float = 1_000_000.0):
+                 readonly_api: bool = False, cash: float = 1_000_000.0, state: str | os.PathLike | None = None):
         if not isinstance(host, str) or not host:
             raise ValueError("host must be a non-empty string")
         if not _is_loopback(host) and not allow_remote:
@@ -66,6 +71,15 @@ class PaperGateway:
             raise ValueError(f"pacing must be 'strict' or 'off', got {pacing!r}")
         if not isinstance(account, str) or not account:
             raise ValueError("account must be a non-empty string like 'DU1234567'")
+        saved = None
+        if state is not None:
+            from .state import read
+
+            saved = read(state)
+            if saved is not None:       # the file decides which market, clock and account this is
+                seed, start, account = int(saved["seed"]), saved["start"], saved["accounts"][0]
+                cash = float(saved["portfolio"]["initial_cash"])
+                plant_breakouts = bool(saved.get("plant_breakouts", True))
         self.host = host
         self.port = port
         self.seed = seed
@@ -74,7 +88,7 @@ class PaperGateway:
         self.account = account
         self.next_order_id = 1
         self.max_market_data_lines = max_market_data_lines
-        self.clock = GatewayClock(parse_start(start), speed)
+        self.clock = GatewayClock(parse_start(start), speed, at=saved["clock"] if saved else None)
         self.sessions: set[Session] = set()
         self._by_client_id: dict[int, Session] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -94,8 +108,16 @@ class PaperGateway:
         # orders, executions and the paper account (readonly_api: refuse orders like TWS's "Read-Only API")
         self.orders = OrderBook(self, readonly_api=readonly_api, cash=cash)
         from .faults import Faults
+        from .scanner import Scanner
 
         self.faults = Faults(self)
+        self.scanner = Scanner(self)
+        from .state import StateFile, apply
+
+        #: the state file writer (None without ``state``); see state.py
+        self.state = StateFile(self, state) if state is not None else None
+        if saved is not None:
+            apply(self, saved)
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     async def start(self) -> PaperGateway:
@@ -103,10 +125,15 @@ class PaperGateway:
         if self._server is not None:
             return self
         loop = asyncio.get_running_loop()
+        # build the NYSE calendar before the clock runs: built lazily by the first request instead, its second
+        # of work would pass as a minute of simulated time at 60x
+        calendar.warm()
         await self._open_listener()
         self.clock.run(loop)
         self.marketdata.start()
         self.orders.start()
+        if self.state is not None:
+            self.state.start()
         log.info("paper gateway listening on %s:%d (seed=%d speed=%g start=%s)", self.host, self.port, self.seed,
                  self.clock.speed, self.clock.start.isoformat())
         return self
@@ -120,7 +147,10 @@ class PaperGateway:
         self._listening = False
         await self.faults.aclose()
         await self.marketdata.aclose()
+        await self.scanner.aclose()
         await self.orders.aclose()
+        if self.state is not None:
+            await self.state.aclose()
         for s in list(self.sessions):
             s.close()
         tasks = list(self._tasks)
@@ -170,16 +200,36 @@ class PaperGateway:
             self._server.close()
             self._listening = False
 
+    def _reload_state(self) -> None:
+        """Round-trip the account, orders and plants through the state format (and write the file, if any), as a
+        restarted TWS reloads what it keeps: used by ``faults.nightly_restart``."""
+        from .state import apply, encode, snapshot
+
+        data = snapshot(self)
+        if self.state is not None:
+            self.state.save_now()
+            self.state.encoder.forget()
+        apply(self, json.loads(encode(data)))
+        self.orders.wake()
+
     # ---- convenience for tests and notebooks -------------------------------------------------------------
     def now(self) -> datetime:
         """The gateway clock (aware, New York)."""
         return self.clock.now()
 
     def symbols(self) -> list[str]:
-        """Symbols of the built-in universe."""
-        from .contracts import UNIVERSE
+        """The 36 most liquid symbols (the core the demos and tests use); ``universe`` has every instrument."""
+        from .universe import CORE_SYMBOLS
 
-        return [i.symbol for i in UNIVERSE]
+        return list(CORE_SYMBOLS)
+
+    @property
+    def universe(self):
+        """Every instrument the gateway knows (``gateway.universe.Universe``: S&P 500, ETFs, forex majors);
+        ``gw.universe.frame`` is a DataFrame with symbol, primary, name, industry, price, adv, market_cap."""
+        from .universe import universe
+
+        return universe()
 
     def history(self, symbol: str, bar_size_seconds: int, start: datetime, end: datetime, use_rth: bool = False):
         """Server-side truth: TRADES bars of ``bar_size_seconds`` with start in [start, end), as a list of

@@ -5,7 +5,7 @@
     watcher = panel.start("AAPL")     # or type a symbol and press Start
 """
 
-from breakout_kit.connect import connect, disconnect, embedded_gateway
+from breakout_kit.connection import connect, disconnect, embedded_gateway
 from breakout_kit.notebook.canvas import CanvasChart
 from breakout_kit.notebook.chart import LiveChart, StreamingChart
 from breakout_kit.notebook.dashboard import Dashboard

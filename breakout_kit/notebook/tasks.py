@@ -1,23 +1,23 @@
-"""Background tasks for widgets: strong references, and failures written to an Output widget, never swallowed."""
+"""Background tasks for widgets: strong references, and failures reported, never swallowed."""
 
 from __future__ import annotations
 
 import asyncio
-import traceback
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 
 class TaskKeeper:
-    """Creates tasks on the running loop, holds them until done and reports their exceptions to ``output``.
+    """Creates tasks on the running loop, holds them until done and reports their exceptions.
 
     The event loop keeps only weak references to tasks, and an exception in a button handler or background task
-    is otherwise lost in a notebook; this writes it to the ``ipywidgets.Output`` instead.
+    is otherwise lost in a notebook; ``report(exc, what)`` is called for each failure instead (the panel passes its
+    ErrorLog's ``report``). Use it on the loop's thread only.
     """
 
-    def __init__(self, output):
-        self.output = output
-        self.tasks: set[asyncio.Task] = set()
+    def __init__(self, report: Callable[[BaseException, str | None], None]):
+        self._report = report
+        self.tasks: set[asyncio.Future] = set()
         self.last: asyncio.Task | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
@@ -28,7 +28,7 @@ class TaskKeeper:
         return task
 
     def watch(self, task: asyncio.Future, what: str | None = None) -> asyncio.Future:
-        """Hold ``task`` and report its failure (not its cancellation) to the output when it ends."""
+        """Hold ``task`` and report its failure (not its cancellation) when it ends."""
         self.tasks.add(task)
         task.add_done_callback(lambda t: self._done(t, what))
         return task
@@ -42,13 +42,8 @@ class TaskKeeper:
             self.report(exc, what or (task.get_name() if hasattr(task, "get_name") else None))
 
     def report(self, exc: BaseException, what: str | None = None) -> None:
-        """Write one error to the output widget: one line for input errors, plus a short traceback otherwise."""
-        head = f"{what}: " if what else ""
-        text = f"{head}{type(exc).__name__}: {exc}\n"
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=4))
-        self.output.append_stderr(text)
-        if exc.__traceback__ is not None and not isinstance(exc, (ValueError, TypeError)):
-            self.output.append_stderr(tb)
+        """Report one error (handlers' own exceptions come here too)."""
+        self._report(exc, what)
 
     async def cancel_all(self) -> None:
         """Cancel whatever is still running and wait for it to finish."""

@@ -21,13 +21,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from breakout_kit.client.events import Event
-from breakout_kit.core.bars import BarAggregator, bar_seconds, live_bar_size
+from breakout_kit.core.bars import BarAggregator, bar_seconds, live_bar_size, whole_numbers
 from breakout_kit.core.breakout import Bar, BreakoutDetector, BreakoutRule, Signal
 
+NEW_YORK = ZoneInfo("America/New_York")  # refused-bracket messages show New York time, like SIGNAL lines
 log = logging.getLogger("breakout_kit.watch.watcher")
 
 STATES = ("starting", "backfilling", "live", "reconnecting", "stopped", "failed")
@@ -55,9 +57,16 @@ class TradeSpec:
                 raise ValueError(f"{name} must be between 0 and 100 (exclusive), got {v!r}")
 
 
+_REF_TZ = ZoneInfo("America/New_York")  # refs sit beside order tables shown in exchange time: the same clock
+
+
 def order_ref_for(symbol: str, signal: Signal) -> str:
-    """The bracket's orderRef for a signal: the same signal always maps to the same ref (no duplicate orders)."""
-    return f"bk-{symbol}-{signal.time:%Y%m%dT%H%M%S}-{signal.direction}"
+    """The bracket's orderRef for a signal: the same signal always maps to the same ref (no duplicate orders).
+
+    The time in it is the signal's New York wall-clock time, like every other time the notebooks show.
+    """
+    when = signal.time.astimezone(_REF_TZ) if signal.time.tzinfo is not None else signal.time
+    return f"bk-{symbol}-{when:%Y%m%dT%H%M%S}-{signal.direction}"
 
 
 class _Failed:
@@ -149,7 +158,9 @@ class BreakoutWatcher:
             return pd.DataFrame(columns=_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="time"), dtype=float)
         times, *cols = zip(*self._window, strict=True)
         index = pd.DatetimeIndex(pd.to_datetime(list(times), unit="s", utc=True), name="time")
-        return pd.DataFrame(dict(zip(_COLUMNS, cols, strict=True)), index=index)
+        frame = pd.DataFrame(dict(zip(_COLUMNS, cols, strict=True)), index=index)
+        frame["volume"] = whole_numbers(frame["volume"])  # share counts: 120100, not 120100.0
+        return frame
 
     @property
     def task(self) -> asyncio.Task | None:
@@ -351,9 +362,10 @@ class BreakoutWatcher:
                 lambda: self.client.place_buy_bracket_pct_async(
                     self.symbol, spec.quantity, spec.take_profit_pct, spec.stop_loss_pct,
                     order_ref=order_ref_for(self.symbol, signal)),
-                what=f"placing the bracket for {signal.time:%H:%M}")
+                what=f"placing the bracket for {signal.time.astimezone(NEW_YORK):%H:%M}")
         except Exception as e:  # noqa: BLE001 -- a refused order must not kill the watcher; keep the reason
-            message = f"{signal.time:%Y-%m-%d %H:%M} {self.symbol}: {e}"
+            # New York time, like the SIGNAL line it follows (bar times are UTC)
+            message = f"{signal.time.astimezone(NEW_YORK):%Y-%m-%d %H:%M} {self.symbol}: {e}"
             self.trade_errors.append(message)
             log.warning("bracket not placed: %s", message)
             return

@@ -28,6 +28,9 @@ class FakeClient:
         self.calls: list[tuple] = []
         self.next_id = 10
         self.fill_event = Event("fill")
+        self.working: list[dict] = []   # open orders: the legs of every bracket placed
+        self.held = {"AAPL": 10.0}      # positions
+        self.max_quantity = 1000
 
     @property
     def paper(self) -> bool:
@@ -55,14 +58,32 @@ class FakeClient:
         ref = 100.0 if entry == "market" else entry
         ids = range(self.next_id, self.next_id + 3)
         self.next_id += 3
+        self.working += [{"order_id": i, "symbol": symbol, "order_ref": f"bk-{ids[0]}",
+                          "action": "BUY" if i == ids[0] else "SELL", "quantity": quantity, "filled": 0,
+                          "parent_id": 0 if i == ids[0] else ids[0]} for i in ids]
         kinds = [("MKT" if entry == "market" else "LMT", ref), ("LMT", ref * (1 + take_profit_pct / 100)),
                  ("STP", ref * (1 - stop_loss_pct / 100))]
         return tuple(SimpleNamespace(order_id=i, action="BUY" if n == 0 else "SELL", type=k,
                                      price=float("nan") if k == "MKT" else p)
                      for n, (i, (k, p)) in enumerate(zip(ids, kinds)))
 
+    async def reference_price(self, symbol):
+        await self.qualify(symbol)
+        return 100.0
+
+    async def place_order_async(self, symbol, action, quantity, *, limit=None):
+        await self.qualify(symbol)
+        self.calls.append(("order", symbol, action, quantity, limit))
+        self.next_id += 1
+        return SimpleNamespace(order_id=self.next_id - 1, status="Submitted",
+                               price=float("nan") if limit is None else limit)
+
+    async def pnl(self):
+        return {"daily": 12.3, "unrealized": -2.5, "realized": float("nan")}
+
     async def cancel_order(self, order_id):
         self.calls.append(("cancel", order_id))
+        self.working = [o for o in self.working if o["order_id"] != order_id and o["parent_id"] != order_id]
         return SimpleNamespace(order_id=order_id, status="Cancelled")
 
     async def cancel_all_orders(self):
@@ -70,13 +91,17 @@ class FakeClient:
         return 3
 
     async def open_orders(self):
-        return pd.DataFrame(columns=["orderId", "symbol", "action", "type", "qty", "status"])
+        return pd.DataFrame(self.working, columns=["order_id", "symbol", "action", "quantity", "filled", "parent_id",
+                                                   "order_ref"])
 
     async def positions(self):
-        return pd.DataFrame({"symbol": ["AAPL"], "position": [10.0], "avgCost": [100.0]})
+        return pd.DataFrame({"symbol": list(self.held), "position": list(self.held.values()),
+                             "avgCost": [100.0] * len(self.held)})
 
     async def account_summary(self):
-        return pd.DataFrame({"tag": ["NetLiquidation"], "value": ["1000000"], "currency": ["USD"]})
+        tags = ["AccountType", "NetLiquidation", "Cushion", "BuyingPower"]
+        return pd.DataFrame({"tag": tags, "value": ["INDIVIDUAL", "1000000", "1", "4000000"],
+                             "currency": ["", "USD", "", "USD"]})
 
 
 @dataclass

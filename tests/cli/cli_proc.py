@@ -154,6 +154,21 @@ class PtyCli:
     def type(self, keys: str) -> None:
         os.write(self.master, keys.encode())
 
+    async def paste(self, text: str) -> None:
+        """Send ``text`` as a terminal's bracketed paste, all of it (the pty takes a few KB per write)."""
+        data = memoryview(b"\x1b[200~" + text.encode() + b"\x1b[201~")
+        loop = asyncio.get_running_loop()
+        while data:
+            try:
+                data = data[os.write(self.master, data):]
+            except BlockingIOError:
+                writable = loop.create_future()
+                loop.add_writer(self.master, writable.set_result, None)
+                try:
+                    await writable
+                finally:
+                    loop.remove_writer(self.master)
+
     async def wait(self, timeout: float = 15.0) -> int:
         try:
             return await asyncio.wait_for(self.proc.wait(), timeout)

@@ -37,7 +37,7 @@ class TickingWatcher(FakeWatcher):
 
 
 async def fake_connect(*, say, embedded=None, **kwargs):
-    """Stands in for breakout_kit.connect.connect: says what the real one says, returns a connected fake."""
+    """Stands in for breakout_kit.connection.connect: says what the real one says, returns a connected fake."""
     if embedded or kwargs.get("port") is None:
         say("using embedded paper gateway on 127.0.0.1:1 (fake)")
     client = FakeClient(kwargs.get("host"), kwargs.get("port"), kwargs.get("client_id"),

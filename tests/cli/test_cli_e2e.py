@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import signal
 import time
 
-import pytest
 from cli_proc import PipedCli, PtyCli
 
 START = "2026-11-23T09:30:00-05:00"  # tests/conftest.py SESSION_OPEN
 FAST = ("--sim", "--speed", "600", "--start", START)
 
 
-def _missing() -> str | None:
-    for mod, names in {"breakout_kit.gateway": ["PaperGateway"], "breakout_kit.client.ib_client": ["IBClient"],
-                       "breakout_kit.watch.watcher": ["BreakoutWatcher", "TradeSpec"]}.items():
-        try:
-            m = importlib.import_module(mod) if importlib.util.find_spec(mod) else None
-        except ImportError:
-            m = None
-        if m is None or not all(hasattr(m, n) for n in names):
-            return f"needs {mod}.{'/'.join(names)} (pinned API, not landed yet)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
-
-
-def _gateway_handles(msg_id: int) -> bool:
-    """True once the embedded gateway handles incoming message ``msg_id``."""
-    try:
-        from breakout_kit.gateway import server, session
-    except ImportError:
-        return False
-    server._load_handlers()
-    return msg_id in session.HANDLERS
-
-
-needs_orders = pytest.mark.skipif(not _gateway_handles(3),
-                                  reason="needs gateway orders (issue #4: placeOrder not handled yet)")
-HAS_ACCOUNT_SUMMARY = _gateway_handles(62)  # reqAccountSummary
 
 
 async def _retry(cli: PipedCli, command: str, pattern: str, attempts: int = 20) -> str:
@@ -79,9 +49,8 @@ async def test_watch_signal_status_positions_quit():
         assert int(row.split()[4]) >= 1, row  # the live signal is counted (columns: symbol state bar price signals)
         await cli.send("positions")
         await cli.expect(r"^no positions$")
-        if HAS_ACCOUNT_SUMMARY:
-            await cli.send("account")
-            await cli.expect(r"NetLiquidation")
+        await cli.send("account")
+        await cli.expect(r"NetLiquidation")
         await cli.send("quit")
         t2 = time.monotonic()
         code, _, err = await cli.finish()
@@ -96,7 +65,6 @@ async def test_watch_signal_status_positions_quit():
             await cli.proc.wait()
 
 
-@needs_orders
 async def test_bracket_place_cancel_fill_positions():
     cli = await PipedCli.start(*FAST, "--trading")
     try:
@@ -107,6 +75,9 @@ async def test_bracket_place_cancel_fill_positions():
 
         # A limit bracket far below the market stays open; cancel it through its parent.
         await cli.send(f"buy AAPL 10 tp=2 sl=1 limit={round(price * 0.8, 2)}")
+        await cli.expect(r"^warning: limit \S+ is 2\d\.\d% below the last price \S+ \(more than 10%\): nothing sent "
+                         r"\(add force=1 to place it anyway\)$")
+        await cli.send(f"buy AAPL 10 tp=2 sl=1 limit={round(price * 0.8, 2)} force=1")
         line = await cli.expect(r"^(bracket|error)")
         b = re.fullmatch(r"bracket AAPL x10: parent #(\d+) BUY LMT \S+, take-profit #(\d+) SELL LMT \S+, "
                          r"stop-loss #(\d+) SELL STP \S+", line)
@@ -145,7 +116,7 @@ async def test_bad_inputs_against_real_client():
     assert code == 0 and "Traceback" not in err, err
 
 
-async def test_sigterm_with_watchers_running_exits_zero():
+async def test_sigterm_with_watchers_running_exits_143():
     cli = await PipedCli.start(*FAST)
     await cli.send("breakout AAPL")
     await cli.send("breakout MSFT direction=both trigger=high")
@@ -155,12 +126,11 @@ async def test_sigterm_with_watchers_running_exits_zero():
     cli.signal(signal.SIGTERM)
     t0 = time.monotonic()
     code, _, err = await cli.finish()
-    assert code == 0, err
+    assert code == 143, err
     assert err.strip() == "", err  # no pending-task / unclosed-transport warnings
     assert time.monotonic() - t0 < 5
 
 
-@needs_orders
 async def test_demo_runs_and_summarizes(tmp_path):
     html = tmp_path / "demo.html"
     cli = await PipedCli.start("demo", "--symbols", "AAPL,MSFT", "--minutes", "35", "--speed", "600",
@@ -182,7 +152,8 @@ async def test_demo_runs_and_summarizes(tmp_path):
 
 
 async def test_pty_prompt_responsive_with_real_watchers_and_ctrl_c():
-    """On a terminal, with real watchers streaming at 600x, each command still answers promptly; Ctrl-C exits 0."""
+    """On a terminal, with real watchers streaming at 600x, each command still answers promptly; Ctrl-C asks first
+    (watchers are running), a second one exits 130."""
     cli = await PtyCli.start(*FAST)
     try:
         pos = await cli.expect(r"breakout>", timeout=30)
@@ -198,9 +169,83 @@ async def test_pty_prompt_responsive_with_real_watchers_and_ctrl_c():
         assert worst < 1.0, f"status took {worst:.2f}s while watchers ran"
         pos = await cli.expect(r"SIGNAL [A-Z]+ up \S+ price=\S+ level=\S+", pos, timeout=60)
         cli.type("\x03")  # Ctrl-C at the prompt
+        pos = await cli.expect(r"4 watchers stop; Ctrl-C again or `quit` to leave", pos)
+        cli.type("\x03")
         t0 = time.monotonic()
-        assert await cli.wait(timeout=10) == 0
+        assert await cli.wait(timeout=10) == 130
         assert time.monotonic() - t0 < 5
         assert "Traceback" not in cli.text and "Task was destroyed" not in cli.text
     finally:
         await cli.close()
+
+
+async def test_connected_line_names_server_version_and_tws_time_in_new_york():
+    cli = await PipedCli.start(*FAST)
+    line = await cli.expect(r"^connected to ")
+    assert re.search(r"; server version 1\d\d, TWS time 2026-11-23 09:3\d:\d\d New York \(all times are New York "
+                     r"time\)$", line), line
+    await cli.close_stdin()
+    code, _, err = await cli.finish()
+    assert code == 0 and err == "", err
+
+
+async def test_silent_port_fails_fast_naming_the_tws_setting():
+    """A port that accepts and never speaks (here: a bare TCP server, like an HTTP server or a TWS with the API off)."""
+    import asyncio
+
+    held = []
+    server = await asyncio.start_server(lambda r, w: held.append(w), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        cli = await PipedCli.start("--port", str(port))
+        code, out, err = await cli.finish(timeout=20)
+    finally:
+        for w in held:
+            w.close()
+        server.close()
+        await server.wait_closed()
+    assert code == 1 and out == ""
+    assert err.startswith(f"error: 127.0.0.1:{port} accepted the connection but did not answer the TWS API handshake "
+                          f"within 3 s: is it the API port of TWS / IB Gateway? In TWS check Global Configuration > "
+                          f"API > Settings: 'Enable ActiveX and Socket Clients'"), err
+    assert err.count("\n") == 1
+
+
+async def test_duplicate_client_id_fails_at_once_with_the_id_to_try():
+    from breakout_kit.gateway import PaperGateway
+
+    async with PaperGateway(port=0, start=START) as gw:
+        first = await PipedCli.start("--port", str(gw.port), "--client-id", "7")
+        await first.expect(r"^connected to .* as client 7,")
+        second = await PipedCli.start("--port", str(gw.port), "--client-id", "7")
+        code, _, err = await second.finish(timeout=20)
+        assert code == 1   # at once: tests/client/test_ib_client.py bounds it far below the connect timeout
+        assert err.startswith("error: clientId 7 is already in use on 127.0.0.1:") and "--client-id 8" in err, err
+        await first.close_stdin()
+        assert (await first.finish())[0] == 0
+
+
+async def test_sell_flatten_and_pnl_against_the_paper_gateway():
+    cli = await PipedCli.start(*FAST, "--trading")
+    try:
+        await cli.expect(r"^connected to ")
+        await cli.send("sell AAPL 5")
+        await cli.expect(r"^error: you hold no AAPL to sell: sell only closes a long position \(add short=1")
+        await cli.send("buy AAPL 10 tp=5 sl=5")
+        await cli.expect(r"^bracket AAPL x10: parent #\d+ BUY MKT")
+        await _retry(cli, "positions", r"^\s*AAPL\s+10\s")
+        await cli.send("sell AAPL 5")   # the bracket's exits already cover the 10 shares
+        await cli.expect(r"^error: you hold 10 AAPL and working SELL orders already cover 10: selling 5 could go short")
+        await cli.send("flatten AAPL")
+        await cli.expect(r"^flatten AAPL: cancelled 2 orders, sold 10 at market \(order #\d+ \w+\)$")
+        await _retry(cli, "positions", r"^no positions$")
+        await _retry(cli, "orders", r"^no open orders$")
+        await cli.send("pnl")
+        await cli.expect(r"^P&L today: daily [-+][\d,.]+, unrealized (?:[-+][\d,.]+|-), realized (?:[-+][\d,.]+|-)$")
+        await cli.send("quit")
+        code, _, err = await cli.finish()
+        assert code == 0 and "Traceback" not in err, err
+    finally:
+        if cli.proc.returncode is None:
+            cli.proc.kill()
+            await cli.proc.wait()

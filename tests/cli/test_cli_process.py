@@ -34,26 +34,44 @@ async def test_eof_exits_zero():
     assert code == 0 and err == "", err
 
 
-async def test_sigterm_while_waiting_for_input_exits_zero():
+async def test_sigterm_while_waiting_for_input_exits_143():
     """stdin stays open (nothing typed): the reader thread is parked in read(); the process must not hang."""
     cli = await PipedCli.start(fake=True)
     await cli.send("breakout AAPL")
     await cli.expect(r"^SIGNAL AAPL")
     cli.signal(signal.SIGTERM)
     code, _, err = await cli.finish(timeout=10)
+    assert code == 143 and err == "", err
+
+
+async def test_sigint_while_waiting_for_input_exits_130_without_asking():
+    """Piped stdin never prompts: SIGINT ends it at once, even with a watcher and a bracket working."""
+    cli = await PipedCli.start("--trading", fake=True)
+    await cli.expect(STARTED)
+    await cli.send("breakout AAPL")
+    await cli.send("buy AAPL 10 tp=2 sl=1")
+    await cli.expect(r"^bracket AAPL x10")
+    cli.signal(signal.SIGINT)
+    code, _, err = await cli.finish(timeout=10)
+    assert code == 130 and "KeyboardInterrupt" not in err and err == "", err
+    assert "Ctrl-C again" not in "\n".join(cli.lines)
+
+
+async def test_a_megabyte_line_is_refused_in_one_line_and_the_loop_goes_on():
+    cli = await PipedCli.start(fake=True)
+    await cli.expect(STARTED)
+    await cli.send("breakout " + "'A" * 500_000)        # 1 MB of unbalanced quotes: ~24 s in shlex before
+    line = await cli.expect(r"^error: line too long", timeout=10)
+    assert line == "error: line too long (1000009 characters; the limit is 4096): nothing was run"
+    await cli.send("breakout AAPL")
+    await cli.expect(r"^watching AAPL", timeout=10)
+    await cli.send("quit")
+    code, _, err = await cli.finish()
     assert code == 0 and err == "", err
 
 
-async def test_sigint_while_waiting_for_input_exits_zero():
-    cli = await PipedCli.start(fake=True)
-    await cli.expect(STARTED)
-    cli.signal(signal.SIGINT)
-    code, _, err = await cli.finish(timeout=10)
-    assert code == 0 and "KeyboardInterrupt" not in err and err == "", err
-
-
-async def test_pty_prompt_stays_responsive_and_ctrl_c_exits():
-    cli = await PtyCli.start(fake=True, FAKE_SIGNAL_EVERY="0.2")
+async def test_pty_prompt_stays_responsive_and_ctrl_c_works_like_a_shell():
+    cli = await PtyCli.start("--trading", fake=True, FAKE_SIGNAL_EVERY="0.2")
     try:
         pos = await cli.expect(r"breakout>")
         cli.type("breakout AAPL\r")
@@ -65,19 +83,53 @@ async def test_pty_prompt_stays_responsive_and_ctrl_c_exits():
         pos = await cli.expect(r"SIGNAL AAPL up", pos)
         cli.type("us\r")
         pos = await cli.expect(r"symbol\s+state\s+last bar.*\n.*AAPL\s+live", pos)
-        cli.type("\x03")  # Ctrl-C at the prompt
-        assert await cli.wait() == 0
+        # Ctrl-C on a half-typed line clears it (nothing runs), as in a shell
+        cli.type("cancel all")
+        cli.type("\x03")
+        cli.type("buy AAPL 10 tp=2 sl=1\r")
+        pos = await cli.expect(r"bracket AAPL x10", pos)
+        assert "cancelled" not in cli.text[pos:] and "error: unknown" not in cli.text
+        # Ctrl-C at an empty prompt with a watcher and a bracket working: asks first
+        cli.type("\x03")
+        pos = await cli.expect(r"1 watcher stops; 1 bracket stays working at TWS; Ctrl-C again or `quit` to "
+                               r"leave", pos)
+        assert cli.proc.returncode is None
+        cli.type("\x03")
+        assert await cli.wait() == 130
         assert "Traceback" not in cli.text and "Task was destroyed" not in cli.text
     finally:
         await cli.close()
 
 
-async def test_pty_sigint_signal_exits():
+async def test_pty_ctrl_c_at_an_idle_empty_prompt_leaves_at_once():
+    cli = await PtyCli.start(fake=True)
+    try:
+        await cli.expect(r"breakout>")
+        cli.type("\x03")
+        assert await cli.wait() == 130
+        assert "Ctrl-C again" not in cli.text
+    finally:
+        await cli.close()
+
+
+async def test_pty_pasted_huge_line_is_refused():
+    cli = await PtyCli.start(fake=True)
+    try:
+        pos = await cli.expect(r"breakout>")
+        await cli.paste("x" * 20_000)
+        pos = await cli.expect(r"error: line too long \(20000 characters; the limit is 4096\)", pos)
+        cli.type("quit\r")
+        assert await cli.wait() == 0
+    finally:
+        await cli.close()
+
+
+async def test_pty_sigint_signal_exits_130():
     cli = await PtyCli.start(fake=True)
     try:
         await cli.expect(r"breakout>")
         cli.proc.send_signal(signal.SIGINT)
-        assert await cli.wait() == 0
+        assert await cli.wait() == 130
         assert "Traceback" not in cli.text
     finally:
         await cli.close()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from cli_fakes import FakeClient, FakeWatcher, fake_ingest, fake_rule, fake_trade
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from breakout_kit.cli.commands import (
     COMMANDS,
     CommandError,
-    Session,
+    Console,
     help_text,
     parse_bar_size,
     parse_duration,
@@ -25,7 +26,7 @@ from breakout_kit.cli.commands import (
 
 def make_session(trading=False):
     lines: list[str] = []
-    session = Session(FakeClient(trading=trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
+    session = Console(FakeClient(trading=trading), out=lines.append, trading=trading, watcher_factory=FakeWatcher,
                       rule_factory=fake_rule, trade_factory=fake_trade, ingest_fn=fake_ingest)
     return session, lines
 
@@ -122,7 +123,9 @@ async def test_bad_input_is_one_error_line(line, message):
 @pytest.mark.parametrize("line,message", [
     ("buy AAPL 10 tp=0 sl=1", "tp must be > 0"),
     ("buy AAPL 10 tp=1 sl=100", "sl must be < 100"),
-    ("buy AAPL -5 tp=1 sl=1", "QTY must be between"),
+    ("buy AAPL -5 tp=1 sl=1", "quantity must be a positive whole number of shares, got -5"),
+    ("buy AAPL 1000000 tp=1 sl=1", "quantity 1000000 exceeds the per-order limit of 1000 shares"),
+    ("buy AAPL ten tp=1 sl=1", "quantity must be a positive whole number of shares, got 'ten'"),
     ("buy AAPL 10 tp=nan sl=1", "tp must be a finite number"),
     ("buy AAPL 10 tp=1 sl=1 limit=-3", "limit must be > 0"),
     ("buy AAPL 10 tp=1", "usage: buy"),
@@ -263,3 +266,131 @@ def test_fill_line_and_refused_brackets_in_status():
         assert row.split()[5] == "1" and row.endswith("1 bracket(s) refused, last: 09:54 AAPL: no acknowledgement")
         await session.aclose()
     asyncio.run(check())
+
+
+async def test_help_for_one_command_has_examples():
+    session, _ = make_session()
+    text = (await session.execute("help buy")).text
+    assert text.splitlines()[0] == "buy SYMBOL QTY tp=PCT sl=PCT [limit=PRICE] [force=1]"
+    assert "  examples:" in text and "    buy AAPL 10 tp=2 sl=1" in text
+    assert (await session.execute("help watch")).text.startswith("breakout SYMBOL")
+    assert (await session.execute("help nope")).text == "error: no command 'nope' (type help)"
+
+
+async def test_symbols_without_pattern_lists_every_symbol():
+    session, _ = make_session()
+    assert (await session.execute("symbols")).text == ("4 symbols (TWS suggests up to 16 per letter; symbols "
+                                                       "PATTERN finds more):\nAAPL BRK.B MSFT SPY")
+    session.universe = lambda: ["ZZ", "AA", "MM"]      # the embedded gateway knows its whole list
+    assert (await session.execute("symbols")).text == "3 symbols:\nAA MM ZZ"
+
+
+async def test_account_is_short_unless_all():
+    session, _ = make_session()
+    short = (await session.execute("account")).text
+    assert "NetLiquidation" in short and "BuyingPower" in short and "Cushion" not in short
+    assert short.endswith("(account all: every value)")
+    assert "Cushion" in (await session.execute("account all")).text
+    assert (await session.execute("account everything")).text == "error: usage: account [all]"
+
+
+async def test_pnl_line():
+    session, _ = make_session()
+    assert (await session.execute("pnl")).text == "P&L today: daily +12.30, unrealized -2.50, realized -"
+
+
+@pytest.mark.parametrize("line,message", [
+    ("sell MSFT 1", "error: you hold no MSFT to sell: sell only closes a long position (add short=1 to sell short)"),
+    ("sell AAPL 20", ("error: you hold 10 AAPL: selling 20 could go short (sell at most 10, or add short=1 to "
+                     "sell short)")),
+    ("sell AAPL 5 limit=1", ("warning: limit 1 is 99.0% below the last price 100 (more than 10%): nothing sent "
+                            "(add force=1 to place it anyway)")),
+    ("sell AAPL 5 short=maybe", "error: short must be 1 or 0, got 'maybe'"),
+    ("sell SPY 1", ("error: you are short 5 SPY: sell only closes a long position (buy to cover, or add short=1 to "
+                   "sell more short)")),
+])
+async def test_sell_only_closes_unless_asked(line, message):
+    session, _ = make_session(trading=True)
+    session.client.held["SPY"] = -5.0
+    assert (await session.execute(line)).text == message
+    assert not any(c[0] == "order" for c in session.client.calls)
+
+
+async def test_sell_places_closing_and_explicit_short_orders():
+    session, _ = make_session(trading=True)
+    assert (await session.execute("sell AAPL 4")).text == "sell AAPL x4 at market: order #10 Submitted"
+    assert (await session.execute("sell MSFT 3 short=1")).text == "sell MSFT x3 at market: order #11 Submitted"
+    assert (await session.execute("sell AAPL 5 limit=1 --force")).text.startswith("sell AAPL x5 limit 1:")
+    assert [c for c in session.client.calls if c[0] == "order"] == [
+        ("order", "AAPL", "SELL", 4, None), ("order", "MSFT", "SELL", 3, None), ("order", "AAPL", "SELL", 5, 1.0)]
+
+
+async def test_sell_counts_a_brackets_exits_as_already_selling():
+    session, _ = make_session(trading=True)
+    await session.execute("buy AAPL 10 tp=2 sl=1")   # its two exits (one cancels the other) would sell 10
+    reply = (await session.execute("sell AAPL 5")).text
+    assert reply == ("error: you hold 10 AAPL and working SELL orders already cover 10: selling 5 could go short "
+                     "(flatten AAPL cancels them and sells; or add short=1 to sell short)")
+
+
+async def test_flatten_cancels_then_closes():
+    session, _ = make_session(trading=True)
+    await session.execute("buy AAPL 10 tp=2 sl=1")
+    reply = (await session.execute("flatten AAPL")).text
+    assert reply == "flatten AAPL: cancelled 3 orders, sold 10 at market (order #13 Submitted)"
+    calls = session.client.calls
+    assert calls.index(("cancel", 10)) < calls.index(("order", "AAPL", "SELL", 10, None))
+    session.client.held = {"AAPL": 10.0, "SPY": -5.0}
+    text = (await session.execute("flatten all")).text
+    assert text.splitlines() == ["flatten AAPL: cancelled 0 orders, sold 10 at market (order #14 Submitted)",
+                                 "flatten SPY: cancelled 0 orders, bought 5 at market (order #15 Submitted)"]
+    assert (await make_session()[0].execute("flatten AAPL")).text.startswith("error: trading is disabled")
+
+
+@pytest.mark.parametrize("line,message", [
+    ("buy AAPL 10 tp=2 sl=99.9", ("warning: stop-loss 99.9% below the entry is more than 20% away: nothing sent "
+                                 "(add force=1 to place it anyway)")),
+    ("buy AAPL 10 tp=2 sl=1 limit=1", ("warning: limit 1 is 99.0% below the last price 100 (more than 10%): "
+                                      "nothing sent (add force=1 to place it anyway)")),
+    ("breakout AAPL trade=10 tp=2 sl=50", "warning: stop-loss 50% below the entry is more than 20% away"),
+])
+async def test_values_far_from_the_market_need_force(line, message):
+    session, _ = make_session(trading=True)
+    reply = await session.execute(line)
+    assert reply.text.startswith(message)
+    assert not any(c[0] == "bracket" for c in session.client.calls) and not session.watchers
+    forced = await session.execute(line + " force=1")
+    assert forced.text.startswith(("bracket AAPL x10", "watching AAPL")), forced.text
+    await session.aclose()
+
+
+@pytest.mark.parametrize("line,message", [
+    ("breakout AAPL lookback=10001", "lookback must be a whole number of bars from 1 to 10000, got 10001"),
+    ("breakout AAPL trade=5000 tp=1 sl=1", "quantity 5000 exceeds the per-order limit of 1000 shares"),
+    ("sell AAPL 5000", "quantity 5000 exceeds the per-order limit of 1000 shares"),
+])
+async def test_one_wording_for_limits(line, message):
+    session, _ = make_session(trading=True)
+    assert (await session.execute(line)).text == "error: " + message
+
+
+async def test_ingest_of_daily_bars_shows_session_dates():
+    """ingest's summary names daily bars by session date: the line shows 2025-12-01 .. 2026-11-30, not the
+    evening before in New York."""
+    async def daily_ingest(client, symbols, duration, bar_size, dest):
+        return pd.DataFrame({"symbol": symbols, "rows": [251], "new_rows": [251], "error": [""],
+                             "first": [date(2025, 12, 1)], "last": [date(2026, 11, 30)]})
+
+    lines: list[str] = []
+    session = Console(FakeClient(), out=lines.append, watcher_factory=FakeWatcher, rule_factory=fake_rule,
+                      trade_factory=fake_trade, ingest_fn=daily_ingest)
+    await session.execute("ingest AAPL duration=1 Y bar=1d dest=/tmp/x")
+    await asyncio.wait_for(asyncio.gather(*session.tasks), 5)
+    assert lines[0] == "ingest AAPL: done [1/1], 251 bars on disk (251 new), 2025-12-01 .. 2026-11-30"
+
+
+@pytest.mark.parametrize("text,symbol", [("aapl", "AAPL"), ("BRK.B", "BRK.B"), ("brk b", "BRK B"), (" BF  B ", "BF B")])
+def test_symbols_include_share_classes(text, symbol):
+    from breakout_kit.cli.parsing import parse_symbol
+
+    assert parse_symbol(text) == symbol

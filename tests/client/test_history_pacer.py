@@ -1,5 +1,7 @@
 """The client-side pacing rules, on a fake clock: each rule delays exactly as long as IB's limit requires."""
 
+import asyncio
+
 import pytest
 
 from breakout_kit.client.pacer import MARGIN, HistoryPacer
@@ -56,10 +58,13 @@ def test_speed_scales_windows():
 
 async def test_slot_counts_requests_and_waits():
     p = HistoryPacer(speed=600)
+    loop = asyncio.get_running_loop()
+    admitted = []
     for _ in range(2):
         async with p.slot("same", "SPY"):
-            pass
-    assert p.requests == 2 and p.waited >= 15 / 600
+            admitted.append(loop.time())
+    # an identical request waits out IB's 15 s window (600x faster here), counted from the first one's reply
+    assert p.requests == 2 and p.waited > 0 and admitted[1] - admitted[0] >= 15 / 600
 
 
 async def test_windows_count_from_the_reply():

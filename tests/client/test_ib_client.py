@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from datetime import timedelta
 
 import pandas as pd
@@ -56,11 +57,56 @@ async def test_nothing_listening_names_host_port_and_what_to_start(unused_tcp_po
     assert c.state == "disconnected" and not c.connected
 
 
-async def test_client_id_in_use_says_so(client, gateway):
-    other = IBClient(port=gateway.port, client_id=client.client_id, timeout=2)
-    with pytest.raises(ConnectError, match=rf"clientId {client.client_id} is already in use.*{client.client_id + 1}"):
-        await other.connect()
+async def test_client_id_in_use_says_so_at_once(client, gateway):
+    """TWS's error 326 arrives with the handshake: fail then, not after the (here 60 s) timeout."""
+    other = IBClient(port=gateway.port, client_id=client.client_id, timeout=60)
+    with pytest.raises(ConnectError, match=rf"clientId {client.client_id} is already in use.*326.*"
+                                           rf"--client-id {client.client_id + 1}"):
+        await asyncio.wait_for(other.connect(), 5)
     assert client.connected                                   # the first session is untouched
+    assert other.state == "disconnected"
+
+
+async def test_silent_port_says_what_to_check_in_tws():
+    """A port that accepts but never speaks the API (an HTTP server, TWS with the API off): a message that names
+    the TWS settings, within the handshake time rather than the full timeout (on Python >= 3.11 the timeout is an
+    OSError, which once produced 'cannot connect to HOST:PORT: ' with nothing after the colon)."""
+    held = []
+    server = await asyncio.start_server(lambda r, w: held.append(w), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        c = IBClient(port=port, client_id=1, timeout=60)
+        with pytest.raises(ConnectError) as err:
+            await asyncio.wait_for(c.connect(), 10)
+        assert re.search(rf"127\.0\.0\.1:{port} accepted the connection but did not answer the TWS API "
+                         r"handshake.*Enable ActiveX and Socket Clients", str(err.value)), err.value
+        assert c.state == "disconnected" and not c.connected
+    finally:
+        for w in held:
+            w.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_read_only_api_names_the_tws_setting(client_id):
+    async with PaperGateway(port=0, readonly_api=True) as gw:
+        c = await IBClient(port=gw.port, client_id=client_id, trading=True).connect()
+        try:
+            with pytest.raises(OrderRejected, match=r"read-only mode; untick 'Read-Only API' in TWS Global "
+                                                    r"Configuration > API > Settings"):
+                await c.place_buy_bracket_pct_async("AAPL", 1, 2, 1, entry=100)
+        finally:
+            await c.disconnect()
+
+
+async def test_server_version_time_and_pnl(client, gateway):
+    assert client.server_version >= 157
+    t = await client.server_time()
+    assert t.tzinfo is not None and abs((t - gateway.clock.now()).total_seconds()) < 3600
+    pnl = await client.pnl()
+    assert set(pnl) == {"daily", "unrealized", "realized"} and all(isinstance(v, float) for v in pnl.values())
+    await client.disconnect()
+    assert client.server_version >= 157                       # still known after the connection ends
 
 
 async def test_connect_state_account_and_clean_disconnect(gateway, client_id):
@@ -222,3 +268,11 @@ def test_helpers():
 def test_bad_constructor_arguments(kwargs):
     with pytest.raises(ValueError):
         IBClient(**kwargs)
+
+
+async def test_share_classes_in_any_spelling_qualify_to_ibs(gateway, client_id):
+    async with IBClient(port=gateway.port, client_id=client_id) as c:
+        ib_spelling = await c.qualify("BRK B")
+        for text in ("BRK.B", "brk/b"):
+            assert (await c.qualify(text)).conId == ib_spelling.conId
+        assert ib_spelling.symbol == "BRK B"

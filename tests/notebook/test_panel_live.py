@@ -4,15 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-from test_notebooks import NEEDED, _missing
-
-pytestmark = pytest.mark.skipif(bool(_missing(NEEDED)), reason=f"not landed yet: {', '.join(_missing(NEEDED))}")
-
-
-def stderr_text(output) -> str:
-    return "".join(o.get("text", "") for o in output.outputs if o.get("name") == "stderr")
-
 
 async def test_button_starts_real_watcher_chart_gets_bars_and_signal_marker(monkeypatch, client_id):
     from conftest import SESSION_OPEN
@@ -29,10 +20,9 @@ async def test_button_starts_real_watcher_chart_gets_bars_and_signal_marker(monk
         assert "connected" in panel.status.value
         assert all(w.disabled for w in panel._trading_widgets)  # read-only client
 
-        panel.symbol.value = "AAPL"
-        panel.start_button.click()
-        watcher = await asyncio.wait_for(panel.tasks.last, 30)
-        assert panel.watchers["AAPL"] is watcher
+        panel.symbol.submit("start", "AAPL")  # what a click on Start sends
+        await asyncio.wait_for(panel.settle(), 30)
+        watcher = panel.watchers["AAPL"]
         sym, signal = await panel.next_signal(timeout=60)
         assert sym is watcher and signal.direction == "up"
         chart = panel.charts["AAPL"]
@@ -40,11 +30,10 @@ async def test_button_starts_real_watcher_chart_gets_bars_and_signal_marker(monk
         assert chart.n_bars >= 21 and chart.n_markers >= 1
         assert watcher.state == "live" and "AAPL" in panel.table.value
 
-        panel.symbol.value = "NOSUCHSYM"
-        panel.start_button.click()
-        with pytest.raises(ValueError):
-            await asyncio.wait_for(panel.tasks.last, 30)
-        assert "NOSUCHSYM" in stderr_text(panel.output) and "NOSUCHSYM" not in panel.watchers
+        panel.symbol.submit("start", "NOSUCHSYM")
+        await asyncio.wait_for(panel.settle(), 30)
+        assert panel.errors.text().startswith("start NOSUCHSYM: ContractError:"), panel.errors.text()
+        assert "\n" not in panel.errors.text() and "NOSUCHSYM" not in panel.watchers
 
         await panel.aclose()
         assert watcher.state == "stopped"

@@ -16,8 +16,9 @@ from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.notebook import CanvasChart, ControlPanel, Dashboard, LiveChart
 
 
-def stderr_text(output) -> str:
-    return "".join(o.get("text", "") for o in output.outputs if o.get("name") == "stderr")
+def errors_text(panel) -> str:
+    """The panel's error lines, newest first, with any folded tracebacks."""
+    return "\n".join(e.line + "\n" + e.traceback for e in panel.errors.entries)
 
 
 async def next_flush(chart: LiveChart, timeout: float = 5.0) -> None:
@@ -137,10 +138,10 @@ def fake_panel(**kwargs) -> ControlPanel:
 
 async def test_panel_start_button_runs_watcher_and_chart_gets_bars_and_marker():
     panel = fake_panel(symbols=["AAA", "BBB"])
-    panel.symbol.value = "aaa"
     panel.lookback.value, panel.trigger.value, panel.direction.value = 7, "high", "both"
-    panel.start_button.click()
-    watcher = await asyncio.wait_for(panel.tasks.last, 5)
+    panel.symbol.submit("start", "aaa")  # what a Start click (or Enter) sends, with the box's text
+    await panel.settle()
+    watcher = panel.watchers["AAA"]
     assert panel.watchers == {"AAA": watcher} and watcher.rule == BreakoutRule(7, "high", "both")
     await asyncio.sleep(0)  # let the watcher's task start
     assert watcher.state == "live"
@@ -152,19 +153,19 @@ async def test_panel_start_button_runs_watcher_and_chart_gets_bars_and_marker():
     assert chart.n_bars == 30 and chart.n_markers == 1
     panel._refresh_table()
     assert "AAA" in panel.table.value and "live" in panel.table.value and "up @ 101.50" in panel.table.value
-    panel.stop_button.click()
+    panel.symbol.submit("stop", "AAA")
+    await panel.settle()
     await asyncio.wait_for(watcher._task, 5)
     assert watcher.state == "stopped" and "stopped" in panel.table.value
     await panel.aclose()
-    assert stderr_text(panel.output) == ""
+    assert errors_text(panel) == ""
 
 
 async def test_panel_errors_go_to_output():
     panel = fake_panel()
-    panel.start_button.click()  # no symbol entered
-    with pytest.raises(ValueError):
-        await asyncio.wait_for(panel.tasks.last, 5)
-    assert "ValueError: enter a symbol first" in stderr_text(panel.output)
+    panel.symbol.submit("start", "  ")  # the browser disables Start on an empty box; code may still try
+    await panel.settle()
+    assert panel.errors.text() == "start: ValueError: enter a symbol first"
 
     watcher = panel.start("ZZZ")
     with pytest.raises(ValueError, match="already being watched"):
@@ -174,10 +175,12 @@ async def test_panel_errors_go_to_output():
     with pytest.raises(RuntimeError):
         await asyncio.wait_for(watcher._task, 5)
     await asyncio.sleep(0)  # done-callbacks run on the next loop turn
-    assert "watcher ZZZ: RuntimeError: feed exploded" in stderr_text(panel.output)
+    assert panel.errors.entries[0].line == "watcher ZZZ: RuntimeError: feed exploded"  # newest first
+    assert "feed exploded" in panel.errors.entries[0].traceback  # folded under its line
     assert "failed: RuntimeError" in panel.table.value
-    panel.stop_button.click()  # the entry is empty: the sync handler's error is reported, not raised
-    assert stderr_text(panel.output).count("enter a symbol first") == 2
+    panel.symbol.submit("stop", "")  # the sync handler's error is reported, not raised
+    await panel.settle()
+    assert errors_text(panel).count("enter a symbol first") == 2
     await panel.aclose()
 
 
@@ -201,14 +204,14 @@ async def test_panel_qualify_failure_and_trading_controls():
     assert "DU***4567" in panel.status.value and "1234567" not in panel.status.value  # account masked
     panel.symbol.value = "M"
     panel.symbol.value = "A"  # typed on before the debounce ran out: only "A" is asked
+    await panel.settle()
     await asyncio.wait_for(panel.tasks.last, 5)
     assert calls == ["A"]
     assert {"AAPL", "AMZN"} <= set(panel.symbol.options) and "MSFT" not in panel.symbol.options
-    panel.symbol.value = "NOPE"
-    panel.start_button.click()
-    with pytest.raises(ValueError):
-        await asyncio.wait_for(panel.tasks.last, 5)
-    assert "unknown symbol NOPE" in stderr_text(panel.output) and panel.watchers == {}
+    panel.symbol.submit("start", "NOPE")
+    await panel.settle()
+    assert panel.errors.text() == "start NOPE: ValueError: unknown symbol NOPE"  # one clear line
+    assert panel.watchers == {}
 
     Client.trading = True
     trading_panel = fake_panel(client=Client())
@@ -283,7 +286,7 @@ async def test_chart_reloads_backfill_when_watcher_goes_live(Chart):
 
 
 def test_gateway_speed_env_override(monkeypatch):
-    from breakout_kit.connect import SPEED_ENV, _env_speed
+    from breakout_kit.connection import SPEED_ENV, _env_speed
 
     monkeypatch.delenv(SPEED_ENV, raising=False)
     assert _env_speed(300.0) == 300.0 and _env_speed(None) is None

@@ -16,16 +16,6 @@ from breakout_kit.client.ib_client import IBClient
 from breakout_kit.core.breakout import BreakoutRule, scan
 from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
 
-
-def gateway_handles(msg_id: int) -> bool:
-    """Whether the gateway has a handler for incoming ``msg_id`` (e.g. 3 = placeOrder once orders landed)."""
-    from breakout_kit.gateway.server import _load_handlers
-    from breakout_kit.gateway.session import HANDLERS
-
-    _load_handlers()
-    return msg_id in HANDLERS
-
-
 SESSION_OPEN = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("America/New_York"))   # as tests/conftest.py
 RULE = BreakoutRule(lookback=10)       # short channel: plenty of signals to compare in a few simulated hours
 OHLCV = ["open", "high", "low", "close", "volume"]
@@ -112,7 +102,7 @@ def truth_frame(gw, symbol: str, index: pd.DatetimeIndex, seconds: int) -> pd.Da
     bars = gw.history(symbol, seconds, first, last + timedelta(seconds=seconds))
     return pd.DataFrame({"open": [b.open for b in bars], "high": [b.high for b in bars],
                          "low": [b.low for b in bars], "close": [b.close for b in bars],
-                         "volume": [float(b.volume) for b in bars]},
+                         "volume": [int(b.volume) for b in bars]},  # share counts stay integers
                         index=pd.DatetimeIndex(pd.to_datetime([b.time for b in bars], unit="s", utc=True),
                                                name="time"))
 

@@ -125,7 +125,7 @@ def test_fault_plans(seed, count, kw, kind, wait, duration, pick):
 # ---- async client calls against a live gateway ---------------------------------------------------------------
 
 BAD_HISTORY = [
-    {"bar_size": "7 mins"}, {"bar_size": 60}, {"duration": "0 D"}, {"duration": "1d"}, {"duration": None},
+    {"bar_size": "7 mins"}, {"bar_size": 60}, {"duration": "0 D"}, {"duration": "1 day"}, {"duration": None},
     {"what": "PRICE"}, {"use_rth": "yes"}, {"use_rth": 1}, {"end": "garbage"}, {"end": datetime(2026, 11, 23)},
     {"end": 20261123},
 ]

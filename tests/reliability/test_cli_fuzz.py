@@ -1,4 +1,4 @@
-"""CLI command fuzzing against the REAL stack: hypothesis command lines go through the CLI's Session with a real
+"""CLI command fuzzing against the REAL stack: hypothesis command lines go through the CLI's Console with a real
 IBClient (trading on, paper account), real watchers, real brackets/cancels and real ingest on the embedded gateway.
 
 tests/cli/test_commands.py fuzzes the parser/dispatcher with fakes (any text); this extends it to well-formed and
@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from breakout_kit.cli.commands import Session, _default_ingest
+from breakout_kit.cli.commands import Console, _default_ingest
 from breakout_kit.client.ib_client import IBClient
 from breakout_kit.gateway import PaperGateway
 
-from .storm import SESSION_OPEN, gateway_handles
+from .storm import SESSION_OPEN
 
 pytestmark = pytest.mark.ib
 
@@ -85,7 +85,7 @@ def run_lines(stack, lines: list[str]) -> None:
 
     async def one() -> None:
         out: list[str] = []
-        session = Session(client, out=out.append, trading=True, ingest_fn=into_tmp)
+        session = Console(client, out=out.append, trading=True, ingest_fn=into_tmp)
         try:
             for line in lines:
                 reply = await asyncio.wait_for(session.execute(line), 30)     # never hangs
@@ -114,7 +114,6 @@ def _fuzz(stack, lines):
             stack[0].run_until_complete(stack[2].cancel_all_orders())
 
 
-@pytest.mark.skipif(not gateway_handles(3), reason="gateway orders (placeOrder, id 3) not landed yet")
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(LINES)
 def test_real_stack_command_lines(stack, lines):
@@ -123,12 +122,7 @@ def test_real_stack_command_lines(stack, lines):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)          # ~45 lines/s: 10 k lines take about 4 minutes
-@pytest.mark.skipif(not gateway_handles(3), reason="gateway orders (placeOrder, id 3) not landed yet")
 @settings(max_examples=4200, deadline=None, suppress_health_check=list(HealthCheck))   # > 10 k lines
 @given(LINES)
 def test_real_stack_command_lines_long(stack, lines):
     _fuzz(stack, lines)
-
-
-def test_figures(stack):
-    print(f"\nCLI fuzz on the real stack: {stack[4]['lines']} command lines, {stack[4]['errors']} one-line errors")

@@ -22,7 +22,6 @@ from .storm import (
     SESSION_OPEN,
     all_streaming_after,
     check_exact,
-    gateway_handles,
     start_watchers,
     stop_all,
     track,
@@ -35,7 +34,6 @@ SPEED = 600.0          # 10 simulated minutes per real second: a 1-minute bar ev
 # The long run lasts ~1.5 real minutes: at half the speed from 04:30 it stays inside the 04:00-20:00 bar day.
 LONG = {"speed": 300.0, "start": SESSION_OPEN.replace(hour=4, minute=30)}
 SEED = 104
-HAS_ORDERS = gateway_handles(3)   # placeOrder
 
 
 async def storm(faults: int, watchers: int, client_id: int, trading: bool = False, speed: float = SPEED,
@@ -112,7 +110,6 @@ async def test_disconnect_storm_loses_and_repeats_nothing(faults, watchers, kw, 
     assert not failed, failed
 
 
-@pytest.mark.skipif(not HAS_ORDERS, reason="gateway orders (placeOrder, id 3) not landed yet")
 @pytest.mark.parametrize("faults, watchers, kw", [pytest.param(8, 3, {}, id="short"),
                                                   pytest.param(100, 10, LONG, id="long", marks=pytest.mark.slow)])
 async def test_storm_with_trading_one_bracket_per_signal(faults, watchers, kw, client_id):

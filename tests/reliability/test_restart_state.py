@@ -9,10 +9,9 @@ import pytest
 from breakout_kit.client.ib_client import IBClient
 from breakout_kit.gateway import PaperGateway
 
-from .storm import SESSION_OPEN, gateway_handles, until
+from .storm import SESSION_OPEN, until
 
-pytestmark = [pytest.mark.ib,
-              pytest.mark.skipif(not gateway_handles(3), reason="gateway orders (placeOrder, id 3) not landed yet")]
+pytestmark = pytest.mark.ib
 
 SPEED = 60.0
 
@@ -30,7 +29,7 @@ async def test_orders_and_positions_identical_across_a_restart(fault, client_id)
                 IBClient(port=gw.port, client_id=client_id, trading=True, clock_speed=SPEED,
                          reconnect_delays=(0.05,)) as c):
         filled = await c.place_buy_bracket_pct_async("SPY", 5, 5.0, 5.0)               # market entry: fills
-        await until(c.ib.updateEvent, lambda: filled[0].orderStatus.status == "Filled", what="entry filled")
+        await until(c.ib.updateEvent, lambda: filled.parent.status == "Filled", what="entry filled")
         ref = await c.reference_price("AAPL")
         await c.place_buy_bracket_pct_async("AAPL", 3, 2.0, 1.0, entry=round(ref * 0.8, 2))   # rests: open
         orders, positions = await snapshot(c)

@@ -13,11 +13,10 @@ from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.session import HANDLERS
 from breakout_kit.watch.watcher import BreakoutWatcher
 
-from .storm import SESSION_OPEN, gateway_handles, until
+from .storm import SESSION_OPEN, until
 
 pytestmark = pytest.mark.ib
 
-HAS_ORDERS = gateway_handles(3)   # placeOrder
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "10.1.2.3", "example.com", "127.0.0.1.nip.io"])
@@ -68,7 +67,6 @@ async def test_orders_refused_on_non_paper_accounts_without_opt_in(monkeypatch, 
     assert sent == []
 
 
-@pytest.mark.skipif(not HAS_ORDERS, reason="gateway orders (placeOrder, id 3) not landed yet")
 async def test_read_only_api_gateway_refuses_orders_even_from_a_trading_client(client_id):
     """Both locks: with TWS's "Read-Only API" setting (readonly_api) an order that gets past the client is refused."""
     async with (PaperGateway(port=0, speed=60.0, start=SESSION_OPEN, pacing="off", readonly_api=True) as gw,

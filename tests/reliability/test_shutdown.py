@@ -115,8 +115,9 @@ class Cli:
         return self.proc.returncode, err.decode()
 
 
-@pytest.mark.parametrize("ending", ["quit", "eof", "sigint", "sigterm"])
-async def test_cli_endings_exit_zero_with_nothing_pending(ending):
+@pytest.mark.parametrize("ending, exit_code", [("quit", 0), ("eof", 0), ("sigint", 130), ("sigterm", 143)])
+async def test_cli_endings_exit_cleanly_with_nothing_pending(ending, exit_code):
+    """quit/EOF exit 0; a signal exits like a shell's child (128 + signal number); nothing left pending either way."""
     cli = await Cli.start()
     try:
         await cli.expect("connected to ")
@@ -134,6 +135,6 @@ async def test_cli_endings_exit_zero_with_nothing_pending(ending):
         if cli.proc.returncode is None:
             cli.proc.kill()
             await cli.proc.wait()
-    assert code == 0, err[-2000:]
+    assert code == exit_code, err[-2000:]
     noise = [line for line in err.splitlines() if any(n in line for n in NOISE)]
     assert not noise, err[-3000:]

@@ -14,7 +14,6 @@ from .storm import (
     SESSION_OPEN,
     all_streaming_after,
     check_exact,
-    gateway_handles,
     start_watchers,
     stop_all,
     until,
@@ -52,7 +51,6 @@ async def test_drop_during_gap_fill_keeps_the_watcher_alive_and_exact(monkeypatc
             await stop_all([t])
 
 
-@pytest.mark.skipif(not gateway_handles(3), reason="gateway orders (placeOrder, id 3) not landed yet")
 async def test_drop_while_preparing_a_bracket_retries_it_once_reconnected(monkeypatch, client_id):
     """The connection dies on the bracket's price snapshot (reqMktData): the watcher retries after the reconnect,
     and the gateway ends up with exactly one bracket for the signal (found by the long trading storm)."""
@@ -74,7 +72,7 @@ async def test_drop_while_preparing_a_bracket_retries_it_once_reconnected(monkey
             await until(t.client.ib.updateEvent, lambda: w.orders or w.trade_errors, what="first bracket")
             assert hit == [client_id] and t.client.reconnects == 1
             assert w.trade_errors == [] and len(w.orders) == 1
-            ref = w.orders[0][0].order.orderRef
+            ref = w.orders[0].order_ref
             assert sum(1 for o in gw.orders if o.orderRef == ref) == 3         # parent + take-profit + stop
         finally:
             await stop_all([t])

@@ -56,7 +56,7 @@ def truth_frame(gw, symbol, index):
     bars = gw.history(symbol, 60, first, last + timedelta(minutes=1))
     return pd.DataFrame({"open": [b.open for b in bars], "high": [b.high for b in bars],
                          "low": [b.low for b in bars], "close": [b.close for b in bars],
-                         "volume": [float(b.volume) for b in bars]},
+                         "volume": [int(b.volume) for b in bars]},  # share counts stay integers
                         index=pd.DatetimeIndex(pd.to_datetime([b.time for b in bars], unit="s", utc=True),
                                                name="time"))
 
@@ -174,6 +174,9 @@ async def test_trading_disabled_records_error_and_keeps_watching(client):
     w.start()
     await until(w.bar_event, lambda: bool(w.trade_errors))       # the first live up-signal tried to trade
     assert "trading is disabled" in w.trade_errors[0]
+    # stamped with the signal's bar in New York time, like the SIGNAL line it follows (not UTC)
+    stamps = {f"{sig.time.astimezone(ZoneInfo('America/New_York')):%Y-%m-%d %H:%M} TSLA: " for sig in w.signals}
+    assert w.trade_errors[0][:len("2026-11-23 09:30 TSLA: ")] in stamps, (w.trade_errors[0], stamps)
     assert w.state == "live" and w.orders == [] and client.ib.trades() == []
     n = w.bars_seen
     await until(w.bar_event, lambda: w.bars_seen > n)             # and the watcher keeps going
@@ -195,7 +198,7 @@ def test_argument_validation():
         with pytest.raises(ValueError):
             TradeSpec(*bad)
     s = Signal(datetime(2026, 11, 23, 15, 1, tzinfo=timezone.utc), "up", 10.0, 10.5)
-    assert order_ref_for("AAPL", s) == "bk-AAPL-20261123T150100-up"
+    assert order_ref_for("AAPL", s) == "bk-AAPL-20261123T100100-up"  # New York time, as the tables show
 
 
 def _pieces(start: datetime, n: int, price: float = 100.0):

@@ -1,5 +1,8 @@
 """connect(): the one "your TWS, or the embedded paper gateway" path, for notebooks and the CLI alike.
 
+(architecture.md calls this module connect.py; it is connection.py because a submodule named ``connect`` would,
+once imported, replace the card's ``breakout_kit.connect`` function with the module object.)
+
 With a port (argument or ``IB_PORT``) it connects to that TWS / IB Gateway. Otherwise it starts the embedded
 ``PaperGateway`` on a free loopback port on the running loop and connects to it; ``await client.disconnect()``
 then stops that gateway too.
