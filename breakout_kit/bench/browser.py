@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -58,6 +59,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _await_serving(proc: subprocess.Popen, log, port: int) -> threading.Thread:
+    """Read the server's output until it says it serves ``port`` (or exits); a thread keeps copying it to ``log``
+    after that, so its pipe never fills."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.write(line)
+        if f"127.0.0.1:{port}/" in line:
+            break
+    else:
+        raise RuntimeError(f"jupyter lab exited with {proc.wait()}; see {log.name}")
+    log.flush()
+    copier = threading.Thread(target=lambda: log.writelines(proc.stdout), daemon=True, name="jupyter-log")
+    copier.start()
+    return copier
+
+
 @contextlib.contextmanager
 def jupyter_lab(root: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
     """JupyterLab serving ``root`` on 127.0.0.1 (news and update checks off); yields (base_url, token).
@@ -79,30 +96,26 @@ def jupyter_lab(root: Path, env: dict[str, str] | None = None) -> Iterator[tuple
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     base = f"http://127.0.0.1:{port}"
-    with open(root / "jupyter.log", "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=server_env, cwd=root)
+    with open(root / "jupyter.log", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server_env,
+                                cwd=root)
+        copier = None
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"jupyter lab exited with {proc.returncode}; see {root / 'jupyter.log'}")
-                try:
-                    with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("jupyter lab did not answer within 90 s") from None
-                    time.sleep(0.2)  # a separate process starting up: nothing to await in this sync driver
+            copier = _await_serving(proc, log, port)
             yield base, token
         finally:
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST"),
-                                       timeout=5)
+            with contextlib.suppress(OSError), urllib.request.urlopen(
+                    urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST"), timeout=5):
+                pass
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.terminate()
                 proc.wait(timeout=10)
+            if copier is not None:
+                copier.join(timeout=10)     # the server exited: its output ends
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _launch(p):
@@ -169,8 +182,7 @@ LIVE_SETUP = '''
 import asyncio, json, time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
-from breakout_kit import BreakoutRule, Dashboard, Watchlist
-from breakout_kit.connect import connect
+from breakout_kit import BreakoutRule, Dashboard, Watchlist, connect
 
 client = await connect(speed={speed}, seed=0, start=datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("America/New_York")))
 watchlist = Watchlist(client, rule=BreakoutRule(lookback=20), bar_size="1 min", backfill="3600 S")
