@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from breakout_kit.bench import browser as bench_browser
 from breakout_kit.bench import cpu as bench_core
 from breakout_kit.bench import live as bench_live
 from breakout_kit.bench import research as bench_research
@@ -71,7 +72,20 @@ FIGURES: tuple[Figure, ...] = (
     Figure("dask_scaling_efficiency", bench_research.dask_scaling, ">=", 0.8,
            "sweep rows/s on a LocalCluster: 2 single-threaded workers / (2 x 1 worker)"),
 )
-BY_NAME = {f.name: f for f in FIGURES}
+# Measured in a real browser (``--browser``): JupyterLab + Debian chromium driven by Playwright.
+BROWSER_FIGURES: tuple[Figure, ...] = (
+    Figure("browser_lag_p90_s", bench_browser.live_canvas, "<=", 1.0,
+           "20 live charts (canvas Dashboard) at 60x: kernel's newest bar -> shown in the page, p90"),
+    Figure("first_chart_canvas_s", bench_browser.live_canvas, "<=", 10.0,
+           "Run All -> first live canvas chart with candles (20 watchers backfilling)"),
+    Figure("browser_lag_p90_plotly_s", bench_browser.live_plotly, "<=", 1.0,
+           "the same 20 live charts drawn by Plotly, p90"),
+    Figure("first_chart_s", bench_browser.live_plotly, "<=", 10.0,
+           "Run All -> first live Plotly chart with candles (20 watchers backfilling)"),
+    Figure("browser_redraw_20_charts_ms", bench_browser.redraw, "<=", 100.0,
+           "20 canvas charts x 500 bars: one more bar each, kernel handler -> last paint, median"),
+)
+BY_NAME = {f.name: f for f in (*FIGURES, *BROWSER_FIGURES)}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -83,6 +97,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these figures (names below)")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown (for docs/benchmarks.md)")
     p.add_argument("--list", action="store_true", help="list the figures and their goals, then exit")
+    p.add_argument("--browser", action="store_true",
+                   help="measure the browser figures instead (JupyterLab in a real browser; needs Debian chromium "
+                        "on PATH and the playwright package; skipped with one line if missing)")
     args = p.parse_args(argv)
     if args.only:
         unknown = [n for n in args.only if n not in BY_NAME]
@@ -231,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     failed (its figures are NaN in the table and the JSON), 2 on bad arguments."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.list:
-        for f in FIGURES:
+        for f in (BROWSER_FIGURES if args.browser else FIGURES):
             print(f"{f.name:30} {f.op} {_goal(f.goal):<10} {f.what}")
         return 0
     try:
@@ -242,7 +259,12 @@ def main(argv: list[str] | None = None) -> int:
         print("error: bench starts its own event loops: run `breakout-kit bench` from a terminal, not inside a "
               "running loop (e.g. a notebook cell)", file=sys.stderr)
         return 2
-    names = list(args.only) if args.only else [f.name for f in FIGURES]
+    names = list(args.only) if args.only else [f.name for f in (BROWSER_FIGURES if args.browser else FIGURES)]
+    if any(BY_NAME[n] in BROWSER_FIGURES for n in names) and bench_browser.skip_reason() is not None:
+        print(f"skipped browser figures: {bench_browser.skip_reason()}")
+        names = [n for n in names if BY_NAME[n] not in BROWSER_FIGURES]
+        if not names:
+            return 0
     load_before = _load()
     t = time.perf_counter()
     unavailable: dict[str, str] = {}
@@ -264,4 +286,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["BY_NAME", "FIGURES", "Figure", "main", "run", "table"]
+__all__ = ["BROWSER_FIGURES", "BY_NAME", "FIGURES", "Figure", "main", "run", "table"]

@@ -236,25 +236,8 @@ def _money(value: float) -> str:
 
 def write_html(watchers, path: str) -> None:
     """One candlestick panel per symbol with the breakout channel and signal markers, self-contained HTML."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+    from breakout_kit.notebook.plots import (
+        write_watchers_html,  # the one breakout figure (lazy: plotly is heavy)
+    )
 
-    fig = make_subplots(rows=len(watchers), cols=1, shared_xaxes=False, vertical_spacing=0.04,
-                        subplot_titles=[w.symbol for w in watchers])
-    for i, w in enumerate(watchers, start=1):
-        df = w.bars
-        if df is None or not len(df):
-            continue
-        fig.add_trace(go.Candlestick(x=df.index, open=df["open"], high=df["high"], low=df["low"],
-                                     close=df["close"], name=w.symbol, showlegend=False), row=i, col=1)
-        for edge in ("upper", "lower"):
-            if edge in df.columns:
-                fig.add_trace(go.Scatter(x=df.index, y=df[edge], mode="lines", name=edge,
-                                         line={"width": 1, "dash": "dot"}, showlegend=False), row=i, col=1)
-        if w.signals:
-            fig.add_trace(go.Scatter(x=[s.time for s in w.signals], y=[s.price for s in w.signals],
-                                     mode="markers", marker={"symbol": "triangle-up", "size": 12},
-                                     name="signal", showlegend=False), row=i, col=1)
-        fig.update_xaxes(rangeslider_visible=False, row=i, col=1)
-    fig.update_layout(height=320 * len(watchers), title="breakout_kit demo")
-    fig.write_html(path, include_plotlyjs=True)
+    write_watchers_html(watchers, path)

@@ -66,50 +66,24 @@ class BacktestResult:
     def plot(self, max_candles: int = 5000, title: str | None = None):
         """A plotly Figure: price (candles, or a close line past ``max_candles`` bars), channel, entries/exits, and
         equity on a second row. With candles, pauses between sessions (nights, weekends) are cut out of the axis."""
-        import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
+        from breakout_kit.notebook import plots  # the one breakout figure (lazy: core itself has no UI)
 
         bars = self.bars
         x = bars.index
-        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.03)
-        candles = len(bars) <= max_candles
-        line = go.Scatter if candles else go.Scattergl  # WebGL traces cannot live on axes with rangebreaks
-        if candles:
-            fig.add_trace(go.Candlestick(x=x, open=bars["open"], high=bars["high"], low=bars["low"],
-                                         close=bars["close"], name="price"), row=1, col=1)
-        else:
-            fig.add_trace(go.Scattergl(x=x, y=bars["close"], mode="lines", name="close",
-                                       line={"width": 1}), row=1, col=1)
         upper, lower = channel_arrays(bars["high"].to_numpy(), bars["low"].to_numpy(), self.rule.lookback)
-        for name, y, color in (("upper", upper, "rgba(0,128,0,0.6)"), ("lower", lower, "rgba(200,0,0,0.6)")):
-            fig.add_trace(line(x=x, y=y, mode="lines", name=name, line={"width": 1, "color": color}),
-                          row=1, col=1)
         t = self.trades
+        markers = []
         if len(t):
-            fig.add_trace(go.Scatter(x=t["entry_time"], y=t["entry_price"], mode="markers", name="entry",
-                                     marker={"symbol": "triangle-up", "size": 10, "color": "green"}), row=1, col=1)
-            fig.add_trace(go.Scatter(x=t["exit_time"], y=t["exit_price"], mode="markers", name="exit",
-                                     text=t["exit_reason"],
-                                     marker={"symbol": "x", "size": 9,
-                                             "color": np.where(t["pnl"] > 0, "green", "red")}), row=1, col=1)
-        fig.add_trace(line(x=self.equity.index, y=self.equity.to_numpy(), mode="lines", name="equity"),
-                      row=2, col=1)
-        if candles:  # hide nights and weekends instead of drawing them as flat stretches
-            fig.update_xaxes(rangebreaks=_gaps(x))
-        fig.update_layout(title=title or f"backtest {self.rule}", xaxis_rangeslider_visible=False,
-                          height=600, margin={"l": 40, "r": 20, "t": 50, "b": 30})
-        return fig
-
-
-def _gaps(index: pd.Index) -> list[dict]:
-    """Plotly rangebreaks for the pauses between sessions: gaps over 4x the usual bar spacing."""
-    if len(index) < 3 or not isinstance(index, pd.DatetimeIndex):
-        return []
-    step = pd.Series(index[1:] - index[:-1])
-    spacing = step.median()
-    wall = "%Y-%m-%d %H:%M:%S"  # plotly draws wall-clock times and ignores offsets
-    return [{"bounds": [(index[int(i)] + spacing).strftime(wall), index[int(i) + 1].strftime(wall)]}
-            for i in np.flatnonzero((step > 4 * spacing).to_numpy())]
+            markers = [plots.Markers("entry", t["entry_time"], t["entry_price"], "triangle-up", plots.MARKER_UP, 10),
+                       plots.Markers("exit", t["exit_time"], t["exit_price"], "x",
+                                     np.where(t["pnl"] > 0, plots.MARKER_UP, plots.MARKER_DOWN), 9,
+                                     text=t["exit_reason"])]
+        candles = len(bars) <= max_candles
+        return plots.breakout_figure(
+            x, bars["open"], bars["high"], bars["low"], bars["close"], upper=upper, lower=lower, markers=markers,
+            lower_panel=plots.LowerPanel("equity", self.equity.index, self.equity.to_numpy(), kind="line"),
+            title=title or f"backtest {self.rule}", height=600, line_only=not candles,
+            breaks=plots.session_breaks(plots.index_wall_seconds(x)) if candles else None)
 
 
 def _session_last_bar(days: np.ndarray) -> np.ndarray:

@@ -5,17 +5,29 @@ Bars go into fixed-size numpy ring buffers (``window`` bars), so the cost of one
 never on how many bars the watcher has seen. Each bar just marks the chart dirty; one flush is scheduled on the
 running loop with ``loop.call_later`` (no polling task) at most every ``throttle`` seconds, and the flush assigns
 whole arrays inside ``fig.batch_update()`` — one comm message per flush, not one per bar.
+
+Backpressure: the front end acknowledges every update once it has drawn it (Plotly: a thin wrapper of plotly's
+FigureWidget front end reports the update id after each ``plotly_afterplot``; canvas: an ack from our JS after the
+frame). With ``max_in_flight`` updates
+unacknowledged the chart sends nothing more and keeps coalescing bars into its window, so the browser is never fed
+faster than it draws. ``lag_s`` says how long the newest data has waited to be shown; past ``stale_after`` seconds the
+chart is ``stale`` (``stale_event`` fires, and the next update shows "view is N s behind" on the chart).
+Acknowledgements arrive on whatever thread the kernel runs widget comms on (a subshell thread with JupyterLab >= 4.4),
+so they are handed to the loop with ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time as _time
 from collections import deque
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+
+from breakout_kit.client.events import Event
 
 _FIELDS = ("open", "high", "low", "close", "volume", "upper", "lower", "wall")  # wall: wall-clock epoch
 
@@ -69,7 +81,13 @@ class StreamingChart:
 
     def __init__(self, watcher, window: int = 500, throttle: float = 0.3, *, height: int = 420,
                  title: str | None = None, tz=None, show_volume: bool = True, compact: bool = False,
-                 width: int | None = None):
+                 width: int | None = None, max_in_flight: int = 1, stale_after: float = 2.0,
+                 resend_after: float = 10.0):
+        if not isinstance(max_in_flight, int) or max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
+        if not stale_after > 0 or not resend_after > 0:
+            raise ValueError(f"stale_after and resend_after must be > 0 seconds, got {stale_after!r}, "
+                             f"{resend_after!r}")
         if not isinstance(window, int) or window < 2:
             raise ValueError(f"window must be an int >= 2, got {window!r}")
         if throttle < 0:
@@ -92,11 +110,29 @@ class StreamingChart:
         self.bars_received = 0
         self.signals_received = 0
         self.last_flush_seconds = 0.0  # Python-side cost of the latest flush
+        # backpressure: updates sent and not yet acknowledged, oldest first: (token, sent_at, oldest unshown data)
+        self.max_in_flight = max_in_flight
+        self.stale_after = float(stale_after)
+        self.resend_after = float(resend_after)
+        self._in_flight: deque = deque()
+        self._unsent_since: float | None = None  # monotonic arrival of the oldest bar in no update yet
+        self._acked_once = False  # a view has drawn at least once: from then on, acks gate the sends
+        self._last_token = 0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._stale = False
+        self.stale_event = Event("stale_event")  # (chart, stale: bool) when the view falls behind / catches up
+        self.acks = 0
+        self.coalesced = 0  # bars that waited for an acknowledgement (drawn later, together with newer ones)
+        self.stopped = False  # the watcher stopped or failed: the chart says so
+        self._title = title if title is not None else str(getattr(watcher, "symbol", ""))
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         if width is not None and (not isinstance(width, int) or width < 50):
             raise ValueError(f"width must be None (fill the container) or an int >= 50 pixels, got {width!r}")
         self.width = width
-        self._build(title if title is not None else str(getattr(watcher, "symbol", "")),
-                    height, show_volume, compact)
+        self._build(self._title, height, show_volume, compact)
         self._seed_from_watcher()
         watcher.bar_event.connect(self._on_bar)
         watcher.signal_event.connect(self._on_signal)
@@ -157,6 +193,11 @@ class StreamingChart:
         self.add_signal(signal)
 
     def _on_state(self, watcher, state) -> None:
+        stopped = state in ("stopped", "failed")
+        if stopped != self.stopped and not self._closed:
+            self.stopped = stopped
+            self._dirty = True
+            self._mark_dirty()  # redraw the title with (or without) the stopped mark
         # On going live (first time, or again after a reconnect) the watcher's window holds the backfill, which may
         # not have come through bar events: redraw from it so the chart starts with history, without gaps.
         if state == "live" and not self._closed:
@@ -173,6 +214,8 @@ class StreamingChart:
     def _mark_dirty(self) -> None:
         if self._closed:
             return
+        if self._unsent_since is None:
+            self._unsent_since = _time.monotonic()
         self._dirty = True
         if self._handle is not None:
             return  # a flush is already scheduled; it will pick this bar up
@@ -180,16 +223,27 @@ class StreamingChart:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop (plain sync use): stay dirty until flush() is called
+        if self._gated():
+            self.coalesced += 1
+            self._arm_watchdog(loop)
+            return  # the ack (or the watchdog) schedules the next flush
         delay = max(0.0, self._last_flush + self.throttle - _time.monotonic())
         self._handle = loop.call_later(delay, self._scheduled_flush)
 
+    def _gated(self) -> bool:
+        """True while the front end has ``max_in_flight`` updates still to draw."""
+        return self._acked_once and len(self._in_flight) >= self.max_in_flight
+
     def _scheduled_flush(self) -> None:
         self._handle = None
-        if self._dirty and not self._closed:
+        if self._dirty and not self._closed and not self._gated():
             self.flush()
 
     def flush(self) -> None:
-        """Redraw now with everything received so far (one batched update of whole arrays)."""
+        """Redraw now with everything received so far (one batched update of whole arrays).
+
+        Sends even when updates are in flight (an explicit request); the throttled redraws wait for the front end.
+        """
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -200,11 +254,116 @@ class StreamingChart:
         oldest = ring.ordered(ring.t)[0] if ring.size else float("inf")
         ups = [(lab, wall, p) for (e, lab, wall, d, p) in self._signals if d == "up" and e >= oldest]
         downs = [(lab, wall, p) for (e, lab, wall, d, p) in self._signals if d == "down" and e >= oldest]
-        self._draw(x, col, ups, downs)
+        now = _time.monotonic()
+        token = self._draw(x, col, ups, downs)
+        if token is not None:
+            self._last_token = token
+            self._in_flight.append((token, now, self._unsent_since if self._unsent_since is not None else now))
+            while len(self._in_flight) > max(self.max_in_flight, 64):
+                self._in_flight.popleft()  # no view has ever answered: keep the record bounded
+        self._unsent_since = None
         self._dirty = False
-        self._last_flush = _time.monotonic()
+        self._last_flush = now
         self.flushes += 1
         self.last_flush_seconds = _time.perf_counter() - started
+        if self._acked_once and self._loop is not None:
+            self._arm_watchdog(self._loop)
+
+    # ---- acknowledgements from the front end -------------------------------------------------------------
+    def _ack_from_any_thread(self, token: int) -> None:
+        """Called by the widget's comm handler, possibly on a kernel subshell thread: hand over to the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop and threading.current_thread() is threading.main_thread():
+            self.ack(token)
+        else:
+            loop.call_soon_threadsafe(self.ack, token)
+
+    def ack(self, token: int) -> None:
+        """The front end has drawn the update ``token`` (and so every earlier one): release the next update."""
+        if self._closed:
+            return
+        self.acks += 1
+        self._acked_once = True
+        while self._in_flight and self._in_flight[0][0] <= token:
+            self._in_flight.popleft()
+        self._update_stale()
+        if self._dirty and self._handle is None and not self._gated():
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            delay = max(0.0, self._last_flush + self.throttle - _time.monotonic())
+            self._handle = loop.call_later(delay, self._scheduled_flush)
+
+    @property
+    def lag_s(self) -> float:
+        """Seconds the oldest data not yet drawn by the browser has waited (0 when the view is up to date).
+
+        Counted only once a view has acknowledged a draw: a chart nobody displays is not behind.
+        """
+        if not self._acked_once:
+            return 0.0
+        waiting = [entry[2] for entry in self._in_flight]
+        if self._unsent_since is not None:
+            waiting.append(self._unsent_since)
+        return max(0.0, _time.monotonic() - min(waiting)) if waiting else 0.0
+
+    @property
+    def stale(self) -> bool:
+        """True while the view is more than ``stale_after`` seconds behind the kernel's newest bar."""
+        return self._stale
+
+    @property
+    def in_flight(self) -> int:
+        """Updates sent to the front end and not yet acknowledged."""
+        return len(self._in_flight)
+
+    def _update_stale(self) -> None:
+        stale = self.lag_s > self.stale_after
+        if stale != self._stale:
+            self._stale = stale
+            self.stale_event.emit(self, stale)
+
+    def _arm_watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._watchdog is None and not self._closed:
+            self._watchdog = loop.call_later(min(0.5, self.stale_after / 2), self._check)
+
+    def _check(self) -> None:
+        """While something waits to be drawn: update the stale flag; after ``resend_after`` seconds without an ack
+        assume the update was lost (view closed, page reloaded, message dropped) and send the window again."""
+        self._watchdog = None
+        if self._closed:
+            return
+        self._update_stale()
+        now = _time.monotonic()
+        if self._in_flight and now - self._in_flight[-1][1] > self.resend_after:
+            self._in_flight.clear()  # keeps lag_s: the unsent data's age still counts below
+            self._dirty = True
+            self.flush()
+        elif self._dirty and self._handle is None and not self._gated():
+            self._handle = self._loop.call_later(0, self._scheduled_flush) if self._loop else None
+        if self._in_flight or self._dirty:
+            if self._loop is not None:
+                self._arm_watchdog(self._loop)
+        elif self._stale:
+            self._update_stale()
+
+    def _status_note(self) -> str:
+        """The note a view shows next to the title: stopped, or how far behind it was."""
+        notes = []
+        if self.stopped:
+            notes.append("■ stopped")
+        lag = self.lag_s
+        if lag > self.stale_after:
+            notes.append(f"⚠ view is {lag:.0f} s behind")
+        return " · ".join(notes)
 
     # ---- introspection ---------------------------------------------------------------------------------
     @property
@@ -212,22 +371,34 @@ class StreamingChart:
         return self._dirty
 
     def close(self) -> None:
-        """Stop following the watcher (unsubscribe, cancel a pending redraw). The figure keeps its last state."""
+        """Release everything: unsubscribe from the watcher, cancel pending redraws and close the widget (its views
+        disappear). Remove ``chart.widget`` from its container first when it is in one."""
         if self._closed:
             return
         self._closed = True
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        for handle in (self._handle, self._watchdog):
+            if handle is not None:
+                handle.cancel()
+        self._handle = self._watchdog = None
+        self._in_flight.clear()
         self.watcher.bar_event.disconnect(self._on_bar)
         self.watcher.signal_event.disconnect(self._on_signal)
         if self._state_event is not None:
             self._state_event.disconnect(self._on_state)
+        self._close_widget()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _close_widget(self) -> None:
+        raise NotImplementedError
 
     def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
         raise NotImplementedError
 
-    def _draw(self, x: np.ndarray, col: dict, ups: list, downs: list) -> None:
+    def _draw(self, x: np.ndarray, col: dict, ups: list, downs: list) -> int | None:
+        """Send the window; return the token the front end will acknowledge (None: no acks for this update)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -246,36 +417,25 @@ class LiveChart(StreamingChart):
 
     # ---- figure ------------------------------------------------------------------------------------------
     def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
-        import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
+        from breakout_kit.notebook.plots import live_figure
 
-        rows = 2 if show_volume else 1
-        base = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.03,
-                             row_heights=[0.78, 0.22] if show_volume else [1.0])
-        fig = go.FigureWidget(base)
-        fig.add_trace(go.Candlestick(name="price", x=[], open=[], high=[], low=[], close=[],
-                                     increasing_line_color="#26a69a", decreasing_line_color="#ef5350",
-                                     showlegend=False), row=1, col=1)
-        fig.add_trace(go.Scatter(name="upper", x=[], y=[], mode="lines",
-                                 line={"color": "#1e88e5", "width": 1, "shape": "hv"}), row=1, col=1)
-        fig.add_trace(go.Scatter(name="lower", x=[], y=[], mode="lines",
-                                 line={"color": "#fb8c00", "width": 1, "shape": "hv"}), row=1, col=1)
-        fig.add_trace(go.Scatter(name="breakout up", x=[], y=[], mode="markers",
-                                 marker={"symbol": "triangle-up", "size": 12, "color": "#2e7d32",
-                                             "line": {"color": "black", "width": 1}}), row=1, col=1)
-        fig.add_trace(go.Scatter(name="breakout down", x=[], y=[], mode="markers",
-                                 marker={"symbol": "triangle-down", "size": 12, "color": "#c62828",
-                                             "line": {"color": "black", "width": 1}}), row=1, col=1)
-        if show_volume:
-            fig.add_trace(go.Bar(name="volume", x=[], y=[], marker_color="#90a4ae", showlegend=False),
-                          row=2, col=1)
-        margin = {"l": 40, "r": 10, "t": 30, "b": 20} if compact else {"l": 50, "r": 20, "t": 40, "b": 30}
-        fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 12 if compact else 15}}, height=height,
-                          width=self.width, autosize=self.width is None,  # fill the output area, not plotly's 700 px
-                          margin=margin, showlegend=not compact, uirevision="keep",
-                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
-        fig.update_xaxes(rangeslider_visible=False)
-        self.fig = fig
+        self.fig = live_figure(title=title, height=height, compact=compact, width=self.width,
+                               show_volume=show_volume)
+        if compact:  # small tiles: few ticks, margins that grow to fit the labels (no clipped "19:5")
+            self.fig.update_xaxes(automargin=True, nticks=4)
+            self.fig.update_yaxes(automargin=True, nticks=5)
+        self._breaks: list = []
+        self._shown_title = title
+        # Our wrapper of the FigureWidget front end reports, after each redraw, the latest update id it has drawn.
+        self.fig.on_msg(self._on_front_end_msg)
+
+    def _on_front_end_msg(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == "bk-drawn" and isinstance(content.get("id"), int):
+            self._ack_from_any_thread(content["id"])
+
+    def _close_widget(self) -> None:
+        self.fig.on_msg(self._on_front_end_msg, remove=True)
+        self.fig.close()
 
     @property
     def widget(self):
@@ -285,8 +445,13 @@ class LiveChart(StreamingChart):
     def _repr_mimebundle_(self, **kwargs):
         return self.fig._repr_mimebundle_(**kwargs)
 
-    def _draw(self, x: np.ndarray, col: dict, ups: list, downs: list) -> None:
+    def _draw(self, x: np.ndarray, col: dict, ups: list, downs: list) -> int | None:
+        from breakout_kit.notebook.plots import session_breaks
+
         data = self.fig.data
+        breaks = session_breaks(col["wall"])
+        note = self._status_note()
+        title = f"{self._title} · {note}" if note else self._title
         with self.fig.batch_update():  # one message with whole arrays, not one per trace or per bar
             candle = data[0]
             candle.x, candle.open, candle.high, candle.low, candle.close = (
@@ -297,6 +462,14 @@ class LiveChart(StreamingChart):
             data[4].x, data[4].y = [m[0] for m in downs], [m[2] for m in downs]
             if len(data) > 5:
                 data[5].x, data[5].y = x, col["volume"]
+            if breaks != self._breaks:  # nights and weekends cut out of the axis, as in the backtest plot
+                self.fig.update_xaxes(rangebreaks=breaks)
+                self._breaks = breaks
+            if title != self._shown_title:
+                self.fig.layout.title.text = title
+                self.fig.layout.title.font.color = "#c62828" if note else None
+                self._shown_title = title
+        return self.fig._last_trace_edit_id  # the id the view's acknowledgement will carry
 
     # ---- introspection -----------------------------------------------------------------------------------
     @property

@@ -26,7 +26,10 @@ class Dashboard(W.VBox):
 
     ``Dashboard(source, columns=3, window=300, throttle=0.5, chart_height=260, feed_size=20, renderer="canvas", tz=None)``
     where ``source`` is a ControlPanel (its current watchers, and any it starts later) or an iterable of watchers.
-    ``dash.add(watcher)`` adds one; ``dash.charts`` maps symbol to chart; ``dash.close()`` unsubscribes everything.
+    ``dash.add(watcher)`` adds one, ``dash.remove(symbol)`` takes one away; ``dash.charts`` maps symbol to chart;
+    ``dash.close()`` releases everything. Charts sit in fixed slots: adding or removing one never touches the views
+    of the others (replacing a container's children re-renders every chart). ``dash.stale`` lists the symbols
+    whose view is behind.
     ``renderer="canvas"`` (default) draws with the vendored lightweight-charts, which keeps 20 charts x 500 bars
     fast; ``renderer="plotly"`` uses LiveChart (Plotly needs ~0.85 s to redraw such a grid).
     """
@@ -46,11 +49,19 @@ class Dashboard(W.VBox):
         self._watchers: list = []
         self._feed: deque = deque(maxlen=feed_size)
         self.feed = W.HTML()
-        self.grid = W.GridBox(layout=W.Layout(grid_template_columns=f"repeat({columns}, 1fr)",
+        # minmax(0, 1fr): a tile may shrink below its content's width instead of overflowing (clipped labels)
+        self.grid = W.GridBox(layout=W.Layout(grid_template_columns=f"repeat({columns}, minmax(0, 1fr))",
                                               grid_gap="4px"))
+        self._slots: dict[str, W.Box] = {}  # symbol -> its slot in the grid
+        self._free: list[W.Box] = []        # emptied slots, reused before the grid grows
         self._panel = None
         self._render_feed()
-        super().__init__([self.feed, self.grid])
+        children = [self.feed, self.grid]
+        if self.chart_class.__name__ == "CanvasChart":  # the library's attribution once, not on every tile
+            children.append(W.HTML("<span style='font-size:10px;color:#888'>charts: "
+                                   "<a href='https://www.tradingview.com/lightweight-charts/' target='_blank'>"
+                                   "TradingView Lightweight Charts&trade;</a></span>"))
+        super().__init__(children)
         started = getattr(source, "started_event", None)
         if started is not None:  # a ControlPanel: follow what it has and what it starts later
             self._panel = source
@@ -64,16 +75,45 @@ class Dashboard(W.VBox):
     def add(self, watcher) -> StreamingChart:
         """Add a small chart for ``watcher`` and follow its signals; returns the chart."""
         symbol = str(getattr(watcher, "symbol", len(self.charts)))
-        old = self.charts.pop(symbol, None)
-        if old is not None:
-            old.close()
+        self.remove(symbol)
         chart = self.chart_class(watcher, window=self.window, throttle=self.throttle, height=self.chart_height,
-                          compact=True, show_volume=False, tz=self.tz)
+                                 compact=True, show_volume=False, tz=self.tz)
+        if hasattr(chart, "canvas"):
+            chart.canvas.attribution = False
         self.charts[symbol] = chart
         self._watchers.append(watcher)
         watcher.signal_event.connect(self._on_signal)
-        self.grid.children = [c.widget for c in self.charts.values()]
+        if self._free:
+            slot = self._free.pop(0)
+            slot.children = (chart.widget,)
+            slot.layout.display = None
+        else:
+            # a column box stretches its child to the tile's width (a plain flex row shrank the canvas to 0 px)
+            slot = W.VBox((chart.widget,), layout=W.Layout(min_width="0", width="100%"))
+            self.grid.children = (*self.grid.children, slot)  # appended: the views before it are kept
+        self._slots[symbol] = slot
         return chart
+
+    def remove(self, symbol: str) -> None:
+        """Take ``symbol``'s chart away and release it; the other tiles are not re-rendered."""
+        chart = self.charts.pop(symbol, None)
+        slot = self._slots.pop(symbol, None)
+        if chart is None:
+            return
+        if slot is not None:
+            slot.children = ()
+            slot.layout.display = "none"
+            self._free.append(slot)
+        chart.close()  # after its view left the page: no update can reach a view being torn down
+        watcher = chart.watcher
+        if watcher in self._watchers:
+            self._watchers.remove(watcher)
+            watcher.signal_event.disconnect(self._on_signal)
+
+    @property
+    def stale(self) -> list[str]:
+        """Symbols whose chart view is behind the kernel by more than the chart's ``stale_after``."""
+        return [s for s, c in self.charts.items() if c.stale]
 
     def _on_signal(self, watcher, signal) -> None:
         self._feed.appendleft((getattr(watcher, "symbol", "?"), signal))

@@ -1,0 +1,236 @@
+"""The one breakout figure: candles, breakout channel, markers and a lower panel (volume or equity).
+
+Every Plotly view of bars is built here: ``BacktestResult.plot()`` (core, imported lazily inside the method), the
+demo's ``--html`` file and the live ``LiveChart`` (its initial FigureWidget). They share colors, trace order, the
+legend position and the rule that cuts nights and weekends out of the time axis.
+
+Colors: candles are green/red; the channel is blue (upper) and orange (lower) so it never reads as a candle; the
+legend sits under the chart, away from Plotly's hover toolbar (the modebar, top right).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+CANDLE_UP = "#26a69a"
+CANDLE_DOWN = "#ef5350"
+CHANNEL_UPPER = "#1e88e5"
+CHANNEL_LOWER = "#fb8c00"
+MARKER_UP = "#2e7d32"
+MARKER_DOWN = "#c62828"
+VOLUME = "#90a4ae"
+# Under the plot, left-aligned: the modebar shows at the top right on hover and used to cover a top-right legend.
+LEGEND = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.06, "yanchor": "top"}
+# Trace order of a live figure; LiveChart relies on it.
+LIVE_TRACES = ("price", "upper", "lower", "breakout up", "breakout down", "volume")
+
+
+@dataclass
+class Markers:
+    """One set of markers on the price panel (breakouts, entries, exits)."""
+
+    name: str
+    x: Any
+    y: Any
+    symbol: str = "triangle-up"
+    color: Any = MARKER_UP
+    size: int = 12
+    text: Any = None
+
+
+@dataclass
+class LowerPanel:
+    """The second row: ``kind`` "bar" (volume) or "line" (equity)."""
+
+    name: str
+    x: Any
+    y: Any
+    kind: str = "bar"
+    extra: dict = field(default_factory=dict)
+
+
+def session_breaks(wall_seconds: Sequence[float] | np.ndarray) -> list[dict]:
+    """Plotly rangebreaks for the pauses between sessions (nights, weekends): gaps over 4x the usual bar spacing.
+
+    ``wall_seconds`` are the bars' wall-clock times as seconds (naive wall clock read as UTC), oldest first; Plotly
+    draws wall-clock times and ignores offsets, so the bounds are wall-clock strings too.
+    """
+    t = np.asarray(wall_seconds, dtype=float)
+    if len(t) < 3:
+        return []
+    step = np.diff(t)
+    spacing = float(np.median(step))
+    if not spacing > 0:
+        return []
+    return [{"bounds": [_wall(t[i] + spacing), _wall(t[i + 1])]} for i in np.flatnonzero(step > 4 * spacing)]
+
+
+def index_wall_seconds(index: pd.Index) -> np.ndarray:
+    """Wall-clock seconds of a DatetimeIndex (tz-aware: in its own zone), as ``session_breaks`` takes them."""
+    if not isinstance(index, pd.DatetimeIndex):
+        return np.empty(0)
+    naive = index.tz_localize(None) if index.tz is not None else index
+    return naive.asi8.astype(float) / 1e9 if naive.unit == "ns" else naive.as_unit("ns").asi8.astype(float) / 1e9
+
+
+def _wall(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def breakout_figure(x=(), open=(), high=(), low=(), close=(), *, upper=None, lower=None,
+                    markers: Sequence[Markers] = (), lower_panel: LowerPanel | None = None, title: str = "",
+                    height: int = 600, compact: bool = False, width: int | None = None, line_only: bool = False,
+                    breaks: list[dict] | None = None, widget: bool = False):
+    """Candles (or a close line with ``line_only``), channel, markers and an optional lower panel.
+
+    Traces in order: price, upper, lower, each of ``markers``, then the lower panel. ``breaks`` are rangebreaks
+    (``session_breaks``); they are skipped for ``line_only`` figures, whose WebGL line vanishes on broken axes.
+    ``widget=True`` returns a ``go.FigureWidget`` (live charts), else a ``go.Figure``.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rows = 2 if lower_panel is not None else 1
+    base = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.03,
+                         row_heights=[0.75, 0.25] if rows == 2 else [1.0])
+    fig = go.FigureWidget(base) if widget else base
+    line = go.Scattergl if line_only else go.Scatter
+    if line_only:
+        fig.add_trace(go.Scattergl(x=x, y=close, mode="lines", name="price", line={"width": 1}), row=1, col=1)
+    else:
+        fig.add_trace(go.Candlestick(x=x, open=open, high=high, low=low, close=close, name="price",
+                                     increasing_line_color=CANDLE_UP, decreasing_line_color=CANDLE_DOWN,
+                                     showlegend=False), row=1, col=1)
+    for name, y, color in (("upper", upper, CHANNEL_UPPER), ("lower", lower, CHANNEL_LOWER)):
+        fig.add_trace(line(x=x, y=[] if y is None else y, mode="lines", name=name,
+                           line={"color": color, "width": 1, **({} if line_only else {"shape": "hv"})}),
+                      row=1, col=1)
+    for m in markers:
+        fig.add_trace(go.Scatter(x=m.x, y=m.y, mode="markers", name=m.name, text=m.text,
+                                 marker={"symbol": m.symbol, "size": m.size, "color": m.color,
+                                         "line": {"color": "black", "width": 1}}), row=1, col=1)
+    if lower_panel is not None:
+        p = lower_panel
+        if p.kind == "bar":
+            trace = go.Bar(x=p.x, y=p.y, name=p.name, marker_color=VOLUME, showlegend=False, **p.extra)
+        else:
+            trace = line(x=p.x, y=p.y, mode="lines", name=p.name, **p.extra)
+        fig.add_trace(trace, row=2, col=1)
+        if p.kind == "bar":  # IB volumes are whole shares: no "120100.0" on the axis or in the hover
+            fig.update_yaxes(tickformat=",d", hoverformat=",d", row=2, col=1)
+    margin = {"l": 45, "r": 10, "t": 28, "b": 20} if compact else {"l": 50, "r": 20, "t": 45, "b": 40}
+    fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 12 if compact else 15}}, height=height,
+                      width=width, autosize=width is None, margin=margin, showlegend=not compact,
+                      legend=LEGEND, uirevision="keep", hovermode="x")
+    fig.update_xaxes(rangeslider_visible=False)
+    if breaks and not line_only:
+        fig.update_xaxes(rangebreaks=breaks)
+    return fig
+
+
+_EXPORT = "export{TD as FigureModel,MD as FigureView,j4t as default}"
+# Wraps plotly's own FigureWidget front end: after every redraw of a view (plotly_afterplot) it tells the kernel the
+# latest update id the view has drawn. Plotly's own reply (trace deltas) never reached the kernel with plotly 7.
+_ACK_WRAPPER = """
+export { TD as FigureModel, MD as FigureView };
+export default () => {
+  const inner = j4t();
+  return {
+    initialize(ctx) { return inner.initialize(ctx); },
+    render(ctx) {
+      const { el, model } = ctx;
+      const cleanup = inner.render(ctx);
+      const tell = () => { try { model.send({ type: "bk-drawn", id: model.get("_last_trace_edit_id") }); } catch (e) {} };
+      let timer = null;
+      const hook = () => {
+        if (typeof el.on !== "function") return false;  // Plotly.newPlot has not finished yet
+        el.on("plotly_afterplot", tell);
+        tell();
+        return true;
+      };
+      if (!hook()) timer = setInterval(() => { if (hook()) { clearInterval(timer); timer = null; } }, 50);
+      return () => { if (timer !== null) clearInterval(timer); if (typeof cleanup === "function") cleanup(); };
+    },
+  };
+};
+"""
+_ACKING_CLASS: list = []
+
+
+def acking_figure_widget_class():
+    """A ``go.FigureWidget`` whose views send ``{"type": "bk-drawn", "id": last_trace_edit_id}`` after each draw."""
+    if _ACKING_CLASS:
+        return _ACKING_CLASS[0]
+    import plotly.graph_objects as go
+
+    bundle = go.FigureWidget._esm
+    text = bundle.read_text(encoding="utf-8") if hasattr(bundle, "read_text") else str(bundle)
+    if _EXPORT not in text:  # another plotly build: keep its front end as it is (no acks; sends stay throttled)
+        cls = go.FigureWidget
+    else:
+        cls = type("AckingFigureWidget", (go.FigureWidget,), {"_esm": text.replace(_EXPORT, _ACK_WRAPPER)})
+    _ACKING_CLASS.append(cls)
+    return cls
+
+
+_LIVE_SPECS: dict[tuple, dict] = {}  # validated empty live figures by shape: building one costs 0.1-0.8 s
+
+
+def live_figure(*, title: str, height: int, compact: bool, width: int | None, show_volume: bool):
+    """The empty FigureWidget a LiveChart fills (traces in ``LIVE_TRACES`` order).
+
+    The figure is built once per shape (subplots, traces, layout) and each chart starts from a copy of its dict.
+    (``_validate=False`` would be faster still, but then the FigureWidget sends no updates to its views.)
+    """
+    import copy
+
+
+    key = (height, compact, width, show_volume)
+    spec = _LIVE_SPECS.get(key)
+    if spec is None:
+        markers = [Markers("breakout up", [], [], "triangle-up", MARKER_UP),
+                   Markers("breakout down", [], [], "triangle-down", MARKER_DOWN)]
+        spec = _LIVE_SPECS[key] = breakout_figure(
+            [], [], [], [], [], upper=[], lower=[], markers=markers,
+            lower_panel=LowerPanel("volume", [], []) if show_volume else None, title="", height=height,
+            compact=compact, width=width).to_dict()
+    spec = copy.deepcopy(spec)
+    spec["layout"]["title"]["text"] = title
+    return acking_figure_widget_class()(spec)
+
+
+def watcher_figure(watcher, *, height: int = 420):
+    """A static figure of one watcher's bars (with its channel columns, if any) and signals."""
+    df = watcher.bars
+    ups = [s for s in getattr(watcher, "signals", []) if s.direction == "up"]
+    downs = [s for s in getattr(watcher, "signals", []) if s.direction == "down"]
+    markers = [Markers("breakout up", [s.time for s in ups], [s.price for s in ups], "triangle-up", MARKER_UP),
+               Markers("breakout down", [s.time for s in downs], [s.price for s in downs], "triangle-down",
+                       MARKER_DOWN)]
+    if df is None or not len(df):
+        return breakout_figure(markers=markers, title=str(watcher.symbol), height=height)
+    col = (lambda c: df[c] if c in df.columns else None)
+    vol = LowerPanel("volume", df.index, df["volume"]) if "volume" in df.columns else None
+    return breakout_figure(df.index, df["open"], df["high"], df["low"], df["close"], upper=col("upper"),
+                           lower=col("lower"), markers=markers, lower_panel=vol, title=str(watcher.symbol),
+                           height=height, breaks=session_breaks(index_wall_seconds(df.index)))
+
+
+def write_watchers_html(watchers, path: str, *, title: str = "breakout_kit demo") -> None:
+    """One figure per watcher, stacked in one self-contained HTML file (plotly.js inlined once)."""
+    import plotly.io as pio
+
+    parts = []
+    for k, w in enumerate(watchers):
+        fig = watcher_figure(w)
+        parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=(k == 0)))
+    body = "\n".join(parts) if parts else "<p>no watchers</p>"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+                f"<body><h2 style='font-family:sans-serif'>{title}</h2>\n{body}\n</body></html>")

@@ -1,0 +1,243 @@
+"""Charts without a browser: the one figure builder, backpressure against fake front-end acks, marks and closing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from nb_fakes import FakeSignal, FakeWatcher, make_bar
+
+from breakout_kit.cli.demo import write_html
+from breakout_kit.core.backtest import backtest
+from breakout_kit.core.breakout import BreakoutRule
+from breakout_kit.notebook import CanvasChart, Dashboard, LiveChart, plots
+
+RENDERERS = pytest.mark.parametrize("Chart", [LiveChart, CanvasChart], ids=["plotly", "canvas"])
+
+
+def bars_frame(n: int = 60) -> pd.DataFrame:
+    bars = [make_bar(i) for i in range(n)]
+    return pd.DataFrame({c: [getattr(b, c) for b in bars] for c in ("open", "high", "low", "close", "volume")},
+                        index=pd.DatetimeIndex([b.time for b in bars], name="time"))
+
+
+# ---- one figure builder --------------------------------------------------------------------------------------
+def test_backtest_demo_and_live_chart_all_build_with_the_one_builder(monkeypatch, tmp_path):
+    calls = []
+    real = plots.breakout_figure
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("widget", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "breakout_figure", spy)
+    backtest(bars_frame(), BreakoutRule(lookback=5), take_profit_pct=1, stop_loss_pct=1).plot()
+    assert calls == [False]
+    w = FakeWatcher(symbol="ABC")
+    w.bars = bars_frame()
+    w.signals = [FakeSignal(make_bar(30).time, "up", 101.0, 101.2)]
+    write_html([w], str(tmp_path / "demo.html"))
+    assert calls == [False, False] and "ABC" in (tmp_path / "demo.html").read_text()
+    plots._LIVE_SPECS.clear()  # live figures are built once per shape, then copied
+    LiveChart(FakeWatcher()).close()
+    LiveChart(FakeWatcher()).close()
+    assert calls == [False, False, False]
+
+
+def test_figure_colors_legend_and_integer_volume():
+    fig = plots.live_figure(title="X", height=400, compact=False, width=None, show_volume=True)
+    names = [t.name for t in fig.data]
+    assert tuple(names) == plots.LIVE_TRACES
+    candle = fig.data[0]
+    candle_colors = {candle.increasing.line.color, candle.decreasing.line.color}
+    assert fig.data[1].line.color not in candle_colors and fig.data[2].line.color not in candle_colors
+    r = backtest(bars_frame(), BreakoutRule(lookback=5), take_profit_pct=1, stop_loss_pct=1).plot()
+    assert {r.data[1].line.color, r.data[2].line.color}.isdisjoint({"green", "red", *candle_colors})
+    for f in (fig, r):  # under the plot: the modebar (top right, on hover) cannot cover it
+        assert f.layout.legend.y < 0 and f.layout.legend.yanchor == "top"
+    assert fig.layout.yaxis2.tickformat == ",d"
+
+
+@RENDERERS
+async def test_live_chart_cuts_nights_out_of_the_time_axis(Chart):
+    w = FakeWatcher()
+    chart = Chart(w, window=100, throttle=0)
+    day2 = [make_bar(i) for i in range(10)]
+    for b in [make_bar(i) for i in range(10)]:
+        w.feed(b)
+    for b in day2:
+        w.feed(type(b)(b.time + timedelta(days=1), b.open, b.high, b.low, b.close, b.volume))
+    chart.flush()
+    if isinstance(chart, LiveChart):
+        breaks = chart.fig.layout.xaxis.rangebreaks
+        assert [tuple(b.bounds) for b in breaks] == [("2026-11-23 14:40:00", "2026-11-24 14:30:00")]
+        assert chart.fig.layout.xaxis2.rangebreaks == breaks  # the volume row too
+    else:  # lightweight-charts places bars by index: a night takes no room; the bars go out in order
+        assert chart.n_bars == 20
+    chart.close()
+
+
+# ---- backpressure ------------------------------------------------------------------------------------------
+def ack_from_thread(chart, token: int) -> None:
+    """What the front end's acknowledgement does, delivered on another thread like a kernel subshell."""
+    def deliver():
+        if isinstance(chart, LiveChart):
+            chart.fig._handle_custom_msg({"type": "bk-drawn", "id": token}, [])
+        else:
+            chart.canvas._on_front_end_msg(chart.canvas, {"type": "bk-ack", "acks": [[chart.canvas.key, token]]}, [])
+    t = threading.Thread(target=deliver)
+    t.start()
+    t.join()
+
+
+def token_of(chart) -> int:
+    return chart.fig._last_trace_edit_id if isinstance(chart, LiveChart) else chart.canvas.seq
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    """Let the loop run (acks arrive through call_soon_threadsafe) until ``predicate()`` holds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0)
+
+
+@RENDERERS
+async def test_no_more_than_max_in_flight_and_bars_coalesce_until_the_ack(Chart):
+    w = FakeWatcher()
+    chart = Chart(w, window=500, throttle=0, max_in_flight=1)
+    w.feed(make_bar(0))
+    await until(lambda: chart.flushes == 1)
+    ack_from_thread(chart, token_of(chart))  # the view drew it: from now on acks gate the updates
+    await until(lambda: chart.acks == 1)
+    w.feed(make_bar(1))
+    await until(lambda: chart.flushes == 2)
+    assert chart.in_flight == 1
+    for i in range(2, 60):
+        w.feed(make_bar(i))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert chart.flushes == 2 and chart.dirty and chart.coalesced >= 58  # waiting for the browser
+    assert chart.n_bars == 2
+    ack_from_thread(chart, token_of(chart))
+    await until(lambda: chart.flushes == 3)
+    assert chart.n_bars == 60 and chart.in_flight == 1  # all 58 waiting bars in one update
+    chart.close()
+
+
+@RENDERERS
+async def test_lag_and_stale_flag_when_acks_stop_then_clear(Chart):
+    w = FakeWatcher()
+    chart = Chart(w, window=100, throttle=0, stale_after=0.2, resend_after=60)
+    w.feed(make_bar(0))
+    await until(lambda: chart.flushes == 1)
+    ack_from_thread(chart, token_of(chart))
+    await until(lambda: chart.acks == 1)
+    assert chart.lag_s == 0 and not chart.stale
+    w.feed(make_bar(1))
+    await until(lambda: chart.flushes == 2)
+    w.feed(make_bar(2))  # the browser never answers
+    _, stale = await asyncio.wait_for(chart.stale_event, 5)
+    assert stale and chart.stale and chart.lag_s > 0.2
+    assert chart.flushes == 2
+    ack_from_thread(chart, token_of(chart))  # the browser catches up: the waiting bar goes out, marked late
+    await until(lambda: chart.flushes == 3)
+    note = chart.fig.layout.title.text if isinstance(chart, LiveChart) else chart.canvas.note
+    assert "behind" in note
+    ack_from_thread(chart, token_of(chart))
+    await until(lambda: not chart.stale)
+    assert chart.lag_s == 0
+    chart.close()
+
+
+@RENDERERS
+async def test_lost_update_is_sent_again_after_resend_after(Chart):
+    w = FakeWatcher()
+    chart = Chart(w, window=100, throttle=0, resend_after=0.3, stale_after=0.1)
+    w.feed(make_bar(0))
+    await until(lambda: chart.flushes == 1)
+    ack_from_thread(chart, token_of(chart))
+    w.feed(make_bar(1))
+    await until(lambda: chart.flushes == 2)
+    await until(lambda: chart.flushes == 3)  # no ack for 0.3 s: the page may have been reloaded
+    chart.close()
+
+
+@RENDERERS
+async def test_acks_from_a_closed_chart_and_stale_acks_are_harmless(Chart):
+    w = FakeWatcher()
+    chart = Chart(w, window=100, throttle=0)
+    w.feed(make_bar(0))
+    await until(lambda: chart.flushes == 1)
+    ack_from_thread(chart, token_of(chart) - 5)  # an old acknowledgement releases nothing newer
+    await until(lambda: chart.acks == 1)
+    chart.close()
+    ack_from_thread(chart, 10**6)
+    await asyncio.sleep(0)
+    assert chart.acks == 1
+
+
+# ---- marks, dashboards, closing ----------------------------------------------------------------------------
+@RENDERERS
+async def test_stopped_watcher_is_marked_on_its_chart(Chart):
+    w = FakeWatcher(symbol="ABC")
+    chart = Chart(w, window=100, throttle=0)
+    w.feed(make_bar(0))
+    w._set_state("stopped")
+    chart.flush()
+    if isinstance(chart, LiveChart):
+        assert "stopped" in chart.fig.layout.title.text
+    else:
+        assert chart.canvas.stopped and "stopped" in chart.canvas.note
+    w._set_state("live")
+    chart.flush()
+    assert not chart.stopped
+    chart.close()
+
+
+@RENDERERS
+def test_close_releases_widget_and_subscriptions(Chart):
+    w = FakeWatcher()
+    chart = Chart(w)
+    widget = chart.widget
+    chart.close()
+    assert widget.comm is None  # the widget is closed: its views go away with it
+    assert len(w.bar_event) == 0 and len(w.signal_event) == 0 and len(w.state_event) == 0
+
+
+async def test_dashboard_removes_one_tile_without_touching_the_others_and_credits_the_library_once():
+    watchers = [FakeWatcher(symbol=s) for s in ("AAA", "BBB", "CCC")]
+    dash = Dashboard(watchers, columns=3, renderer="canvas")
+    slots = tuple(dash.grid.children)
+    kept = [s.children for s in slots]
+    dash.remove("BBB")
+    assert tuple(dash.grid.children) == slots  # same slot objects: no view re-rendered
+    assert slots[0].children == kept[0] and slots[2].children == kept[2] and slots[1].children == ()
+    assert "BBB" not in dash.charts
+    dash.add(FakeWatcher(symbol="DDD"))
+    assert tuple(dash.grid.children) == slots and slots[1].children == (dash.charts["DDD"].widget,)
+    assert all(not c.canvas.attribution for c in dash.charts.values())
+    assert sum("Lightweight Charts" in getattr(c, "value", "") for c in dash.children) == 1
+    dash.close()
+
+
+def test_compact_plotly_tiles_grow_margins_to_fit_axis_labels():
+    chart = LiveChart(FakeWatcher(), compact=True, show_volume=False, height=200)
+    assert chart.fig.layout.xaxis.automargin and chart.fig.layout.yaxis.automargin
+    assert chart.fig.layout.xaxis.nticks == 4
+    chart.close()
+
+
+def test_live_chart_flush_sends_one_update_message_to_the_views():
+    w = FakeWatcher()
+    chart = LiveChart(w, window=100, throttle=0)
+    sent = []
+    chart.fig.observe(lambda change: sent.append(change["new"]) if change["new"] else None, names="_py2js_update")
+    for i in range(3):
+        w.feed(make_bar(i))
+    chart.flush()
+    assert len(sent) == 1 and len(sent[0]["style_data"]["x"][0]) == 3  # whole arrays, one message per flush
+    assert sent[0]["trace_edit_id"] == chart.fig._last_trace_edit_id  # what the view's acknowledgement carries
+    chart.close()
