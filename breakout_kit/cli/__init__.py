@@ -117,18 +117,28 @@ class OneLineLogHandler(logging.Handler):
             self.handleError(record)
 
 
-def configure_logging(debug: bool, out: Callable[[str], None] | None = None) -> None:
+def configure_logging(debug: bool, out: Callable[[str], None] | None = None) -> Callable[[], None]:
     """Without --debug: library chatter stays off the console (the CLI reports every failure of a command itself
     as one ``error:`` line) and breakout_kit's warnings become one line each. With --debug: everything, with
-    timestamps, on stderr."""
+    timestamps, on stderr. Returns a function that puts every touched logger back as it was (``run()`` calls it
+    on the way out, so a program that embeds the CLI keeps its own logging)."""
     from breakout_kit.client.ib_client import LIBRARY as NAME
+
+    names = ("", NAME, "asyncio", "breakout_kit", "breakout_kit.gateway", "breakout_kit.client.ib_client")
+    saved = [(lg, lg.level, lg.propagate, lg.handlers[:]) for lg in map(logging.getLogger, names)]
+
+    def restore() -> None:
+        for lg, level, propagate, handlers in saved:
+            lg.setLevel(level)
+            lg.propagate = propagate
+            lg.handlers[:] = handlers
 
     if debug:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.getLogger(NAME).setLevel(logging.INFO)
         logging.getLogger("asyncio").setLevel(logging.WARNING)
-        return
+        return restore
     logging.getLogger(NAME).setLevel(logging.CRITICAL)  # API errors surface as exceptions we report
     logging.getLogger("asyncio").setLevel(logging.ERROR)
     kit = logging.getLogger("breakout_kit")
@@ -139,6 +149,7 @@ def configure_logging(debug: bool, out: Callable[[str], None] | None = None) -> 
     # warnings are reported by the CLI's "connection lost/restored" lines instead.
     logging.getLogger("breakout_kit.gateway").setLevel(logging.ERROR)
     logging.getLogger("breakout_kit.client.ib_client").setLevel(logging.ERROR)
+    return restore
 
 
 def wants_embedded(args: argparse.Namespace) -> bool:
@@ -418,7 +429,14 @@ async def run(argv: list[str] | None = None, **inject: Any) -> int:
 
     ``inject`` (tests only): ``connect_fn`` and ``Console`` factories handed to the interactive loop."""
     args = build_parser().parse_args(argv)
-    configure_logging(args.debug, printer())
+    restore_logging = configure_logging(args.debug, printer())
+    try:
+        return await _dispatch(args, inject)
+    finally:
+        restore_logging()
+
+
+async def _dispatch(args: argparse.Namespace, inject: dict[str, Any]) -> int:
     if args.command == BENCH:  # flags before `bench`: its main() runs its own loop, so it can't run in ours
         print("error: bench must come first: breakout-kit bench [ARGS...]", file=sys.stderr, flush=True)
         return 2

@@ -71,16 +71,15 @@ def test_kit_warnings_become_one_line_and_gateway_chatter_is_quiet():
     import logging
 
     lines: list[str] = []
-    kit = logging.getLogger("breakout_kit")
-    saved = (kit.handlers[:], kit.propagate, kit.level)
+    kit, gateway = logging.getLogger("breakout_kit"), logging.getLogger("breakout_kit.gateway")
+    before = (kit.handlers[:], kit.propagate, kit.level, gateway.level)
+    restore = cli.configure_logging(False, lines.append)
     try:
-        cli.configure_logging(False, lines.append)
         logging.getLogger("breakout_kit.watch.watcher").warning("bracket not placed: %s", "AAPL: trading\nis disabled")
         logging.getLogger("breakout_kit.gateway").warning("client 7 dropped")
         logging.getLogger("breakout_kit.watch.watcher").info("live")
         assert lines == ["warning: bracket not placed: AAPL: trading is disabled"]
     finally:
-        kit.handlers[:], kit.propagate = saved[0], saved[1]
-        kit.setLevel(saved[2])
-        for name in ("breakout_kit.gateway", "breakout_kit.client.ib_client"):
-            logging.getLogger(name).setLevel(logging.NOTSET)
+        restore()
+    # what the CLI changed is undone (other code in the same process keeps its logging: caplog, notebooks)
+    assert (kit.handlers[:], kit.propagate, kit.level, gateway.level) == before
