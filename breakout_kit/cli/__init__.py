@@ -232,8 +232,7 @@ class CommandLoop:
 
     def __init__(self, session: Console, reader) -> None:
         self.session, self.reader = session, reader
-        self._current: asyncio.Task | None = None
-        self._reading: asyncio.Task | None = None
+        self._waiting: asyncio.Task | None = None     # the read or the command interrupt() may cancel
 
     async def run(self) -> int:
         from breakout_kit.cli.prompt import INTERRUPT
@@ -252,14 +251,7 @@ class CommandLoop:
                 warned = True
                 continue
             warned = False
-            task = self._current = asyncio.ensure_future(self.session.execute(line))
-            try:
-                await asyncio.wait({task})
-            except asyncio.CancelledError:
-                task.cancel()
-                raise
-            finally:
-                self._current = None
+            task = await self._interruptible(self.session.execute(line))
             if task.cancelled():
                 self.session.out("interrupted")
                 continue
@@ -272,24 +264,29 @@ class CommandLoop:
         """The next line; ``INTERRUPT`` when ``interrupt()`` cancelled the wait for it."""
         from breakout_kit.cli.prompt import INTERRUPT
 
-        task = self._reading = asyncio.ensure_future(self.reader.readline())
+        task = await self._interruptible(self.reader.readline())
+        return INTERRUPT if task.cancelled() else task.result()
+
+    async def _interruptible(self, aw) -> asyncio.Task:
+        """Run ``aw`` as the task ``interrupt()`` cancels; return it once done (cancelled or with its result)."""
+        task = self._waiting = asyncio.ensure_future(aw)
         try:
             await asyncio.wait({task})
         except asyncio.CancelledError:
             task.cancel()
             raise
         finally:
-            self._reading = None
-        return INTERRUPT if task.cancelled() else task.result()
+            self._waiting = None
+        return task
 
     def interrupt(self) -> bool:
         """SIGINT in a terminal: cancel the running command, or treat it as Ctrl-C at the prompt when waiting for
         input (it arrives as a signal, not a key, between prompts). True when taken."""
-        for task in (self._current, self._reading):
-            if task is not None and not task.done():
-                task.cancel()
-                return True
-        return False
+        task = self._waiting
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
 
 async def command_loop(session: Console, reader) -> int:

@@ -574,12 +574,7 @@ class IBClient:
         self._check_can_trade()
         quantity = self._check_quantity(quantity)
         tp_pct, sl_pct = _pct(take_profit_pct, "take_profit_pct"), _pct(stop_loss_pct, "stop_loss_pct")
-        if tif not in ("DAY", "GTC"):
-            raise OrderRejected(f"tif must be DAY or GTC, got {tif!r}")
-        try:
-            contract = await self.qualify(symbol)
-        except ContractError as e:
-            raise OrderRejected(str(e)) from None
+        contract = await self._order_contract(symbol, tif)
         if order_ref and len(existing := self._bracket_for(order_ref)) == 3:
             log.info("bracket %s already placed; not sending it again", order_ref)
             return Bracket(*map(PlacedOrder, existing))
@@ -622,6 +617,15 @@ class IBClient:
         except limits.LimitError as e:
             raise OrderRejected(str(e)) from None
 
+    async def _order_contract(self, symbol: str, tif: str) -> Contract:
+        """The qualified contract for an order with time in force ``tif``; OrderRejected (nothing sent) otherwise."""
+        if tif not in ("DAY", "GTC"):
+            raise OrderRejected(f"tif must be DAY or GTC, got {tif!r}")
+        try:
+            return await self.qualify(symbol)
+        except ContractError as e:
+            raise OrderRejected(str(e)) from None
+
     def _check_notional(self, quantity: int, price: float) -> None:
         try:
             limits.check_notional(quantity, price, self.max_notional)
@@ -639,12 +643,7 @@ class IBClient:
         if action not in ("BUY", "SELL"):
             raise OrderRejected(f"action must be BUY or SELL, got {action!r}")
         quantity = self._check_quantity(quantity)
-        if tif not in ("DAY", "GTC"):
-            raise OrderRejected(f"tif must be DAY or GTC, got {tif!r}")
-        try:
-            contract = await self.qualify(symbol)
-        except ContractError as e:
-            raise OrderRejected(str(e)) from None
+        contract = await self._order_contract(symbol, tif)
         if limit is None:
             order = MarketOrder(action, quantity)
             price = await self.reference_price(contract)
