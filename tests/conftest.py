@@ -65,3 +65,16 @@ def minute_bars(sessions: int = 10, seed: int = 0, bars_per_session: int = 390, 
     volume = rng.integers(100, 10_000, n).astype(float)
     return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume},
                         index=index.rename("time"))
+
+
+def same_stat(a, b) -> bool:
+    """Exact equality of two stat values, where NaN equals NaN and NaT equals NaT (sweep rows vs backtest())."""
+    import math
+
+    import pandas as pd
+
+    if a is pd.NaT or b is pd.NaT:
+        return a is b
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return a == b

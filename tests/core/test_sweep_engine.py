@@ -1,24 +1,15 @@
 """The pure sweep engine equals backtest() for every combination, and the grid is validated up front."""
 
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import minute_bars
+from conftest import minute_bars, same_stat
 
 from breakout_kit.core.backtest import backtest
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.core.stats import STAT_NAMES
 from breakout_kit.core.sweep import GRID_KEYS, plan_sweep, run_plan
-
-
-def same(a, b) -> bool:
-    if a is pd.NaT or b is pd.NaT:
-        return a is b
-    if isinstance(a, float) and math.isnan(a):
-        return isinstance(b, float) and math.isnan(b)
-    return a == b
 
 
 def backtest_row(bars, params: dict, **fixed) -> pd.Series:
@@ -44,7 +35,7 @@ def test_every_row_equals_backtest(fixed):
     for combo, params in enumerate(plan.params.to_dict("records")):
         ref = backtest_row(bars, params, **fixed)
         row = out.loc[combo]
-        wrong = [k for k in STAT_NAMES if not same(ref[k], row[k])]
+        wrong = [k for k in STAT_NAMES if not same_stat(ref[k], row[k])]
         assert wrong == [], (params, {k: (ref[k], row[k]) for k in wrong})
         if combo % 37 == 0:
             rule = BreakoutRule(params["lookback"], params["trigger"], params["direction"], params["min_rel_volume"])
@@ -65,7 +56,7 @@ def test_long_trades_need_wide_windows():
     out = run_plan(bars, plan)
     ref = backtest(bars, BreakoutRule(20), take_profit_pct=5.0, stop_loss_pct=4.0)
     assert ref.stats["avg_holding_bars"] > 100
-    assert all(same(ref.stats[k], out.loc[0, k]) for k in STAT_NAMES)
+    assert all(same_stat(ref.stats[k], out.loc[0, k]) for k in STAT_NAMES)
 
 
 def test_grid_is_validated_up_front():

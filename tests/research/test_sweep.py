@@ -1,10 +1,9 @@
 """sweep(): the same table inline, on a process pool, on a LocalCluster and from a dataset path; equal to backtest()."""
 
-import math
 
 import pandas as pd
 import pytest
-from conftest import minute_bars
+from conftest import minute_bars, same_stat
 
 from breakout_kit import BreakoutRule, backtest, sweep, walk_forward
 from breakout_kit.client.ingest import dataset_dir
@@ -26,14 +25,6 @@ def inline(frames):
     return sweep(frames, GRID, progress=False, workers=1, **FIXED)
 
 
-def same(a, b) -> bool:
-    if a is pd.NaT or b is pd.NaT:
-        return a is b
-    if isinstance(a, float) and math.isnan(a):
-        return isinstance(b, float) and math.isnan(b)
-    return a == b
-
-
 def test_rows_equal_backtest(frames, inline):
     assert len(inline) == 3 * 32 and list(inline.columns[:2]) == ["symbol", "lookback"]
     assert inline["symbol"].tolist() == ["AAPL"] * 32 + ["MSFT"] * 32 + ["NVDA"] * 32
@@ -43,7 +34,7 @@ def test_rows_equal_backtest(frames, inline):
                        take_profit_pct=row["take_profit_pct"], stop_loss_pct=row["stop_loss_pct"],
                        max_holding_bars=row["max_holding_bars"], flat_at_session_end=row["flat_at_session_end"],
                        **FIXED).stats
-        assert all(same(ref[k], row[k]) for k in STAT_NAMES), row.to_dict()
+        assert all(same_stat(ref[k], row[k]) for k in STAT_NAMES), row.to_dict()
 
 
 def test_process_pool_gives_the_same_table(frames, inline):
