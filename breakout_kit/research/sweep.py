@@ -9,12 +9,14 @@ give the same table row for row.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Mapping
 from os import PathLike
 
 import pandas as pd
 
+from breakout_kit.core.bars import bar_size as ib_bar_size
 from breakout_kit.core.sweep import SweepPlan, plan_sweep, run_plan
 from breakout_kit.core.walkforward import WalkForwardResult, combine_walk_forward, walk_forward_symbol
 from breakout_kit.research.dataset import dataset_symbols, read_symbol
@@ -39,6 +41,8 @@ def _sources(data, bar_size: str, symbols) -> tuple[list[str], dict, str | None]
         return names, {s: data[s] for s in names}, None
     if isinstance(data, (str, PathLike)):
         root = str(data)
+        if "://" not in root:  # workers may run in another directory: ship an absolute path
+            root = os.path.abspath(root)
         names = dataset_symbols(root, bar_size) if symbols is None else [str(s).upper() for s in symbols]
         if not names:
             raise ValueError(f"no {bar_size} bars in the dataset at {root}")
@@ -77,6 +81,7 @@ def sweep(data, grid: Mapping, *, client=None, progress: bool = True, workers: i
     out with a :class:`SweepWarning`; ``result.attrs["errors"]`` maps it to its error.
     """
     plan = plan_sweep(grid, fixed)
+    bar_size = ib_bar_size(bar_size)  # "5m" as load() takes it
     names, frames, root = _sources(data, bar_size, symbols)
     pool = sum(client.nthreads().values()) if client is not None else (workers or default_workers())
     # enough tasks to keep every worker busy; split() keeps rule groups whole when it can (their signals are shared)
@@ -122,6 +127,7 @@ def walk_forward(data, grid: Mapping, *, train: int, test: int, objective: str =
     one task per symbol (its folds run in sequence), so the symbols are what spreads over the cores.
     """
     plan = plan_sweep(grid, fixed)
+    bar_size = ib_bar_size(bar_size)  # "5m" as load() takes it
     names, frames, root = _sources(data, bar_size, symbols)
     tasks = [(s, _walk_task, (Shared(s) if root is None else None, plan, train, test, objective, root, s,
                               bar_size)) for s in names]
