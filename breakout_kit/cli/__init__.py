@@ -250,6 +250,7 @@ class CommandLoop:
     def __init__(self, session: Console, reader) -> None:
         self.session, self.reader = session, reader
         self._waiting: asyncio.Task | None = None     # the read or the command interrupt() may cancel
+        self._reading = False                         # _waiting is the prompt's read (not a command)
 
     async def run(self) -> int:
         from breakout_kit.cli.prompt import INTERRUPT
@@ -281,7 +282,11 @@ class CommandLoop:
         """The next line; ``INTERRUPT`` when ``interrupt()`` cancelled the wait for it."""
         from breakout_kit.cli.prompt import INTERRUPT
 
-        task = await self._interruptible(self.reader.readline())
+        self._reading = True
+        try:
+            task = await self._interruptible(self.reader.readline())
+        finally:
+            self._reading = False
         return INTERRUPT if task.cancelled() else task.result()
 
     async def _interruptible(self, aw) -> asyncio.Task:
@@ -298,10 +303,15 @@ class CommandLoop:
 
     def interrupt(self) -> bool:
         """SIGINT in a terminal: cancel the running command, or treat it as Ctrl-C at the prompt when waiting for
-        input (it arrives as a signal, not a key, between prompts). True when taken."""
+        input (it arrives as a signal, not a key, between prompts). True when taken.
+
+        While a prompt is reading, the reader decides (``TerminalReader.interrupt``): cancelling the read would
+        throw away what the user typed after the Ctrl-C, which the prompt may already hold."""
         task = self._waiting
         if task is None or task.done():
             return False
+        if self._reading and self.reader.interrupt():
+            return True
         task.cancel()
         return True
 

@@ -135,7 +135,7 @@ def test_the_import_check_catches_offenders():
 def test_install_recipe_uses_the_declared_extra():
     # the README recipe and CI build the ib_async venv from this extra; a renamed extra would install nothing
     # (pip only warns "does not provide the extra") and CI would test ib_insync twice
-    tomllib = pytest.importorskip("tomllib")      # Python 3.11+
+    import tomllib
     root = ROOT
     extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert [r.split(">")[0] for r in extras["ib-async"]] == ["ib_async"]
