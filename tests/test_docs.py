@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from doc_examples import Block, documented_signatures, python_blocks, run_blocks, signature_drift
 
 import breakout_kit
-from doc_examples import Block, documented_signatures, python_blocks, run_blocks, signature_drift
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", ROOT / "docs" / "api.md"]
@@ -33,9 +33,7 @@ async def _close_everything(namespace: dict) -> None:
 
     values = list(namespace.values())
     for v in values:
-        if isinstance(v, Watchlist):
-            await v.aclose()
-        elif isinstance(v, BreakoutWatcher):
+        if isinstance(v, (Watchlist, BreakoutWatcher)):
             await v.aclose()
     for v in values:
         if isinstance(v, IBClient) and v.connected:
