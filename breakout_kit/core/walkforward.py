@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from breakout_kit.core.costs import trade_pnl
 from breakout_kit.core.stats import STAT_NAMES, performance_stats
 from breakout_kit.core.sweep import GRID_KEYS, SweepPlan, _candidates, bars_of, run_plan, simulate
 
@@ -63,7 +64,7 @@ def walk_forward_symbol(bars: pd.DataFrame | None, plan: SweepPlan, train: int, 
     if check_only or bars is None:
         return None
     f = plan.fixed
-    b = bars_of(bars, f["session_tz"])
+    b = bars_of(bars, f["session_tz"], f["session"])   # the slices below are regular-hours already if asked
     frame = pd.DataFrame({"open": b.o, "high": b.h, "low": b.lo, "close": b.c, "volume": b.v}, index=b.times)
     day_starts = np.r_[0, np.flatnonzero(b.days[1:] != b.days[:-1]) + 1, b.n]
     sessions = day_starts.size - 1
@@ -94,7 +95,7 @@ def walk_forward_symbol(bars: pd.DataFrame | None, plan: SweepPlan, train: int, 
         tb = bars_of(frame.iloc[tr1 - warm:te1], f["session_tz"])
         cand = _candidates(tb, rule, tp.entry, from_bar=warm)
         trades = simulate(tb, cand, tp.take_profit_pct, tp.stop_loss_pct, tp.max_holding_bars,
-                          tp.flat_at_session_end, f["quantity"], f["cash"])
+                          tp.flat_at_session_end, f["quantity"], f["cash"], f["costs"])
         window = bars_of(frame.iloc[tr1:te1], f["session_tz"])
         row.update(_run_stats(window, [(trades, cand.first_check, -warm)], cand.signals, f))
         rows.append(row)
@@ -114,8 +115,7 @@ def _run_stats(b, runs, signals: int, f: dict) -> dict:
         ei = xi = np.empty(0, dtype=np.int64)
         ep = xp = q = np.empty(0)
         extra = np.empty(0, dtype=np.int64)
-    fee = np.maximum(f["commission"] * q, f["min_commission"])
-    pnl = (xp - ep) * q - fee - fee
+    fee, pnl = trade_pnl(f["costs"], ep, xp, q)
     capital = f["initial_capital"]
     return performance_stats(close=b.c, times_ns=b.times_ns, ei=ei, xi=xi, ep=ep, xp=xp, q=q, fee_in=fee, pnl=pnl,
                              capital=capital, held_bars=int((xi - ei + extra).sum()), signals=signals,
