@@ -52,7 +52,7 @@ import pandas as pd
 from breakout_kit.core.breakout import BreakoutRule, channel_arrays, frame_arrays, scan_arrays
 from breakout_kit.core.costs import cost_model, trade_pnl
 from breakout_kit.core.sessions import select_session
-from breakout_kit.core.stats import equity_curve, performance_stats, session_days
+from breakout_kit.core.stats import equity_curve, performance_stats, session_days, session_ends
 
 __all__ = ["BacktestResult", "backtest", "backtest_many"]
 
@@ -269,7 +269,8 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
     held = int((xi_a - ei_a + (1 - first_check)).sum()) if len(ei_a) else 0
     stats = pd.Series(performance_stats(
         close=c, times_ns=times.as_unit("ns").asi8, ei=ei_a, xi=xi_a, ep=ep_a, xp=xp_a, q=q_a, fee_in=fee_in,
-        pnl=pnl, capital=capital, held_bars=held, signals=int(sig_idx.size), sessions=session_count(days)),
+        pnl=pnl, capital=capital, held_bars=held, signals=int(sig_idx.size), sessions=session_count(days),
+        day_ends=session_ends(days)),
         dtype=object, name="stats")
     bars = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v}, index=times)
     return BacktestResult(trades=trades, equity=equity, stats=stats, rule=rule, bars=bars)

@@ -25,7 +25,7 @@ from breakout_kit.core.backtest import ENTRIES, _check_pct, _check_positive, _se
 from breakout_kit.core.breakout import BreakoutRule, frame_arrays, scan_arrays
 from breakout_kit.core.costs import CostModel, cost_model, trade_pnl
 from breakout_kit.core.sessions import check_session, select_session
-from breakout_kit.core.stats import STAT_NAMES, performance_stats, session_days
+from breakout_kit.core.stats import STAT_NAMES, performance_stats, session_days, session_ends
 
 __all__ = ["FIXED_KEYS", "GRID_KEYS", "RULE_KEYS", "TRADE_KEYS", "SweepPlan", "plan_sweep", "run_plan",
            "simulate"]
@@ -221,6 +221,10 @@ class _Bars:
         return self._tables
 
     @property
+    def day_ends(self) -> np.ndarray:
+        return session_ends(self.days)
+
+    @property
     def session_last(self) -> np.ndarray:
         if self._last is None:
             self._last = _session_last_bar(self.days)
@@ -361,7 +365,8 @@ def _stats(b: _Bars, trades, signals: int, first_check: int, costs: CostModel, c
     fee, pnl = trade_pnl(costs, ep, xp, q)
     held = int((xi - ei + (1 - first_check)).sum()) if ei.size else 0
     return performance_stats(close=b.c, times_ns=b.times_ns, ei=ei, xi=xi, ep=ep, xp=xp, q=q, fee_in=fee, pnl=pnl,
-                             capital=capital, held_bars=held, signals=signals, sessions=b.sessions)
+                             capital=capital, held_bars=held, signals=signals, sessions=b.sessions,
+                             day_ends=b.day_ends)
 
 
 def run_plan(bars_df: pd.DataFrame, plan: SweepPlan) -> pd.DataFrame:

@@ -119,7 +119,7 @@ def _run_stats(b, runs, signals: int, f: dict) -> dict:
     capital = f["initial_capital"]
     return performance_stats(close=b.c, times_ns=b.times_ns, ei=ei, xi=xi, ep=ep, xp=xp, q=q, fee_in=fee, pnl=pnl,
                              capital=capital, held_bars=int((xi - ei + extra).sum()), signals=signals,
-                             sessions=b.sessions)
+                             sessions=b.sessions, day_ends=b.day_ends)
 
 
 def combine_walk_forward(per_symbol: dict[str, dict], plan: SweepPlan, objective: str = "sharpe"
