@@ -116,25 +116,30 @@ def sweep(data, grid: Mapping, *, client=None, progress: bool = True, workers: i
     return _errors_to_attrs(out, errors)
 
 
-def walk_forward(data, grid: Mapping, *, train: int, test: int, objective: str = "sharpe", client=None,
-                 progress: bool = True, workers: int | None = None, symbols=None, bar_size: str = "1 min",
-                 **fixed) -> WalkForwardResult:
+def walk_forward(data, grid: Mapping, *, train: int, test: int, objective: str = "sharpe", min_trades: int = 1,
+                 anchored: bool = False, client=None, progress: bool = True, workers: int | None = None,
+                 symbols=None, bar_size: str = "1 min", **fixed) -> WalkForwardResult:
     """Rolling out-of-sample test: on each fold pick the best combination of ``grid`` over ``train`` sessions (by
     ``objective``, a stats column; drawdowns are minimised, everything else maximised), then trade it on the next
     ``test`` sessions. Folds step by ``test`` sessions, so the test windows tile the data after the first train.
+    Only combinations with at least ``min_trades`` in-sample trades and a finite objective are picked; a fold
+    with none stays flat. ``anchored=True`` trains every fold from the first session on (a growing window)
+    instead of on the last ``train`` sessions.
 
     Returns a :class:`~breakout_kit.core.walkforward.WalkForwardResult`: ``folds`` (one row per symbol and fold:
     windows, chosen parameters, in-sample objective, out-of-sample stats) and ``stitched`` (one row per symbol:
-    stats of all its out-of-sample trades on the joined test windows). Same engine and arguments as :func:`sweep`;
+    stats of all its out-of-sample trades on the joined test windows), ``trades`` and ``equity`` (the out-of-sample
+    trades and stitched equity), and ``.plot()``. Same engine and arguments as :func:`sweep`;
     one task per symbol (its folds run in sequence), so the symbols are what spreads over the cores.
     """
     plan = plan_sweep(grid, fixed)
     bar_size = ib_bar_size(bar_size)  # "5m" as load() takes it
     names, frames, root = _sources(data, bar_size, symbols)
+    options = {"min_trades": min_trades, "anchored": anchored}
     tasks = [(s, _walk_task, (Shared(s) if root is None else None, plan, train, test, objective, root, s,
-                              bar_size)) for s in names]
+                              bar_size, options)) for s in names]
     # validate the fold arguments here, before any work is shipped
-    walk_forward_symbol(None, plan, train, test, objective, check_only=True)
+    walk_forward_symbol(None, plan, train, test, objective, check_only=True, **options)
     results = run_tasks(tasks, client=client, workers=workers, progress=progress, desc="walk-forward",
                         shared=frames)
     done, errors = {}, {}
@@ -149,7 +154,7 @@ def walk_forward(data, grid: Mapping, *, train: int, test: int, objective: str =
     return result
 
 
-def _walk_task(bars, plan, train, test, objective, root, symbol, bar_size):
+def _walk_task(bars, plan, train, test, objective, root, symbol, bar_size, options):
     if root is not None:
         bars = read_symbol(root, symbol, bar_size)
-    return walk_forward_symbol(bars, plan, train, test, objective)
+    return walk_forward_symbol(bars, plan, train, test, objective, **options)
