@@ -59,8 +59,8 @@ class WalkForwardResult:
             fig.add_trace(go.Scatter(x=self.equity.index, y=self.equity[symbol], name=str(symbol), mode="lines"),
                           row=1, col=1)
         for r, key in enumerate(varying, start=2):
-            for symbol, part in self.folds.groupby("symbol", sort=False):
-                fig.add_trace(go.Scatter(x=part["test_start"], y=part[key], name=f"{symbol} {key}",
+            for name, part in self.folds.groupby("symbol", sort=False):
+                fig.add_trace(go.Scatter(x=part["test_start"], y=part[key], name=f"{name} {key}",
                                          mode="lines+markers", line_shape="hv", showlegend=False), row=r, col=1)
         fig.update_layout(title=title or f"walk-forward ({self.objective})", height=320 + 140 * len(varying),
                           template="plotly_white")
@@ -189,8 +189,8 @@ def combine_walk_forward(per_symbol: dict[str, dict], plan: SweepPlan, objective
     stitched = pd.DataFrame.from_dict({s: r["stitched"] for s, r in per_symbol.items()}, orient="index",
                                       columns=STAT_NAMES)
     stitched.index.name = "symbol"
-    trades = [r["trades"].assign(symbol=s) for s, r in per_symbol.items()]
-    trades = pd.concat(trades, ignore_index=True) if trades else pd.DataFrame(columns=["symbol", "fold"])
+    parts = [r["trades"].assign(symbol=s) for s, r in per_symbol.items()]
+    trades = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["symbol", "fold"])
     trades = trades[["symbol", *[c for c in trades.columns if c != "symbol"]]]
     equity = pd.DataFrame({s: r["equity"] for s, r in per_symbol.items()}).ffill()
     return WalkForwardResult(folds, stitched, objective, trades=trades, equity=equity)
