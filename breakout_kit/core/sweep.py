@@ -310,10 +310,22 @@ def _descend(b: _Bars, pos: np.ndarray, end: np.ndarray, tp: np.ndarray, sl: np.
     return np.where(pos <= end, pos, -1)
 
 
-def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_holding_bars: int | None,
-             flat_at_session_end: bool, quantity: float | None, cash: float | None, costs: CostModel = NO_COSTS):
-    """The trades :func:`backtest` would take: ``(entry bar, exit bar, entry price, exit price, shares, reason)``
-    arrays (reason as an index into ``REASONS``)."""
+@dataclass
+class Exits:
+    """Where every candidate entry would exit if taken (before one-position-at-a-time picks among them)."""
+
+    e_idx: np.ndarray
+    xi: np.ndarray
+    ep: np.ndarray
+    xp: np.ndarray
+    reason: np.ndarray
+    sl: np.ndarray
+    valid: np.ndarray     # False where backtest would not open it (a signal entry on the day's last bar)
+
+
+def exits(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_holding_bars: int | None,
+          flat_at_session_end: bool, costs: CostModel = NO_COSTS) -> Exits:
+    """The exit of every candidate entry by :func:`backtest`'s fill rules (module doc of ``core.backtest``)."""
     n = b.n
     slip = costs.slip
     e_idx, ep, fc = cand.e_idx, cand.e_price + slip, cand.first_check
@@ -341,10 +353,20 @@ def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_hold
     xp = np.where(stop_touch, sl - slip, xp)
     xp = np.where(target_touch, tp, xp)
     reason = np.where(stop_gap | stop_touch, _STOP, np.where(target_gap | target_touch, _TARGET, reason))
-    q = np.full(e_idx.size, quantity) if quantity is not None else np.floor((cash or 0.0) / ep)
-    valid = q > 0
+    valid = np.ones(e_idx.size, bool)
     if fc and flat_at_session_end:
         valid &= e_idx < day_end   # a signal-price entry on the day's last bar could only be flattened at once
+    return Exits(e_idx, xi, ep, xp, reason, np.asarray(sl, dtype=float), valid)
+
+
+def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_holding_bars: int | None,
+             flat_at_session_end: bool, quantity: float | None, cash: float | None, costs: CostModel = NO_COSTS):
+    """The trades :func:`backtest` would take: ``(entry bar, exit bar, entry price, exit price, shares, reason)``
+    arrays (reason as an index into ``REASONS``)."""
+    x = exits(b, cand, tp_pct, sl_pct, max_holding_bars, flat_at_session_end, costs)
+    e_idx, xi, ep = x.e_idx, x.xi, x.ep
+    q = np.full(e_idx.size, quantity) if quantity is not None else np.floor((cash or 0.0) / ep)
+    valid = x.valid & (q > 0)
     # one position at a time: after a trade, the next candidate entering after its exit bar
     nxt = np.searchsorted(e_idx, xi, side="right").tolist()
     ok = valid.tolist()
@@ -357,7 +379,7 @@ def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_hold
         else:
             j += 1
     t = np.asarray(taken, dtype=np.int64)
-    return e_idx[t], xi[t], ep[t], xp[t], q[t], reason[t]
+    return e_idx[t], xi[t], ep[t], x.xp[t], q[t], x.reason[t]
 
 
 def _stats(b: _Bars, trades, signals: int, first_check: int, costs: CostModel, capital: float) -> dict:
