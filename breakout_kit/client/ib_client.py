@@ -31,7 +31,7 @@ from breakout_kit.client.errors import ConnectError, ContractError, OrderRejecte
 from breakout_kit.client.iblib import IB, Contract, Event
 from breakout_kit.client.iblib import NAME as LIBRARY  # the CLI tunes its logger
 from breakout_kit.client.marketdata import PACING_VIOLATION, MarketData, bars_to_frame, utc
-from breakout_kit.client.order_desk import OrderDesk
+from breakout_kit.client.order_desk import OrderDesk, Transport
 from breakout_kit.client.orders import Bracket, PlacedOrder
 from breakout_kit.client.pacer import HistoryPacer
 from breakout_kit.client.probe import Probe
@@ -49,13 +49,15 @@ class IBClient:
     ``throttle=False`` turns off the client library's own limit on outgoing requests (45 per second, under TWS's 50
     messages per second): only for servers that don't enforce that limit, such as the embedded gateway, e.g. to
     start hundreds of subscriptions at once in a benchmark. Incoming data is never throttled.
+    ``order_transport`` replaces how each order message is sent (``order_desk.Transport``; tests use it to cut a
+    bracket between its legs); None sends through the client library.
     """
 
     def __init__(self, host: str | None = None, port: int | None = None, client_id: int | None = None, *,
                  readonly: bool | None = None, trading: bool = False, allow_live: bool = False,
                  max_quantity: int = limits.MAX_QUANTITY, max_notional: float = limits.MAX_NOTIONAL, timeout: float = 10.0,
                  reconnect: bool = True, reconnect_delays: Iterable[float] = RECONNECT_DELAYS,
-                 clock_speed: float = 1.0, throttle: bool = True) -> None:
+                 clock_speed: float = 1.0, throttle: bool = True, order_transport: Transport | None = None) -> None:
         readonly = (not trading) if readonly is None else bool(readonly)
         settings = Settings.resolve(host, port, client_id, readonly=readonly, trading=bool(trading),
                                     allow_live=bool(allow_live))
@@ -73,7 +75,7 @@ class IBClient:
         self._contracts = Contracts(self._conn)
         self._market = MarketData(self._conn, self._contracts, HistoryPacer(clock_speed))
         self._orders = OrderDesk(self._conn, self._contracts, self._market, max_quantity=max_quantity,
-                                 max_notional=float(max_notional))
+                                 max_notional=float(max_notional), transport=order_transport)
         self._account = Account(self._conn)
         #: emits the new state string on every change
         self.state_event: Event = self._conn.state_event
