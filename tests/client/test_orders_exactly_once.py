@@ -10,6 +10,7 @@ rest. The client reconnects on its own (same clientId) and reconciles.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 
 import pytest
@@ -161,3 +162,43 @@ async def test_fills_missed_while_disconnected_arrive_once_and_match_tws(gateway
         positions = await c.positions()
         held = {p.inst.symbol: p.quantity for p in gateway.orders.portfolio.positions.values() if p.quantity}
         assert dict(zip(positions.symbol, positions.position)) == held
+
+
+async def until(client: IBClient, predicate, timeout: float = 20.0) -> None:
+    """Wait (no polling, no sleeps) for ``predicate()``, re-checking on every message and state change."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        left = deadline - loop.time()
+        assert left > 0, "timed out"
+        woke = loop.create_future()
+
+        def wake(*_, woke=woke) -> None:
+            if not woke.done():
+                woke.set_result(None)
+
+        client.ib.updateEvent += wake
+        client.state_event += wake
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(woke, left)
+        finally:
+            client.ib.updateEvent -= wake
+            client.state_event -= wake
+
+
+async def test_views_and_fills_follow_tws_across_a_drop(gateway, client_id):
+    async with trader(gateway, client_id) as c:
+        fills: list = []
+        c.fill_event += fills.append
+        bracket = await c.place_buy_bracket_pct_async(SYMBOL, 10, 5, 5, order_ref="k-drop")      # market entry
+        gateway.faults.drop(client_id)                            # the entry fills while (or after) it is down
+        parent = next(o for o in book(gateway, "k-drop") if not o.parentId)
+        await until(c, lambda: c.reconnects == 1 and c.state == "connected" and parent.filled == 10
+                    and any(f.order_id == parent.orderId for f in fills))
+        await c.server_time()                                     # everything sent before this answer is in
+        assert bracket.parent.status == parent.status == "Filled" and bracket.parent.filled == 10
+        assert [o.status for o in bracket[1:]] == [o.status for o in book(gateway, "k-drop")[1:]]
+        gw_execs = [e.exec_id for e in gateway.orders.executions if e.order.client_id == client_id]
+        assert sorted(f.exec_id for f in fills) == sorted(gw_execs)               # each once, none lost
+        assert list(c.executions().exec_id) == [f.exec_id for f in fills]
