@@ -240,7 +240,7 @@ class OrderDesk:
         if self._conn.readonly:
             raise OrderRejected("this connection is read-only: cannot cancel orders")
         self._conn.require_connection()
-        open_trades = await self._conn.timed(self._conn.ib.reqAllOpenOrdersAsync(), "open orders")
+        open_trades = await self._rec.open_trades()
         self._conn.ib.reqGlobalCancel()
         # TWS reports each order's status only to the client that placed it: await our own
         mine = self._conn.ib.client.clientId
@@ -262,7 +262,7 @@ class OrderDesk:
     async def open_orders(self) -> pd.DataFrame:
         """Open orders of the whole account (all clients) as a DataFrame."""
         self._conn.require_connection()
-        trades = await self._conn.timed(self._conn.ib.reqAllOpenOrdersAsync(), "open orders")
+        trades = await self._rec.open_trades()
         return orders_frame([PlacedOrder(t) for t in trades])
 
     def trades(self) -> list[PlacedOrder]:

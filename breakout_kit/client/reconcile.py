@@ -64,6 +64,9 @@ class Reconciler:
         #: placements whose callers gave up while disconnected: settled after the next reconnect
         self.unresolved: dict[str, Sent] = {}
         self.busy: set[str] = set()          # refs a placing call is settling itself
+        # the client library keys open-order and completed-order requests by name, not by id: a second one in
+        # flight would take the first one's answer, so they go one at a time
+        self._asking = asyncio.Lock()
         conn.ib.execDetailsEvent += lambda trade, fill: self._add_fill(fill)
         conn.on_connect(self._seed)
         conn.on_reconnect(self.after_reconnect)
@@ -98,11 +101,17 @@ class Reconciler:
         """TWS's state now: every open order of the account and the completed orders (``trades`` of the client
         library are refreshed by these answers); the executions' new fills are emitted."""
         ib, timed = self._conn.ib, self._conn.timed
-        open_trades = await timed(ib.reqAllOpenOrdersAsync(), "open orders")
-        completed = await timed(ib.reqCompletedOrdersAsync(False), "completed orders")
+        async with self._asking:
+            open_trades = await timed(ib.reqAllOpenOrdersAsync(), "open orders")
+            completed = await timed(ib.reqCompletedOrdersAsync(False), "completed orders")
         for fill in await timed(ib.reqExecutionsAsync(), "executions"):
             self._add_fill(fill)
         return [*open_trades, *completed]
+
+    async def open_trades(self) -> list[Trade]:
+        """Every open order of the account (all clients), as TWS reports it now."""
+        async with self._asking:
+            return await self._conn.timed(self._conn.ib.reqAllOpenOrdersAsync(), "open orders")
 
     def with_ref(self, ref: str, trades: list[Trade] | None = None) -> list[Trade]:
         """The orders carrying ``ref`` (one per order), oldest first."""

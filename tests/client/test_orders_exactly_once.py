@@ -202,3 +202,12 @@ async def test_views_and_fills_follow_tws_across_a_drop(gateway, client_id):
         gw_execs = [e.exec_id for e in gateway.orders.executions if e.order.client_id == client_id]
         assert sorted(f.exec_id for f in fills) == sorted(gw_execs)               # each once, none lost
         assert list(c.executions().exec_id) == [f.exec_id for f in fills]
+
+
+async def test_concurrent_placements_with_keys_each_place_once(gateway, client_id):
+    async with trader(gateway, client_id) as c:            # e.g. several watchers sharing one client
+        refs = [f"k-par-{i}" for i in range(4)]
+        placed = await asyncio.gather(*(c.place_order_async(SYMBOL, "BUY", 1, limit=50.0, order_ref=r)
+                                        for r in refs))
+        assert [o.order_ref for o in placed] == refs
+        assert all(len(book(gateway, r)) == 1 for r in refs)
