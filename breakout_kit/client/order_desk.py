@@ -141,13 +141,18 @@ class OrderDesk:
         """The ``legs`` orders of an earlier placement with key ``ref`` when it is live or filled at TWS, else None
         (legs of a cut placement found on the way are cancelled: a fresh one is placed)."""
         rec = self._rec
-        sent = rec.unresolved.pop(ref, None)
+        sent = rec.unresolved.get(ref)
         if sent is not None:                   # an earlier call gave up while disconnected: settle it now
+            rec.busy.add(ref)
             try:
-                return await rec.settle(sent)
+                legs = await rec.settle(sent)
             except NotPlaced as e:
                 log.warning("%s", e)
-                return None
+                legs = None
+            finally:
+                rec.busy.discard(ref)
+            rec.unresolved.pop(ref, None)      # (kept if settling failed: the next reconnect tries again)
+            return legs
         found = rec.with_ref(ref)
         if not any(not is_dead(t) for t in found):        # not known alive here: ask TWS (another process?)
             found = rec.with_ref(ref, await rec.snapshot())

@@ -68,7 +68,8 @@ class Reconciler:
         # flight would take the first one's answer, so they go one at a time
         self._asking = asyncio.Lock()
         conn.ib.execDetailsEvent += lambda trade, fill: self._add_fill(fill)
-        conn.on_connect(self._seed)
+        self._first = True
+        conn.on_connect(self._on_connect)
         conn.on_reconnect(self.after_reconnect)
 
     # ---- fills ---------------------------------------------------------------------------------------------
@@ -78,8 +79,13 @@ class Reconciler:
             self._fills[ex.exec_id] = ex
             self.fill_event.emit(ex)
 
-    async def _seed(self) -> None:
-        """At the first connect: the day's earlier fills are known (``executions()``), not news (no event)."""
+    async def _on_connect(self) -> None:
+        """The first connect: the day's earlier fills are known (``executions()``), not news (no event). A later
+        ``connect()`` (after a drop without automatic reconnects) reconciles like a reconnect."""
+        if not self._first:
+            await self.after_reconnect()
+            return
+        self._first = False
         for fill in self._conn.ib.fills():
             self._fills.setdefault(fill.execution.execId, Execution.from_fill(fill))
 
@@ -125,12 +131,14 @@ class Reconciler:
         trades = await self.snapshot()
         self._rebind([*trades, *self._conn.ib.trades()])
         for ref in [r for r in self.unresolved if r not in self.busy]:
-            sent = self.unresolved.pop(ref)
+            sent = self.unresolved[ref]
             try:
-                legs = await self.settle(sent, trades)
+                legs = await self.settle(sent, trades)    # anything else (dropped again): kept for the next time
             except NotPlaced as e:
+                del self.unresolved[ref]
                 log.warning("%s", e)
             else:
+                del self.unresolved[ref]
                 log.warning("%s (%s) reached TWS before the connection dropped: orders %s are live or filled",
                             sent.what, ref, [t.order.orderId or t.order.permId for t in legs])
 

@@ -77,7 +77,7 @@ class Supervisor:
         return accounts[0] if accounts else self._account
 
     def on_connect(self, hook: Hook) -> None:
-        """Await ``hook()`` after every first connect (before ``connect()`` returns)."""
+        """Await ``hook()`` on every ``connect()``, before the state turns "connected"."""
         self._on_connect.append(hook)
 
     def on_reconnect(self, hook: Hook) -> None:
@@ -114,10 +114,10 @@ class Supervisor:
         except BaseException:
             self._set_state("disconnected")
             raise
+        await self._run_hooks(self._on_connect, "connect")
         self._set_state("connected")
         log.info("connected to %s:%d as clientId %d, account %s", self.host, self.port, self.client_id,
                  mask_account(self.account))
-        await self._run_hooks(self._on_connect, "connect")
 
     async def _connect_once(self) -> None:
         """One connection attempt that fails fast, and says why, for each way a real setup goes wrong.
