@@ -145,14 +145,14 @@ class OrderDesk:
         if sent is not None:                   # an earlier call gave up while disconnected: settle it now
             rec.busy.add(ref)
             try:
-                legs = await rec.settle(sent)
+                settled: list[Trade] | None = await rec.settle(sent)
             except NotPlaced as e:
                 log.warning("%s", e)
-                legs = None
+                settled = None
             finally:
                 rec.busy.discard(ref)
             rec.unresolved.pop(ref, None)      # (kept if settling failed: the next reconnect tries again)
-            return legs
+            return settled
         found = rec.with_ref(ref)
         if not any(not is_dead(t) for t in found):        # not known alive here: ask TWS (another process?)
             found = rec.with_ref(ref, await rec.snapshot())
