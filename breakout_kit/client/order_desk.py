@@ -175,6 +175,8 @@ class OrderDesk:
             trades = [self.transport(conn.ib, contract, o) for o in sent.orders]
             if await self._acknowledged(trades):
                 return trades
+            sent.cause = (f"the connection to {conn.host}:{conn.port} dropped while sending it" if not conn.connected
+                          else f"TWS did not acknowledge it within {conn.timeout:g} s")
             for _ in range(3):             # a drop while checking: check again after it
                 if not conn.connected and not await conn.wait_connected(self.reconnect_wait):
                     break

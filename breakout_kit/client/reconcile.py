@@ -36,6 +36,7 @@ class Sent:
     ref: str
     orders: list[Order]
     what: str                  # e.g. "bracket BUY 10 AAPL"
+    cause: str = "the connection dropped while sending it"
 
     @property
     def ids(self) -> list[int]:
@@ -169,15 +170,13 @@ class Reconciler:
             mine = [t for t in self.with_ref(sent.ref, trades) if not is_dead(t) or t.order.parentId]
             return mine[-len(sent.ids):]
         arrived = await self._cancel(sent.orders)
-        where = f"{self._conn.host}:{self._conn.port}"
         if not arrived:
-            raise NotPlaced(f"{sent.what} ({sent.ref}) was NOT placed: the connection to {where} dropped before "
-                            f"TWS received it (checked open and completed orders and executions); placing it again "
-                            f"is safe")
+            raise NotPlaced(f"{sent.what} ({sent.ref}) was NOT placed ({sent.cause}): TWS never received it (checked "
+                            f"its open and completed orders and executions); placing it again is safe")
         n, total = len(arrived), len(sent.ids)
-        raise NotPlaced(f"{sent.what} ({sent.ref}) was NOT placed: the connection to {where} dropped after {n} of "
-                        f"its {total} orders reached TWS (#{', #'.join(map(str, arrived))}, held, never live); "
-                        f"cancelled {'it' if n == 1 else 'them'}, nothing of it is live; placing it again is safe")
+        raise NotPlaced(f"{sent.what} ({sent.ref}) was NOT placed ({sent.cause}): {n} of its {total} orders reached "
+                        f"TWS (#{', #'.join(map(str, arrived))}, held, never live) and "
+                        f"{'was' if n == 1 else 'were'} cancelled; nothing of it is live, placing it again is safe")
 
     async def _cancel(self, orders: list[Order]) -> list[int]:
         """Cancel each order by id; the ids TWS had (answered 202 cancelled or 10148 already done, not 10147)."""

@@ -86,11 +86,12 @@ async def test_bracket_cut_between_legs_leaves_no_orphan_and_says_so(gateway, cl
         arrived = book(gateway, ref)
         assert len(arrived) == deliver                                    # what reached the gateway ...
         assert all(o.status == "Cancelled" for o in arrived)             # ... was cancelled: no orphan
+        assert "connection to 127.0.0.1" in message and "dropped" in message
         if deliver:
-            assert f"{deliver} of its 3 orders reached TWS" in message
+            assert f"{deliver} of its 3 orders reached TWS" in message and "cancelled" in message
             assert set(map(int, re.findall(r"#(\d+)", message))) == {o.orderId for o in arrived}
         else:
-            assert "before TWS received it" in message
+            assert "TWS never received it" in message
         frame = await c.open_orders()                                     # the answer matches the gateway
         assert ref not in set(frame.order_ref) and not live(gateway, ref)
         # placing again with the same key is safe and places exactly one bracket
@@ -211,3 +212,14 @@ async def test_concurrent_placements_with_keys_each_place_once(gateway, client_i
                                         for r in refs))
         assert [o.order_ref for o in placed] == refs
         assert all(len(book(gateway, r)) == 1 for r in refs)
+
+
+async def test_silence_while_connected_is_checked_at_tws_not_guessed(gateway, client_id):
+    def silent(ib, contract, order):        # the message is lost, the connection stays up
+        return None
+
+    async with trader(gateway, client_id, timeout=1.0, order_transport=silent) as c:
+        with pytest.raises(OrderRejected, match=r"NOT placed \(TWS did not acknowledge it within 1 s\): TWS never "
+                                                r"received it"):
+            await c.place_order_async(SYMBOL, "BUY", 1, limit=50.0, order_ref="k-silent")
+        assert c.reconnects == 0 and not book(gateway, "k-silent")
