@@ -155,7 +155,7 @@ class OrderDesk:
             return settled
         found = rec.with_ref(ref)
         if not any(not is_dead(t) for t in found):        # not known alive here: ask TWS (another process?)
-            found = rec.with_ref(ref, await rec.snapshot())
+            found = rec.with_ref(ref, await rec.snapshot(executions=False))
         if not any(not is_dead(t) for t in found):
             return None
         if len(found) >= legs:

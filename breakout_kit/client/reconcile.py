@@ -48,8 +48,11 @@ class NotPlaced(Exception):
 
 
 def is_dead(trade: Trade) -> bool:
-    """Cancelled, refused or inactive with nothing filled: it never traded and never will."""
-    return trade.orderStatus.status in DEAD and not trade.filled()
+    """Cancelled, refused or inactive with nothing filled: it never traded and never will. (A completed order
+    carries no fills of its own: its ``filledQuantity`` says whether it traded; unset is the max double.)"""
+    filled_quantity = getattr(trade.order, "filledQuantity", 0) or 0
+    traded = trade.filled() or trade.orderStatus.filled or 0 < filled_quantity < 1e300
+    return trade.orderStatus.status in DEAD and not traded
 
 
 class Reconciler:
@@ -104,14 +107,14 @@ class Reconciler:
         self._views.add(v)
         return v
 
-    async def snapshot(self) -> list[Trade]:
+    async def snapshot(self, executions: bool = True) -> list[Trade]:
         """TWS's state now: every open order of the account and the completed orders (``trades`` of the client
-        library are refreshed by these answers); the executions' new fills are emitted."""
+        library are refreshed by these answers); with ``executions``, also the fills (new ones are emitted)."""
         ib, timed = self._conn.ib, self._conn.timed
         async with self._asking:
             open_trades = await timed(ib.reqAllOpenOrdersAsync(), "open orders")
             completed = await timed(ib.reqCompletedOrdersAsync(False), "completed orders")
-        for fill in await timed(ib.reqExecutionsAsync(), "executions"):
+        for fill in await timed(ib.reqExecutionsAsync(), "executions") if executions else ():
             self._add_fill(fill)
         return [*open_trades, *completed]
 
