@@ -27,6 +27,16 @@ def check_account(settings: Settings, account: str) -> None:
                             f"trading needs IBClient(..., allow_live=True)")
 
 
+def order_ref(value: object) -> str | None:
+    """An idempotency key as given (None: one is generated): printable text, no control characters (a NUL would
+    break the message framing), at most 128 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 128 or not value.isprintable():
+        raise OrderRejected(f"order_ref must be printable text of 1 to 128 characters, got {value!r}")
+    return value
+
+
 def pct(value, name: str) -> float:
     """A percentage strictly between 0 and 100."""
     try:
@@ -86,4 +96,5 @@ def raise_if_refused(trades: list[Trade]) -> None:
             raise OrderRejected(f"TWS rejected order {t.order.orderId}: {reason}")
 
 
-__all__ = ["check_account", "check_trading", "entry_price", "notional", "pct", "quantity", "raise_if_refused", "refused"]
+__all__ = ["check_account", "check_trading", "entry_price", "notional", "order_ref", "pct", "quantity",
+           "raise_if_refused", "refused"]

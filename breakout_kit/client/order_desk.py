@@ -63,7 +63,7 @@ class OrderDesk:
                             entry: str | float = "market", order_ref: str | None = None,
                             tif: str = "DAY") -> Bracket:
         """See ``IBClient.place_buy_bracket_pct_async``."""
-        quantity = await self._check(quantity)
+        quantity, order_ref = self._check(quantity), checks.order_ref(order_ref)
         tp_pct, sl_pct = checks.pct(take_profit_pct, "take_profit_pct"), checks.pct(stop_loss_pct, "stop_loss_pct")
         contract = await self._order_contract(symbol, tif)
         if order_ref and (existing := await self._existing(order_ref, 3)):
@@ -97,9 +97,9 @@ class OrderDesk:
                           order_ref: str | None = None, tif: str = "DAY") -> PlacedOrder:
         """See ``IBClient.place_order_async``."""
         if action not in ("BUY", "SELL"):
-            await self._check(1)
+            self._check(1)
             raise OrderRejected(f"action must be BUY or SELL, got {action!r}")
-        quantity = await self._check(quantity)
+        quantity, order_ref = self._check(quantity), checks.order_ref(order_ref)
         contract = await self._order_contract(symbol, tif)
         if order_ref and (existing := await self._existing(order_ref, 1)):
             log.info("order %s already placed; not sending it again", order_ref)
@@ -121,7 +121,7 @@ class OrderDesk:
         log.info("order %s: %s %d %s", order.orderRef, action, quantity, contract.symbol)
         return self._rec.view(trade)
 
-    async def _check(self, quantity: object) -> int:
+    def _check(self, quantity: object) -> int:
         """Trading allowed on this connection and account, and ``quantity`` within limits."""
         checks.check_trading(self._conn.settings)
         self._conn.require_connection()

@@ -223,3 +223,11 @@ async def test_silence_while_connected_is_checked_at_tws_not_guessed(gateway, cl
                                                 r"received it"):
             await c.place_order_async(SYMBOL, "BUY", 1, limit=50.0, order_ref="k-silent")
         assert c.reconnects == 0 and not book(gateway, "k-silent")
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "a\x00b", "x" * 129, 42])
+async def test_a_bad_key_is_refused_before_sending(gateway, client_id, bad):
+    async with trader(gateway, client_id) as c:
+        with pytest.raises(OrderRejected, match="order_ref must be printable text"):
+            await c.place_order_async(SYMBOL, "BUY", 1, limit=50.0, order_ref=bad)
+        assert not list(gateway.orders)
