@@ -7,7 +7,9 @@ its parts, each a module of ``client/``:
 - ``supervisor.Supervisor``  connect, the reconnect loop (backoff, same clientId), error routing, states
 - ``contracts.Contracts``    qualify, min_tick, matching_symbols (the one symbol grammar)
 - ``marketdata.MarketData``  real-time bars, scans, history, price snapshots, the benchmark probe
-- ``order_desk.OrderDesk``   brackets and plain orders, cancel, open orders, trades, executions
+- ``order_desk.OrderDesk``   brackets and plain orders exactly once (``order_checks``: the checks before sending;
+                             ``reconcile``: agreeing with TWS after a reconnect or a lost acknowledgement),
+                             cancel, open orders, trades, executions
 - ``account.Account``        positions, PnL, account summary
 
 Safety: a client is read-only and cannot trade unless created with ``trading=True``; a live (non-``DU``) account also
