@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from breakout_kit.client.ib_client import ContractError
+from breakout_kit.client.errors import ContractError
 from breakout_kit.core import bars, calendar
 from breakout_kit.core.layout import BOOKKEEPING, partition, tidy_bars
 
