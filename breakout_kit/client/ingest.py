@@ -112,7 +112,7 @@ class DamagedPart(ValueError):
 def _read_part(path: Path, where) -> pd.DataFrame:
     try:
         return pd.read_parquet(path, filters=where)
-    except Exception as e:  # noqa: BLE001 -- pyarrow raises several types for a truncated / empty file
+    except Exception as e:  # pyarrow raises several types for a truncated or empty file
         raise DamagedPart(path, f"{type(e).__name__}: {e}") from e
 
 

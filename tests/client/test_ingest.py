@@ -104,12 +104,12 @@ async def test_daily_ingest_names_session_dates(client_id, tmp_path):
 async def test_a_damaged_part_is_named_then_replaced(paced, tmp_path):
     from breakout_kit.client.ingest import DamagedPart
 
-    gw, client = paced
+    _gw, client = paced
     first = await ingest(client, ["AAPL", "MSFT"], duration="2 D", bar_size="5 mins", dest=tmp_path,
                          progress=False, concurrency=2)
     assert (first["error"] == "").all() and (first["rows"] > 0).all()
     good = load(tmp_path, "AAPL", "5 mins")
-    part = sorted(dataset_dir(tmp_path, "AAPL", "5 mins").glob("part-*.parquet"))[0]
+    part = min(dataset_dir(tmp_path, "AAPL", "5 mins").glob("part-*.parquet"))
     part.write_bytes(part.read_bytes()[:100])                    # what a crash mid-write on a full disk leaves
     with pytest.raises(DamagedPart, match=f"damaged part {part}"):
         load(tmp_path, "AAPL", "5 mins")
