@@ -33,7 +33,7 @@ from breakout_kit.bench.cpu import Measurement
 from breakout_kit.client.ib_client import PACING_VIOLATION, IBClient
 from breakout_kit.client.pacer import SAME_CONTRACT_MAX, SAME_CONTRACT_WINDOW, TEN_MINUTE_MAX, TEN_MINUTES
 from breakout_kit.core.breakout import BreakoutRule
-from breakout_kit.gateway.universe import CORE_SYMBOLS
+from breakout_kit.gateway.sim.universe import CORE_SYMBOLS
 
 #: every benchmark gateway starts at this Monday's session open (New York), so runs see the same market
 BENCH_START = "2026-11-23T09:30"

@@ -19,7 +19,7 @@ import sys
 
 from .faults import FaultPlan
 from .server import PaperGateway
-from .state import read as read_state
+from .sim.state import read as read_state
 
 
 def _mask(account: str) -> str:

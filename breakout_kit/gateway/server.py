@@ -3,15 +3,16 @@
     async with PaperGateway(port=0, seed=0, speed=60.0) as gw:
         ib = IB(); await ib.connectAsync("127.0.0.1", gw.port, clientId=1)
 
-Services hang off the gateway so handler modules can reach them from ``session.gateway``: ``clock``
-(clock.GatewayClock), ``market`` (market.Market), ``marketdata`` (marketdata.MarketData), ``pacing``
-(pacing.Pacer), ``scanner`` (scanner.Scanner), ``faults`` (faults.Faults: drops, refusals, listener restarts, 1100/1101/1102, ...). Handler modules listed in ``HANDLER_MODULES`` are imported once, registering their handlers.
+The gateway joins the two halves: ``wire/`` (sockets, sessions, the request table) and ``sim/`` (the simulated
+world). Services hang off the gateway so request handlers reach them from ``session.gateway``: ``clock``
+(sim.clock.GatewayClock), ``market`` (sim.market.Market), ``marketdata`` (sim.marketdata.MarketData), ``pacing``
+(sim.pacing.Pacer), ``orders`` (sim.orders.OrderBook), ``scanner`` (sim.scanner.Scanner), ``faults``
+(faults.Faults: drops, refusals, listener restarts, 1100/1101/1102, ...).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import ipaddress
 import json
 import logging
@@ -19,23 +20,18 @@ import os
 from datetime import datetime
 
 from ..core import calendar
-from .clock import GatewayClock, parse_start
-from .session import Session
+from .faults import Faults
+from .sim import state as state_file
+from .sim.clock import GatewayClock, parse_start
+from .sim.market import Market
+from .sim.marketdata import MarketData
+from .sim.orders import OrderBook
+from .sim.pacing import Pacer
+from .sim.scanner import Scanner
+from .sim.universe import CORE_SYMBOLS, universe
+from .wire.session import Session
 
 log = logging.getLogger("breakout_kit.gateway")
-
-#: Modules whose import registers message handlers (session.register). Add yours here.
-HANDLER_MODULES = ["account", "contracts", "marketdata", "order_requests", "scanner"]
-_loaded = False
-
-
-def _load_handlers() -> None:
-    global _loaded
-    if not _loaded:
-        for name in HANDLER_MODULES:
-            importlib.import_module(f"{__package__}.{name}")
-        _loaded = True
-
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -73,9 +69,7 @@ class PaperGateway:
             raise ValueError("account must be a non-empty string like 'DU1234567'")
         saved = None
         if state is not None:
-            from .state import read
-
-            saved = read(state)
+            saved = state_file.read(state)
             if saved is not None:       # the file decides which market, clock and account this is
                 seed, start, account = int(saved["seed"]), saved["start"], saved["accounts"][0]
                 cash = float(saved["portfolio"]["initial_cash"])
@@ -95,29 +89,17 @@ class PaperGateway:
         self._server: asyncio.base_events.Server | None = None
         self._listening = False
         self._retired: list[asyncio.base_events.Server] = []   # listeners closed by faults, awaited at stop()
-        _load_handlers()
-        from .market import Market
-        from .marketdata import MarketData
-        from .pacing import Pacer
-
         self.market = Market(seed=seed, start=self.clock.start, plant_breakouts=plant_breakouts)
         self.pacing = Pacer(self.clock, enabled=pacing == "strict")
         self.marketdata = MarketData(self)
-        from .orders import OrderBook
-
         # orders, executions and the paper account (readonly_api: refuse orders like TWS's "Read-Only API")
         self.orders = OrderBook(self, readonly_api=readonly_api, cash=cash)
-        from .faults import Faults
-        from .scanner import Scanner
-
         self.faults = Faults(self)
         self.scanner = Scanner(self)
-        from .state import StateFile, apply
-
         #: the state file writer (None without ``state``); see state.py
-        self.state = StateFile(self, state) if state is not None else None
+        self.state = state_file.StateFile(self, state) if state is not None else None
         if saved is not None:
-            apply(self, saved)
+            state_file.apply(self, saved)
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     async def start(self) -> PaperGateway:
@@ -128,7 +110,7 @@ class PaperGateway:
         # build the NYSE calendar before the clock runs: built lazily by the first request instead, its second
         # of work would pass as a minute of simulated time at 60x
         calendar.warm()
-        await self._open_listener()
+        await self.open_listener()
         self.clock.run(loop)
         self.marketdata.start()
         self.orders.start()
@@ -182,7 +164,7 @@ class PaperGateway:
         """True while new connections are accepted (faults.refuse_connections / restart_listener close it)."""
         return self._listening
 
-    async def _open_listener(self) -> None:
+    async def open_listener(self) -> None:
         """Bind ``host:port`` (the same port again after a fault closed it; asyncio sets SO_REUSEADDR)."""
         if self._listening:
             return
@@ -193,23 +175,21 @@ class PaperGateway:
         self.port = server.sockets[0].getsockname()[1]
         self._listening = True
 
-    def _close_listener(self) -> None:
-        """Stop accepting connections (connected clients stay); ``_open_listener`` binds the port again."""
+    def close_listener(self) -> None:
+        """Stop accepting connections (connected clients stay); ``open_listener`` binds the port again."""
         if self._listening and self._server is not None:
             # close() frees the port at once; wait_closed() would wait for every client here (3.12+): at stop()
             self._server.close()
             self._listening = False
 
-    def _reload_state(self) -> None:
+    def reload_state(self) -> None:
         """Round-trip the account, orders and plants through the state format (and write the file, if any), as a
         restarted TWS reloads what it keeps: used by ``faults.nightly_restart``."""
-        from .state import apply, encode, snapshot
-
-        data = snapshot(self)
+        data = state_file.snapshot(self)
         if self.state is not None:
             self.state.save_now()
             self.state.encoder.forget()
-        apply(self, json.loads(encode(data)))
+        state_file.apply(self, json.loads(state_file.encode(data)))
         self.orders.wake()
 
     # ---- convenience for tests and notebooks -------------------------------------------------------------
@@ -219,16 +199,12 @@ class PaperGateway:
 
     def symbols(self) -> list[str]:
         """The 36 most liquid symbols (the core the demos and tests use); ``universe`` has every instrument."""
-        from .universe import CORE_SYMBOLS
-
         return list(CORE_SYMBOLS)
 
     @property
     def universe(self):
         """Every instrument the gateway knows (``gateway.universe.Universe``: S&P 500, ETFs, forex majors);
         ``gw.universe.frame`` is a DataFrame with symbol, primary, name, industry, price, adv, market_cap."""
-        from .universe import universe
-
         return universe()
 
     def history(self, symbol: str, bar_size_seconds: int, start: datetime, end: datetime, use_rth: bool = False):

@@ -3,7 +3,7 @@
 
 import pytest
 
-from breakout_kit.gateway.protocol import Fields, FrameReader, ProtocolError, encode, parse_version_range
+from breakout_kit.gateway.wire.protocol import Fields, FrameReader, ProtocolError, encode, parse_version_range
 
 
 def test_encode_fields():

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from breakout_kit.gateway import on_disconnect, register
-from breakout_kit.gateway.session import DISCONNECT_HOOKS, HANDLERS
+from breakout_kit.gateway.wire.requests import DISCONNECT_HOOKS, HANDLERS
 
 from .conftest import connect
 

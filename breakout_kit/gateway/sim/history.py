@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..core.bars import BAR_SECONDS
+from ...core.bars import BAR_SECONDS
 from .clock import NEW_YORK
 from .contracts import TIME_ZONE_ID
 from .market import BAR, MONTH, QUOTE_TYPES, WEEK, Market, grid

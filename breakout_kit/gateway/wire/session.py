@@ -1,17 +1,6 @@
-"""One ``Session`` per client connection: handshake, startApi, then a dispatch table of incoming message ids.
+"""One ``Session`` per client connection: handshake, startApi, then dispatch through ``requests.HANDLERS``.
 
-Extending the gateway: a module registers handlers at import time and the server imports it (see
-``server.HANDLER_MODULES``)::
-
-    from .session import register, on_disconnect
-
-    @register(3)                       # placeOrder
-    def place_order(session, f):       # f is a protocol.Fields cursor positioned after the message id
-        ...
-
-    @on_disconnect
-    def forget(session): ...           # called once when the connection ends, for per-client cleanup
-
+The session is the simulation's ``sim.outbound.Client``: ``send(*fields)`` and ``error(reqId, code, text)``.
 A handler raising ``ProtocolError`` (or IndexError/ValueError from bad fields) closes only that client's connection.
 Unknown message ids are logged and ignored, as TWS does.
 """
@@ -21,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .faults import FARMS, farm_message
+from ..faults import FARMS, farm_message
+from .limits import CLOSE_GRACE, HANDSHAKE_TIMEOUT, MAX_WRITE_BUFFER
 from .protocol import (
     API_PREFIX,
     SERVER_VERSION,
@@ -35,42 +24,14 @@ from .protocol import (
     encode_raw,
     parse_version_range,
 )
+from .requests import DISCONNECT_HOOKS, HANDLERS
 
 if TYPE_CHECKING:
-    from .server import PaperGateway
+    from ..server import PaperGateway
 
 log = logging.getLogger("breakout_kit.gateway")
 
-Handler = Callable[["Session", Fields], None]
-#: incoming message id -> handler(session, fields)
-HANDLERS: dict[int, Handler] = {}
-#: callbacks run once per session when its connection ends
-DISCONNECT_HOOKS: list[Callable[[Session], None]] = []
-
 MSG_START_API = 71
-MSG_REQ_IDS = 8
-HANDSHAKE_TIMEOUT = 10.0
-CLOSE_GRACE = 2.0
-# A client that stops reading gets dropped rather than buffering without bound.
-MAX_WRITE_BUFFER = 64 << 20
-
-
-def register(msg_id: int) -> Callable[[Handler], Handler]:
-    """Decorator: make ``fn(session, fields)`` the handler for incoming message ``msg_id``."""
-
-    def deco(fn: Handler) -> Handler:
-        if msg_id in HANDLERS and HANDLERS[msg_id] is not fn:
-            log.debug("handler for message %d replaced by %s", msg_id, fn.__qualname__)
-        HANDLERS[msg_id] = fn
-        return fn
-
-    return deco
-
-
-def on_disconnect(fn: Callable[[Session], None]) -> Callable[[Session], None]:
-    """Decorator: call ``fn(session)`` when any session ends (cancel its subscriptions etc.)."""
-    DISCONNECT_HOOKS.append(fn)
-    return fn
 
 
 class Session:
@@ -117,6 +78,11 @@ class Session:
         if not self.closed:
             self.closed = True
             self.writer.close()
+
+    def abort(self) -> None:
+        """Drop the connection without a goodbye, as a network failure does (nothing more is written to it)."""
+        self.closed = True
+        self._transport.abort()
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -218,10 +184,3 @@ class Session:
         for farm in FARMS:  # 2104, 2106, 2158 "... connection is OK", as TWS greets every client
             self.error(-1, *farm_message(farm, ok=True))
         log.info("client %d connected from %s", client_id, self.peer)
-
-
-@register(MSG_REQ_IDS)
-def _req_ids(session: Session, f: Fields) -> None:
-    """reqIds -> nextValidId (9)."""
-    session.send(9, 1, session.gateway.next_order_id)
-

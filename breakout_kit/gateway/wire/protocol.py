@@ -8,12 +8,12 @@ tick); ``FrameReader`` splits an incoming byte stream into messages and tolerate
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from ..sim.contract_spec import ContractSpec
+from .limits import MAX_FRAME
 
 #: The server version the gateway announces (both supported clients accept it; see tws-protocol.md).
 SERVER_VERSION = 157
-#: A frame longer than this is treated as garbage rather than buffered.
-MAX_FRAME = 1 << 20
 API_PREFIX = b"API\0"
 
 _pack_len = struct.Struct(">I").pack
@@ -107,24 +107,6 @@ def parse_version_range(text: str) -> tuple[int, int, str]:
     if lo_v > hi_v:
         raise ProtocolError(f"bad version range {text!r}")
     return lo_v, hi_v, options
-
-
-@dataclass
-class ContractSpec:
-    """The 12 contract fields every request carries (client order)."""
-
-    conId: int = 0
-    symbol: str = ""
-    secType: str = ""
-    lastTradeDateOrContractMonth: str = ""
-    strike: float = 0.0
-    right: str = ""
-    multiplier: str = ""
-    exchange: str = ""
-    primaryExchange: str = ""
-    currency: str = ""
-    localSymbol: str = ""
-    tradingClass: str = ""
 
 
 class Fields:
