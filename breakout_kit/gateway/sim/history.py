@@ -92,7 +92,8 @@ def parse_end(text: str) -> float:
     t = datetime.strptime(parts[0] + " " + parts[1], "%Y%m%d %H:%M:%S")
     try:
         tz = ZoneInfo(parts[2]) if len(parts) == 3 else NEW_YORK
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name that is a folder of the zone database ("America") or otherwise unreadable
         raise ValueError(text) from None
     return t.replace(tzinfo=tz).timestamp()
 
@@ -211,3 +212,27 @@ def answer(market: Market, req: HistoryRequest, start: float, end: float, now: f
         out += (format_bar_time(b.time, bar_seconds, req.fmt), b.open, b.high, b.low, b.close, b.volume, b.wap,
                 b.count)
     return tuple(out)
+
+
+# ---- histogram (reqHistogramData) ----------------------------------------------------------------------------------
+_PERIOD = re.compile(r"^\s*(\d+)\s+(days?|weeks?|months?)\s*$", re.IGNORECASE)
+_PERIOD_DAYS = {"d": 1, "w": 5, "m": 21}
+MAX_HISTOGRAM_DAYS = 252
+ERR_PERIOD = "Error validating request.-'bX' : cause - Histogram time period must be like '3 days', '1 week' or '1 month'"
+
+
+def histogram(market: Market, inst: Instrument, now: float, period: str, use_rth: bool) -> list[tuple[float, int]]:
+    """Traded volume by price over the last ``period`` ("3 days", "1 week", ...) of sessions before ``now``:
+    (price, volume) rows, lowest price first, from the market's 1-minute bars (30-minute ones beyond a week, so
+    a long period stays cheap). Raises ValueError for a period TWS would not read."""
+    m = _PERIOD.match(period)
+    if m is None or int(m.group(1)) <= 0:
+        raise ValueError(ERR_PERIOD)
+    days = min(int(m.group(1)) * _PERIOD_DAYS[m.group(2)[0].lower()], MAX_HISTOGRAM_DAYS)
+    start = duration_start(now, days, "D", use_rth, inst)
+    by_cents: dict[int, int] = {}
+    for b in market.bars(inst.key, 60 if days <= 5 else 1800, start, now, use_rth=use_rth):
+        if b.time + 60 <= now:
+            cents = round(b.close * 100)
+            by_cents[cents] = by_cents.get(cents, 0) + b.volume
+    return [(cents / 100, volume) for cents, volume in sorted(by_cents.items())]

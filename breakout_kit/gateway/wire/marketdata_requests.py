@@ -188,3 +188,29 @@ def drop_subscriptions(session: Session) -> None:
     session.gateway.marketdata.drop_session(session)
 
 
+
+
+def req_histogram_data(session: Session, f: Fields) -> None:
+    """reqHistogramData(reqId, contract, includeExpired, useRTH, timePeriod) -> histogramData (89)."""
+    req_id = f.int()
+    spec = f.contract()
+    f.bool()  # includeExpired
+    use_rth = f.bool()
+    period = f.str()
+    inst = resolve(spec)
+    if inst is None:
+        session.error(req_id, 200, NO_SECDEF)
+        return
+    if inst.is_forex:
+        session.error(req_id, 162, forex_no_data(inst, 60))
+        return
+    gw = session.gateway
+    try:
+        rows = history.histogram(gw.market, inst, gw.clock.epoch(), period, use_rth)
+    except ValueError as e:
+        session.error(req_id, 321, str(e))
+        return
+    fields: list = [89, req_id, len(rows)]
+    for price, volume in rows:
+        fields += [price, volume]
+    session.send(*fields)

@@ -4,7 +4,6 @@ Handled (incoming id -> replies):
   3 placeOrder -> 5 openOrder + 3 orderStatus, fills later as 11 execDetails + 59 commissionReport (or 4 error)
   4 cancelOrder -> 3 orderStatus Cancelled + 4 error 202; 58 reqGlobalCancel -> the same for every open order
   5 reqOpenOrders (this client) / 16 reqAllOpenOrders (every client) -> 5 + 3 each, then 53 openOrderEnd
-  15 reqAutoOpenOrders (accepted: there are no TWS-entered orders to bind)
   99 reqCompletedOrders -> 101 completedOrder each, then 102 completedOrdersEnd
   7 reqExecutions(filter) -> 11 execDetails + 59 commissionReport each, then 55 execDetailsEnd
 """
@@ -77,10 +76,6 @@ def req_open_orders(session: Session, f: Fields) -> None:
 def req_all_open_orders(session: Session, f: Fields) -> None:
     """reqAllOpenOrders -> every client's open orders, then openOrderEnd (53)."""
     _send_open(session, book(session).open_orders())
-
-
-def req_auto_open_orders(session: Session, f: Fields) -> None:
-    """reqAutoOpenOrders(bAutoBind): only meaningful for clientId 0 and TWS-entered orders; there are none."""
 
 
 def req_completed_orders(session: Session, f: Fields) -> None:

@@ -24,6 +24,11 @@ class ProtocolError(ValueError):
     """A malformed, truncated or out-of-protocol message from a client."""
 
 
+class BadFrame(ProtocolError):
+    """A complete frame whose contents are garbage (no NUL terminator, not UTF-8): the stream is still in step,
+    so only that message is refused."""
+
+
 def _fmt_bool(v: bool) -> str:
     return "1" if v else "0"
 
@@ -66,10 +71,12 @@ class FrameReader:
         """Bytes buffered but not yet forming a complete frame."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[list[str]]:
+    def feed(self, data: bytes) -> list[list[str] | BadFrame]:
+        """The complete messages so far: field lists, or a ``BadFrame`` for a frame that cannot be read. Raises
+        ProtocolError for a frame length that makes the rest of the stream unreadable."""
         buf = self._buf
         buf += data
-        out: list[list[str]] = []
+        out: list[list[str] | BadFrame] = []
         pos = 0
         n = len(buf)
         while n - pos >= 4:
@@ -82,11 +89,13 @@ class FrameReader:
             payload = bytes(buf[pos + 4:end])
             pos = end
             if payload[-1:] != b"\0":
-                raise ProtocolError("frame does not end with a NUL field terminator")
+                out.append(BadFrame("frame does not end with a NUL field terminator"))
+                continue
             try:
                 text = payload.decode("utf-8")
             except UnicodeDecodeError:
-                raise ProtocolError("frame is not UTF-8 text") from None
+                out.append(BadFrame("frame is not UTF-8 text"))
+                continue
             out.append(text.split("\0")[:-1])
         if pos:
             del buf[:pos]

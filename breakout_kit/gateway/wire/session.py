@@ -1,8 +1,9 @@
 """One ``Session`` per client connection: handshake, startApi, then dispatch through ``requests.HANDLERS``.
 
 The session is the simulation's ``sim.outbound.Client``: ``send(*fields)`` and ``error(reqId, code, text)``.
-A handler raising ``ProtocolError`` (or IndexError/ValueError from bad fields) closes only that client's connection.
-Unknown message ids are logged and ignored, as TWS does.
+A request that cannot be read gets TWS's error 320 (with its reqId when the reqId field reads), one the gateway
+fails processing gets 322; the connection lives on. Only a frame length that puts the stream out of step (or a bad
+handshake) ends the connection, after a 320.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .limits import CLOSE_GRACE, HANDSHAKE_TIMEOUT, MAX_WRITE_BUFFER
 from .protocol import (
     API_PREFIX,
     SERVER_VERSION,
+    BadFrame,
     Fields,
     FrameReader,
     ProtocolError,
@@ -24,7 +26,7 @@ from .protocol import (
     encode_raw,
     parse_version_range,
 )
-from .requests import DISCONNECT_HOOKS, HANDLERS
+from .requests import DISCONNECT_HOOKS, HANDLERS, REQUESTS, request_id
 
 if TYPE_CHECKING:
     from ..server import PaperGateway
@@ -86,7 +88,7 @@ class Session:
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Serve this connection until the client leaves, sends garbage, or the gateway stops."""
+        """Serve this connection until the client leaves, the stream becomes unreadable, or the gateway stops."""
         frames = FrameReader()
         try:
             await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT)
@@ -95,11 +97,16 @@ class Session:
                 if not data:
                     break
                 for fields in frames.feed(data):
-                    self._dispatch(fields)
+                    if isinstance(fields, BadFrame):
+                        self._malformed(-1, None, fields)
+                    else:
+                        self._dispatch(fields)
                     if self.closed:
                         break
         except ProtocolError as e:
+            # the stream is out of step (a frame length no client sends): say so as TWS does, then hang up
             log.warning("closing %r: malformed message: %s", self, e)
+            self.error(-1, 320, f"Error reading request. Unable to parse data. {e}")
         except asyncio.TimeoutError:
             log.warning("closing %r: no handshake within %.0fs", self, HANDSHAKE_TIMEOUT)
         except (ConnectionError, asyncio.IncompleteReadError) as e:
@@ -144,31 +151,44 @@ class Session:
         log.debug("%r handshake done (client %d..%d)", self, lo, hi)
 
     def _dispatch(self, fields: list[str]) -> None:
-        if not fields:
-            raise ProtocolError("empty message")
+        """Hand one message to its handler. Whatever goes wrong becomes a TWS error for that request (320: the
+        request cannot be read, 322: the gateway failed processing it); the connection lives on."""
         try:
             msg_id = int(fields[0])
         except ValueError:
-            raise ProtocolError(f"message id is not an integer: {fields[0]!r}") from None
-        if self.client_id is None and msg_id != MSG_START_API:
-            raise ProtocolError(f"message {msg_id} before startApi")
+            self._malformed(-1, None, ProtocolError(f"message id is not an integer: {fields[0]!r}"))
+            return
         if msg_id == MSG_START_API:
             self._start_api(Fields(fields))
             return
+        request = REQUESTS.get(msg_id)
+        at = request.req_id_at if request is not None else None
+        if self.client_id is None:
+            self._malformed(-1, msg_id, ProtocolError("the API is not started yet (send startApi first)"))
+            return
         handler = HANDLERS.get(msg_id)
         if handler is None:
-            log.info("%r: unsupported message %d ignored: %s", self, msg_id, ",".join(fields[:8]))
+            self._malformed(-1, msg_id, ProtocolError("unknown message id"))
             return
         try:
             handler(self, Fields(fields))
-        except ProtocolError:
-            raise
-        except (IndexError, ValueError, TypeError) as e:
-            raise ProtocolError(f"message {msg_id}: {e}") from e
+        except (ProtocolError, IndexError, ValueError, TypeError) as e:
+            self._malformed(request_id(fields, at), msg_id, e)
+        except Exception as e:
+            log.exception("%r: message %d (%s) failed", self, msg_id, request.name if request else "?")
+            self.error(request_id(fields, at), 322,
+                       f"Error processing request.-'{msg_id}' : cause - {type(e).__name__}: {e}")
+
+    def _malformed(self, req_id: int, msg_id: int | None, e: Exception) -> None:
+        """TWS's 320 for a request it cannot read."""
+        log.warning("%r: malformed message %s: %s", self, "?" if msg_id is None else msg_id, e)
+        where = "" if msg_id is None else f" Message id {msg_id}."
+        self.error(req_id, 320, f"Error reading request.{where} Unable to parse data. {e}")
 
     def _start_api(self, f: Fields) -> None:
         if self.client_id is not None:
-            raise ProtocolError("startApi sent twice")
+            self.error(-1, 321, "Error validating request.-'71' : cause - the API is already started")
+            return
         f.int()  # version
         client_id = f.int()
         if not self.gateway._claim_client_id(self, client_id):
