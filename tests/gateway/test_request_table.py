@@ -12,8 +12,8 @@ import pytest
 
 from breakout_kit.client import iblib
 from breakout_kit.client.iblib import LimitOrder, ScannerSubscription, Stock
-from breakout_kit.gateway.wire.protocol import SERVER_VERSION
 from breakout_kit.gateway.wire.requests import REQUESTS
+from breakout_kit.gateway.wire.versions import TOP
 
 pytestmark = pytest.mark.ib
 
@@ -25,6 +25,8 @@ FARM_OK = (2104, 2106, 2158)
 BUDGET = {"reqScannerSubscription": 10.0}
 #: the client library's low-level Client class (its encoders)
 CLIENT = iblib.lib.client.Client
+#: the version the gateway agrees with this client library (the top of both ranges)
+VERSION = min(CLIENT.MaxClientVersion, TOP)
 
 
 def error(code: int) -> tuple[str, int]:
@@ -122,12 +124,12 @@ def calls(aapl, con_id: int) -> list[tuple[str, tuple, object]]:
 
 
 def encode_with_the_client(method: str, args: tuple) -> bytes:
-    """The exact frame the client library's encoder writes for ``method(*args)`` at the gateway's version."""
+    """The exact frame the client library's encoder writes for ``method(*args)`` at the agreed version."""
     client = CLIENT(None)                       # the library's Client, with no IB around it (nothing to disconnect)
     sent: list[str] = []
     client.isConnected = lambda: True          # encode only: nothing is connected
     client.sendMsg = sent.append
-    client._serverVersion = SERVER_VERSION
+    client._serverVersion = VERSION
     getattr(client, method)(*args)
     (msg,) = sent
     payload = msg.encode()
@@ -152,10 +154,11 @@ class RawConnection:
     @classmethod
     async def open(cls, port: int, client_id: int) -> RawConnection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        greeting = f"v{SERVER_VERSION}..{SERVER_VERSION}".encode()
+        greeting = f"v{CLIENT.MinClientVersion}..{CLIENT.MaxClientVersion}".encode()
         writer.write(b"API\0" + struct.pack(">I", len(greeting)) + greeting)
         (n,) = struct.unpack(">I", await reader.readexactly(4))
-        await reader.readexactly(n)
+        version = (await reader.readexactly(n)).split(b"\0")[0]
+        assert int(version) == VERSION
         payload = f"71\x002\x00{client_id}\x00\x00".encode()
         writer.write(struct.pack(">I", len(payload)) + payload)
         return cls(reader, writer)

@@ -7,6 +7,7 @@ import pytest
 
 from breakout_kit.client.iblib import IB, Stock
 from breakout_kit.gateway import PaperGateway
+from breakout_kit.gateway.wire.versions import TOP
 
 from .conftest import collect_errors, connect, wait_until
 
@@ -25,7 +26,7 @@ async def raw_client(port, client_id):
     writer.write(b"API\0" + struct.pack(">I", len(greeting)) + greeting)
     (n,) = struct.unpack(">I", await reader.readexactly(4))
     version, _time, _ = (await reader.readexactly(n)).split(b"\0")
-    assert version == b"157"
+    assert version == str(min(176, TOP)).encode()
     writer.write(frame("71", "2", str(client_id), ""))
     await writer.drain()
     return reader, writer

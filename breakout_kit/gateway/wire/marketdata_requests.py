@@ -27,7 +27,7 @@ from ..sim.history import (
 from ..sim.market import BAR, QUOTE_TYPES
 from ..sim.marketdata import ERR_MAX_TICKERS, REALTIME_WHAT, Sub, _prev_close, send_ticks
 from ..sim.pacing import PACING_MESSAGE
-from .protocol import Fields, encode
+from .protocol import Fields
 
 if TYPE_CHECKING:
     from .session import Session
@@ -36,7 +36,10 @@ log = logging.getLogger("breakout_kit.gateway")
 
 
 def req_historical_data(session: Session, f: Fields) -> None:
-    """reqHistoricalData (no version field at server version 157)."""
+    """reqHistoricalData([version below 124,] reqId, contract, ...)."""
+    old_layout = session.server_version < 124       # SYNT_REALTIME_BARS: no version field, keepUpToDate added
+    if old_layout:
+        f.int()
     req_id = f.int()
     spec = f.contract()
     f.bool()  # includeExpired
@@ -49,7 +52,7 @@ def req_historical_data(session: Session, f: Fields) -> None:
     if spec.secType == "BAG":
         for _ in range(f.int()):
             f.skip(4)
-    keep_up = f.bool() if f.pos < len(f.fields) else False
+    keep_up = f.bool() if f.pos < len(f.fields) and not old_layout else False
     gw = session.gateway
     inst = resolve(spec)
     if inst is None:
@@ -72,7 +75,7 @@ def req_historical_data(session: Session, f: Fields) -> None:
         log.info("pacing violation for client %s reqId %d: %s", session.client_id, req_id, reason)
         session.error(req_id, 162, PACING_MESSAGE)
         return
-    session.send_bytes(encode(*history.answer(gw.market, req, start, end, now)))
+    session.send(*history.answer(gw.market, req, start, end, now))
     if keep_up:
         gw.marketdata.add(Sub("kutd", session, req_id, inst.key, what, use_rth, bar_seconds, fmt))
 

@@ -37,10 +37,13 @@ def book(session: Session) -> OrderBook:
 
 # ---- handlers -----------------------------------------------------------------------------------------------------
 def place_order(session: Session, f: Fields) -> None:
-    """placeOrder(orderId, contract, order...) at server version 157 (no version field)."""
-    order_id = Fields(f.fields, f.pos).int()   # peeked, for errors about the order's own fields
+    """placeOrder([version below 145,] orderId, contract, order...)."""
+    peek = Fields(f.fields, f.pos)            # the orderId, for errors about the order's own fields
+    if session.server_version < 145:
+        peek.int()
+    order_id = peek.int()
     try:
-        order_id, spec, raw = parse_place_order(f)
+        order_id, spec, raw = parse_place_order(f, session.server_version)
     except Unsupported as e:
         session.error(order_id, 321, invalid(str(e)))
         return

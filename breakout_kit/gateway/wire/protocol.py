@@ -12,8 +12,6 @@ import struct
 from ..sim.contract_spec import ContractSpec
 from .limits import MAX_FRAME
 
-#: The server version the gateway announces (both supported clients accept it; see tws-protocol.md).
-SERVER_VERSION = 157
 API_PREFIX = b"API\0"
 
 _pack_len = struct.Struct(">I").pack

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..sim.contracts import NO_SECDEF
@@ -58,6 +58,15 @@ class Request:
     req_id_at: int | None        # index of the reqId / orderId field (fields[0] is the message id); None: -1
     answer: str                  # what goes back, in a few words (the docs and the report quote it)
     refusal: tuple[int, str] | None = None   # (code, text) when the gateway refuses the request as TWS does
+    #: (gate, index): below API version ``gate`` the request carries a message version and its reqId sits at
+    #: ``index`` (placeOrder < 145, reqHistoricalData < 124, reqScannerSubscription < 143)
+    older: tuple[int, int] | None = None
+
+    def id_index(self, version: int) -> int | None:
+        """Where this request's reqId sits at API ``version``."""
+        if self.older is not None and version < self.older[0]:
+            return self.older[1]
+        return self.req_id_at
 
 
 def request_id(fields: list[str], at: int | None) -> int:
@@ -92,7 +101,8 @@ def refused(name: str, at: int | None, code: int, text: str) -> Request:
 REQUESTS: dict[int, Request] = {
     1: served("reqMktData", marketdata.req_mkt_data, 2, "58 marketDataType, 1/2/46 ticks (57 snapshotEnd)"),
     2: quiet("cancelMktData", 2, marketdata.cancel_mkt_data),
-    3: served("placeOrder", orders.place_order, 1, "5 openOrder + 3 orderStatus; fills 11 + 59"),
+    3: replace(served("placeOrder", orders.place_order, 1, "5 openOrder + 3 orderStatus; fills 11 + 59"),
+               older=(145, 2)),
     4: quiet("cancelOrder", 2, orders.cancel_order),      # its effect answers: 3 orderStatus + 202 (10147/10148)
     5: served("reqOpenOrders", orders.req_open_orders, None, "5 + 3 per open order, 53 openOrderEnd"),
     6: served("reqAccountUpdates", account.req_account_updates, None, "6 accountValue, 7 portfolio, 8, 54 end"),
@@ -109,9 +119,11 @@ REQUESTS: dict[int, Request] = {
     17: served("reqManagedAccts", misc.req_managed_accts, None, "15 managedAccounts"),
     18: refused("requestFA", None, 321, ERR_NOT_FA),
     19: refused("replaceFA", 4, 321, ERR_REPLACE_NOT_FA),
-    20: served("reqHistoricalData", marketdata.req_historical_data, 1, "17 historicalData (+ 90 updates)"),
+    20: replace(served("reqHistoricalData", marketdata.req_historical_data, 1, "17 historicalData (+ 90 updates)"),
+                older=(124, 2)),
     21: refused("exerciseOptions", 2, 200, NO_SECDEF),    # the gateway lists no options
-    22: served("reqScannerSubscription", scanner.req_scanner_subscription, 1, "20 scannerData, refreshed"),
+    22: replace(served("reqScannerSubscription", scanner.req_scanner_subscription, 1, "20 scannerData, refreshed"),
+                older=(143, 2)),
     23: quiet("cancelScannerSubscription", 2, scanner.cancel_scanner_subscription),
     24: served("reqScannerParameters", scanner.req_scanner_parameters, None, "19 scannerParameters (XML)"),
     25: quiet("cancelHistoricalData", 2, marketdata.cancel_historical_data),

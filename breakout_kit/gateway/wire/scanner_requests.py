@@ -20,6 +20,7 @@ from ..sim.scanner import (
     parameters_xml,
 )
 from .protocol import Fields
+from .versions import BASE
 
 if TYPE_CHECKING:
     from .session import Session
@@ -49,9 +50,11 @@ def parse_tag_values(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def parse_request(f: Fields) -> tuple[int, ScanRequest]:
-    """reqScannerSubscription (22) at server version 157: reqId, the subscription's 21 fields, filter options,
+def parse_request(f: Fields, version: int = BASE) -> tuple[int, ScanRequest]:
+    """reqScannerSubscription (22): [version below 143,] reqId, the subscription's 21 fields, filter options (143+),
     subscription options. Raises ScanError (after reading the reqId) for anything TWS would refuse."""
+    if version < 143:
+        f.int()  # the message version (SCANNER_GENERIC_OPTS dropped it and added the filter options)
     req_id = f.int()
     rows = f.int(-1)
     instrument, location, code = f.str(), f.str(), f.str().upper()
@@ -62,7 +65,7 @@ def parse_request(f: Fields) -> tuple[int, ScanRequest]:
     f.str()                         # averageOptionVolumeAbove
     f.str()                         # scannerSettingPairs
     stock_type = (f.str() or "ALL").upper()
-    options = f.str() if f.pos < len(f.fields) else ""
+    options = f.str() if f.pos < len(f.fields) and version >= 143 else ""
     if instrument != "STK":
         raise ScanError(f"Error validating request.-'bS' : cause - instrument {instrument!r} is not supported "
                         "(the paper gateway scans STK)")
@@ -101,9 +104,12 @@ def req_scanner_parameters(session: Session, f: Fields) -> None:
 
 def req_scanner_subscription(session: Session, f: Fields) -> None:
     """reqScannerSubscription -> scannerData (20) now and every REFRESH_SECONDS of the gateway clock."""
-    req_id = Fields(f.fields, f.pos).int()
+    peek = Fields(f.fields, f.pos)
+    if session.server_version < 143:
+        peek.int()
+    req_id = peek.int()
     try:
-        req_id, req = parse_request(f)
+        req_id, req = parse_request(f, session.server_version)
     except ScanError as e:
         session.error(req_id, 321, str(e))
         return

@@ -17,7 +17,6 @@ from ..faults import FARMS, farm_message
 from .limits import CLOSE_GRACE, HANDSHAKE_TIMEOUT, MAX_WRITE_BUFFER
 from .protocol import (
     API_PREFIX,
-    SERVER_VERSION,
     BadFrame,
     Fields,
     FrameReader,
@@ -27,6 +26,7 @@ from .protocol import (
     parse_version_range,
 )
 from .requests import DISCONNECT_HOOKS, HANDLERS, REQUESTS, request_id
+from .versions import BASE, MIN_VERSION, TOP, adapters_for, negotiate
 
 if TYPE_CHECKING:
     from ..server import PaperGateway
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("breakout_kit.gateway")
 
 MSG_START_API = 71
+
+
+class VersionRefused(Exception):
+    """The client's API versions all lie below the gateway's oldest (it was told so with error 357)."""
 
 
 class Session:
@@ -44,7 +48,9 @@ class Session:
         self.reader = reader
         self.writer = writer
         self.client_id: int | None = None
-        self.server_version = SERVER_VERSION
+        #: the API version agreed at the handshake (message layouts follow it, see versions.py)
+        self.server_version = BASE
+        self._adapters: dict = {}
         self.peer = writer.get_extra_info("peername")
         self.closed = False
         #: per-module state, keyed by module name (e.g. "marketdata")
@@ -60,6 +66,10 @@ class Session:
         """Encode and queue one message (silently dropped once the session is closed)."""
         if self.closed or self._transport.is_closing():
             return
+        if self._adapters:
+            adapt = self._adapters.get(fields[0])
+            if adapt is not None:
+                fields = adapt(fields, self.server_version)
         self._write(encode(*fields))
         if self._transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             log.warning("%r is not reading; dropping it", self)
@@ -103,6 +113,8 @@ class Session:
                         self._dispatch(fields)
                     if self.closed:
                         break
+        except VersionRefused as e:
+            log.warning("refusing %s: %s", self.peer, e)
         except ProtocolError as e:
             # the stream is out of step (a frame length no client sends): say so as TWS does, then hang up
             log.warning("closing %r: malformed message: %s", self, e)
@@ -143,12 +155,20 @@ class Session:
         except UnicodeDecodeError:
             raise ProtocolError("version greeting is not ASCII") from None
         lo, hi, _options = parse_version_range(greeting)
-        if not lo <= SERVER_VERSION <= hi:
-            raise ProtocolError(f"client versions {lo}..{hi} do not include {SERVER_VERSION}")
+        version = negotiate(lo, hi)
         now = self.gateway.clock.now()
-        stamp = f"{now:%Y%m%d %H:%M:%S} {now.tzname()}"
-        self.send_bytes(encode_raw(str(SERVER_VERSION).encode(), stamp.encode()))
-        log.debug("%r handshake done (client %d..%d)", self, lo, hi)
+        stamp = f"{now:%Y%m%d %H:%M:%S} {now.tzname()}".encode()
+        if version is None:
+            # answer as a gateway at its oldest version, then say why in words the client can show, and hang up
+            self.server_version = MIN_VERSION
+            self.send_bytes(encode_raw(str(MIN_VERSION).encode(), stamp))
+            self.error(-1, 357, f"Your client version is out of date. It offers API versions {lo}..{hi}; "
+                                f"the paper gateway serves {MIN_VERSION}..{TOP}.")
+            raise VersionRefused(f"client versions {lo}..{hi} end below {MIN_VERSION}")
+        self.server_version = version
+        self._adapters = adapters_for(version)
+        self.send_bytes(encode_raw(str(version).encode(), stamp))
+        log.debug("%r handshake done: version %d (client %d..%d)", self, version, lo, hi)
 
     def _dispatch(self, fields: list[str]) -> None:
         """Hand one message to its handler. Whatever goes wrong becomes a TWS error for that request (320: the
@@ -162,7 +182,7 @@ class Session:
             self._start_api(Fields(fields))
             return
         request = REQUESTS.get(msg_id)
-        at = request.req_id_at if request is not None else None
+        at = request.id_index(self.server_version) if request is not None else None
         if self.client_id is None:
             self._malformed(-1, msg_id, ProtocolError("the API is not started yet (send startApi first)"))
             return
