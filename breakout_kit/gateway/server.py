@@ -13,6 +13,7 @@ world). Services hang off the gateway so request handlers reach them from ``sess
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -29,11 +30,32 @@ from .sim.orders import OrderBook
 from .sim.pacing import Pacer
 from .sim.scanner import Scanner
 from .sim.universe import CORE_SYMBOLS, universe
+from .wire.limits import MAX_CLIENTS, MAX_PENDING
 from .wire.session import Session
 
 log = logging.getLogger("breakout_kit.gateway")
 
-def _is_loopback(host: str) -> bool:
+def _networks(trusted_ips) -> tuple:
+    """``trusted_ips`` ("a,b" or a list of addresses / networks) as ip_network objects; ValueError names a bad one."""
+    if trusted_ips is None:
+        return ()
+    items = trusted_ips.split(",") if isinstance(trusted_ips, str) else trusted_ips
+    if not isinstance(items, (list, tuple)):
+        raise TypeError(f"trusted_ips must be 'addr,addr' or a list of addresses, got {type(trusted_ips).__name__}")
+    nets = []
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"trusted_ips entries must be strings like '192.168.1.7', got {item!r}")
+        try:
+            nets.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"trusted_ips: {item.strip()!r} is not an IP address or network like "
+                             "192.168.1.0/24") from None
+    return tuple(nets)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback interface (``localhost``, 127.x, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -54,11 +76,19 @@ class PaperGateway:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 0, speed: float = 1.0,
                  start: datetime | str | None = None, pacing: str = "strict", allow_remote: bool = False,
                  account: str = "DU1234567", max_market_data_lines: int = 100, plant_breakouts: bool = True,
-                 readonly_api: bool = False, cash: float = 1_000_000.0, state: str | os.PathLike | None = None):
+                 readonly_api: bool = False, cash: float = 1_000_000.0, state: str | os.PathLike | None = None,
+                 trusted_ips: str | list[str] | tuple[str, ...] | None = None):
         if not isinstance(host, str) or not host:
             raise ValueError("host must be a non-empty string")
-        if not _is_loopback(host) and not allow_remote:
-            raise ValueError(f"refusing to listen on non-loopback host {host!r} (pass allow_remote=True)")
+        if not isinstance(allow_remote, bool):
+            raise TypeError(f"allow_remote must be True or False, got {allow_remote!r}")
+        if not is_loopback(host) and not allow_remote:
+            raise ValueError(f"refusing to listen on non-loopback host {host!r} (pass allow_remote=True with "
+                             "trusted_ips=[...])")
+        trusted = _networks(trusted_ips)
+        if allow_remote and not trusted:
+            raise ValueError("allow_remote=True needs trusted_ips: the addresses or networks (e.g. '192.168.1.0/24') "
+                             "that may connect; anyone who reaches the port can trade and read the account")
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int in 0..65535, got {port!r}")
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -78,6 +108,8 @@ class PaperGateway:
         self.port = port
         self.seed = seed
         self.allow_remote = allow_remote
+        #: networks (besides loopback) connections are accepted from, as TWS's "Trusted IPs"
+        self.trusted_ips = trusted
         self.accounts = [account]
         self.account = account
         self.next_order_id = 1
@@ -85,6 +117,7 @@ class PaperGateway:
         self.clock = GatewayClock(parse_start(start), speed, at=saved["clock"] if saved else None)
         self.sessions: set[Session] = set()
         self._by_client_id: dict[int, Session] = {}
+        self._pending: dict[Session, None] = {}     # connected, API not started yet (oldest first)
         self._tasks: set[asyncio.Task] = set()
         self._server: asyncio.base_events.Server | None = None
         self._listening = False
@@ -118,6 +151,9 @@ class PaperGateway:
             self.state.start()
         log.info("paper gateway listening on %s:%d (seed=%d speed=%g start=%s)", self.host, self.port, self.seed,
                  self.clock.speed, self.clock.start.isoformat())
+        if self.allow_remote:
+            log.warning("paper gateway listens on %s beyond loopback: connections from %s can place and cancel "
+                        "orders and read the account", self.host, ", ".join(map(str, self.trusted_ips)))
         return self
 
     async def stop(self) -> None:
@@ -214,10 +250,22 @@ class PaperGateway:
 
     # ---- session registry (used by session.py) ----------------------------------------------------------
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = Session(self, reader, writer)
-        if self._server is None:
+        peer = writer.get_extra_info("peername")
+        if self._server is None or not self.trusts(peer[0] if peer else ""):
+            if self._server is not None:
+                log.warning("refused a connection from %s: not a trusted IP (see trusted_ips / --trusted-ips)",
+                            peer[0] if peer else "?")
             writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
             return
+        session = Session(self, reader, writer)
+        if len(self._pending) >= MAX_PENDING:
+            oldest = next(iter(self._pending))
+            log.warning("%d connections have not started the API; dropping the oldest, %r", MAX_PENDING, oldest)
+            del self._pending[oldest]
+            oldest.abort()
+        self._pending[session] = None
         self.sessions.add(session)
         task = asyncio.current_task()
         if task is not None:
@@ -228,15 +276,35 @@ class PaperGateway:
             if task is not None:
                 self._tasks.discard(task)
 
-    def _claim_client_id(self, session: Session, client_id: int) -> bool:
+    def admit(self, session: Session, client_id: int) -> tuple[int, str] | None:
+        """Let ``session`` start the API as ``client_id``; returns TWS's (code, text) refusal instead when the
+        client id is taken (326) or ``MAX_CLIENTS`` clients are already served (502)."""
         other = self._by_client_id.get(client_id)
         if other is not None and other is not session and not other.closed:
-            return False
+            return 326, "Unable to connect as the client id is already in use. Retry with a unique client id."
+        started = sum(1 for s in self._by_client_id.values() if not s.closed and s is not session)
+        if started >= MAX_CLIENTS:
+            return 502, (f"Couldn't connect to TWS: the paper gateway already serves its maximum of {MAX_CLIENTS} "
+                         "API clients. Disconnect one and retry.")
+        self._pending.pop(session, None)
         self._by_client_id[client_id] = session
-        return True
+        return None
+
+    def trusts(self, address: str) -> bool:
+        """Whether a connection from ``address`` is accepted: loopback always, others only from ``trusted_ips``."""
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        if ip.is_loopback:
+            return True
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.trusted_ips)
 
     def _session_ended(self, session: Session) -> None:
         self.sessions.discard(session)
+        self._pending.pop(session, None)
         if session.client_id is not None and self._by_client_id.get(session.client_id) is session:
             del self._by_client_id[session.client_id]
 

@@ -48,7 +48,7 @@ async def test_several_clients_and_duplicate_client_id(gateway, client_id):
 def test_refuses_non_loopback_host():
     with pytest.raises(ValueError, match="non-loopback"):
         PaperGateway(host="0.0.0.0")
-    PaperGateway(host="0.0.0.0", allow_remote=True)  # explicit opt-in is allowed
+    PaperGateway(host="0.0.0.0", allow_remote=True, trusted_ips="192.168.1.0/24")  # opt-in with an allow-list
 
 
 async def test_clock_accelerated(gateway):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import struct
+from collections import deque
 
 import pytest
 
@@ -23,6 +24,8 @@ FARM_OK = (2104, 2106, 2158)
 #: the one exception to the 2 s budget: a session's first scan builds every instrument's day (~1.1-1.5 s measured
 #: alone on this machine class, more under the test suite's load); later scans of the session reuse it
 BUDGET = {"reqScannerSubscription": 10.0}
+#: requests per second this test sends (ib_insync's own pace; above 50 TWS answers error 100 and hangs up)
+PACE = 45
 #: the client library's low-level Client class (its encoders)
 CLIENT = iblib.lib.client.Client
 #: the version the gateway agrees with this client library (the top of both ranges)
@@ -148,6 +151,7 @@ class RawConnection:
     def __init__(self, reader, writer):
         self.reader, self.writer = reader, writer
         self.messages: list[list[str]] = []
+        self._sent: deque[float] = deque(maxlen=PACE)
         self._more = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._read())
 
@@ -171,6 +175,14 @@ class RawConnection:
                 self._more.set()
         except (asyncio.IncompleteReadError, ConnectionError):
             self._more.set()
+
+    async def write(self, frame: bytes) -> None:
+        """Send one request at most PACE a second, as the client libraries pace themselves (TWS allows 50)."""
+        loop = asyncio.get_running_loop()
+        if len(self._sent) == PACE:
+            await asyncio.sleep(max(0.0, self._sent[0] + 1.0 - loop.time()))
+        self._sent.append(loop.time())
+        self.writer.write(frame)
 
     async def wait_for(self, predicate, since: int, timeout: float) -> list[str] | None:
         """The first message from index ``since`` on that satisfies ``predicate`` (None after ``timeout``)."""
@@ -226,10 +238,10 @@ async def test_every_request_id_is_answered(gateway, client_id):
             req_id = REQUESTS[msg_id].req_id_at
             rid = -1 if req_id is None else int(frame[4:].split(b"\0")[req_id])
             since = len(conn.messages)
-            conn.writer.write(frame)
+            await conn.write(frame)
             if want == QUIET:
                 # TWS answers these with nothing: the next request is served and no error names this one
-                conn.writer.write(encode_with_the_client("reqCurrentTime", ()))
+                await conn.write(encode_with_the_client("reqCurrentTime", ()))
                 got = await conn.wait_for(lambda m: m[0] == "49", since, 2.0)
                 errors = conn.errors_for(rid, since)
                 if got is None or errors:

@@ -14,7 +14,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from ..faults import FARMS, farm_message
-from .limits import CLOSE_GRACE, HANDSHAKE_TIMEOUT, MAX_WRITE_BUFFER
+from .limits import CLOSE_GRACE, ERR_RATE, HANDSHAKE_TIMEOUT, MAX_MESSAGES_PER_SECOND, MAX_WRITE_BUFFER
 from .protocol import (
     API_PREFIX,
     BadFrame,
@@ -57,6 +57,8 @@ class Session:
         self.state: dict[str, object] = {}
         self._write = writer.write
         self._transport = writer.transport
+        self._tokens = float(MAX_MESSAGES_PER_SECOND)
+        self._refilled = 0.0
 
     def __repr__(self) -> str:
         return f"<Session clientId={self.client_id} peer={self.peer}>"
@@ -101,12 +103,22 @@ class Session:
         """Serve this connection until the client leaves, the stream becomes unreadable, or the gateway stops."""
         frames = FrameReader()
         try:
+            loop = asyncio.get_running_loop()
+            start_by = loop.time() + HANDSHAKE_TIMEOUT      # greeting and startApi, or the slot goes to others
             await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT)
             while not self.closed:
-                data = await self.reader.read(1 << 16)
+                if self.client_id is None:
+                    data = await asyncio.wait_for(self.reader.read(1 << 16), max(0.0, start_by - loop.time()))
+                else:
+                    data = await self.reader.read(1 << 16)
                 if not data:
                     break
                 for fields in frames.feed(data):
+                    if not self._within_rate(loop.time()):
+                        log.warning("closing %r: more than %d messages per second", self, MAX_MESSAGES_PER_SECOND)
+                        self.error(-1, 100, ERR_RATE)
+                        self.close()
+                        break
                     if isinstance(fields, BadFrame):
                         self._malformed(-1, None, fields)
                     else:
@@ -120,7 +132,7 @@ class Session:
             log.warning("closing %r: malformed message: %s", self, e)
             self.error(-1, 320, f"Error reading request. Unable to parse data. {e}")
         except asyncio.TimeoutError:
-            log.warning("closing %r: no handshake within %.0fs", self, HANDSHAKE_TIMEOUT)
+            log.warning("closing %r: no handshake and startApi within %.0fs", self, HANDSHAKE_TIMEOUT)
         except (ConnectionError, asyncio.IncompleteReadError) as e:
             log.info("%r connection lost: %s", self, e)
         finally:
@@ -133,6 +145,16 @@ class Session:
                 self._transport.abort()
             except (ConnectionError, OSError):
                 pass
+
+    def _within_rate(self, now: float) -> bool:
+        """A token bucket of ``MAX_MESSAGES_PER_SECOND``: False when this message is one too many."""
+        self._tokens = min(float(MAX_MESSAGES_PER_SECOND),
+                           self._tokens + (now - self._refilled) * MAX_MESSAGES_PER_SECOND)
+        self._refilled = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
     def _run_disconnect_hooks(self) -> None:
         self.gateway._session_ended(self)
@@ -211,10 +233,10 @@ class Session:
             return
         f.int()  # version
         client_id = f.int()
-        if not self.gateway._claim_client_id(self, client_id):
-            log.warning("refusing %s: clientId %d already in use", self.peer, client_id)
-            self.error(-1, 326, "Unable to connect as the client id is already in use. "
-                                "Retry with a unique client id.")
+        refusal = self.gateway.admit(self, client_id)
+        if refusal is not None:
+            log.warning("refusing %s as clientId %d: %s", self.peer, client_id, refusal[1])
+            self.error(-1, *refusal)
             self.close()
             return
         self.client_id = client_id
