@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--trusted-ips", metavar="ADDR[,ADDR...]", default=None,
                    help="with --allow-remote: the addresses or networks (e.g. 192.168.1.0/24) that may connect, "
                         "like TWS's Trusted IPs; loopback is always trusted")
+    p.add_argument("--max-message-rate", type=int, default=50, metavar="N",
+                   help="requests per second one client may send, as TWS (50; beyond: error 100 and a hang-up); "
+                        "0 = unlimited, for benchmarks that drive an unthrottled client")
     p.add_argument("--account", default=None, help="account id (DU... = paper; default DU1234567)")
     p.add_argument("--cash", type=float, default=None, help="starting cash in USD (default 1,000,000)")
     p.add_argument("--state", metavar="FILE", default=None,
@@ -104,7 +107,8 @@ async def serve(args: argparse.Namespace) -> None:
     gw = PaperGateway(host=args.host, port=args.port, seed=0 if args.seed is None else args.seed, speed=args.speed,
                       start=args.start, pacing=args.pacing, allow_remote=args.allow_remote,
                       account=args.account or "DU1234567", cash=1_000_000.0 if args.cash is None else args.cash,
-                      readonly_api=args.readonly_api, state=args.state, trusted_ips=args.trusted_ips)
+                      readonly_api=args.readonly_api, state=args.state, trusted_ips=args.trusted_ips,
+                      max_message_rate=args.max_message_rate or None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

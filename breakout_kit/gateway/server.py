@@ -30,7 +30,7 @@ from .sim.orders import OrderBook
 from .sim.pacing import Pacer
 from .sim.scanner import Scanner
 from .sim.universe import CORE_SYMBOLS, universe
-from .wire.limits import MAX_CLIENTS, MAX_PENDING
+from .wire.limits import MAX_CLIENTS, MAX_MESSAGES_PER_SECOND, MAX_PENDING
 from .wire.session import Session
 
 log = logging.getLogger("breakout_kit.gateway")
@@ -71,13 +71,17 @@ class PaperGateway:
     real second; ``pacing`` is ``"strict"`` (IB's historical-data pacing rules, error 162) or ``"off"``.
     ``state``: a file that keeps account, positions, orders, executions and the clock across restarts (state.py);
     when it exists, it decides ``seed``, ``start``, ``account`` and ``cash`` and the clock resumes where it stopped.
+    ``allow_remote`` (a non-loopback ``host``) needs ``trusted_ips``: addresses or networks that may connect
+    (loopback always may). ``max_message_rate``: TWS's 50 requests per second per client (None: unlimited, for a
+    benchmark driving an unthrottled client).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 0, speed: float = 1.0,
                  start: datetime | str | None = None, pacing: str = "strict", allow_remote: bool = False,
                  account: str = "DU1234567", max_market_data_lines: int = 100, plant_breakouts: bool = True,
                  readonly_api: bool = False, cash: float = 1_000_000.0, state: str | os.PathLike | None = None,
-                 trusted_ips: str | list[str] | tuple[str, ...] | None = None):
+                 trusted_ips: str | list[str] | tuple[str, ...] | None = None,
+                 max_message_rate: int | None = MAX_MESSAGES_PER_SECOND):
         if not isinstance(host, str) or not host:
             raise ValueError("host must be a non-empty string")
         if not isinstance(allow_remote, bool):
@@ -85,6 +89,9 @@ class PaperGateway:
         if not is_loopback(host) and not allow_remote:
             raise ValueError(f"refusing to listen on non-loopback host {host!r} (pass allow_remote=True with "
                              "trusted_ips=[...])")
+        if max_message_rate is not None and (not isinstance(max_message_rate, int) or isinstance(max_message_rate, bool)
+                                             or max_message_rate <= 0):
+            raise ValueError(f"max_message_rate must be a positive int (TWS: 50) or None, got {max_message_rate!r}")
         trusted = _networks(trusted_ips)
         if allow_remote and not trusted:
             raise ValueError("allow_remote=True needs trusted_ips: the addresses or networks (e.g. '192.168.1.0/24') "
@@ -110,6 +117,8 @@ class PaperGateway:
         self.allow_remote = allow_remote
         #: networks (besides loopback) connections are accepted from, as TWS's "Trusted IPs"
         self.trusted_ips = trusted
+        #: requests per second one client may send (TWS: 50, error 100 and a hang-up beyond); None: no limit
+        self.max_message_rate = max_message_rate
         self.accounts = [account]
         self.account = account
         self.next_order_id = 1

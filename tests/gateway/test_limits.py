@@ -100,6 +100,27 @@ async def test_more_than_50_messages_a_second_gets_error_100(gateway, client_id)
         ib.disconnect()
 
 
+async def test_the_rate_limit_can_be_lifted_for_benchmarks(session_open, client_id):
+    async with PaperGateway(port=0, speed=60.0, start=session_open, pacing="off", max_message_rate=None) as gw:
+        reader, writer, _ = await start_raw(gw.port, client_id)
+        try:
+            n = 3 * MAX_MESSAGES_PER_SECOND
+            writer.write(b"".join(frame(49, 1) for _ in range(n)))
+            answers = 0
+            while answers < n:
+                m = await read_message(reader)
+                assert m[0] != "4" or m[3] in ("2104", "2106", "2158"), m
+                answers += m[0] == "49"
+        finally:
+            await close_all([writer])
+
+
+@pytest.mark.parametrize("rate", [0, -1, 2.5, True, "50"])
+def test_max_message_rate_is_a_positive_int_or_none(rate):
+    with pytest.raises(ValueError, match="max_message_rate"):
+        PaperGateway(max_message_rate=rate)
+
+
 def test_trusted_ips_decide_who_may_connect():
     gw = PaperGateway(host="127.0.0.1", allow_remote=True, trusted_ips="192.168.1.0/24, 10.0.0.7")
     assert gw.trusts("192.168.1.9") and gw.trusts("10.0.0.7") and gw.trusts("::ffff:192.168.1.9")

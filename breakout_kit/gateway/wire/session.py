@@ -14,7 +14,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from ..faults import FARMS, farm_message
-from .limits import CLOSE_GRACE, ERR_RATE, HANDSHAKE_TIMEOUT, MAX_MESSAGES_PER_SECOND, MAX_WRITE_BUFFER
+from .limits import CLOSE_GRACE, ERR_RATE, HANDSHAKE_TIMEOUT, MAX_WRITE_BUFFER
 from .protocol import (
     API_PREFIX,
     BadFrame,
@@ -57,7 +57,8 @@ class Session:
         self.state: dict[str, object] = {}
         self._write = writer.write
         self._transport = writer.transport
-        self._tokens = float(MAX_MESSAGES_PER_SECOND)
+        self._rate: int | None = gateway.max_message_rate
+        self._tokens = float(self._rate or 0)
         self._refilled = 0.0
 
     def __repr__(self) -> str:
@@ -114,8 +115,8 @@ class Session:
                 if not data:
                     break
                 for fields in frames.feed(data):
-                    if not self._within_rate(loop.time()):
-                        log.warning("closing %r: more than %d messages per second", self, MAX_MESSAGES_PER_SECOND)
+                    if self._rate is not None and not self._within_rate(loop.time()):
+                        log.warning("closing %r: more than %d messages per second", self, self._rate)
                         self.error(-1, 100, ERR_RATE)
                         self.close()
                         break
@@ -147,9 +148,10 @@ class Session:
                 pass
 
     def _within_rate(self, now: float) -> bool:
-        """A token bucket of ``MAX_MESSAGES_PER_SECOND``: False when this message is one too many."""
-        self._tokens = min(float(MAX_MESSAGES_PER_SECOND),
-                           self._tokens + (now - self._refilled) * MAX_MESSAGES_PER_SECOND)
+        """A token bucket of the gateway's ``max_message_rate``: False when this message is one too many."""
+        rate = self._rate
+        assert rate is not None
+        self._tokens = min(float(rate), self._tokens + (now - self._refilled) * rate)
         self._refilled = now
         if self._tokens < 1.0:
             return False
