@@ -37,26 +37,14 @@ if TYPE_CHECKING:
     from .sim.marketdata import Sub
     from .wire.session import Session
 
+from .wire.farms import FARMS, farm_message
+
 log = logging.getLogger("breakout_kit.gateway")
 
 MSG_LOST = "Connectivity between IB and Trader Workstation has been lost."
 MSG_RESTORED_DATA_LOST = "Connectivity between IB and Trader Workstation has been restored - data lost."
 MSG_RESTORED_DATA_KEPT = "Connectivity between IB and Trader Workstation has been restored - data maintained."
 MSG_COMPETING = "No market data during competing live session"
-#: farm kind -> (code when broken, code when OK, TWS's farm label, farm name)
-FARMS = {
-    "market": (2103, 2104, "Market data farm", "usfarm"),
-    "hmds": (2105, 2106, "HMDS data farm", "ushmds"),
-    "secdef": (2157, 2158, "Sec-def data farm", "secdefnj"),
-}
-
-
-def farm_message(farm: str, ok: bool) -> tuple[int, str]:
-    """TWS's informational farm message, e.g. ``(2104, "Market data farm connection is OK:usfarm")``."""
-    broken, fine, label, name = FARMS[farm]
-    return (fine, f"{label} connection is OK:{name}") if ok else (broken, f"{label} connection is broken:{name}")
-
-
 #: what a FaultPlan draws from by default (a plan step's ``kind``)
 KINDS = ("drop", "drop_all", "refuse", "restart", "lost_kept", "lost_data")
 #: every kind a plan step may have (``nightly_restart`` only when asked for: FaultPlan(kinds=...), --faults S:N:K)

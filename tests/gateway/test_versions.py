@@ -4,6 +4,7 @@ gateway's oldest, and messages laid out for the agreed version."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 
 import pytest
@@ -141,3 +142,25 @@ async def test_open_order_layout_table_matches_what_the_gateway_builds(gateway, 
         await writer.wait_closed()
     with pytest.raises(ValueError, match="layout"):
         open_order(tuple(got[:-1]), 151)
+
+
+@pytest.mark.parametrize("greeting", [
+    b"API\0" + struct.pack(">I", 9) + b"v200..100",              # an upside-down range
+    b"API\0" + struct.pack(">I", 4) + b"vabc",                   # not a range at all
+    b"API\0" + struct.pack(">I", 2**31) + b"v100..176",           # a 2 GB greeting
+    b"API\0" + struct.pack(">I", 0),                              # an empty one
+    b"XYZ\0" + struct.pack(">I", 9) + b"v100..176",              # no API greeting
+])
+async def test_a_hostile_handshake_is_hung_up_on_and_others_still_connect(gateway, client_id, greeting):
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    try:
+        writer.write(greeting)
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    _reader, writer, version = await started(gateway.port, "v100..176", client_id)
+    writer.close()
+    await writer.wait_closed()
+    assert version == 176

@@ -13,7 +13,7 @@ import logging
 import struct
 from typing import TYPE_CHECKING
 
-from ..faults import FARMS, farm_message
+from .farms import FARMS, farm_message
 from .limits import CLOSE_GRACE, ERR_RATE, HANDSHAKE_TIMEOUT, MAX_WRITE_BUFFER
 from .protocol import (
     API_PREFIX,
@@ -58,6 +58,7 @@ class Session:
         self._write = writer.write
         self._transport = writer.transport
         self._rate: int | None = gateway.max_message_rate
+        self._agreed = False                     # True once the version answer went out
         self._tokens = float(self._rate or 0)
         self._refilled = 0.0
 
@@ -131,7 +132,8 @@ class Session:
         except ProtocolError as e:
             # the stream is out of step (a frame length no client sends): say so as TWS does, then hang up
             log.warning("closing %r: malformed message: %s", self, e)
-            self.error(-1, 320, f"Error reading request. Unable to parse data. {e}")
+            if self._agreed:                     # before a version is agreed there is no frame the peer could read
+                self.error(-1, 320, f"Error reading request. Unable to parse data. {e}")
         except asyncio.TimeoutError:
             log.warning("closing %r: no handshake and startApi within %.0fs", self, HANDSHAKE_TIMEOUT)
         except (ConnectionError, asyncio.IncompleteReadError) as e:
@@ -192,6 +194,7 @@ class Session:
         self.server_version = version
         self._adapters = adapters_for(version)
         self.send_bytes(encode_raw(str(version).encode(), stamp))
+        self._agreed = True
         log.debug("%r handshake done: version %d (client %d..%d)", self, version, lo, hi)
 
     def _dispatch(self, fields: list[str]) -> None:
