@@ -29,6 +29,8 @@ _CARD: dict[str, str] = {
     "backtest": "breakout_kit.core.backtest",
     "backtest_many": "breakout_kit.core.backtest",
     "BacktestResult": "breakout_kit.core.backtest",
+    "portfolio": "breakout_kit.core.portfolio",
+    "PortfolioResult": "breakout_kit.core.portfolio",
     # research (sweeps on every core or a Dask cluster)
     "sweep": "breakout_kit.research.sweep",
     "walk_forward": "breakout_kit.research.sweep",
@@ -73,6 +75,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the real names
     from breakout_kit.core.backtest import BacktestResult, backtest, backtest_many
     from breakout_kit.core.bars import Bar
     from breakout_kit.core.breakout import BreakoutDetector, BreakoutRule, Signal, scan
+    from breakout_kit.core.portfolio import PortfolioResult, portfolio
     from breakout_kit.gateway.server import PaperGateway
     from breakout_kit.notebook.chart import LiveChart
     from breakout_kit.notebook.dashboard import Dashboard

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,11 @@ import pytest
 SESSION_OPEN = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("America/New_York"))
 
 _client_ids = itertools.count(100)
+SLOW_REASON = "long suite: run with --runslow"
+# CI sets this: a skip other than a declared slow suite fails the run (a browser test that skipped because chromium is
+# missing checked nothing, and a green CI must mean it ran).
+STRICT_SKIPS_ENV = "BREAKOUT_KIT_STRICT_SKIPS"
+_unexpected_skips: list[str] = []
 
 
 def pytest_addoption(parser):
@@ -26,10 +32,28 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--runslow"):
         return
-    skip_slow = pytest.mark.skip(reason="long suite: run with --runslow")
+    skip_slow = pytest.mark.skip(reason=SLOW_REASON)
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and os.environ.get(STRICT_SKIPS_ENV) == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if SLOW_REASON not in reason:
+            _unexpected_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _unexpected_skips and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _unexpected_skips:
+        terminalreporter.write_line(f"{STRICT_SKIPS_ENV}=1: {len(_unexpected_skips)} test(s) skipped outside "
+                                    "--runslow, failing the run (first: " + _unexpected_skips[0] + ")", red=True)
 
 
 @pytest.fixture

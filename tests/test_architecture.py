@@ -6,6 +6,9 @@
   lazily, as pandas' ``.plot()`` does).
 - Nothing outside client/ imports ib_insync / ib_async / eventkit or the client's ``iblib``, or reaches through
   ``.ib``.
+- No edge hides from these checks: ``importlib.import_module`` / ``__import__`` are allowed only where the module
+  is chosen at run time by design (the card's lazy names, iblib's choice of IB library); anywhere else a dynamic
+  import is an offence (architecture.md v2.1, "Dependency rules": sanctioned exceptions are plain lazy imports).
 - The card: ``from breakout_kit import *`` gives exactly the names of architecture.md's card, and
   ``import breakout_kit`` pulls in no ipywidgets, plotly, IB library (nor even pandas).
 """
@@ -71,6 +74,25 @@ def imports(path: Path) -> list[tuple[int, str, bool]]:
     return out
 
 
+# file (relative to the package) -> why it may import by computed name
+DYNAMIC_IMPORTS_ALLOWED = {
+    "__init__.py": "the card: PEP 562 lazy names, any layer",
+    "client/iblib.py": "ib_insync or ib_async, chosen by BREAKOUT_KIT_IB",
+}
+
+
+def dynamic_imports(path: Path) -> list[int]:
+    """Lines of ``importlib.import_module(...)``, ``import_module(...)`` and ``__import__(...)`` calls."""
+    hits = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            if name in ("import_module", "__import__"):
+                hits.append(node.lineno)
+    return hits
+
+
 def sources() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
@@ -79,6 +101,9 @@ def layer_offences(path: Path) -> list[str]:
     layer = layer_of(path)
     where = path.relative_to(ROOT)
     found = []
+    if str(path.relative_to(PACKAGE)) not in DYNAMIC_IMPORTS_ALLOWED:
+        found += [f"{where}:{line} imports by computed name (hidden edge: write a plain import)"
+                  for line in dynamic_imports(path)]
     for line, module, top_level in imports(path):
         parts = module.split(".")
         if parts[0] in IB_LIBRARIES and layer != "client":
@@ -95,6 +120,8 @@ def layer_offences(path: Path) -> list[str]:
             continue
         if layer in ("core", "cli") and module == "breakout_kit.notebook.plots" and not top_level:
             continue  # the one breakout figure, imported inside .plot() / the demo's --html writer
+        if layer == "cli" and module == "breakout_kit.bench.main" and not top_level:
+            continue  # `breakout-kit bench` dispatches to bench.main (sanctioned, lazy)
         if layer == "core" and module in LAZY_IN_CORE and not top_level:
             continue
         if target not in ALLOWED.get(layer, set()):
@@ -132,14 +159,17 @@ def test_the_checks_catch_offenders(tmp_path, monkeypatch):
     (fake / "watch" / "w.py").write_text("import ipywidgets\nfrom breakout_kit.notebook import chart\n"
                                          "from breakout_kit.client.iblib import IB\nimport ib_insync\n")
     (fake / "core" / "c.py").write_text("import socket\nimport plotly\nfrom breakout_kit.client import x\n"
-                                        "def plot():\n    import plotly\n    from breakout_kit.notebook import plots\n")
+                                        "def plot():\n    import plotly\n    from breakout_kit.notebook import plots\n"
+                                        "import importlib\nm = importlib.import_module('breakout_kit.cli')\n"
+                                        "n = __import__('breakout_kit.watch')\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     hits = layer_offences(fake / "watch" / "w.py")
     assert [h.split(" ", 1)[0].rsplit(":", 1)[1] for h in hits] == ["2", "3", "4"]
     assert any("ib_insync" in h for h in hits) and any("notebook" in h for h in hits)
     hits = layer_offences(fake / "core" / "c.py")
-    assert [h.split(" ", 1)[0].rsplit(":", 1)[1] for h in hits] == ["2", "3"]
+    assert sorted(int(h.split(" ", 1)[0].rsplit(":", 1)[1]) for h in hits) == [2, 3, 8, 9]
+    assert sum("computed name" in h for h in hits) == 2
 
 
 def test_the_card_is_the_architecture_card():

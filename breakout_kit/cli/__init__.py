@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import inspect
 import logging
 import signal
@@ -38,14 +37,31 @@ ConnectFn = Callable[..., Awaitable[Any]]
 INTERACTIVE_SPEED = 60.0
 SHUTDOWN_TIMEOUT = 5.0
 BENCH = "bench"
-BENCH_MODULE = "breakout_kit.bench.main"
 
-# name -> (module, help). The module provides ``add_arguments(parser)`` and ``async def main(args) -> int``.
+
+def _demo_module():
+    # cli.demo imports this module (the console, the connected line), so it is imported when first needed
+    from breakout_kit.cli import demo
+
+    return demo
+
+
+# name -> (module loader, help). The module provides ``add_arguments(parser)`` and ``async def main(args) -> int``.
 # `args` carries the common flags too (host, port, client_id, sim, seed, speed, start, debug, trading).
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("breakout_kit.cli.demo", ("headless demo: watchers, paper brackets, summary with P&L (embedded gateway; "
-                                      "--port / IB_PORT: your TWS, orders only with --trading)")),
+SUBCOMMANDS: dict[str, tuple[Callable[[], Any], str]] = {
+    "demo": (_demo_module, ("headless demo: watchers, paper brackets, summary with P&L (embedded gateway; "
+                            "--port / IB_PORT: your TWS, orders only with --trading)")),
 }
+
+
+def package_version() -> str:
+    """The installed breakout_kit's version (``breakout-kit --version``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("breakout_kit")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -89,11 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch IB market data for breakouts. Without a subcommand: the interactive command loop "
                     "(type help). Reads commands from stdin when it is not a terminal.")
     _add_common(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"breakout-kit {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
-    for name, (module, help_) in SUBCOMMANDS.items():
+    for name, (load, help_) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         _add_common(p, suppress=True)
-        importlib.import_module(module).add_arguments(p)
+        load().add_arguments(p)
     # Listed for --help only: main() hands `bench ...` to breakout_kit.bench.main before argparse sees it.
     bench = sub.add_parser(BENCH, help="benchmarks (breakout_kit.bench.main; must be the first argument)",
                            add_help=False)
@@ -233,6 +250,7 @@ class CommandLoop:
     def __init__(self, session: Console, reader) -> None:
         self.session, self.reader = session, reader
         self._waiting: asyncio.Task | None = None     # the read or the command interrupt() may cancel
+        self._reading = False                         # _waiting is the prompt's read (not a command)
 
     async def run(self) -> int:
         from breakout_kit.cli.prompt import INTERRUPT
@@ -264,7 +282,11 @@ class CommandLoop:
         """The next line; ``INTERRUPT`` when ``interrupt()`` cancelled the wait for it."""
         from breakout_kit.cli.prompt import INTERRUPT
 
-        task = await self._interruptible(self.reader.readline())
+        self._reading = True
+        try:
+            task = await self._interruptible(self.reader.readline())
+        finally:
+            self._reading = False
         return INTERRUPT if task.cancelled() else task.result()
 
     async def _interruptible(self, aw) -> asyncio.Task:
@@ -281,10 +303,15 @@ class CommandLoop:
 
     def interrupt(self) -> bool:
         """SIGINT in a terminal: cancel the running command, or treat it as Ctrl-C at the prompt when waiting for
-        input (it arrives as a signal, not a key, between prompts). True when taken."""
+        input (it arrives as a signal, not a key, between prompts). True when taken.
+
+        While a prompt is reading, the reader decides (``TerminalReader.interrupt``): cancelling the read would
+        throw away what the user typed after the Ctrl-C, which the prompt may already hold."""
         task = self._waiting
         if task is None or task.done():
             return False
+        if self._reading and self.reader.interrupt():
+            return True
         task.cancel()
         return True
 
@@ -438,7 +465,7 @@ async def _dispatch(args: argparse.Namespace, inject: dict[str, Any]) -> int:
         print("error: bench must come first: breakout-kit bench [ARGS...]", file=sys.stderr, flush=True)
         return 2
     if args.command:
-        module = importlib.import_module(SUBCOMMANDS[args.command][0])
+        module = SUBCOMMANDS[args.command][0]()
         try:
             return await module.main(args)
         except Exception as exc:  # noqa: BLE001  (UI boundary: one error line, traceback only with --debug)
@@ -455,9 +482,9 @@ def run_bench(argv: list[str], bench_main: Callable[[list[str]], Any] | None = N
     Runs outside any event loop (the benchmark may start its own). ``bench_main`` replaces it (tests).
     """
     if bench_main is None:
-        # bench sits above cli in the layers (it measures the CLI's pieces), so the CLI looks it up by name at
-        # run time rather than depending on it
-        bench_main = importlib.import_module(BENCH_MODULE).main
+        # bench sits above cli in the layers (it measures the CLI's pieces): a lazy import, the one sanctioned
+        # upward edge (architecture.md), so nothing of bench loads for the command loop
+        from breakout_kit.bench.main import main as bench_main
     result = bench_main(list(argv))
     if inspect.isawaitable(result):  # tolerate an async main(argv)
         result = asyncio.run(result)

@@ -46,6 +46,10 @@ class LineReader(Protocol):
 
     async def readline(self) -> str | None: ...
 
+    def interrupt(self) -> bool:
+        """SIGINT while ``readline`` waits: True when the reader took it, False to have the read cancelled."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -105,6 +109,9 @@ class PipeReader:
             self._eof = True
         return line
 
+    def interrupt(self) -> bool:
+        return False  # no prompt holds typed text: cancelling the read loses nothing
+
     def close(self) -> None:
         """Nothing to join: the daemon thread ends at EOF or when the loop is gone."""
         self._eof = True
@@ -113,7 +120,8 @@ class PipeReader:
 class TerminalReader:
     """prompt_toolkit prompt with in-memory history and completion of command words and symbols."""
 
-    def __init__(self, words: Iterable[str], prompt: str = PROMPT) -> None:
+    def __init__(self, words: Iterable[str], prompt: str = PROMPT, *, input=None, output=None) -> None:
+        """``input``/``output``: prompt_toolkit's Input/Output (default: this terminal; tests pass a pipe)."""
         from prompt_toolkit import PromptSession
         from prompt_toolkit.completion import WordCompleter
         from prompt_toolkit.history import InMemoryHistory
@@ -131,12 +139,13 @@ class TerminalReader:
                 event.app.exit(result=INTERRUPT)
 
         self._prompt = prompt
-        self._session = PromptSession(history=InMemoryHistory(), key_bindings=keys,
+        self._session = PromptSession(history=InMemoryHistory(), key_bindings=keys, input=input, output=output,
                                       completer=WordCompleter(sorted(set(words)), ignore_case=True))
         # A huge paste never reaches the parser (or the renderer): past MAX_LINE the line is dropped and reported.
         self._session.default_buffer.on_text_changed += self._guard_length
         self._too_long = 0
         self._done = False
+        self._pending_interrupt = False
 
     def _guard_length(self, buffer) -> None:
         if len(buffer.text) > MAX_LINE:
@@ -155,7 +164,7 @@ class TerminalReader:
             # handle_sigint=False: our own SIGINT/SIGTERM handlers stay installed (prompt_toolkit would remove
             # them after each prompt). In raw mode Ctrl-C arrives as a key and raises KeyboardInterrupt here.
             line = await self._session.prompt_async(self._prompt, handle_sigint=False,
-                                                    set_exception_handler=False)
+                                                    set_exception_handler=False, pre_run=self._pre_run)
         except KeyboardInterrupt:  # not ours (c-c is bound above); treat it like Ctrl-C at an empty prompt
             return INTERRUPT
         except EOFError:
@@ -165,6 +174,27 @@ class TerminalReader:
             length, self._too_long = self._too_long, 0
             return LineTooLong(line, length)
         return line
+
+    def interrupt(self) -> bool:
+        """SIGINT while this prompt is reading: the Ctrl-C reached the terminal while it was not in raw mode (the
+        prompt was starting or ending), so the terminal turned it into a signal and discarded what was typed before
+        it. Anything in the buffer now was typed *after* the Ctrl-C: keep it, as a shell keeps typeahead. With an
+        empty buffer it is Ctrl-C at an empty prompt. Always taken (True): the read is never cancelled."""
+        app = self._session.app
+        if app.is_running and not app.is_done:
+            if not app.current_buffer.text:
+                app.exit(result=INTERRUPT)
+        else:
+            # The prompt is not up yet (or its line is already accepted): the next prompt starts by answering
+            # INTERRUPT, before it takes the typeahead, which prompt_toolkit then keeps for the prompt after.
+            # (Cancelling the read instead would lose whatever it reads before the cancellation lands.)
+            self._pending_interrupt = True
+        return True
+
+    def _pre_run(self) -> None:
+        if self._pending_interrupt:
+            self._pending_interrupt = False
+            self._session.app.exit(result=INTERRUPT)
 
     def close(self) -> None:
         self._done = True

@@ -5,6 +5,8 @@ Limits come from ``client.limits`` (the same numbers and words as IBClient and t
 (a stop more than ``FAR_STOP_PCT`` % away, a limit more than ``FAR_LIMIT_PCT`` % from the last price) are not sent:
 the reply is a ``warning:`` line, and ``force=1`` (or ``--force``) places the order anyway. ``sell`` only closes
 what you hold, minus what working SELL orders (a bracket's exits) would already sell, unless ``short=1``.
+Every order a command places carries a fresh idempotency key (``orderRef`` ``bk-cli-<8 hex>``, shown by ``orders``
+and on ``FILL`` lines): the client never sends one command's order twice, even across a dropped connection.
 
 ``TradingCommands`` is a mixin of ``commands.Console``: it uses the session's ``client``, ``trading`` flag and
 ``_no_options`` / ``_require_trading`` helpers.
@@ -19,6 +21,7 @@ from typing import Any
 from breakout_kit.cli.format import Reply, format_frame, format_price
 from breakout_kit.cli.parsing import CommandError, parse_flag, parse_float, parse_int, parse_symbol
 from breakout_kit.client import limits
+from breakout_kit.client.orders import new_order_ref
 
 # What `orders` / `positions` show of IBClient's frames (the rest is there for notebooks).
 ORDER_COLUMNS = ["order_id", "symbol", "action", "type", "quantity", "limit", "stop", "status", "filled",
@@ -120,7 +123,8 @@ class TradingCommands:
         refusal = self._unless_forced(warnings, force)
         if refusal is not None:
             return refusal
-        bracket = await self.client.place_buy_bracket_pct_async(symbol, qty, tp, sl, entry=entry)
+        bracket = await self.client.place_buy_bracket_pct_async(symbol, qty, tp, sl, entry=entry,
+                                                                order_ref=new_order_ref("bk-cli"))
         parts = []
         for label, o in zip(("parent", "take-profit", "stop-loss"), bracket):
             price_txt = "" if o.type == "MKT" else f" {format_price(o.price)}"
@@ -156,7 +160,7 @@ class TradingCommands:
                        f"you hold {held:g} {symbol} and working SELL orders already cover {min(covered, held):g}")
                 hint = f"sell at most {free:g}, " if free else f"flatten {symbol} cancels them and sells; "
                 raise CommandError(f"{why}: selling {qty} could go short ({hint}or add short=1 to sell short)")
-        order = await self.client.place_order_async(symbol, "SELL", qty, limit=limit)
+        order = await self.client.place_order_async(symbol, "SELL", qty, limit=limit, order_ref=new_order_ref("bk-cli"))
         price = "at market" if limit is None else f"limit {format_price(order.price)}"
         return Reply(f"sell {symbol} x{qty} {price}: order #{order.order_id} {order.status}")
 
@@ -198,7 +202,7 @@ class TradingCommands:
             action, qty = ("SELL", position) if position > 0 else ("BUY", -position)
             if not math.isclose(qty, round(qty)):
                 raise CommandError(f"flatten {symbol}: position {position:g} is not a whole number of shares")
-            order = await self.client.place_order_async(symbol, action, round(qty))
+            order = await self.client.place_order_async(symbol, action, round(qty), order_ref=new_order_ref("bk-cli"))
             done.append(f"{'sold' if action == 'SELL' else 'bought'} {qty:g} at market "
                         f"(order #{order.order_id} {order.status})")
         else:

@@ -11,6 +11,7 @@ client library").
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from types import ModuleType
 
@@ -54,6 +55,11 @@ def choose(wanted: str | None = None) -> ModuleType:
 
 lib = choose(os.environ.get(ENV))
 NAME: str = lib.__name__
+# The kit reports every IB error itself, once, in its own words (exceptions, error_event, the panel's error area,
+# the CLI's error lines). With no handler anywhere, the library's records would reach Python's last-resort handler
+# and print a raw second copy under each (red stderr text in a notebook). A NullHandler stops only that: whoever
+# configures logging (logging.basicConfig, the CLI's --debug) still gets every record through propagation.
+logging.getLogger(NAME).addHandler(logging.NullHandler())
 #: The library's version string, e.g. "0.9.86" or "2.1.0".
 VERSION: str = getattr(lib, "__version__", "")
 

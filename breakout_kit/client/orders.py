@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -16,12 +17,22 @@ def price_or_nan(p: Any) -> float:
     return float(p) if p is not None and math.isfinite(p) and abs(p) < 1e300 else math.nan
 
 
-class PlacedOrder:
-    """One order sent to TWS. Fields read the live state (``status`` and ``filled`` change as TWS reports)."""
+def new_order_ref(prefix: str = "bk") -> str:
+    """A fresh idempotency key for ``orderRef``, e.g. ``bk-1a2b3c4d``: placing again with it sends nothing twice."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
-    __slots__ = ("_trade",)
+
+class PlacedOrder:
+    """One order sent to TWS. Fields read the live state (``status`` and ``filled`` change as TWS reports), also
+    after a reconnect: the client re-points the view at the order as TWS reports it then."""
+
+    __slots__ = ("__weakref__", "_trade")
 
     def __init__(self, trade: Any) -> None:
+        self._trade = trade
+
+    def _rebind(self, trade: Any) -> None:
+        """Read ``trade`` from now on (the same order, as reported on a new connection)."""
         self._trade = trade
 
     order_id = property(lambda self: self._trade.order.orderId)
@@ -80,4 +91,4 @@ def orders_frame(orders: list[PlacedOrder]) -> pd.DataFrame:
     return pd.DataFrame([o.row() for o in orders], columns=ORDER_COLUMNS)
 
 
-__all__ = ["ORDER_COLUMNS", "Bracket", "PlacedOrder", "orders_frame", "price_or_nan"]
+__all__ = ["ORDER_COLUMNS", "Bracket", "PlacedOrder", "new_order_ref", "orders_frame", "price_or_nan"]

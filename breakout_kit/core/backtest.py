@@ -24,7 +24,13 @@ Pinned fill rules
 * End of data: a position still open exits at the last bar's close ("end_of_data").
 * Sizing: ``quantity`` shares per trade, or ``cash`` per trade (``floor(cash / entry price)`` shares; a trade that
   would buy 0 shares is skipped); default 100 shares. No margin or balance checks.
-* Costs: per order ``max(commission * shares, min_commission)`` (both default 0), paid on entry and on exit.
+* Hours: ``session="regular"`` trades only the bars of NYSE's regular session (09:30-16:00, 13:00 on early closes),
+  so ``flat_at_session_end`` exits on the last regular bar (15:59 for 1-minute bars); ``"extended"`` (default)
+  trades the bars as given (:mod:`breakout_kit.core.sessions`).
+* Costs (:mod:`breakout_kit.core.costs`): ``commission`` per share with ``min_commission`` per order (both default
+  0), or IB's schedules ``"ib_fixed"`` / ``"ib_tiered"``, paid on entry and on exit; ``regulatory_fees=True`` adds
+  the SEC and FINRA fees on the sale. ``tick`` rounds take-profit and stop levels to the price grid;
+  ``slippage_ticks`` moves every market fill (entries, stops, session/time exits) that many ticks against the trade.
 * ``bars_held = exit bar index - entry bar index`` (0 = exited on the entry bar, possible with next_open).
 * Equity is marked to market at every bar's close: ``initial_capital`` + realised P&L + open P&L (less the entry fee).
 * Stats: ``max_drawdown_pct`` is positive (peak-to-trough of equity, in % of the peak); ``exposure_pct`` is the share of
@@ -44,7 +50,9 @@ import numpy as np
 import pandas as pd
 
 from breakout_kit.core.breakout import BreakoutRule, channel_arrays, frame_arrays, scan_arrays
-from breakout_kit.core.stats import equity_curve, performance_stats, session_days
+from breakout_kit.core.costs import cost_model, trade_pnl
+from breakout_kit.core.sessions import select_session
+from breakout_kit.core.stats import equity_curve, performance_stats, session_days, session_ends
 
 __all__ = ["BacktestResult", "backtest", "backtest_many"]
 
@@ -136,15 +144,19 @@ def _first_touch(high, low, start: int, end: int, tp: float, sl: float) -> int:
 
 def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_profit_pct: float,
              stop_loss_pct: float, entry: str = "next_open", quantity: float | None = None,
-             cash: float | None = None, commission: float = 0.0, min_commission: float = 0.0,
+             cash: float | None = None, commission: float | str = 0.0, min_commission: float = 0.0,
              max_holding_bars: int | None = None, flat_at_session_end: bool = False,
-             session_tz: str = "America/New_York", initial_capital: float = 100_000.0) -> BacktestResult:
+             session_tz: str = "America/New_York", initial_capital: float = 100_000.0,
+             session: str = "extended", regulatory_fees: bool = False, tick: float | None = None,
+             slippage_ticks: float = 0.0) -> BacktestResult:
     """Trade ``rule``'s up breakouts in ``bars_df`` with a percentage take profit and stop (fill rules: module doc).
 
     ``bars_df`` has open/high/low/close/volume and a DatetimeIndex or a ``time``/``date`` column. Size with
     ``quantity`` (shares per trade) or ``cash`` (money per trade), not both; default 100 shares. ``commission`` is
-    per share and ``min_commission`` per order. ``flat_at_session_end`` closes every trade by the end of its day
-    (in ``session_tz``). Raises ``ValueError`` on bad parameters or bars.
+    per share (with ``min_commission`` per order) or ``"ib_fixed"`` / ``"ib_tiered"``; ``regulatory_fees``, ``tick``
+    and ``slippage_ticks`` as in :mod:`breakout_kit.core.costs`. ``session="regular"`` keeps regular hours only.
+    ``flat_at_session_end`` closes every trade by the end of its day (in ``session_tz``). Raises ``ValueError`` on
+    bad parameters or bars.
     """
     rule = BreakoutRule() if rule is None else rule
     if not isinstance(rule, BreakoutRule):
@@ -161,8 +173,8 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
     cash_per_trade = _check_positive("cash", cash) if cash is not None else None
     if qty_fixed is None and cash_per_trade is None:
         qty_fixed = 100.0
-    commission = _check_positive("commission", commission, allow_zero=True)
-    min_commission = _check_positive("min_commission", min_commission, allow_zero=True)
+    costs = cost_model(commission, min_commission, regulatory_fees, tick, slippage_ticks)
+    slip = costs.slip
     capital = _check_positive("initial_capital", initial_capital)
     if max_holding_bars is not None:
         if isinstance(max_holding_bars, bool) or not isinstance(max_holding_bars, (int, np.integer)) \
@@ -175,7 +187,7 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
         raise TypeError(f"bars must be a pandas DataFrame, got {type(bars_df).__name__}")
     if len(bars_df) == 0:
         raise ValueError("bars frame is empty: nothing to backtest")
-    times, o, h, lo, c, v = frame_arrays(bars_df)
+    times, o, h, lo, c, v = frame_arrays(select_session(bars_df, session))
     n = len(times)
 
     days = session_days(times, session_tz)
@@ -202,13 +214,13 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
         if ei <= last_exit:  # still in a position (or exiting on this bar): skip to the first later signal
             j = int(np.searchsorted(e_idx, last_exit, side="right"))
             continue
-        ep = float(e_price[j])
+        ep = float(e_price[j]) + slip
         j += 1
         q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / ep))  # type: ignore[operator]
         if q <= 0:
             continue
-        tp = ep * (100.0 + tp_pct) / 100.0
-        sl = ep * (100.0 - sl_pct) / 100.0
+        tp = float(costs.level(ep * (100.0 + tp_pct) / 100.0))
+        sl = float(costs.level(ep * (100.0 - sl_pct) / 100.0))
         last_bar = n - 1 if max_holding_bars is None else min(n - 1, ei + max_holding_bars)
         day_end = int(session_last[ei]) if session_last is not None else n
         if first_check and ei >= day_end:
@@ -220,15 +232,15 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
             else:
                 timed_out = max_holding_bars is not None and ei + max_holding_bars <= n - 1
                 xi, reason = last_bar, ("max_holding" if timed_out else "end_of_data")
-            xp = float(c[xi])
+            xp = float(c[xi]) - slip
         else:
             xi = k
             if o[k] <= sl:
-                xp, reason = float(o[k]), "stop_loss"
+                xp, reason = float(o[k]) - slip, "stop_loss"
             elif o[k] >= tp:
                 xp, reason = float(o[k]), "take_profit"
             elif lo[k] <= sl:
-                xp, reason = sl, "stop_loss"
+                xp, reason = sl - slip, "stop_loss"
             else:
                 xp, reason = tp, "take_profit"
         rec_ei.append(ei)
@@ -244,9 +256,7 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
     ep_a = np.asarray(rec_ep, dtype=float)
     xp_a = np.asarray(rec_xp, dtype=float)
     q_a = np.asarray(rec_q, dtype=float)
-    fee_in = np.maximum(commission * q_a, min_commission)  # per order
-    fee_out = fee_in  # same share count both ways
-    pnl = (xp_a - ep_a) * q_a - fee_in - fee_out
+    fee_in, pnl = trade_pnl(costs, ep_a, xp_a, q_a)
     trades = pd.DataFrame({
         "entry_time": times[ei_a], "entry_price": ep_a, "exit_time": times[xi_a], "exit_price": xp_a,
         "quantity": q_a, "pnl": pnl,
@@ -259,7 +269,8 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
     held = int((xi_a - ei_a + (1 - first_check)).sum()) if len(ei_a) else 0
     stats = pd.Series(performance_stats(
         close=c, times_ns=times.as_unit("ns").asi8, ei=ei_a, xi=xi_a, ep=ep_a, xp=xp_a, q=q_a, fee_in=fee_in,
-        pnl=pnl, capital=capital, held_bars=held, signals=int(sig_idx.size), sessions=session_count(days)),
+        pnl=pnl, capital=capital, held_bars=held, signals=int(sig_idx.size), sessions=session_count(days),
+        day_ends=session_ends(days)),
         dtype=object, name="stats")
     bars = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v}, index=times)
     return BacktestResult(trades=trades, equity=equity, stats=stats, rule=rule, bars=bars)

@@ -7,7 +7,11 @@ per-bar figures into yearly ones. Definitions (risk-free rate 0):
 * per bar: ``r[t] = equity[t] / equity[t-1] - 1`` with ``equity[-1] = initial_capital`` (one return per bar);
   ``sharpe = mean(r) / std(r, ddof=1) * sqrt(252 * bars_per_session)``;
   ``sortino = mean(r) / sqrt(mean(min(r, 0)**2)) * sqrt(252 * bars_per_session)`` (inf without a losing bar when
-  the mean is positive); ``cagr_pct = ((final / initial) ** (252 / sessions) - 1) * 100``.
+  the mean is positive); ``cagr_pct = ((final / initial) ** (252 / sessions) - 1) * 100``. These per-bar figures
+  weigh every bar (nights of flat equity in 24-hour data too): they are **not** the Sharpe people quote.
+* per session (``sharpe_daily``, ``sortino_daily``: the figures to compare with a fund's or a paper's): the same
+  formulas on one return per session, from the equity at each session's last bar (``equity[-1] = initial_capital``),
+  annualised with ``sqrt(252)``.
 * drawdown: ``max_drawdown_bars`` is the longest stretch under a previous equity peak, from the peak bar to the bar
   that regains it (or to the last bar), and ``max_drawdown_duration`` the time between those two bars.
 * per trade: ``expectancy`` is the mean P&L per trade (money), ``expectancy_pct`` the mean return per trade in %,
@@ -21,12 +25,12 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["SESSIONS_PER_YEAR", "STAT_NAMES", "equity_curve", "performance_stats", "session_days"]
+__all__ = ["SESSIONS_PER_YEAR", "STAT_NAMES", "equity_curve", "performance_stats", "session_days", "session_ends"]
 
 SESSIONS_PER_YEAR = 252
 STAT_NAMES = ["trades", "signals", "win_rate_pct", "total_return_pct", "final_equity", "max_drawdown_pct",
               "profit_factor", "exposure_pct", "avg_holding_bars", "avg_holding_time", "sharpe", "sortino",
-              "cagr_pct", "expectancy", "expectancy_pct", "sqn", "max_drawdown_bars", "max_drawdown_duration"]
+              "sharpe_daily", "sortino_daily", "cagr_pct", "expectancy", "expectancy_pct", "sqn", "max_drawdown_bars", "max_drawdown_duration"]
 
 
 def session_days(times: pd.DatetimeIndex, tz: str) -> np.ndarray:
@@ -77,6 +81,31 @@ def _active_equity(n: int, close, ei, xi, ep, q, fee_in, pnl, capital: float) ->
     return bars, eq
 
 
+def session_ends(days: np.ndarray) -> np.ndarray:
+    """Index of the last bar of each session (``days`` from :func:`session_days`, sorted)."""
+    return np.flatnonzero(np.r_[days[1:] != days[:-1], True]) if days.size else np.empty(0, dtype=np.int64)
+
+
+def _ratios(r: np.ndarray, annual: float) -> tuple[float, float]:
+    """(Sharpe, Sortino) of the returns ``r``, annualised by ``annual``; NaN (inf) where undefined."""
+    if r.size < 2:
+        return math.nan, math.nan
+    mean = float(r.mean())
+    sd = float(r.std(ddof=1))
+    downside = math.sqrt(float(np.square(np.minimum(r, 0.0)).mean()))
+    sortino = mean / downside * annual if downside > 0 else (math.inf if mean > 0 else math.nan)
+    return (mean / sd * annual if sd > 0 else math.nan), sortino
+
+
+def _daily_ratios(bars: np.ndarray, eq: np.ndarray, day_ends: np.ndarray, capital: float) -> tuple[float, float]:
+    """Sharpe and Sortino on session returns: equity (sampled at ``bars``, constant between) at each session end."""
+    k = np.searchsorted(bars, day_ends, side="right") - 1
+    closes = np.where(k >= 0, eq[np.maximum(k, 0)], capital)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = closes / np.r_[capital, closes[:-1]] - 1.0
+    return _ratios(r, math.sqrt(SESSIONS_PER_YEAR))
+
+
 def _drawdown(eq: np.ndarray, bars: np.ndarray, n: int) -> tuple[float, int, int, int]:
     """(max drawdown in % of the peak, longest under-water stretch in bars, its peak bar, its end bar) of the
     equity ``eq`` sampled at ``bars`` (constant in between)."""
@@ -96,10 +125,11 @@ def _drawdown(eq: np.ndarray, bars: np.ndarray, n: int) -> tuple[float, int, int
 
 def performance_stats(*, close: np.ndarray, times_ns: np.ndarray, ei: np.ndarray, xi: np.ndarray, ep: np.ndarray,
                       xp: np.ndarray, q: np.ndarray, fee_in: np.ndarray, pnl: np.ndarray, capital: float,
-                      held_bars: int, signals: int, sessions: int) -> dict:
+                      held_bars: int, signals: int, sessions: int, day_ends: np.ndarray) -> dict:
     """All stats of one run from its trades (entry/exit bar, prices, shares, entry fee, net P&L) and the closes.
 
-    Definitions: module doc. Work is O(bars in trades), not O(bars): between trades nothing changes."""
+    ``day_ends``: the index of each session's last bar (:func:`session_ends`). Definitions: module doc. Work is
+    O(bars in trades + sessions), not O(bars): between trades nothing changes."""
     n = close.size
     trades = pnl.size
     wins, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
@@ -127,6 +157,7 @@ def performance_stats(*, close: np.ndarray, times_ns: np.ndarray, ei: np.ndarray
         sortino = mean / downside * annual
     else:
         sortino = math.inf if mean > 0 else math.nan
+    sharpe_daily, sortino_daily = _daily_ratios(bars, eq, day_ends, capital)
     final = float(eq[-1])
     growth = final / capital
     try:
@@ -148,6 +179,8 @@ def performance_stats(*, close: np.ndarray, times_ns: np.ndarray, ei: np.ndarray
         "avg_holding_time": pd.Timedelta(round(float(hold_ns.mean())), unit="ns") if trades else pd.NaT,
         "sharpe": mean / sd * annual if sd > 0 else math.nan,
         "sortino": sortino,
+        "sharpe_daily": sharpe_daily,
+        "sortino_daily": sortino_daily,
         "cagr_pct": cagr,
         "expectancy": float(pnl.mean()) if trades else math.nan,
         "expectancy_pct": float((pnl / (ep * q) * 100.0).mean()) if trades else math.nan,

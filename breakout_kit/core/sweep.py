@@ -23,7 +23,9 @@ import pandas as pd
 
 from breakout_kit.core.backtest import ENTRIES, _check_pct, _check_positive, _session_last_bar, session_count
 from breakout_kit.core.breakout import BreakoutRule, frame_arrays, scan_arrays
-from breakout_kit.core.stats import STAT_NAMES, performance_stats, session_days
+from breakout_kit.core.costs import CostModel, cost_model, trade_pnl
+from breakout_kit.core.sessions import check_session, select_session
+from breakout_kit.core.stats import STAT_NAMES, performance_stats, session_days, session_ends
 
 __all__ = ["FIXED_KEYS", "GRID_KEYS", "RULE_KEYS", "TRADE_KEYS", "SweepPlan", "plan_sweep", "run_plan",
            "simulate"]
@@ -32,13 +34,16 @@ RULE_KEYS = ("lookback", "trigger", "direction", "min_rel_volume")
 TRADE_KEYS = ("take_profit_pct", "stop_loss_pct", "entry", "max_holding_bars", "flat_at_session_end")
 GRID_KEYS = RULE_KEYS + TRADE_KEYS
 #: backtest options that hold for the whole sweep (not grid axes)
-FIXED_KEYS = ("quantity", "cash", "commission", "min_commission", "session_tz", "initial_capital")
+FIXED_KEYS = ("quantity", "cash", "commission", "min_commission", "session_tz", "initial_capital", "session",
+              "regulatory_fees", "tick", "slippage_ticks")
 DEFAULTS = {"lookback": 20, "trigger": "close", "direction": "up", "min_rel_volume": 0.0, "entry": "next_open",
             "max_holding_bars": None, "flat_at_session_end": False, "quantity": None, "cash": None,
             "commission": 0.0, "min_commission": 0.0, "session_tz": "America/New_York",
-            "initial_capital": 100_000.0}
+            "initial_capital": 100_000.0, "session": "extended", "regulatory_fees": False, "tick": None,
+            "slippage_ticks": 0.0}
 REASONS = np.array(["stop_loss", "take_profit", "session_end", "max_holding", "end_of_data"], dtype=object)
 _STOP, _TARGET, _SESSION, _MAX_HOLD, _END = range(5)
+NO_COSTS = CostModel()
 _FIRST_WINDOW = 32      # bars checked for every candidate at once; the few still open jump on sparse tables
 
 
@@ -106,7 +111,8 @@ def plan_sweep(grid: Mapping, fixed: Mapping | None = None) -> SweepPlan:
 
     Grid names: the rule's ``lookback, trigger, direction, min_rel_volume`` and the backtest's ``take_profit_pct,
     stop_loss_pct, entry, max_holding_bars, flat_at_session_end``; fixed may also hold ``quantity, cash, commission,
-    min_commission, session_tz, initial_capital``. One ``ValueError`` names every unknown key.
+    min_commission, session_tz, initial_capital, session, regulatory_fees, tick, slippage_ticks`` (as
+    :func:`~breakout_kit.core.backtest.backtest` takes them). One ``ValueError`` names every unknown key.
     """
     if not isinstance(grid, Mapping):
         raise TypeError(f"grid must be a mapping of parameter name -> list of values, got {type(grid).__name__}")
@@ -128,8 +134,9 @@ def plan_sweep(grid: Mapping, fixed: Mapping | None = None) -> SweepPlan:
     for k in ("quantity", "cash"):
         if options[k] is not None:
             options[k] = _check_positive(k, options[k])
-    for k in ("commission", "min_commission"):
-        options[k] = _check_positive(k, options[k], allow_zero=True)
+    options["costs"] = cost_model(options["commission"], options["min_commission"], options["regulatory_fees"],
+                                  options["tick"], options["slippage_ticks"])
+    options["session"] = check_session(options["session"])
     if options["quantity"] is None and options["cash"] is None:
         options["quantity"] = 100.0                     # backtest's default size
     options["initial_capital"] = _check_positive("initial_capital", options["initial_capital"])
@@ -214,19 +221,23 @@ class _Bars:
         return self._tables
 
     @property
+    def day_ends(self) -> np.ndarray:
+        return session_ends(self.days)
+
+    @property
     def session_last(self) -> np.ndarray:
         if self._last is None:
             self._last = _session_last_bar(self.days)
         return self._last
 
 
-def bars_of(bars_df: pd.DataFrame, session_tz: str = "America/New_York") -> _Bars:
+def bars_of(bars_df: pd.DataFrame, session_tz: str = "America/New_York", session: str = "extended") -> _Bars:
     """Validate a bar frame once (as :func:`backtest` does) for :func:`simulate` and :func:`run_plan`."""
     if not isinstance(bars_df, pd.DataFrame):
         raise TypeError(f"bars must be a pandas DataFrame, got {type(bars_df).__name__}")
     if len(bars_df) == 0:
         raise ValueError("bars frame is empty: nothing to backtest")
-    times, o, h, lo, c, v = frame_arrays(bars_df)
+    times, o, h, lo, c, v = frame_arrays(select_session(bars_df, session))
     days = session_days(times, session_tz)
     return _Bars(times, times.as_unit("ns").asi8, o, h, lo, c, v, days, session_count(days))
 
@@ -299,14 +310,27 @@ def _descend(b: _Bars, pos: np.ndarray, end: np.ndarray, tp: np.ndarray, sl: np.
     return np.where(pos <= end, pos, -1)
 
 
-def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_holding_bars: int | None,
-             flat_at_session_end: bool, quantity: float | None, cash: float | None):
-    """The trades :func:`backtest` would take: ``(entry bar, exit bar, entry price, exit price, shares, reason)``
-    arrays (reason as an index into ``REASONS``)."""
+@dataclass
+class Exits:
+    """Where every candidate entry would exit if taken (before one-position-at-a-time picks among them)."""
+
+    e_idx: np.ndarray
+    xi: np.ndarray
+    ep: np.ndarray
+    xp: np.ndarray
+    reason: np.ndarray
+    sl: np.ndarray
+    valid: np.ndarray     # False where backtest would not open it (a signal entry on the day's last bar)
+
+
+def exits(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_holding_bars: int | None,
+          flat_at_session_end: bool, costs: CostModel = NO_COSTS) -> Exits:
+    """The exit of every candidate entry by :func:`backtest`'s fill rules (module doc of ``core.backtest``)."""
     n = b.n
-    e_idx, ep, fc = cand.e_idx, cand.e_price, cand.first_check
-    tp = ep * (100.0 + tp_pct) / 100.0
-    sl = ep * (100.0 - sl_pct) / 100.0
+    slip = costs.slip
+    e_idx, ep, fc = cand.e_idx, cand.e_price + slip, cand.first_check
+    tp = costs.level(ep * (100.0 + tp_pct) / 100.0)
+    sl = costs.level(ep * (100.0 - sl_pct) / 100.0)
     last_bar = np.full(e_idx.size, n - 1) if max_holding_bars is None else np.minimum(n - 1,
                                                                                       e_idx + max_holding_bars)
     day_end = b.session_last[e_idx] if flat_at_session_end else np.full(e_idx.size, n)
@@ -323,15 +347,26 @@ def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_hold
     target_gap = found & ~stop_gap & (ko >= tp)
     stop_touch = found & ~stop_gap & ~target_gap & (b.lo[xi] <= sl)
     target_touch = found & ~stop_gap & ~target_gap & ~stop_touch
-    xp = np.where(found, 0.0, b.c[xi])
-    xp = np.where(stop_gap | target_gap, ko, xp)
-    xp = np.where(stop_touch, sl, xp)
+    xp = np.where(found, 0.0, b.c[xi] - slip)
+    xp = np.where(stop_gap, ko - slip, xp)
+    xp = np.where(target_gap, ko, xp)
+    xp = np.where(stop_touch, sl - slip, xp)
     xp = np.where(target_touch, tp, xp)
     reason = np.where(stop_gap | stop_touch, _STOP, np.where(target_gap | target_touch, _TARGET, reason))
-    q = np.full(e_idx.size, quantity) if quantity is not None else np.floor(cash / ep)
-    valid = q > 0
+    valid = np.ones(e_idx.size, bool)
     if fc and flat_at_session_end:
         valid &= e_idx < day_end   # a signal-price entry on the day's last bar could only be flattened at once
+    return Exits(e_idx, xi, ep, xp, reason, np.asarray(sl, dtype=float), valid)
+
+
+def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_holding_bars: int | None,
+             flat_at_session_end: bool, quantity: float | None, cash: float | None, costs: CostModel = NO_COSTS):
+    """The trades :func:`backtest` would take: ``(entry bar, exit bar, entry price, exit price, shares, reason)``
+    arrays (reason as an index into ``REASONS``)."""
+    x = exits(b, cand, tp_pct, sl_pct, max_holding_bars, flat_at_session_end, costs)
+    e_idx, xi, ep = x.e_idx, x.xi, x.ep
+    q = np.full(e_idx.size, quantity) if quantity is not None else np.floor((cash or 0.0) / ep)
+    valid = x.valid & (q > 0)
     # one position at a time: after a trade, the next candidate entering after its exit bar
     nxt = np.searchsorted(e_idx, xi, side="right").tolist()
     ok = valid.tolist()
@@ -344,23 +379,22 @@ def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_hold
         else:
             j += 1
     t = np.asarray(taken, dtype=np.int64)
-    return e_idx[t], xi[t], ep[t], xp[t], q[t], reason[t]
+    return e_idx[t], xi[t], ep[t], x.xp[t], q[t], x.reason[t]
 
 
-def _stats(b: _Bars, trades, signals: int, first_check: int, commission: float, min_commission: float,
-           capital: float) -> dict:
+def _stats(b: _Bars, trades, signals: int, first_check: int, costs: CostModel, capital: float) -> dict:
     ei, xi, ep, xp, q, _reason = trades
-    fee = np.maximum(commission * q, min_commission)
-    pnl = (xp - ep) * q - fee - fee
+    fee, pnl = trade_pnl(costs, ep, xp, q)
     held = int((xi - ei + (1 - first_check)).sum()) if ei.size else 0
     return performance_stats(close=b.c, times_ns=b.times_ns, ei=ei, xi=xi, ep=ep, xp=xp, q=q, fee_in=fee, pnl=pnl,
-                             capital=capital, held_bars=held, signals=signals, sessions=b.sessions)
+                             capital=capital, held_bars=held, signals=signals, sessions=b.sessions,
+                             day_ends=b.day_ends)
 
 
 def run_plan(bars_df: pd.DataFrame, plan: SweepPlan) -> pd.DataFrame:
     """Every combination of ``plan`` on one symbol's bars: ``combo`` (row of ``plan.params``) and the stats."""
     f = plan.fixed
-    b = bars_of(bars_df, f["session_tz"])
+    b = bars_of(bars_df, f["session_tz"], f["session"])
     rows, index = [], []
     for rule, members in plan.groups:
         scanned = scan_arrays(b.o, b.h, b.lo, b.c, b.v, rule)
@@ -370,9 +404,8 @@ def run_plan(bars_df: pd.DataFrame, plan: SweepPlan) -> pd.DataFrame:
             if cand is None:
                 cand = cands[tp.entry] = _candidates(b, rule, tp.entry, scanned)
             trades = simulate(b, cand, tp.take_profit_pct, tp.stop_loss_pct, tp.max_holding_bars,
-                              tp.flat_at_session_end, f["quantity"], f["cash"])
-            rows.append(_stats(b, trades, cand.signals, cand.first_check, f["commission"], f["min_commission"],
-                               f["initial_capital"]))
+                              tp.flat_at_session_end, f["quantity"], f["cash"], f["costs"])
+            rows.append(_stats(b, trades, cand.signals, cand.first_check, f["costs"], f["initial_capital"]))
             index.append(combo)
     out = pd.DataFrame(rows, columns=STAT_NAMES, index=pd.Index(index, name="combo"))
     return out.sort_index()

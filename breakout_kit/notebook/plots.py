@@ -234,3 +234,23 @@ def write_watchers_html(watchers, path: str, *, title: str = "breakout_kit demo"
     with open(path, "w", encoding="utf-8") as f:
         f.write(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
                 f"<body><h2 style='font-family:sans-serif'>{title}</h2>\n{body}\n</body></html>")
+
+
+def sweep_heatmap(table: pd.DataFrame, *, x: str = "take_profit_pct", y: str = "lookback", value: str = "sharpe",
+                  agg: str = "mean", title: str | None = None):
+    """A heatmap of a ``sweep`` table: ``value`` (a stats column) by two parameters, the other axes (symbols,
+    stops, ...) reduced with ``agg`` (``"mean"``, ``"median"``, ``"min"``, ``"max"``). Infinite values (a profit
+    factor without a losing trade) are left out of the reduction."""
+    import plotly.graph_objects as go
+
+    missing = [c for c in (x, y, value) if c not in table.columns]
+    if missing:
+        raise ValueError(f"the sweep table has no column(s) {missing}; it has {list(table.columns)}")
+    values = pd.to_numeric(table[value], errors="coerce").replace([np.inf, -np.inf], np.nan)
+    grid = values.groupby([table[y], table[x]]).agg(agg).unstack(x).sort_index()
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[str(c) for c in grid.columns], y=[str(i) for i in grid.index],
+                               colorscale="RdYlGn", colorbar={"title": value},
+                               hovertemplate=f"{y} %{{y}}<br>{x} %{{x}}<br>{agg} {value} %{{z:.3g}}<extra></extra>"))
+    fig.update_layout(title=title or f"{agg} {value} by {y} and {x}", xaxis_title=x, yaxis_title=y,
+                      template="plotly_white", height=420)
+    return fig

@@ -9,12 +9,14 @@ give the same table row for row.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Mapping
 from os import PathLike
 
 import pandas as pd
 
+from breakout_kit.core.bars import bar_size as ib_bar_size
 from breakout_kit.core.sweep import SweepPlan, plan_sweep, run_plan
 from breakout_kit.core.walkforward import WalkForwardResult, combine_walk_forward, walk_forward_symbol
 from breakout_kit.research.dataset import dataset_symbols, read_symbol
@@ -39,6 +41,8 @@ def _sources(data, bar_size: str, symbols) -> tuple[list[str], dict, str | None]
         return names, {s: data[s] for s in names}, None
     if isinstance(data, (str, PathLike)):
         root = str(data)
+        if "://" not in root:  # workers may run in another directory: ship an absolute path
+            root = os.path.abspath(root)
         names = dataset_symbols(root, bar_size) if symbols is None else [str(s).upper() for s in symbols]
         if not names:
             raise ValueError(f"no {bar_size} bars in the dataset at {root}")
@@ -69,7 +73,9 @@ def sweep(data, grid: Mapping, *, client=None, progress: bool = True, workers: i
     reads only its symbol's ``bar_size`` partition). ``grid`` maps parameter names to lists of values: the rule's
     ``lookback, trigger, direction, min_rel_volume`` and the backtest's ``take_profit_pct, stop_loss_pct, entry,
     max_holding_bars, flat_at_session_end``; ``fixed`` gives single values for those or for ``quantity, cash,
-    commission, min_commission, session_tz, initial_capital``. Unknown names raise one ``ValueError``.
+    commission, min_commission, session_tz, initial_capital, session, regulatory_fees, tick, slippage_ticks`` (as
+    ``backtest`` takes them: ``session="regular"``, ``commission="ib_fixed"``, ...). Unknown names raise one
+    ``ValueError``.
 
     Runs on ``workers`` processes (default: every core) or, with ``client`` (a ``dask.distributed.Client``), on
     that cluster. Columns: ``symbol``, the nine parameters, then ``backtest``'s stats; each row equals
@@ -77,6 +83,7 @@ def sweep(data, grid: Mapping, *, client=None, progress: bool = True, workers: i
     out with a :class:`SweepWarning`; ``result.attrs["errors"]`` maps it to its error.
     """
     plan = plan_sweep(grid, fixed)
+    bar_size = ib_bar_size(bar_size)  # "5m" as load() takes it
     names, frames, root = _sources(data, bar_size, symbols)
     pool = sum(client.nthreads().values()) if client is not None else (workers or default_workers())
     # enough tasks to keep every worker busy; split() keeps rule groups whole when it can (their signals are shared)
@@ -109,24 +116,30 @@ def sweep(data, grid: Mapping, *, client=None, progress: bool = True, workers: i
     return _errors_to_attrs(out, errors)
 
 
-def walk_forward(data, grid: Mapping, *, train: int, test: int, objective: str = "sharpe", client=None,
-                 progress: bool = True, workers: int | None = None, symbols=None, bar_size: str = "1 min",
-                 **fixed) -> WalkForwardResult:
+def walk_forward(data, grid: Mapping, *, train: int, test: int, objective: str = "sharpe", min_trades: int = 1,
+                 anchored: bool = False, client=None, progress: bool = True, workers: int | None = None,
+                 symbols=None, bar_size: str = "1 min", **fixed) -> WalkForwardResult:
     """Rolling out-of-sample test: on each fold pick the best combination of ``grid`` over ``train`` sessions (by
     ``objective``, a stats column; drawdowns are minimised, everything else maximised), then trade it on the next
     ``test`` sessions. Folds step by ``test`` sessions, so the test windows tile the data after the first train.
+    Only combinations with at least ``min_trades`` in-sample trades and a finite objective are picked; a fold
+    with none stays flat. ``anchored=True`` trains every fold from the first session on (a growing window)
+    instead of on the last ``train`` sessions.
 
     Returns a :class:`~breakout_kit.core.walkforward.WalkForwardResult`: ``folds`` (one row per symbol and fold:
     windows, chosen parameters, in-sample objective, out-of-sample stats) and ``stitched`` (one row per symbol:
-    stats of all its out-of-sample trades on the joined test windows). Same engine and arguments as :func:`sweep`;
+    stats of all its out-of-sample trades on the joined test windows), ``trades`` and ``equity`` (the out-of-sample
+    trades and stitched equity), and ``.plot()``. Same engine and arguments as :func:`sweep`;
     one task per symbol (its folds run in sequence), so the symbols are what spreads over the cores.
     """
     plan = plan_sweep(grid, fixed)
+    bar_size = ib_bar_size(bar_size)  # "5m" as load() takes it
     names, frames, root = _sources(data, bar_size, symbols)
+    options = {"min_trades": min_trades, "anchored": anchored}
     tasks = [(s, _walk_task, (Shared(s) if root is None else None, plan, train, test, objective, root, s,
-                              bar_size)) for s in names]
+                              bar_size, options)) for s in names]
     # validate the fold arguments here, before any work is shipped
-    walk_forward_symbol(None, plan, train, test, objective, check_only=True)
+    walk_forward_symbol(None, plan, train, test, objective, check_only=True, **options)
     results = run_tasks(tasks, client=client, workers=workers, progress=progress, desc="walk-forward",
                         shared=frames)
     done, errors = {}, {}
@@ -141,7 +154,7 @@ def walk_forward(data, grid: Mapping, *, train: int, test: int, objective: str =
     return result
 
 
-def _walk_task(bars, plan, train, test, objective, root, symbol, bar_size):
+def _walk_task(bars, plan, train, test, objective, root, symbol, bar_size, options):
     if root is not None:
         bars = read_symbol(root, symbol, bar_size)
-    return walk_forward_symbol(bars, plan, train, test, objective)
+    return walk_forward_symbol(bars, plan, train, test, objective, **options)

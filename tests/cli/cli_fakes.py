@@ -26,6 +26,7 @@ class FakeClient:
         self.account = "DU1234567"
         self.connected = False
         self.calls: list[tuple] = []
+        self.order_refs: list[str] = []  # the idempotency key of every placement, in order
         self.next_id = 10
         self.fill_event = Event("fill")
         self.working: list[dict] = []   # open orders: the legs of every bracket placed
@@ -55,6 +56,7 @@ class FakeClient:
                                           entry="market", order_ref=None):
         await self.qualify(symbol)
         self.calls.append(("bracket", symbol, quantity, take_profit_pct, stop_loss_pct, entry))
+        self.order_refs.append(order_ref)
         ref = 100.0 if entry == "market" else entry
         ids = range(self.next_id, self.next_id + 3)
         self.next_id += 3
@@ -71,8 +73,9 @@ class FakeClient:
         await self.qualify(symbol)
         return 100.0
 
-    async def place_order_async(self, symbol, action, quantity, *, limit=None):
+    async def place_order_async(self, symbol, action, quantity, *, limit=None, order_ref=None):
         await self.qualify(symbol)
+        self.order_refs.append(order_ref)
         self.calls.append(("order", symbol, action, quantity, limit))
         self.next_id += 1
         return SimpleNamespace(order_id=self.next_id - 1, status="Submitted",

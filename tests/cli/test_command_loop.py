@@ -17,6 +17,9 @@ class ScriptedReader:
     async def readline(self):
         return self.lines.pop(0) if self.lines else None
 
+    def interrupt(self):
+        return False
+
     def close(self):
         pass
 
@@ -63,3 +66,47 @@ async def test_ctrl_c_with_nothing_running_leaves_at_once():
     session = SlowSession()
     assert await CommandLoop(session, ScriptedReader([INTERRUPT, "never"])).run() == 130
     assert session.lines == ["bye"]
+
+
+async def test_sigint_during_a_prompt_keeps_what_was_typed_after_it():
+    """A Ctrl-C that reached the terminal between two prompts arrives as SIGINT while the next prompt already holds
+    what was typed after it: that text survives (as a shell's typeahead); at an empty prompt it is Ctrl-C."""
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from breakout_kit.cli.prompt import TerminalReader
+
+    with create_pipe_input() as pipe:
+        reader = TerminalReader(["buy"], input=pipe, output=DummyOutput())
+        typed = asyncio.Event()
+        buffer = reader._session.default_buffer
+        buffer.on_text_changed += lambda _b: typed.set() if _b.text == "buy AAPL 10" else None
+        loop = CommandLoop(SlowSession(), reader)
+        read = asyncio.ensure_future(loop._read())
+        pipe.send_text("buy AAPL 10")
+        await typed.wait()
+        assert loop.interrupt() is True
+        pipe.send_text("\r")
+        assert await read == "buy AAPL 10"
+
+        read = asyncio.ensure_future(loop._read())
+        while not reader._session.app.is_running:   # the prompt is up once its app runs (a yield, not a wait)
+            await asyncio.sleep(0)
+        assert loop.interrupt() is True
+        assert await read is INTERRUPT
+
+
+async def test_sigint_before_the_prompt_is_up_answers_the_next_read_and_keeps_typeahead():
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from breakout_kit.cli.prompt import TerminalReader
+
+    with create_pipe_input() as pipe:
+        loop = CommandLoop(SlowSession(), TerminalReader(["status"], input=pipe, output=DummyOutput()))
+        read = asyncio.ensure_future(loop._read())
+        await asyncio.sleep(0)                       # the read is waiting; its prompt has not started yet
+        assert loop.interrupt() is True
+        pipe.send_text("status\r")                   # typed after the Ctrl-C
+        assert await read is INTERRUPT
+        assert await loop._read() == "status"

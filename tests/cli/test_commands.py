@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
@@ -345,6 +346,15 @@ async def test_flatten_cancels_then_closes():
     assert text.splitlines() == ["flatten AAPL: cancelled 0 orders, sold 10 at market (order #14 Submitted)",
                                  "flatten SPY: cancelled 0 orders, bought 5 at market (order #15 Submitted)"]
     assert (await make_session()[0].execute("flatten AAPL")).text.startswith("error: trading is disabled")
+
+
+async def test_every_order_a_command_places_carries_its_own_key():
+    session, _ = make_session(trading=True)
+    await session.execute("buy AAPL 10 tp=2 sl=1")
+    await session.execute("sell MSFT 3 short=1")
+    await session.execute("flatten AAPL")
+    refs = session.client.order_refs
+    assert len(refs) == 3 == len(set(refs)) and all(re.fullmatch(r"bk-cli-[0-9a-f]{8}", r) for r in refs)
 
 
 @pytest.mark.parametrize("line,message", [

@@ -135,7 +135,7 @@ def test_the_import_check_catches_offenders():
 def test_install_recipe_uses_the_declared_extra():
     # the README recipe and CI build the ib_async venv from this extra; a renamed extra would install nothing
     # (pip only warns "does not provide the extra") and CI would test ib_insync twice
-    tomllib = pytest.importorskip("tomllib")      # Python 3.11+
+    import tomllib
     root = ROOT
     extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert [r.split(">")[0] for r in extras["ib-async"]] == ["ib_async"]
@@ -143,3 +143,27 @@ def test_install_recipe_uses_the_declared_extra():
         text = (root / doc).read_text()
         assert '-e ".[dev,ib-async]"' in text and "pip uninstall -q -y ib_insync eventkit" in text, doc
     assert "BREAKOUT_KIT_IB=ib_async" in (root / ".ci/run").read_text()
+
+
+@pytest.mark.ib
+def test_an_ib_error_prints_once_in_the_kits_words(tmp_path):
+    """No logging configured (a notebook, a script): the kit's error says it, the library prints no raw copy."""
+    script = tmp_path / "unknown_symbol.py"
+    script.write_text(
+        "import asyncio\n"
+        "from breakout_kit import connect\n"
+        "async def main():\n"
+        "    client = await connect(say=lambda _line: None)\n"
+        "    try:\n"
+        "        await client.qualify('ZZZZ')\n"
+        "    except Exception as exc:\n"
+        "        print('kit:', exc)\n"
+        "    finally:\n"
+        "        await client.disconnect()\n"
+        "asyncio.run(main())\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IB_")}
+    done = subprocess.run([sys.executable, str(script)], check=False, capture_output=True, text=True, timeout=60,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("kit: ") and "ZZZZ" in done.stdout
+    assert "Error 200" not in done.stderr and "ZZZZ" not in done.stderr, done.stderr

@@ -99,3 +99,26 @@ async def test_daily_ingest_names_session_dates(client_id, tmp_path):
     assert (sessions == sessions.normalize()).all()               # New York midnight of each session
     assert date(2026, 11, 26) not in set(sessions.date)           # Thanksgiving
     assert set(sessions.date) >= {date(2026, 11, 25), date(2026, 11, 27)}
+
+
+async def test_a_damaged_part_is_named_then_replaced(paced, tmp_path):
+    from breakout_kit.client.ingest import DamagedPart
+
+    _gw, client = paced
+    first = await ingest(client, ["AAPL", "MSFT"], duration="2 D", bar_size="5 mins", dest=tmp_path,
+                         progress=False, concurrency=2)
+    assert (first["error"] == "").all() and (first["rows"] > 0).all()
+    good = load(tmp_path, "AAPL", "5 mins")
+    part = min(dataset_dir(tmp_path, "AAPL", "5 mins").glob("part-*.parquet"))
+    part.write_bytes(part.read_bytes()[:100])                    # what a crash mid-write on a full disk leaves
+    with pytest.raises(DamagedPart, match=f"damaged part {part}"):
+        load(tmp_path, "AAPL", "5 mins")
+    again = (await ingest(client, ["AAPL", "MSFT"], duration="2 D", bar_size="5 mins", dest=tmp_path,
+                          progress=False)).set_index("symbol")
+    assert again.loc["AAPL", "repaired"] == 1 and again.loc["MSFT", "repaired"] == 0
+    assert again.loc["AAPL", "error"] == ""
+    repaired = load(tmp_path, "AAPL", "5 mins")
+    pd.testing.assert_frame_equal(repaired.loc[good.index], good)  # every bar back, the same bars
+    whole = pd.read_parquet(tmp_path)                               # the dataset reads as one again
+    assert set(whole["symbol"].astype(str)) == {"AAPL", "MSFT"}
+    assert not list(dataset_dir(tmp_path, "AAPL", "5 mins").glob(".*.tmp"))

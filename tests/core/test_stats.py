@@ -61,6 +61,12 @@ def test_stats_match_a_plain_implementation(seed, flat):
     assert got["max_drawdown_bars"] == want["max_drawdown_bars"] > 0
     assert got["max_drawdown_duration"] == want["max_drawdown_duration"]
     assert got["expectancy_pct"] == pytest.approx(result.trades["return_pct"].mean())
+    # one return per session, from the equity at each session's last bar (pandas, independently)
+    closes = result.equity.groupby(result.equity.index.tz_convert("America/New_York").date).last()
+    daily = closes / closes.shift(1, fill_value=capital) - 1.0
+    assert got["sharpe_daily"] == pytest.approx(daily.mean() / daily.std(ddof=1) * math.sqrt(252), rel=1e-9)
+    downside = math.sqrt((daily.clip(upper=0.0) ** 2).mean())
+    assert got["sortino_daily"] == pytest.approx(daily.mean() / downside * math.sqrt(252), rel=1e-9)
 
 
 def test_stats_without_trades():
@@ -78,5 +84,5 @@ def test_cagr_of_a_huge_gain_over_one_session_is_inf_not_an_error():
     stats = performance_stats(close=close, times_ns=np.arange(3) * 60_000_000_000, ei=np.array([0]),
                               xi=np.array([2]), ep=np.array([1.0]), xp=np.array([200.0]), q=np.array([1e9]),
                               fee_in=np.zeros(1), pnl=np.array([199e9]), capital=1e6, held_bars=3, signals=1,
-                              sessions=1)
+                              sessions=1, day_ends=np.array([2]))
     assert stats["cagr_pct"] == math.inf and stats["total_return_pct"] > 1e6 and stats["trades"] == 1

@@ -24,7 +24,7 @@ class Feed:
     def __init__(self, symbol):
         self.symbol, self.bar_event, self.signal_event = symbol, Event(), Event()
 
-feeds = [Feed(f"SYM{{k:02d}}") for k in range(20)]
+feeds = [Feed(f"SYM{{k:02d}}") for k in range({charts})]
 # A fixed width so the 4-column grid fits the viewport for both renderers (all 20 charts on screen while timed).
 charts = [Chart(f, window=500, throttle=3600, height=180, width=300, compact=True, show_volume=False)
           for f in feeds]
@@ -87,9 +87,9 @@ print(f"PROBE bars_seen={probe.bars_received} update_1k_ms={at_1k * 1e3:.3f} upd
 '''
 
 
-def bench_notebook(renderer: str) -> nbformat.NotebookNode:
+def bench_notebook(renderer: str, charts: int = 20) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(SETUP.format(renderer=renderer).strip()),
+    nb.cells = [nbformat.v4.new_code_cell(SETUP.format(renderer=renderer, charts=charts).strip()),
                 nbformat.v4.new_code_cell(SHOW.strip()),
                 nbformat.v4.new_code_cell(PROBE.strip())]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

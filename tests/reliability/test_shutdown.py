@@ -61,7 +61,8 @@ async def test_async_with_exit_leaves_nothing_behind(client_id):
 
 
 async def test_notebook_panel_aclose_leaves_nothing_behind(client_id):
-    pytest.importorskip("ipywidgets")
+    import ipywidgets  # noqa: F401  (a base dependency: its absence is a failure, not a skip)
+
     from breakout_kit.notebook.panel import ControlPanel
 
     gc.collect()

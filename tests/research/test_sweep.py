@@ -111,3 +111,14 @@ def test_dataset_behind_an_fsspec_url(frames, inline):
     finally:
         fs.rm("/sweep-test", recursive=True)
     pd.testing.assert_frame_equal(out, inline)
+
+
+def test_sweep_heatmap_reduces_the_other_axes():
+    from breakout_kit.notebook.plots import sweep_heatmap
+
+    table = pd.DataFrame({"symbol": ["A", "B", "A", "B"], "lookback": [10, 10, 20, 20],
+                          "take_profit_pct": [1.0, 1.0, 1.0, 1.0], "sharpe": [1.0, 3.0, float("inf"), 4.0]})
+    z = sweep_heatmap(table).data[0].z
+    assert z.tolist() == [[2.0], [4.0]]             # mean over symbols; inf left out
+    with pytest.raises(ValueError, match="no column"):
+        sweep_heatmap(table, value="sortino")

@@ -74,3 +74,35 @@ def test_walk_forward_arguments():
     with pytest.warns(UserWarning, match="X: ValueError: 4 sessions"):
         out = walk_forward({"X": bars}, grid, train=3, test=2, progress=False, workers=1)
     assert list(out.errors) == ["X"] and out.stitched.empty
+
+
+def test_thin_or_infinite_in_sample_winners_are_not_picked():
+    from breakout_kit.core.walkforward import _best
+
+    stats = pd.DataFrame({"profit_factor": [np.inf, 2.0, 3.0, np.nan], "trades": [1, 10, 2, 0]})
+    assert _best(stats, "profit_factor") == 2                 # inf (no losing trade) is luck, not a rule
+    assert _best(stats, "profit_factor", min_trades=5) == 1
+    assert _best(stats, "profit_factor", min_trades=50) is None
+    with pytest.raises(ValueError, match="min_trades must be an int >= 0"):
+        walk_forward({"X": planted(6, 3)}, {"lookback": [10], "take_profit_pct": [1], "stop_loss_pct": [1]},
+                     train=2, test=1, min_trades=-1, workers=1, progress=False)
+
+
+def test_anchored_windows_trades_equity_and_plot():
+    bars = planted(sessions=10, edge_sessions=5)
+    grid = {"lookback": [10, 20], "take_profit_pct": [0.5, 2.0], "stop_loss_pct": [0.5]}
+    rolling = walk_forward({"X": bars}, grid, train=3, test=2, workers=1, progress=False)
+    anchored = walk_forward({"X": bars}, grid, train=3, test=2, anchored=True, workers=1, progress=False)
+    assert rolling.folds["train_start"].nunique() == len(rolling.folds) > 1
+    assert (anchored.folds["train_start"] == bars.index[0]).all()
+    assert list(anchored.folds["train_end"]) == list(rolling.folds["train_end"])
+    for result in (rolling, anchored):
+        stitched = result.stitched.loc["X"]
+        trades = result.trades[result.trades["symbol"] == "X"]
+        assert len(trades) == stitched["trades"] > 0
+        assert set(trades["fold"]) <= set(result.folds["fold"])
+        # the stitched equity ends where the trades' P&L takes the capital, as the stats say
+        assert result.equity["X"].iloc[-1] == pytest.approx(100_000.0 + trades["pnl"].sum())
+        assert result.equity["X"].iloc[-1] == pytest.approx(stitched["final_equity"])
+    fig = rolling.plot()
+    assert fig.data[0].name == "X" and len(fig.data[0].y) == len(rolling.equity)
