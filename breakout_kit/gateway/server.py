@@ -311,7 +311,8 @@ class PaperGateway:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.trusted_ips)
 
-    def _session_ended(self, session: Session) -> None:
+    def session_ended(self, session: Session) -> None:
+        """Forget a connection that ended (called once by the session)."""
         self.sessions.discard(session)
         self._pending.pop(session, None)
         if session.client_id is not None and self._by_client_id.get(session.client_id) is session:

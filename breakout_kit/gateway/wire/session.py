@@ -161,7 +161,7 @@ class Session:
         return True
 
     def _run_disconnect_hooks(self) -> None:
-        self.gateway._session_ended(self)
+        self.gateway.session_ended(self)
         for hook in DISCONNECT_HOOKS:
             try:
                 hook(self)
