@@ -103,7 +103,7 @@ REQUESTS: dict[int, Request] = {
     2: quiet("cancelMktData", 2, marketdata.cancel_mkt_data),
     3: replace(served("placeOrder", orders.place_order, 1, "5 openOrder + 3 orderStatus; fills 11 + 59"),
                older=(145, 2)),
-    4: quiet("cancelOrder", 2, orders.cancel_order),      # its effect answers: 3 orderStatus + 202 (10147/10148)
+    4: served("cancelOrder", orders.cancel_order, 2, "3 orderStatus Cancelled + 202 (10147 unknown, 10148 done)"),
     5: served("reqOpenOrders", orders.req_open_orders, None, "5 + 3 per open order, 53 openOrderEnd"),
     6: served("reqAccountUpdates", account.req_account_updates, None, "6 accountValue, 7 portfolio, 8, 54 end"),
     7: served("reqExecutions", orders.req_executions, 2, "11 execDetails + 59 commissionReport, 55 end"),
