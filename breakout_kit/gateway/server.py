@@ -237,6 +237,14 @@ class PaperGateway:
         state_file.apply(self, json.loads(state_file.encode(data)))
         self.orders.wake()
 
+    def spawn(self, coro, name: str) -> asyncio.Task:
+        """Run ``coro`` as one of the gateway's tasks (a long answer computed in slices): stop() waits for it,
+        then cancels it."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     # ---- convenience for tests and notebooks -------------------------------------------------------------
     def now(self) -> datetime:
         """The gateway clock (aware, New York)."""

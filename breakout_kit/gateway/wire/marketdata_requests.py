@@ -11,6 +11,7 @@ Errors as TWS words them: 200 unknown contract, 321 bad request fields, 162 paci
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ from ..sim.history import (
 from ..sim.market import BAR, QUOTE_TYPES
 from ..sim.marketdata import ERR_MAX_TICKERS, REALTIME_WHAT, Sub, _prev_close, send_ticks
 from ..sim.pacing import PACING_MESSAGE
-from .protocol import Fields
+from .protocol import Fields, frame, payload
 
 if TYPE_CHECKING:
     from .session import Session
@@ -75,14 +76,59 @@ def req_historical_data(session: Session, f: Fields) -> None:
         log.info("pacing violation for client %s reqId %d: %s", session.client_id, req_id, reason)
         session.error(req_id, 162, PACING_MESSAGE)
         return
-    session.send(*history.answer(gw.market, req, start, end, now))
-    if keep_up:
-        gw.marketdata.add(Sub("kutd", session, req_id, inst.key, what, use_rth, bar_seconds, fmt))
+    sub = Sub("kutd", session, req_id, inst.key, what, use_rth, bar_seconds, fmt) if keep_up else None
+    running = _running(session)
+    old = running.pop(req_id, None)
+    if old is not None:
+        old.cancel()
+    running[req_id] = gw.spawn(_answer(session, req, start, end, now, sub), f"history {session.client_id}/{req_id}")
+
+
+def _running(session: Session) -> dict[int, asyncio.Task]:
+    """This session's history answers still being computed, by reqId."""
+    return session.state.setdefault("history", {})  # type: ignore[return-value]
+
+
+async def _answer(session: Session, req: history.HistoryRequest, start: float, end: float, now: float,
+                  sub: Sub | None) -> None:
+    """Compute a history answer in slices (history.answer_in_slices), send it as one message, then start its
+    keepUpToDate stream. A failure is TWS's 322 for that request; cancelHistoricalData or a hang-up cancels it."""
+    gw = session.gateway
+    try:
+        pieces: list[bytes] = []
+        fields: list = []
+        count = 0
+        old_layout = session.server_version < 124      # the version adapter needs the whole message (rare clients)
+        async for chunk in history.answer_in_slices(gw.market, req, start, end, now):
+            count += len(chunk) // 8
+            if old_layout:
+                fields += chunk
+            else:
+                pieces.append(payload(*chunk))
+        head = history.answer_head(req, start, end, count)
+        if old_layout:
+            session.send(*head, *fields)
+        else:
+            session.send_bytes(frame([payload(*head), *pieces]))
+        if sub is not None and not session.closed:
+            gw.marketdata.add(sub)
+    except Exception as e:
+        log.exception("history answer for client %s reqId %d failed", session.client_id, req.req_id)
+        session.error(req.req_id, 322, f"Error processing request.-'20' : cause - {type(e).__name__}: {e}")
+    finally:
+        running = _running(session)
+        if running.get(req.req_id) is asyncio.current_task():
+            del running[req.req_id]
 
 
 def cancel_historical_data(session: Session, f: Fields) -> None:
+    """cancelHistoricalData(version, reqId): an answer still being computed is dropped, a stream stops."""
     f.int()  # version
-    session.gateway.marketdata.remove(session, "hist", f.int())
+    req_id = f.int()
+    task = _running(session).pop(req_id, None)
+    if task is not None:
+        task.cancel()
+    session.gateway.marketdata.remove(session, "hist", req_id)
 
 
 def req_head_timestamp(session: Session, f: Fields) -> None:
@@ -188,6 +234,8 @@ def req_market_data_type(session: Session, f: Fields) -> None:
 
 
 def drop_subscriptions(session: Session) -> None:
+    for task in _running(session).values():
+        task.cancel()
     session.gateway.marketdata.drop_session(session)
 
 

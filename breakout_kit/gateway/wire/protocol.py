@@ -50,6 +50,18 @@ def encode(*fields) -> bytes:
     return _pack_len(len(payload)) + payload
 
 
+def payload(*fields) -> bytes:
+    """The fields of a message without its length prefix (a long message is encoded in pieces: ``frame``)."""
+    fmts = _FORMATTERS
+    return ("\0".join([fmts.get(type(f), str)(f) for f in fields]) + "\0").encode() if fields else b""
+
+
+def frame(pieces: list[bytes]) -> bytes:
+    """One message from payload pieces, in order."""
+    body = b"".join(pieces)
+    return _pack_len(len(body)) + body
+
+
 def encode_raw(*fields: bytes) -> bytes:
     """Frame already-encoded byte fields (used for the handshake answer)."""
     payload = b"".join(f + b"\0" for f in fields)
