@@ -66,9 +66,9 @@ def bar_label(t: pd.Timestamp, bar_size: str) -> pd.Timestamp | date:
     return t
 
 
-def dataset_dir(dest: str | Path, symbol: str, bar_size: str) -> Path:
+def dataset_dir(dest: str | Path, symbol: str, bar_size: str, rth: bool = False) -> Path:
     """The partition folder of one symbol and bar size: ``dest/symbol=AAPL/bar_size=1_min``."""
-    return Path(dest).joinpath(*partition(symbol, bars.bar_size(bar_size)))
+    return Path(dest).joinpath(*partition(symbol, bars.bar_size(bar_size), rth))
 
 
 def _time_filter(start, end) -> list | None:
@@ -116,12 +116,14 @@ def _read_part(path: Path, where) -> pd.DataFrame:
         raise DamagedPart(path, f"{type(e).__name__}: {e}") from e
 
 
-def _load_one(dest, symbol: str, bar_size: str, start, end) -> pd.DataFrame:
-    _adopt_legacy(dest, symbol, bar_size)
-    folder = dataset_dir(dest, symbol, bar_size)
+def _load_one(dest, symbol: str, bar_size: str, start, end, rth: bool = False) -> pd.DataFrame:
+    if not rth:
+        _adopt_legacy(dest, symbol, bar_size)
+    folder = dataset_dir(dest, symbol, bar_size, rth)
     parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
     if not parts:
-        raise FileNotFoundError(f"no {bar_size} data for {symbol.upper()} under {Path(dest)}")
+        hours = " regular-hours" if rth else ""
+        raise FileNotFoundError(f"no{hours} {bar_size} data for {symbol.upper()} under {Path(dest)}")
     where = _time_filter(start, end)
     return tidy_bars(pd.concat([_read_part(p, where) for p in parts]))
 
@@ -147,7 +149,7 @@ def _set_aside_damaged(folder: Path) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
 
 
 def load(dest: str | Path, symbol: str | Iterable[str] | None = None, bar_size: str = "1 min", start=None,
-         end=None) -> pd.DataFrame | dict[str, pd.DataFrame]:
+         end=None, *, rth: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """Read bars back: a DataFrame with a UTC ``DatetimeIndex`` named ``time`` (sorted, unique), for one symbol.
 
     ``symbol=None`` (every symbol with ``bar_size`` bars) or a list of symbols gives ``{symbol: DataFrame}``.
@@ -155,14 +157,14 @@ def load(dest: str | Path, symbol: str | Iterable[str] | None = None, bar_size: 
     """
     bar_size = bars.bar_size(bar_size)
     if isinstance(symbol, str):
-        return _load_one(dest, symbol, bar_size, start, end)
+        return _load_one(dest, symbol, bar_size, start, end, rth)
     if symbol is None:
-        wanted = partition("X", bar_size)[1]
+        wanted = partition("X", bar_size, rth)[1]
         symbol = sorted(p.parent.name.split("=", 1)[1] for p in Path(dest).glob(f"symbol=*/{wanted}")
                         if any(p.glob("part-*.parquet")))
         if not symbol:
             raise FileNotFoundError(f"no {bar_size} data under {Path(dest)}")
-    return {s.upper(): _load_one(dest, s, bar_size, start, end) for s in symbol}
+    return {s.upper(): _load_one(dest, s, bar_size, start, end, rth) for s in symbol}
 
 
 def _write(folder: Path, frame: pd.DataFrame) -> None:
@@ -177,12 +179,13 @@ def _write(folder: Path, frame: pd.DataFrame) -> None:
 
 
 async def _fetch_back(client, contract, bar_size: str, end: datetime | str, stop_at: datetime | None,
-                      limit: datetime, bar: pd.Timedelta, counter: dict, bar_progress) -> list[pd.DataFrame]:
+                      limit: datetime, bar: pd.Timedelta, counter: dict, bar_progress,
+                      rth: bool = False) -> list[pd.DataFrame]:
     """Chunks going back from ``end`` until ``stop_at`` (exclusive: already on disk) or ``limit`` is reached."""
     chunk = MAX_CHUNK[bar_size]
     frames = []
     while True:
-        df = await client.history(contract, duration=chunk, bar_size=bar_size, end=end)
+        df = await client.history(contract, duration=chunk, bar_size=bar_size, end=end, use_rth=rth)
         counter["requests"] += 1
         bar_progress.update(1)
         if stop_at is not None:
@@ -199,12 +202,15 @@ async def _fetch_back(client, contract, bar_size: str, end: datetime | str, stop
 
 
 async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", bar_size: str = "1 min",
-                 dest: str | Path = "data/", *, progress: bool = True, concurrency: int = 8) -> pd.DataFrame:
+                 dest: str | Path = "data/", *, rth: bool = False, progress: bool = True,
+                 concurrency: int = 8) -> pd.DataFrame:
     """Download ``duration`` of ``bar_size`` TRADES bars for each symbol into ``dest`` (Parquet), resuming.
 
     Returns one summary row per symbol: symbol, bar_size, rows (on disk), new_rows, first, last (bar start times;
     session dates for daily and longer bars), requests, resumed, repaired (damaged parts re-fetched), error. An
     unknown symbol is reported in its row; the others still download. ``concurrency`` symbols download at once.
+    ``rth=True`` asks IB for regular trading hours only (useRTH) and keeps those bars in their own partition
+    (``bar_size=1_min_rth``; ``load(..., rth=True)`` reads them), never mixed with all-hours bars.
     """
     from tqdm.auto import tqdm
 
@@ -223,7 +229,7 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
 
         async def one(symbol: str) -> dict:
             async with gate:
-                row = await _ingest_symbol(client, symbol, duration, bar_size, dest, req_bar)
+                row = await _ingest_symbol(client, symbol, duration, bar_size, dest, req_bar, rth)
             sym_bar.set_postfix_str(symbol)
             sym_bar.update(1)
             return row
@@ -233,24 +239,25 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
                                        "resumed", "repaired", "error"])
 
 
-async def _ingest_symbol(client, symbol: str, duration: str, bar_size: str, dest, req_bar) -> dict:
+async def _ingest_symbol(client, symbol: str, duration: str, bar_size: str, dest, req_bar, rth: bool) -> dict:
     bar = pd.Timedelta(seconds=bars.bar_seconds(bar_size))
     counter = {"requests": 0}
     row = {"symbol": symbol, "bar_size": bar_size, "rows": 0, "new_rows": 0, "first": pd.NaT,
            "last": pd.NaT, "requests": 0, "resumed": False, "repaired": 0, "error": ""}
     try:
         contract = await client.qualify(symbol)
-        folder = dataset_dir(dest, symbol, bar_size)
-        _adopt_legacy(dest, symbol, bar_size)
+        folder = dataset_dir(dest, symbol, bar_size, rth)
+        if not rth:
+            _adopt_legacy(dest, symbol, bar_size)
         damaged = _set_aside_damaged(folder)
         row["repaired"] = len(damaged)
         try:
-            have = _load_one(dest, symbol, bar_size, None, None)
+            have = _load_one(dest, symbol, bar_size, None, None, rth)
         except FileNotFoundError:
             have = None
         row["resumed"] = have is not None
         # newest part: back from now to what we have (or to the start of the span)
-        latest = await client.history(contract, duration=MAX_CHUNK[bar_size], bar_size=bar_size)
+        latest = await client.history(contract, duration=MAX_CHUNK[bar_size], bar_size=bar_size, use_rth=rth)
         counter["requests"] += 1
         req_bar.update(1)
         latest = latest.iloc[:-1]          # the newest bar may still be forming: next run gets it whole
@@ -267,17 +274,17 @@ async def _ingest_symbol(client, symbol: str, duration: str, bar_size: str, dest
             reached = head.index[0] <= limit or (stop_at is not None and head.index[0] <= stop_at + bar)
             if not reached:
                 frames += await _fetch_back(client, contract, bar_size, head.index[0].to_pydatetime(),
-                                            stop_at, limit, bar, counter, req_bar)
+                                            stop_at, limit, bar, counter, req_bar, rth)
         # older part: before what we have, back to the start of the span (unless an earlier run already
         # searched that far: markets have gaps, so the first bar on disk may lie after the span's start)
         covered = _covered_from(folder)
         if have is not None and have.index[0] > limit + bar and (covered is None or covered > limit):
             frames += await _fetch_back(client, contract, bar_size, have.index[0].to_pydatetime(),
-                                        None, limit, bar, counter, req_bar)
+                                        None, limit, bar, counter, req_bar, rth)
         # damaged parts: the span each one held, again
         for first, last in damaged:
             got = await _fetch_back(client, contract, bar_size, (last + bar).to_pydatetime(), None, first, bar,
-                                    counter, req_bar)
+                                    counter, req_bar, rth)
             frames += [f[(f.index >= first) & (f.index <= last)] for f in got]
         frames = [f for f in frames if not f.empty]
         if frames:
@@ -290,7 +297,7 @@ async def _ingest_symbol(client, symbol: str, duration: str, bar_size: str, dest
             row["new_rows"] = len(new)
         if frames or have is not None:
             _set_covered_from(folder, limit if covered is None else min(limit, covered))
-        total = _load_one(dest, symbol, bar_size, None, None) if frames or have is not None else None
+        total = _load_one(dest, symbol, bar_size, None, None, rth) if frames or have is not None else None
         if total is not None:
             row.update(rows=len(total), first=bar_label(total.index[0], bar_size),
                        last=bar_label(total.index[-1], bar_size))

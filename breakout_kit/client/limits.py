@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 
+from breakout_kit.core.breakout import MAX_LOOKBACK
+
 MAX_QUANTITY = 1000            # shares per order
 MAX_NOTIONAL = 250_000.0       # quantity x price per order
-LOOKBACK_RANGE = (1, 10_000)   # bars in a breakout channel
+LOOKBACK_RANGE = (1, MAX_LOOKBACK)   # bars in a breakout channel: BreakoutRule's one limit
 FAR_STOP_PCT = 20.0            # a stop-loss further than this below the entry needs force=1
 FAR_LIMIT_PCT = 10.0           # a limit price further than this from the last price needs force=1
 

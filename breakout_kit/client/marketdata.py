@@ -20,7 +20,7 @@ from breakout_kit.client.realtime import RealTimeBars
 from breakout_kit.client.scanner import ScanSubscription, subscription, tag_values
 from breakout_kit.client.supervisor import Supervisor
 from breakout_kit.core import bars
-from breakout_kit.core.bars import whole_numbers
+from breakout_kit.core.bars import bar_seconds, whole_numbers
 
 log = logging.getLogger("breakout_kit.client.ib_client")
 
@@ -125,7 +125,8 @@ class MarketData:
 
             self._conn.ib.errorEvent += on_error
             try:
-                async with self.pacer.slot(identity, (contract.conId, what)):
+                async with self.pacer.slot(identity, (contract.conId, what), small=bar_seconds(bar_size) <= 30,
+                                           weight=2 if what == "BID_ASK" else 1):
                     bars = await self._conn.ib.reqHistoricalDataAsync(
                         contract, endDateTime=end, durationStr=duration, barSizeSetting=bar_size,
                         whatToShow=what, useRTH=use_rth, formatDate=2, timeout=max(self._conn.timeout, 60.0))

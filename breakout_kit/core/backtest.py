@@ -50,6 +50,8 @@ import numpy as np
 import pandas as pd
 
 from breakout_kit.core.breakout import BreakoutRule, channel_arrays, frame_arrays, scan_arrays
+from breakout_kit.core.checks import check_pct as _check_pct
+from breakout_kit.core.checks import check_positive as _check_positive
 from breakout_kit.core.costs import cost_model, trade_pnl
 from breakout_kit.core.sessions import select_session
 from breakout_kit.core.stats import equity_curve, performance_stats, session_days, session_ends
@@ -103,26 +105,6 @@ def _session_last_bar(days: np.ndarray) -> np.ndarray:
 def session_count(days: np.ndarray) -> int:
     """How many session days the bars span (``days`` sorted, from :func:`session_days`)."""
     return int(np.count_nonzero(days[1:] != days[:-1])) + 1 if days.size else 0
-
-
-def _check_pct(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in (0, 100), got {value!r}") from None
-    if not 0.0 < v < 100.0:
-        raise ValueError(f"{name} must be in (0, 100) percent, got {value!r}")
-    return v
-
-
-def _check_positive(name: str, value, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if math.isnan(v) or math.isinf(v) or v < 0.0 or (v == 0.0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
 
 
 def _first_touch(high, low, start: int, end: int, tp: float, sl: float) -> int:

@@ -24,10 +24,11 @@ contract's minimum price increment) when it is given, as TWS requires of an orde
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from breakout_kit.core.checks import check_positive
 
 __all__ = ["SCHEDULES", "CostModel", "Schedule", "cost_model", "trade_pnl"]
 
@@ -91,13 +92,7 @@ class CostModel:
 
 
 def _number(name: str, value, allow_zero: bool = True) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if math.isnan(v) or math.isinf(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
+    return check_positive(name, value, allow_zero)
 
 
 def cost_model(commission=0.0, min_commission=0.0, regulatory_fees=False, tick=None,

@@ -124,6 +124,8 @@ class FakeWatcher:
         self.last_bar = None
         self.signal_event = Event("signal")
         self.state_event = Event("state")
+        self.bar_event = Event("bar")
+        self.bars_seen = 0
         self._stopped = None
         self._task = None
 

@@ -122,3 +122,19 @@ async def test_a_damaged_part_is_named_then_replaced(paced, tmp_path):
     whole = pd.read_parquet(tmp_path)                               # the dataset reads as one again
     assert set(whole["symbol"].astype(str)) == {"AAPL", "MSFT"}
     assert not list(dataset_dir(tmp_path, "AAPL", "5 mins").glob(".*.tmp"))
+
+
+async def test_regular_hours_ingest_lives_apart(paced, tmp_path):
+    _gw, client = paced
+    await ingest(client, "AAPL", duration="2 D", bar_size="5m", dest=tmp_path, progress=False)
+    summary = await ingest(client, "AAPL", duration="2 D", bar_size="5m", dest=tmp_path, rth=True, progress=False)
+    assert summary.loc[0, "error"] == "" and summary.loc[0, "rows"] > 0
+    every = load(tmp_path, "AAPL", "5m")
+    regular = load(tmp_path, "AAPL", "5m", rth=True)
+    minutes = regular.index.tz_convert("America/New_York")
+    minutes = minutes.hour * 60 + minutes.minute
+    assert ((minutes >= 9 * 60 + 30) & (minutes < 16 * 60)).all()           # IB's useRTH: 09:30-16:00 only
+    both = regular.index.intersection(every.index)
+    assert len(both) > 0 and not every.index.difference(regular.index).empty   # all hours has more than RTH
+    pd.testing.assert_frame_equal(regular.loc[both], every.loc[both])              # the same bars where both have them
+    assert dataset_dir(tmp_path, "AAPL", "5m", rth=True).name == "bar_size=5_mins_rth"
