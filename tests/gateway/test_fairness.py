@@ -69,15 +69,19 @@ async def test_a_ten_year_history_does_not_hold_another_clients_stream(gateway, 
                                                               "TRADES", 1, 0, ""))
         tick = asyncio.create_task(ticker())
         seen = len(bars)
+        began = loop.time()
         try:
             while True:                                       # read raw (no decoding in this process)
                 (n,) = struct.unpack(">I", await asyncio.wait_for(reader.readexactly(4), 60))
                 if (await reader.readexactly(n)).split(b"\0", 1)[0] == b"17":
+                    took = loop.time() - began
                     break
         finally:
             tick.cancel()
             await asyncio.gather(tick, return_exceptions=True)
             writer.close()
             await writer.wait_closed()
-        assert worst < 0.2, f"the loop stalled {worst * 1000:.0f} ms"
+        # in one piece the loop stalled for the whole answer; sliced, the worst stall is a small part of it
+        # (about 85 ms of ~6 s on an idle machine; the bound leaves room for a loaded one)
+        assert worst < max(0.25, took / 10), f"the loop stalled {worst * 1000:.0f} ms of {took:.1f} s"
         assert len(bars) > seen, "no real-time bar arrived while the history was computed"
