@@ -28,7 +28,7 @@ import time
 from breakout_kit.bench.cpu import Measurement
 from breakout_kit.client.ib_client import IBClient
 from breakout_kit.core.breakout import BreakoutRule
-from breakout_kit.gateway.universe import CORE_SYMBOLS
+from breakout_kit.gateway.sim.universe import CORE_SYMBOLS
 
 #: every benchmark gateway starts at this Monday's session open (New York), so runs see the same market
 BENCH_START = "2026-11-23T09:30"
@@ -46,6 +46,7 @@ async def gateway_process(speed: float, pacing: str = "off"):
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "breakout_kit.gateway", "--port", "0", "--speed", repr(float(speed)),
         "--start", BENCH_START, "--pacing", pacing, "--log-level", log_level or "ERROR",
+        "--max-message-rate", "0",          # the benchmark's client runs unthrottled (see connected())
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=None if log_level else asyncio.subprocess.DEVNULL)
     try:
@@ -67,8 +68,8 @@ async def gateway_process(speed: float, pacing: str = "off"):
 @contextlib.asynccontextmanager
 async def connected(port: int, speed: float, client_id: int = 1):
     """A connected ``IBClient`` for a benchmark gateway (client pacing scaled to the gateway's clock)."""
-    # throttle=False: the client library limits its own requests to 45/s (TWS's 50 msg/s limit); the embedded
-    # gateway does not enforce it, and 300 start-up requests would otherwise take 7 s
+    # throttle=False: the client library limits its own requests to 45/s (TWS's 50 msg/s limit); the benchmark's
+    # gateway runs with --max-message-rate 0, and 300 start-up requests would otherwise take 7 s
     client = IBClient("127.0.0.1", port, client_id, clock_speed=speed, reconnect=False, timeout=30.0,
                       throttle=False)
     await client.connect()

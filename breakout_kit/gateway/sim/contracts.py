@@ -1,4 +1,4 @@
-"""Contract requests: reqContractDetails (9) and reqMatchingSymbols (81) over the universe (``universe.py``: the
+"""Contracts: resolving a request's contract and the contractDetails answer over the universe (``universe.py``: the
 S&P 500, the most traded ETFs, forex majors). Unknown symbols answer error 200 with TWS's wording.
 """
 
@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from ..core import calendar
-from .protocol import ContractSpec, Fields
-from .session import Session, register
+from ...core import calendar
+from .contract_spec import ContractSpec
 from .universe import Instrument, universe
 
 TIME_ZONE_ID = "US/Eastern"
@@ -92,33 +91,6 @@ def contract_details_fields(req_id: int, inst: Instrument, exchange: str, today:
     )
 
 
-@register(9)
-def req_contract_details(session: Session, f: Fields) -> None:
-    """reqContractDetails(version 8, reqId, contract, includeExpired, secIdType, secId[, issuerId])."""
-    f.int()  # version
-    req_id = f.int()
-    spec = f.contract()
-    inst = resolve(spec)
-    if inst is None:
-        session.error(req_id, 200, NO_SECDEF)
-        return
-    exchange = spec.exchange or ("IDEALPRO" if inst.is_forex else "SMART")
-    session.send(*contract_details_fields(req_id, inst, exchange, session.gateway.clock.now().date()))
-    session.send(52, 1, req_id)
-
-
 def matching(pattern: str, limit: int = 16) -> list[Instrument]:
     """Symbols starting with ``pattern`` first, then names containing it (IB returns at most 16)."""
     return universe().matching(pattern, limit)
-
-
-@register(81)
-def req_matching_symbols(session: Session, f: Fields) -> None:
-    """reqMatchingSymbols(reqId, pattern) -> symbolSamples (79)."""
-    req_id = f.int()
-    pattern = f.str()
-    found = matching(pattern)
-    fields: list = [79, req_id, len(found)]
-    for inst in found:
-        fields += [inst.con_id, inst.symbol, inst.sec_type, inst.primary, inst.currency, 0]
-    session.send(*fields)

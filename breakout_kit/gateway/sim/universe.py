@@ -197,6 +197,6 @@ def universe() -> Universe:
     """The built-in universe (read from the package data file once per process)."""
     global _UNIVERSE
     if _UNIVERSE is None:
-        text = resources.files("breakout_kit.gateway").joinpath("data/universe.csv").read_text(encoding="utf-8")
+        text = resources.files(__package__).joinpath("data/universe.csv").read_text(encoding="utf-8")
         _UNIVERSE = Universe(_read(text))
     return _UNIVERSE

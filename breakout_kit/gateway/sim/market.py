@@ -32,7 +32,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from ..core import calendar
+from ...core import calendar
 from .clock import NEW_YORK
 from .universe import Instrument, universe
 

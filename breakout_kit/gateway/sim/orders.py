@@ -1,6 +1,6 @@
 """The gateway's order book: placeOrder / cancel / global cancel, brackets, OCA groups, fills and executions.
 
-Requests (handlers in order_requests.py; incoming id -> replies):
+Requests (handlers in wire/order_requests.py; incoming id -> replies):
   3 placeOrder -> 5 openOrder + 3 orderStatus (then 11 execDetails + 59 commissionReport per fill); what-if
     orders -> 5 openOrder with the OrderState's commission and margins; rejections -> 4 error
     (200/321 contract, 110 tick, 321 fields or read-only API, 103 duplicate id, 387 order type, 201 margin)
@@ -36,13 +36,11 @@ from . import fills
 from .clock import NEW_YORK
 from .contracts import NO_SECDEF, TIME_ZONE_ID, Instrument, resolve
 from .market import BAR, grid
-from .order_codec import (
-    Unsupported,
+from .order_messages import (
     commission_report_fields,
     exec_details_fields,
     open_order_fields,
     order_status_fields,
-    parse_place_order,
 )
 from .order_model import (
     ERR_CANCELLED,
@@ -59,12 +57,11 @@ from .order_model import (
     invalid,
     price_cents,
 )
+from .outbound import Client
 from .portfolio import INITIAL_CASH, MARGIN_RATE, REFRESH_SECONDS, Portfolio
-from .protocol import Fields
-from .session import Session
 
 if TYPE_CHECKING:
-    from .server import PaperGateway
+    from ..server import PaperGateway
 
 log = logging.getLogger("breakout_kit.gateway")
 FIRST_PERM_ID = 1_001_000_001
@@ -111,7 +108,7 @@ class OrderBook:
         return self.orders.get((client_id, order_id))
 
     # ---- output ------------------------------------------------------------------------------------------------
-    def _owner(self, order: Order) -> Session | None:
+    def _owner(self, order: Order) -> Client | None:
         s = self.gw.session_for(order.client_id)
         return s if s is not None and not s.closed else None
 
@@ -123,14 +120,8 @@ class OrderBook:
             s.send(*order_status_fields(order))
 
     # ---- placing -------------------------------------------------------------------------------------------------
-    def place(self, session: Session, f: Fields) -> None:
-        """Handle one placeOrder message."""
-        order_id = Fields(f.fields, f.pos).int()   # peeked, for errors about the order's own fields
-        try:
-            order_id, spec, raw = parse_place_order(f)
-        except Unsupported as e:
-            session.error(order_id, 321, invalid(str(e)))
-            return
+    def place(self, session: Client, order_id: int, spec, raw: dict) -> None:
+        """Handle one decoded placeOrder message (wire/order_codec.py decodes it)."""
         client_id = session.client_id
         assert client_id is not None
         try:
@@ -352,7 +343,7 @@ class OrderBook:
             for c in o.children:
                 self.cancel(c, reason)
 
-    def cancel_request(self, session: Session, order_id: int) -> None:
+    def cancel_request(self, session: Client, order_id: int) -> None:
         assert session.client_id is not None
         o = self.orders.get((session.client_id, order_id))
         if o is None:
@@ -371,7 +362,7 @@ class OrderBook:
         return len(todo)
 
     # ---- what-if -------------------------------------------------------------------------------------------------
-    def _what_if(self, session: Session, order_id: int, spec, raw: dict) -> None:
+    def _what_if(self, session: Client, order_id: int, spec, raw: dict) -> None:
         inst = self._resolve(spec)
         action, quantity, order_type, limit, stop, tif, outside_rth = self._validate(inst, raw)
         price = (limit or stop or round(self.portfolio.mark(inst) * 100)) / 100
