@@ -49,8 +49,9 @@ class IBClient:
     ``readonly=None`` means read-only unless ``trading=True``. ``clock_speed`` is the server clock's speed relative to
     real time (the embedded gateway's ``speed``); it scales the client-side pacing windows and is 1 for TWS.
     ``throttle=False`` turns off the client library's own limit on outgoing requests (45 per second, under TWS's 50
-    messages per second): only for servers that don't enforce that limit, such as the embedded gateway, e.g. to
-    start hundreds of subscriptions at once in a benchmark. Incoming data is never throttled.
+    messages per second): only for servers that don't enforce that limit, such as an embedded gateway started with
+    ``max_message_rate=None`` (by default it enforces TWS's, with error 100), e.g. to start hundreds of
+    subscriptions at once in a benchmark. Incoming data is never throttled.
     ``order_transport`` replaces how each order message is sent (``order_desk.Transport``; tests use it to cut a
     bracket between its legs); None sends through the client library.
     """
