@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 
 from breakout_kit.bench import browser as bench_browser
 from breakout_kit.bench import cpu as bench_core
+from breakout_kit.bench import gateway as bench_gateway
 from breakout_kit.bench import ingest as bench_ingest
 from breakout_kit.bench import live as bench_live
 from breakout_kit.bench import research as bench_research
@@ -68,6 +69,8 @@ FIGURES: tuple[Figure, ...] = (
            "LiveChart per-update cost after 50 k bars / after 1 k bars"),
     Figure("gateway_encode_msgs_per_s", bench_core.gateway_encode, ">=", 100_000,
            "gateway protocol encoder throughput (realtimeBar messages)"),
+    Figure("gateway_loop_stall_max_ms", bench_gateway.gateway_loop_stall, "<=", 20.0,
+           "worst event-loop stall while the gateway answers 10 Y monthly, 1 Y daily, 1 Y 5-minute history"),
     Figure("sweep_vs_vectorbt_ratio", bench_research.sweep_vs_vectorbt, ">=", 1.0,
            "same grid, same bars: vectorbt from_signals time / sweep time (one core each)", optional=True),
     Figure("dask_scaling_efficiency", bench_research.dask_scaling, ">=", 0.8,
