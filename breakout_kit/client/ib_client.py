@@ -175,8 +175,10 @@ class IBClient:
 
     # ---- contracts -----------------------------------------------------------------------------------------
     async def qualify(self, symbol_or_contract: str | Contract) -> Contract:
-        """The unique IB contract for a US stock symbol (SMART/USD; ``BRK.B``, ``BRK/B`` or ``BRK B``) or a partial
-        ``Contract``; cached. Raises ``ContractError`` naming the symbol when none or several match."""
+        """The unique IB contract for a symbol in the one grammar (``client/symbols.py``): ``AAPL`` / ``BRK.B``
+        (stock, ETF), ``EURUSD`` / ``EUR.USD`` (forex), ``/ES`` (front-month future), ``ESZ6`` / ``ES 202612`` (one
+        expiry), ``SPX`` (index), or a partial ``Contract``; cached. Raises ``ContractError`` naming the symbol (with
+        near matches) when none or several match."""
         return await self._contracts.qualify(symbol_or_contract)
 
     async def min_tick(self, symbol_or_contract: str | Contract) -> float:
@@ -184,12 +186,14 @@ class IBClient:
         return await self._contracts.min_tick(symbol_or_contract)
 
     async def matching_symbols(self, pattern: str) -> list[str]:
-        """Stock symbols IB suggests for ``pattern`` (IB allows about one such request per second)."""
+        """Symbols IB suggests for ``pattern``, in the grammar (``AAPL``, ``SPX``, ``/ES``, ``EURUSD``; IB allows
+        about one such request per second)."""
         return await self._contracts.matching_symbols(pattern)
 
     # ---- market data ---------------------------------------------------------------------------------------
-    def subscribe_bars(self, contract: Contract, what: str = "TRADES", use_rth: bool = False) -> RealTimeBars:
-        """Subscribe to IB's 5-second real-time bars for a qualified contract (see ``MarketData.subscribe_bars``)."""
+    def subscribe_bars(self, contract: Contract, what: str | None = None, use_rth: bool = False) -> RealTimeBars:
+        """Subscribe to IB's 5-second real-time bars for a qualified contract (see ``MarketData.subscribe_bars``;
+        ``what`` None: MIDPOINT for forex, TRADES otherwise)."""
         return self._market.subscribe_bars(contract, what, use_rth)
 
     def probe(self) -> Probe:
@@ -213,10 +217,10 @@ class IBClient:
         return await self._market.scan(scan_code, rows, **limits)
 
     async def history(self, symbol: str | Contract, duration: str = "1 D", bar_size: str = "1 min",
-                      what: str = "TRADES", use_rth: bool = False, end: datetime | str = "",
+                      what: str | None = None, use_rth: bool = False, end: datetime | str = "",
                       retries: int = 3) -> pd.DataFrame:
-        """Historical bars as a DataFrame (UTC ``DatetimeIndex`` named ``time``; open high low close volume ...),
-        paced client-side by IB's rules; a pacing violation (162) anyway is retried after the window clears."""
+        """Historical bars as a DataFrame (UTC ``DatetimeIndex`` named ``time``; open high low close volume ...;
+        ``what`` None: MIDPOINT for forex, TRADES otherwise), paced client-side by IB's rules; a pacing violation (162) anyway is retried after the window clears."""
         return await self._market.history(symbol, duration, bar_size, what, use_rth, end, retries)
 
     async def reference_price(self, symbol: str | Contract) -> float:

@@ -76,7 +76,7 @@ def session_window(kind: str, d: date) -> tuple[datetime, datetime] | None:
     if kind in _WINDOWS:
         opens, closes = _WINDOWS[kind]
         return _at(d - timedelta(days=1), opens), _at(d, closes)
-    close = calendar.session_close(d)
+    close = calendar.session_close(d) or calendar.CLOSE     # a session: never None here
     if kind == "index":
         return _at(d, calendar.OPEN), _at(d, close)
     return _at(d, time(4, 0)), _at(d, time(20, 0) if close == calendar.CLOSE else time(17, 0))
@@ -91,7 +91,7 @@ def regular_window(kind: str, d: date) -> tuple[datetime, datetime] | None:
         return _at(d, FUTURE_REGULAR[0]), _at(d, FUTURE_REGULAR[1])
     if kind == "forex":
         return whole
-    return _at(d, calendar.OPEN), _at(d, calendar.session_close(d))
+    return _at(d, calendar.OPEN), _at(d, calendar.session_close(d) or calendar.CLOSE)
 
 
 def session_date(kind: str, t: datetime) -> date | None:
