@@ -230,7 +230,8 @@ class IBClient:
     # ---- orders --------------------------------------------------------------------------------------------
     async def place_buy_bracket_pct_async(self, symbol: str, quantity: int, take_profit_pct: float,
                                           stop_loss_pct: float, *, entry: str | float = "market",
-                                          order_ref: str | None = None, tif: str = "DAY") -> Bracket:
+                                          order_ref: str | None = None, tif: str = "DAY",
+                                          force: bool = False) -> Bracket:
         """Buy ``quantity`` with a take-profit ``take_profit_pct`` % above and a stop-loss ``stop_loss_pct`` % below
         the reference price (the limit price, or the last trade for a market entry); returns the ``Bracket``.
 
@@ -239,13 +240,15 @@ class IBClient:
         rejected by TWS, or lost in transit and verified after the reconnect), ``OrderStateUnknown`` only while the
         connection is still down after a send (the message says what to check)."""
         return await self._orders.place_bracket(symbol, quantity, take_profit_pct, stop_loss_pct, entry=entry,
-                                                order_ref=order_ref, tif=tif)
+                                                order_ref=order_ref, tif=tif, force=force)
 
     async def place_order_async(self, symbol: str, action: str, quantity: int, *, limit: float | None = None,
-                                order_ref: str | None = None, tif: str = "DAY") -> PlacedOrder:
+                                order_ref: str | None = None, tif: str = "DAY",
+                                force: bool = False) -> PlacedOrder:
         """One plain order: ``action`` "BUY" or "SELL" ``quantity`` shares at market, or at ``limit``; the same
         checks, idempotency key and failure answers as ``place_buy_bracket_pct_async``."""
-        return await self._orders.place_order(symbol, action, quantity, limit=limit, order_ref=order_ref, tif=tif)
+        return await self._orders.place_order(symbol, action, quantity, limit=limit, order_ref=order_ref, tif=tif,
+                                              force=force)
 
     async def cancel_order(self, order_id: int) -> PlacedOrder:
         """Cancel one open order by orderId (or permId); waits for TWS to confirm."""

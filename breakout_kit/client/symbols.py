@@ -25,7 +25,8 @@ from datetime import date
 from breakout_kit.client.errors import ContractError
 from breakout_kit.client.iblib import Contract, Forex, Future, Index, Stock
 
-__all__ = ["CURRENCIES", "FUTURE_ROOTS", "INDEXES", "SymbolSpec", "hint", "parse_symbol", "what_to_show"]
+__all__ = ["CURRENCIES", "FUTURE_ROOTS", "INDEXES", "SymbolSpec", "display_symbol", "hint", "parse_symbol",
+           "what_to_show"]
 
 #: futures roots the grammar knows: root -> (IB symbol, exchange as TWS names it, name)
 FUTURE_ROOTS: dict[str, tuple[str, str, str]] = {
@@ -134,6 +135,16 @@ def hint(text: str) -> str:
     if raw in FUTURE_ROOTS:
         return f"{raw} is the stock; for the {FUTURE_ROOTS[raw][2]} future write /{raw} (front month) or {raw}Z6"
     return ""
+
+
+def display_symbol(contract: Contract) -> str:
+    """How the kit writes a qualified contract: ``ESZ6`` (a future's local symbol), ``EURUSD``, ``SPX``, ``AAPL``."""
+    sec_type = getattr(contract, "secType", "")
+    if sec_type == "FUT" and contract.localSymbol:
+        return contract.localSymbol.replace(" ", "")
+    if sec_type == "CASH":
+        return f"{contract.symbol}{contract.currency}"
+    return contract.symbol
 
 
 def what_to_show(contract: Contract) -> str:

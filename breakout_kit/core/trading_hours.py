@@ -21,9 +21,13 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pandas as pd
+
 from breakout_kit.core import calendar
 
-__all__ = ["KINDS", "check_kind", "is_session", "regular_window", "session_date", "session_window"]
+__all__ = ["KINDS", "check_kind", "is_session", "regular_mask", "regular_window", "session_date", "session_day_ids",
+           "session_window"]
 
 KINDS = ("stock", "index", "future", "forex")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -102,3 +106,36 @@ def session_date(kind: str, t: datetime) -> date | None:
         if w is not None and w[0] <= local < w[1]:
             return d
     return None
+
+
+#: how far a session opening the evening before is shifted so that its bars fall on the session date
+_EVENING_SHIFT = {"future": pd.Timedelta(hours=6), "forex": pd.Timedelta(hours=6, minutes=45)}
+
+
+def session_day_ids(times: pd.DatetimeIndex, kind: str) -> np.ndarray:
+    """Each bar's session date (int64 days since the epoch) for instruments of ``kind``: the New York calendar day
+    for stocks and indexes; for futures and forex the evening bars belong to the next day's session (a future's
+    Sunday 18:00 bar is in Monday's session). Naive times are taken as New York time."""
+    kind = check_kind(kind)
+    local = times.tz_convert(NEW_YORK) if times.tz is not None else times.tz_localize(NEW_YORK)
+    shift = _EVENING_SHIFT.get(kind)
+    if shift is not None:
+        local = local + shift
+    return local.tz_localize(None).normalize().as_unit("ns").asi8 // 86_400_000_000_000
+
+
+def regular_mask(times: pd.DatetimeIndex, kind: str) -> np.ndarray:
+    """True for each bar starting inside its session's regular hours (``regular_window``) for ``kind``."""
+    kind = check_kind(kind)
+    local = times.tz_convert(NEW_YORK) if times.tz is not None else times.tz_localize(NEW_YORK)
+    days = session_day_ids(times, kind)
+    keep = np.zeros(len(times), dtype=bool)
+    ns = local.as_unit("ns").asi8
+    for day in np.unique(days):
+        w = regular_window(kind, date.fromordinal(int(day) + date(1970, 1, 1).toordinal()))
+        if w is None:
+            continue
+        lo, hi = (pd.Timestamp(t).as_unit("ns").value for t in w)
+        sel = days == day
+        keep[sel] = (ns[sel] >= lo) & (ns[sel] < hi)
+    return keep

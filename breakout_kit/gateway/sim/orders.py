@@ -450,7 +450,8 @@ class OrderBook:
             return None
         db, i = got
         k = 100 // db.scale if db.scale <= 100 else 1     # price units -> cents (futures: ticks of 1, .25, .1, .01)
-        return fills.BarCents(int(db.o[i]) * k, int(db.h[i]) * k, int(db.low[i]) * k, int(db.c[i]) * k, int(db.v[i]))
+        return fills.BarCents(int(db.o[i]) * k, int(db.h[i]) * k, int(db.low[i]) * k, int(db.c[i]) * k, int(db.v[i]),
+                              k if db.kind == "future" else 0)
 
     def _execute(self, o: Order, shares: int, price_cents: int, boundary: int) -> None:
         price = price_cents / 100
