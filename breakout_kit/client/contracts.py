@@ -51,9 +51,8 @@ class Contracts:
         self._conn.require_connection()
         details = await self._conn.ib.reqContractDetailsAsync(contract)
         if spec is not None and spec.kind == "front" and details:
-            today = f"{date.today():%Y%m%d}"
-            live = [d for d in details if d.contract.lastTradeDateOrContractMonth[:8] >= today] or details
-            details = [min(live, key=lambda d: d.contract.lastTradeDateOrContractMonth)]
+            # IB lists only expiries still trading (by its clock, not ours): the front month is the first of them
+            details = [min(details, key=lambda d: d.contract.lastTradeDateOrContractMonth)]
         if not details:
             raise ContractError(await self._unknown(name, spec))
         if len(details) > 1:

@@ -74,3 +74,16 @@ async def test_forex_history_is_midpoint_and_matching_symbols(client):
     frame = await client.history("EURUSD", duration="1 D", bar_size="1 hour")
     assert len(frame) > 10 and (frame["volume"] == -1).all()
     assert "/ES" in await client.matching_symbols("ES") and "SPX" in await client.matching_symbols("SPX")
+
+
+async def test_ingest_and_load_futures_and_forex(client, tmp_path):
+    from breakout_kit.client.ingest import ingest, load
+
+    summary = await ingest(client, ["/ES", "EURUSD", "SPX"], "2 D", "1 hour", dest=tmp_path, progress=False)
+    assert (summary["error"] == "").all() and (summary["rows"] > 0).all(), summary
+    assert (tmp_path / "symbol=%2FES").is_dir()
+    es = load(tmp_path, "/ES", "1 hour")
+    assert len(es) > 20 and (es["close"] % 0.25 == 0).all()
+    everything = load(tmp_path, bar_size="1 hour")
+    assert set(everything) == {"/ES", "EURUSD", "SPX"}
+    assert (everything["EURUSD"]["volume"] == -1).all()        # MIDPOINT bars: no volume
