@@ -107,6 +107,12 @@ def grid(inst: Instrument, d: date) -> Grid | None:
     return Grid(day_start_epoch(d), DAY_BARS, max(EARLY_DAY_END, rth_hi), RTH_FIRST, rth_hi)
 
 
+def _evening(inst: Instrument) -> timedelta:
+    """One day for instruments whose sessions open the evening before their date (futures, forex), else none:
+    how far past a time's own date its session may lie."""
+    return timedelta(days=1) if inst.kind in ("future", "forex") else timedelta(0)
+
+
 def session_grid(inst: Instrument, epoch: float) -> Grid | None:
     """The grid of the session containing ``epoch`` (its own date, or the next one for sessions that open the
     evening before), or None outside the instrument's hours."""
@@ -351,7 +357,7 @@ class Market:
         if t1 <= t0:
             return
         d = datetime.fromtimestamp(t0, NEW_YORK).date()
-        last = datetime.fromtimestamp(t1, NEW_YORK).date() + timedelta(days=1)   # sessions opening the evening before
+        last = datetime.fromtimestamp(t1, NEW_YORK).date() + _evening(self.instrument(symbol))
         while d <= last:
             db = self.day(symbol, d)
             if db is not None:
@@ -389,7 +395,7 @@ class Market:
         inst = self.instrument(symbol)
         out: list[Bar] = []
         d = datetime.fromtimestamp(t0, NEW_YORK).date()
-        last = datetime.fromtimestamp(t1, NEW_YORK).date() + timedelta(days=1)   # sessions opening the evening before
+        last = datetime.fromtimestamp(t1, NEW_YORK).date() + _evening(inst)
         while d <= last:
             g = grid(inst, d)
             if g is not None:
@@ -413,7 +419,8 @@ class Market:
         """The 5-second bar starting at ``start`` (its day and index), or None outside the instrument's hours
         (futures and forex sessions open the evening before their session date)."""
         d = datetime.fromtimestamp(start, NEW_YORK).date()
-        for day in (d, d + timedelta(days=1)):
+        later = _evening(self.instrument(symbol))
+        for day in (d, d + later) if later else (d,):
             db = self.day(symbol, day)
             if db is not None:
                 i = int(start - db.t0) // BAR
@@ -423,7 +430,7 @@ class Market:
 
     def last_bar(self, symbol: str, t: float) -> tuple[DayBars, int] | None:
         """The latest 5-second bar completed by time ``t`` (searching back up to 10 days)."""
-        d = datetime.fromtimestamp(t, NEW_YORK).date() + timedelta(days=1)   # sessions opening the evening before
+        d = datetime.fromtimestamp(t, NEW_YORK).date() + _evening(self.instrument(symbol))
         for _ in range(11):
             db = self.day(symbol, d)
             if db is not None:
