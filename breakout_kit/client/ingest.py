@@ -29,7 +29,7 @@ import pandas as pd
 
 from breakout_kit.client.errors import ContractError
 from breakout_kit.core import bars, calendar
-from breakout_kit.core.layout import BOOKKEEPING, partition, tidy_bars
+from breakout_kit.core.layout import BOOKKEEPING, partition, symbol_of, tidy_bars
 
 #: the longest duration IB serves in one request per bar size (IB's historical-data limits)
 MAX_CHUNK = {
@@ -160,7 +160,7 @@ def load(dest: str | Path, symbol: str | Iterable[str] | None = None, bar_size: 
         return _load_one(dest, symbol, bar_size, start, end, rth)
     if symbol is None:
         wanted = partition("X", bar_size, rth)[1]
-        symbol = sorted(p.parent.name.split("=", 1)[1] for p in Path(dest).glob(f"symbol=*/{wanted}")
+        symbol = sorted(symbol_of(p.parent.name.split("=", 1)[1]) for p in Path(dest).glob(f"symbol=*/{wanted}")
                         if any(p.glob("part-*.parquet")))
         if not symbol:
             raise FileNotFoundError(f"no {bar_size} data under {Path(dest)}")

@@ -48,24 +48,30 @@ def fmt_time(value, tz=None) -> str:
         return str(value)
 
 
+def fmt_price(price: float) -> str:
+    """A price as a trader reads it: 2 decimals, 5 below 10 (forex: 1.08235, 6E)."""
+    return f"{price:.5f}" if abs(price) < 10 else f"{price:.2f}"
+
+
 def watchers_table_html(rows: list[dict[str, Any]], lag: Mapping[str, float | None], tz=None) -> str:
     """The watchers table from ``Watchlist.rows()``; ``lag`` maps a symbol to its chart's lag in seconds when the
     chart is behind (stale), else None."""
-    head = ("<tr><th>symbol</th><th>state</th><th>last bar</th><th>last price</th><th>signals</th>"
+    head = ("<tr><th>symbol</th><th>kind</th><th>state</th><th>last bar</th><th>last price</th><th>signals</th>"
             "<th>backfill</th><th>last signal</th><th>chart</th></tr>")
     out = []
     for r in rows:
         last = r["last_signal"]
         state = r["state"] if not (r["state"] == "failed" and r["error"]) else f"failed: {r['error']}"
-        last_sig = f"{last.direction} @ {last.price:.2f} ({fmt_time(last.time, tz)})" if last else ""
+        last_sig = f"{last.direction} @ {fmt_price(last.price)} ({fmt_time(last.time, tz)})" if last else ""
         behind = lag.get(r["symbol"])
         view = "" if behind is None else (f"<span class='bk-stale' style='color:#c62828'>&#9888; {behind:.0f} s "
                                           "behind</span>")
-        price = "" if r["last_bar"] is None else f"{r['last_price']:.2f}"
-        out.append(f"<tr><td><b>{html.escape(r['symbol'])}</b></td><td>{html.escape(state)}</td>"
+        price = "" if r["last_bar"] is None else fmt_price(r["last_price"])
+        out.append(f"<tr><td><b>{html.escape(r['symbol'])}</b></td><td>{html.escape(r.get('kind', ''))}</td>"
+                   f"<td>{html.escape(state)}</td>"
                    f"<td>{fmt_time(r['last_bar'], tz)}</td><td>{price}</td><td>{r['signals']}</td>"
                    f"<td>{r['backfill_signals']}</td><td>{html.escape(last_sig)}</td><td>{view}</td></tr>")
     if not out:
-        out.append("<tr><td colspan='8'><i>no watchers yet: enter a symbol and press Start</i></td></tr>")
+        out.append("<tr><td colspan='9'><i>no watchers yet: enter a symbol and press Start</i></td></tr>")
     return ("<table style='border-collapse:collapse;font-family:monospace' cellpadding='4'>" + head + "".join(out)
             + "</table>")

@@ -13,11 +13,12 @@ from typing import Any
 
 import pandas as pd
 
+from breakout_kit.client import symbols
 from breakout_kit.client.events import Event
 from breakout_kit.watch.watcher import BreakoutWatcher
 
 FINISHED = ("stopped", "failed")
-SUMMARY_COLUMNS = ["symbol", "state", "last_bar", "last_price", "bars", "signals", "backfill_signals",
+SUMMARY_COLUMNS = ["symbol", "kind", "state", "last_bar", "last_price", "bars", "signals", "backfill_signals",
                    "last_signal", "brackets", "refused", "error"]
 
 WatcherFactory = Callable[..., Any]
@@ -180,7 +181,7 @@ class Watchlist:
             error = (f"{type(w.error).__name__}: {w.error}" if w.error is not None
                      else f"{len(refused)} bracket(s) refused, last: {refused[-1]}" if refused else "")
             out.append({
-                "symbol": symbol, "state": w.state,
+                "symbol": symbol, "kind": instrument_kind(symbol), "state": w.state,
                 "last_bar": bar.time if bar is not None else None,
                 "last_price": float(bar.close) if bar is not None else math.nan,
                 "bars": w.bars_seen,
@@ -281,6 +282,15 @@ class Watchlist:
     def __repr__(self) -> str:
         states = ", ".join(f"{s}:{w.state}" for s, w in self.watchers.items())
         return f"<Watchlist {len(self)} watcher(s) {states}>"
+
+
+def instrument_kind(symbol: str) -> str:
+    """stock, forex, future or index: what the one symbol grammar makes of ``symbol`` ("" if it is none)."""
+    try:
+        kind = symbols.parse_symbol(symbol).kind
+    except (ValueError, TypeError):
+        return ""
+    return "future" if kind == "front" else kind
 
 
 def _symbol(symbol: str) -> str:

@@ -115,7 +115,7 @@ def duration_start(end: float, number: int, unit: str, use_rth: bool, inst: Inst
     if unit == "S":
         return end - number
     wanted = number * TRADING_DAYS[unit]
-    d = datetime.fromtimestamp(end, NEW_YORK).date()
+    d = datetime.fromtimestamp(end, NEW_YORK).date() + timedelta(days=1 if inst.kind in ("future", "forex") else 0)
     found = 0
     start = end
     for _ in range(wanted * 2 + 30):

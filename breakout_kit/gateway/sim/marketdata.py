@@ -152,7 +152,6 @@ class MarketData:
         """Serve everything that became known when the 5-second bar [boundary-5, boundary) completed."""
         market = self.gw.market
         start = boundary - BAR
-        local_day = datetime.fromtimestamp(start, NEW_YORK).date()
         cache: dict[str, tuple | None] = {}
         five: dict[str, dict] = {}
         for sub in list(self.subs.values()):
@@ -160,9 +159,7 @@ class MarketData:
                 continue
             bars = five.setdefault(sub.symbol, {})
             if sub.symbol not in cache:
-                db = market.day(sub.symbol, local_day)
-                i = (start - db.t0) // BAR if db is not None else -1
-                cache[sub.symbol] = (db, i) if db is not None and 0 <= i < db.end else None
+                cache[sub.symbol] = market.bar_at(sub.symbol, start)
             got = cache[sub.symbol]
             if got is None:
                 continue

@@ -15,7 +15,7 @@ UNSET_DOUBLE = 1.7976931348623157e308
 
 def contract_fields(inst, exchange: str) -> list:
     """The 11 contract fields of openOrder/execDetails/completedOrder (no primaryExchange)."""
-    return [inst.con_id, inst.symbol, "STK", "", 0.0, "", "", exchange, inst.currency, inst.symbol, inst.symbol]
+    return inst.contract_fields(exchange)
 
 
 def open_order_fields(order, state: dict | None = None) -> list:

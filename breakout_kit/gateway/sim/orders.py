@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 
 from . import fills
 from .clock import NEW_YORK
-from .contracts import NO_SECDEF, TIME_ZONE_ID, Instrument, resolve
-from .market import BAR, grid
+from .contracts import NO_SECDEF, NOT_TRADABLE, TIME_ZONE_ID, Instrument, resolve
+from .market import BAR, grid, session_grid
 from .order_messages import (
     commission_report_fields,
     exec_details_fields,
@@ -184,8 +184,11 @@ class OrderBook:
         inst = resolve(spec)
         if inst is None:
             raise Rejected(200, NO_SECDEF)
-        if inst.is_forex:
-            raise Rejected(201, "Order rejected - reason:The paper gateway trades stocks and ETFs only")
+        if inst.is_index:
+            raise Rejected(201, NOT_TRADABLE)
+        if inst.is_forex or (inst.is_future and 100 % inst.scale):
+            raise Rejected(201, "Order rejected - reason:The paper gateway trades stocks, ETFs and futures with "
+                                "cent ticks only")
         return inst
 
     def _validate(self, inst: Instrument, raw: dict):
@@ -307,12 +310,12 @@ class OrderBook:
             d += timedelta(days=1)      # closed, or after the close: the next session's
 
     def _in_hours(self, o: Order, epoch: float) -> bool:
-        d = datetime.fromtimestamp(epoch, NEW_YORK).date()
-        g = grid(o.inst, d)
+        g = session_grid(o.inst, epoch)     # futures sessions open the evening before their date
         if g is None:
             return False
         i = (epoch - g.t0) // BAR
-        return 0 <= i < g.end if o.outside_rth else g.rth_lo <= i < g.rth_hi
+        whole = o.outside_rth or o.inst.is_future    # futures work the whole Globex session
+        return 0 <= i < g.end if whole else g.rth_lo <= i < g.rth_hi
 
     def _working_status(self, o: Order, epoch: float) -> str:
         parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
@@ -417,7 +420,7 @@ class OrderBook:
                 continue
             if not self._in_hours(o, start):
                 continue
-            sym = o.inst.symbol
+            sym = o.inst.key
             if sym not in bars:
                 bars[sym] = self._bar(sym, d, start)
             bar = bars[sym]
@@ -442,13 +445,13 @@ class OrderBook:
             self.portfolio.refresh_pnl()
 
     def _bar(self, symbol: str, d, start: int) -> fills.BarCents | None:
-        db = self.gw.market.day(symbol, d)
-        if db is None:
+        got = self.gw.market.bar_at(symbol, start)
+        if got is None:
             return None
-        i = (start - db.t0) // BAR
-        if not 0 <= i < db.end:
-            return None
-        return fills.BarCents(int(db.o[i]), int(db.h[i]), int(db.low[i]), int(db.c[i]), int(db.v[i]))
+        db, i = got
+        k = 100 // db.scale if db.scale <= 100 else 1     # price units -> cents (futures: ticks of 1, .25, .1, .01)
+        return fills.BarCents(int(db.o[i]) * k, int(db.h[i]) * k, int(db.low[i]) * k, int(db.c[i]) * k, int(db.v[i]),
+                              k if db.kind == "future" else 0)
 
     def _execute(self, o: Order, shares: int, price_cents: int, boundary: int) -> None:
         price = price_cents / 100

@@ -97,18 +97,23 @@ class Portfolio:
 
     def book_fill(self, inst: Instrument, side: int, shares: int, price: float, commission: float) -> float | None:
         """Book one execution: cash, position, realized PnL. Returns the realized PnL (None for opening fills)."""
-        self.cash -= side * shares * price + commission
+        value = price * inst.multiplier          # per share, or per contract (IB's avgCost of a future)
+        self.cash -= side * shares * value + commission
         self.commissions += commission
-        return apply_fill(self.position(inst.con_id), side, shares, price, commission)
+        return apply_fill(self.position(inst.con_id), side, shares, value, commission)
 
     def mark(self, inst: Instrument) -> float:
         """The latest completed 5-second close at the gateway clock (the average cost if no bar is known)."""
-        got = self.gw.market.last_bar(inst.symbol, self.gw.clock.epoch())
+        got = self.gw.market.last_bar(inst.key, self.gw.clock.epoch())
         if got is None:
             pos = self.positions.get(inst.con_id)
-            return pos.avg_cost if pos else 0.0
+            return pos.avg_cost / inst.multiplier if pos else 0.0
         db, i = got
-        return int(db.c[i]) / 100
+        return int(db.c[i]) / db.scale
+
+    def mark_value(self, inst: Instrument) -> float:
+        """The mark of one share or contract (price x multiplier), comparable with ``avg_cost``."""
+        return self.mark(inst) * inst.multiplier
 
     def held(self) -> list[Position]:
         return [p for p in self.positions.values() if p.quantity]
@@ -118,7 +123,7 @@ class Portfolio:
         stock = unrealized = 0.0
         gross = 0.0
         for p in self.held():
-            m = self.mark(p.inst)
+            m = self.mark_value(p.inst)
             stock += p.quantity * m
             gross += abs(p.quantity * m)
             unrealized += (m - p.avg_cost) * p.quantity
@@ -167,16 +172,16 @@ class Portfolio:
     # ---- wire formats ----------------------------------------------------------------------------------------
     def position_msg(self, p: Position) -> tuple:
         i = p.inst
-        return (61, 3, self.account, i.con_id, i.symbol, "STK", "", 0.0, "", "", "SMART", i.currency, i.symbol,
-                i.symbol, p.quantity, p.avg_cost)
+        return (61, 3, self.account, *i.contract_fields("SMART" if i.is_stock else i.primary), p.quantity,
+                p.avg_cost)
 
     def portfolio_msg(self, p: Position) -> tuple:
         i = p.inst
         m = self.mark(i)
-        unrealized = (m - p.avg_cost) * p.quantity if p.quantity else 0.0
-        return (7, 8, i.con_id, i.symbol, "STK", "", 0.0, "", "", i.primary, i.currency, i.symbol, i.symbol,
-                p.quantity, m, round(p.quantity * m, 2), p.avg_cost, round(unrealized, 2), round(p.realized, 2),
-                self.account)
+        value = m * i.multiplier
+        unrealized = (value - p.avg_cost) * p.quantity if p.quantity else 0.0
+        return (7, 8, *i.contract_fields(i.primary), p.quantity, m, round(p.quantity * value, 2), p.avg_cost,
+                round(unrealized, 2), round(p.realized, 2), self.account)
 
     def send_positions(self, session: Client) -> None:
         for p in self.held():
@@ -215,7 +220,7 @@ class Portfolio:
         if p is None:
             session.send(95, req_id, 0, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE)
             return
-        m = self.mark(p.inst)
+        m = self.mark_value(p.inst)
         unrealized = (m - p.avg_cost) * p.quantity
         session.send(95, req_id, p.quantity, round(unrealized + p.realized, 2), round(unrealized, 2),
                      round(p.realized, 2), round(p.quantity * m, 2))

@@ -58,8 +58,8 @@ def req_positions_multi(session: Session, f: Fields) -> None:
     pf = _portfolio(session)
     for p in pf.held():
         i = p.inst
-        session.send(71, 1, req_id, pf.account, i.con_id, i.symbol, "STK", "", 0.0, "", "", "SMART", i.currency,
-                     i.symbol, i.symbol, p.quantity, p.avg_cost, model)
+        session.send(71, 1, req_id, pf.account, *i.contract_fields("SMART" if i.is_stock else i.primary),
+                     p.quantity, p.avg_cost, model)
     session.send(72, 1, req_id)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..sim.contracts import NO_SECDEF, contract_details_fields, matching, resolve
+from ..sim.contracts import NO_SECDEF, contract_details_fields, matching, resolve_all
+from ..sim.universe import CONTFUT
 from .protocol import Fields
 
 if TYPE_CHECKING:
@@ -17,12 +18,15 @@ def req_contract_details(session: Session, f: Fields) -> None:
     f.int()  # version
     req_id = f.int()
     spec = f.contract()
-    inst = resolve(spec)
-    if inst is None:
+    today = session.gateway.clock.now().date()
+    found = resolve_all(spec, today)
+    if not found:
         session.error(req_id, 200, NO_SECDEF)
         return
-    exchange = spec.exchange or ("IDEALPRO" if inst.is_forex else "SMART")
-    session.send(*contract_details_fields(req_id, inst, exchange, session.gateway.clock.now().date()))
+    sec_type = CONTFUT if spec.secType.upper() == CONTFUT else ""
+    for inst in found:
+        exchange = spec.exchange or ("IDEALPRO" if inst.is_forex else "SMART")
+        session.send(*contract_details_fields(req_id, inst, exchange, today, sec_type))
     session.send(52, 1, req_id)
 
 

@@ -55,7 +55,7 @@ def req_historical_data(session: Session, f: Fields) -> None:
             f.skip(4)
     keep_up = f.bool() if f.pos < len(f.fields) and not old_layout else False
     gw = session.gateway
-    inst = resolve(spec)
+    inst = resolve(spec, session.gateway.clock.now().date())
     if inst is None:
         session.error(req_id, 200, NO_SECDEF)
         return
@@ -139,7 +139,7 @@ def req_head_timestamp(session: Session, f: Fields) -> None:
     use_rth = f.bool()
     what = f.str().upper()
     fmt = f.int(1)
-    inst = resolve(spec)
+    inst = resolve(spec, session.gateway.clock.now().date())
     if inst is None:
         session.error(req_id, 200, NO_SECDEF)
         return
@@ -166,7 +166,7 @@ def req_real_time_bars(session: Session, f: Fields) -> None:
     what = f.str().upper()
     use_rth = f.bool()
     gw = session.gateway
-    inst = resolve(spec)
+    inst = resolve(spec, session.gateway.clock.now().date())
     if inst is None:
         session.error(req_id, 200, NO_SECDEF)
         return
@@ -206,7 +206,7 @@ def req_mkt_data(session: Session, f: Fields) -> None:
     f.str()  # generic tick list
     snapshot = f.bool()
     gw = session.gateway
-    inst = resolve(spec)
+    inst = resolve(spec, session.gateway.clock.now().date())
     if inst is None:
         session.error(req_id, 200, NO_SECDEF)
         return
@@ -248,7 +248,7 @@ def req_histogram_data(session: Session, f: Fields) -> None:
     f.bool()  # includeExpired
     use_rth = f.bool()
     period = f.str()
-    inst = resolve(spec)
+    inst = resolve(spec, session.gateway.clock.now().date())
     if inst is None:
         session.error(req_id, 200, NO_SECDEF)
         return

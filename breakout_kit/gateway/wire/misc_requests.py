@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..sim.contracts import FUTURE_RULE_TICKS
+
 if TYPE_CHECKING:
     from .protocol import Fields
     from .session import Session
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
 #: the display groups TWS offers (its seven colour groups)
 DISPLAY_GROUPS = "1|2|3|4|5|6|7"
 #: market rule id -> (low edge, increment) rows; contractDetails names 26 (US stocks) and 239 (IDEALPRO forex)
-MARKET_RULES = {26: ((0.0, 0.01),), 239: ((0.0, 0.00005),)}
+MARKET_RULES = {26: ((0.0, 0.01),), 239: ((0.0, 0.00005),),
+                **{rule: ((0.0, tick),) for rule, tick in FUTURE_RULE_TICKS.items()}}
 ERR_VERIFY = "API verification is not supported by the paper gateway"
 ERR_AUTO_BIND = "Only API connections with clientId set to 0 can set the auto bind TWS orders property."
 
