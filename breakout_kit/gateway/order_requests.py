@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .clock import NEW_YORK
+from .journal import durably, refuse
 from .marketdata import parse_end
 from .order_codec import (
     commission_report_fields,
@@ -36,14 +37,18 @@ def book(session: Session) -> OrderBook:
 @register(3)
 def place_order(session: Session, f: Fields) -> None:
     """placeOrder(orderId, contract, order...) at server version 157 (no version field)."""
-    book(session).place(session, f)
+    order_id = Fields(f.fields, f.pos).int()
+    if not durably(session.gateway, book(session).place, session, f):
+        refuse(session, order_id)
 
 
 @register(4)
 def cancel_order(session: Session, f: Fields) -> None:
     """cancelOrder(version, orderId[, manualCancelOrderTime])."""
     f.int()  # version
-    book(session).cancel_request(session, f.int())
+    order_id = f.int()
+    if not durably(session.gateway, book(session).cancel_request, session, order_id):
+        refuse(session, order_id)
 
 
 @register(58)
@@ -52,7 +57,8 @@ def req_global_cancel(session: Session, f: Fields) -> None:
     if book(session).readonly_api:
         session.error(-1, 321, ERR_READONLY)
         return
-    book(session).global_cancel()
+    if not durably(session.gateway, book(session).global_cancel):
+        refuse(session, -1)
 
 
 def _send_open(session: Session, orders) -> None:

@@ -72,10 +72,19 @@ class PaperGateway:
         if not isinstance(account, str) or not account:
             raise ValueError("account must be a non-empty string like 'DU1234567'")
         saved = None
+        self._state_lock = None
+        #: client messages held while an order event is made durable (journal.py), else None
+        self.held: list | None = None
         if state is not None:
-            from .state import read
+            from .journal import load
+            from .state_lock import StateLock
 
-            saved = read(state)
+            self._state_lock = StateLock(state)     # one writer per state file; read it only once we hold it
+            try:
+                saved = load(state)
+            except BaseException:
+                self._state_lock.release()
+                raise
             if saved is not None:       # the file decides which market, clock and account this is
                 seed, start, account = int(saved["seed"]), saved["start"], saved["accounts"][0]
                 cash = float(saved["portfolio"]["initial_cash"])
@@ -112,12 +121,24 @@ class PaperGateway:
 
         self.faults = Faults(self)
         self.scanner = Scanner(self)
-        from .state import StateFile, apply
+        from .state import StateError, StateFile, apply
 
         #: the state file writer (None without ``state``); see state.py
         self.state = StateFile(self, state) if state is not None else None
+        self.journal = None
         if saved is not None:
-            apply(self, saved)
+            try:
+                apply(self, saved)
+            except (KeyError, IndexError, TypeError, ValueError) as e:
+                self._state_lock.release()
+                if isinstance(e, StateError):
+                    raise
+                raise StateError(f"state file {state} is inconsistent: {type(e).__name__} {e}") from None
+        if state is not None:
+            from .journal import Journal
+
+            #: the state's write-ahead journal: order events are durable before clients hear of them
+            self.journal = Journal(self, state, saved)
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     async def start(self) -> PaperGateway:
@@ -128,7 +149,16 @@ class PaperGateway:
         # build the NYSE calendar before the clock runs: built lazily by the first request instead, its second
         # of work would pass as a minute of simulated time at 60x
         calendar.warm()
+        if self.state is not None:
+            try:
+                self.state.open()         # refuse to serve when the state cannot be written
+            except BaseException:
+                self.journal.close()
+                self._state_lock.release()
+                raise
         await self._open_listener()
+        if self._state_lock is not None:
+            self._state_lock.note(self.port)
         self.clock.run(loop)
         self.marketdata.start()
         self.orders.start()
@@ -151,6 +181,8 @@ class PaperGateway:
         await self.orders.aclose()
         if self.state is not None:
             await self.state.aclose()
+            self.journal.close()
+            self._state_lock.release()
         for s in list(self.sessions):
             s.close()
         tasks = list(self._tasks)

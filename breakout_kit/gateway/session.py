@@ -97,6 +97,10 @@ class Session:
         """Encode and queue one message (silently dropped once the session is closed)."""
         if self.closed or self._transport.is_closing():
             return
+        held = self.gateway.held
+        if held is not None:        # an order event is being made durable first (journal.py)
+            held.append((self, encode(*fields)))
+            return
         self._write(encode(*fields))
         if self._transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             log.warning("%r is not reading; dropping it", self)
@@ -106,6 +110,10 @@ class Session:
     def send_bytes(self, data: bytes) -> None:
         """Queue pre-encoded frames (batch sends)."""
         if not self.closed and not self._transport.is_closing():
+            held = self.gateway.held
+            if held is not None:
+                held.append((self, data))
+                return
             self._write(data)
 
     def error(self, req_id: int, code: int, message: str) -> None:
