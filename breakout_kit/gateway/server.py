@@ -131,9 +131,8 @@ class PaperGateway:
                 apply(self, saved)
             except (KeyError, IndexError, TypeError, ValueError) as e:
                 self._state_lock.release()
-                if isinstance(e, StateError):
-                    raise
-                raise StateError(f"state file {state} is inconsistent: {type(e).__name__} {e}") from None
+                what = str(e) if isinstance(e, StateError) else f"is inconsistent ({type(e).__name__} {e})"
+                raise StateError(f"state file {state}: {what}") from None
         if state is not None:
             from .journal import Journal
 

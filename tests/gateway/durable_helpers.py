@@ -93,3 +93,18 @@ def tmpfs(where: Path, size: str, readonly: bool = False):
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def remount_read_only(where: Path) -> None:
+    os.sync()
+    subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+
+
+def fill(path: Path) -> None:
+    """Write zeros to ``path`` until the filesystem is full."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
