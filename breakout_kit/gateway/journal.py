@@ -23,6 +23,7 @@ and refuses every further order with error 201 until it is restarted: it never t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .order_model import Order
 from .state import StateError, apply, execution_record, order_record, read
 from .state_checks import check_journal_record
 
@@ -47,6 +49,15 @@ VERSION = 1
 RESERVE = 1000
 #: TWS's code for a refused order
 ERR_REFUSED = 201
+
+
+_MUTABLE = [f.name for f in dataclasses.fields(Order) if f.name not in ("inst", "children")]
+
+
+def _fingerprint(o: Order) -> tuple:
+    # every recorded attribute: cheaper than encoding the record, so an event looks at all working orders quickly
+    # (``fields`` is replaced, never changed in place, when an order is modified)
+    return tuple(getattr(o, name) for name in _MUTABLE)
 
 
 def _dumps(data) -> str:
@@ -200,7 +211,7 @@ class Journal:
     def _baseline(self) -> None:
         """Take the book as it is now as already journaled (at start, after a reload)."""
         book = self.gw.orders
-        self._texts = {key: _dumps(order_record(o)) for key, o in book.orders.items() if not o.done}
+        self._prints = {key: _fingerprint(o) for key, o in book.orders.items() if not o.done}
         self._seen = set(book.orders)
         self._n_exec = len(book.executions)
         self._account_text = _dumps(self._account())
@@ -212,23 +223,22 @@ class Journal:
                 "exec": gw.orders.exec_seq + RESERVE}
 
     def _changes(self):
-        """(record, new order texts) for what changed since the last append, or None."""
+        """(record, new order fingerprints, account text) for what changed since the last append, or None."""
         book = self.gw.orders
-        candidates = {key: book.orders.get(key) for key in self._texts}
+        candidates = {key: book.orders.get(key) for key in self._prints}
         for o in book._pending:
             candidates[(o.client_id, o.order_id)] = o
         new = [key for key in candidates if key not in self._seen]
         if len(book.orders) != len(self._seen) + len(new):     # an order outside _pending: look at all of them
             candidates.update((key, o) for key, o in book.orders.items() if key not in self._seen)
-        changed, texts = [], {}
+        changed, prints = [], {}
         for key, o in candidates.items():
             if o is None:
                 continue
-            rec = order_record(o)
-            text = _dumps(rec)
-            if self._texts.get(key) != text:
-                changed.append(rec)
-                texts[key] = (text, o.done)
+            fp = _fingerprint(o)
+            if self._prints.get(key) != fp:
+                changed.append(order_record(o))
+                prints[key] = (fp, o.done)
         self._n_exec = min(self._n_exec, len(book.executions))     # less: the book was reloaded
         executions = [execution_record(ex) for ex in book.executions[self._n_exec:]]
         account = self._account()
@@ -237,21 +247,21 @@ class Journal:
             return None
         rec = {"orders": changed, "executions": executions, **account, "clock": self.gw.clock.epoch(),
                "last_boundary": book._last_boundary, "reserve": self.reserve()}
-        return rec, texts, account_text
+        return rec, prints, account_text
 
     def commit(self) -> None:
         """Append what changed (if anything) and fsync it. Raises OSError when that fails."""
         got = self._changes()
         if got is None:
             return
-        rec, texts, account_text = got
+        rec, prints, account_text = got
         self._append(frame(rec))
-        for key, (text, done) in texts.items():
+        for key, (fp, done) in prints.items():
             self._seen.add(key)
             if done:
-                self._texts.pop(key, None)
+                self._prints.pop(key, None)
             else:
-                self._texts[key] = text
+                self._prints[key] = fp
         self._n_exec = len(self.gw.orders.executions)
         self._account_text = account_text
         self.records += 1
