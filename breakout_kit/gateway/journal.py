@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import operator
 import os
 import re
 import uuid
@@ -54,10 +55,9 @@ ERR_REFUSED = 201
 _MUTABLE = [f.name for f in dataclasses.fields(Order) if f.name not in ("inst", "children")]
 
 
-def _fingerprint(o: Order) -> tuple:
-    # every recorded attribute: cheaper than encoding the record, so an event looks at all working orders quickly
-    # (``fields`` is replaced, never changed in place, when an order is modified)
-    return tuple(getattr(o, name) for name in _MUTABLE)
+# every recorded attribute, read in C: much cheaper than encoding the record, so an event can look at all working
+# orders (``fields`` is replaced, never changed in place, when an order is modified)
+_fingerprint = operator.attrgetter(*_MUTABLE)
 
 
 def _dumps(data) -> str:
@@ -211,7 +211,8 @@ class Journal:
     def _baseline(self) -> None:
         """Take the book as it is now as already journaled (at start, after a reload)."""
         book = self.gw.orders
-        self._prints = {key: _fingerprint(o) for key, o in book.orders.items() if not o.done}
+        # keyed by the Order object (identity): a reloaded book has new objects, journaled again once
+        self._prints = {o: _fingerprint(o) for o in book.orders.values() if not o.done}
         self._seen = set(book.orders)
         self._n_exec = len(book.executions)
         self._account_text = _dumps(self._account())
@@ -222,46 +223,57 @@ class Journal:
         return {"order": gw.next_order_id + RESERVE, "perm": gw.orders._next_perm + RESERVE,
                 "exec": gw.orders.exec_seq + RESERVE}
 
-    def _changes(self):
-        """(record, new order fingerprints, account text) for what changed since the last append, or None."""
+    def _changed_orders(self) -> list:
+        """(order, fingerprint) of every order that changed since the last append: the working ones are in the
+        book's pending list; one done and pruned from it since, or placed outside it, is found by counting."""
         book = self.gw.orders
-        candidates = {key: book.orders.get(key) for key in self._prints}
+        prints = self._prints
+        changed, known, new = [], 0, 0
         for o in book._pending:
-            candidates[(o.client_id, o.order_id)] = o
-        new = [key for key in candidates if key not in self._seen]
-        if len(book.orders) != len(self._seen) + len(new):     # an order outside _pending: look at all of them
-            candidates.update((key, o) for key, o in book.orders.items() if key not in self._seen)
-        changed, prints = [], {}
-        for key, o in candidates.items():
-            if o is None:
-                continue
             fp = _fingerprint(o)
-            if self._prints.get(key) != fp:
-                changed.append(order_record(o))
-                prints[key] = (fp, o.done)
+            old = prints.get(o)
+            if old is None:
+                new += 1
+            else:
+                known += 1
+            if old != fp:
+                changed.append((o, fp))
+        if known != len(prints):
+            pending = set(book._pending)
+            changed += [(o, fp) for o, old in prints.items() if o not in pending and (fp := _fingerprint(o)) != old]
+        if len(book.orders) != len(self._seen) + new:
+            listed = {o for o, _ in changed}
+            changed += [(o, _fingerprint(o)) for key, o in book.orders.items()
+                        if key not in self._seen and o not in listed]
+        return changed
+
+    def _changes(self):
+        """(record, changed orders, account text) for what changed since the last append, or None."""
+        book = self.gw.orders
+        changed = self._changed_orders()
         self._n_exec = min(self._n_exec, len(book.executions))     # less: the book was reloaded
         executions = [execution_record(ex) for ex in book.executions[self._n_exec:]]
         account = self._account()
         account_text = _dumps(account)
         if not changed and not executions and account_text == self._account_text:
             return None
-        rec = {"orders": changed, "executions": executions, **account, "clock": self.gw.clock.epoch(),
-               "last_boundary": book._last_boundary, "reserve": self.reserve()}
-        return rec, prints, account_text
+        rec = {"orders": [order_record(o) for o, _ in changed], "executions": executions, **account,
+               "clock": self.gw.clock.epoch(), "last_boundary": book._last_boundary, "reserve": self.reserve()}
+        return rec, changed, account_text
 
     def commit(self) -> None:
         """Append what changed (if anything) and fsync it. Raises OSError when that fails."""
         got = self._changes()
         if got is None:
             return
-        rec, prints, account_text = got
+        rec, changed, account_text = got
         self._append(frame(rec))
-        for key, (fp, done) in prints.items():
-            self._seen.add(key)
-            if done:
-                self._prints.pop(key, None)
+        for o, fp in changed:
+            self._seen.add((o.client_id, o.order_id))
+            if o.done:
+                self._prints.pop(o, None)
             else:
-                self._prints[key] = fp
+                self._prints[o] = fp
         self._n_exec = len(self.gw.orders.executions)
         self._account_text = account_text
         self.records += 1
