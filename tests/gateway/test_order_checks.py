@@ -115,7 +115,7 @@ def _value(name: str):
 def _decoded(name: str, text: str):
     """What ib_insync's decoder makes of ``text`` in field ``name`` (its Decoder.parse)."""
     default = getattr(LibOrder(), name)
-    if not text:
+    if not text or text == "?":        # "?" is TWS's "unknown": ib_insync keeps its default for another's order
         return default
     if name in INT_FIELDS:
         return int(text)
