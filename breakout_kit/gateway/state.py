@@ -9,8 +9,10 @@ TWS).
 A restarted gateway continues the same market: same seed, same plants, and its clock resumes at the saved position,
 so the same times give the same prices. The file is JSON, written atomically (a temp file in the same folder, fsync,
 ``os.replace``) at most once per real second while the gateway runs (the clock moves, so there is always something
-new) and once more at stop, so a killed gateway loses at most the last second. Writes happen in a worker thread, one
-at a time; the snapshot itself is taken on the event loop, so it is consistent.
+new) and once more at stop. Writes happen in a worker thread, one at a time; the snapshot itself is taken on the
+event loop, so it is consistent. Between snapshots every order event is in the journal (journal.py), fsynced before
+any client hears of it, so a killed gateway loses nothing it acknowledged; one gateway at a time holds the file
+(state_lock.py) and a file that does not pass state_checks.py is refused, untouched.
 """
 
 from __future__ import annotations

@@ -65,6 +65,10 @@ class StateLock:
         if fd is not None:
             os.close(fd)
 
+    def __del__(self) -> None:
+        # a gateway built but never started (or stopped) must not keep the file locked for the process's life
+        self.release()
+
 
 def _owner(fd: int) -> dict:
     try:
