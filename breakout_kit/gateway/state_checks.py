@@ -8,7 +8,8 @@ import dataclasses
 import math
 from datetime import datetime
 
-from .order_model import DONE, Execution, Order
+from .order_checks import check_fields
+from .order_model import DONE, Execution, Order, Rejected
 
 _LIVE = ("Held", "PreSubmitted", "Submitted")
 
@@ -74,6 +75,10 @@ def _order(where: str, rec) -> None:
     for k, v in rec["fields"].items():
         if not isinstance(v, str):
             raise _Bad(f"{where}.fields.{k} should be str, not {type(v).__name__}")
+    try:        # what no client could decode in openOrder (an older gateway stored fields unchecked)
+        check_fields(rec["fields"])
+    except Rejected as e:
+        raise _Bad(f"{where}.fields: {e.message}") from None
 
 
 def _execution(where: str, rec) -> None:

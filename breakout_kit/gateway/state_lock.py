@@ -24,6 +24,7 @@ class StateLock:
     """Held from construction until ``release()``; raises StateError when another gateway holds it."""
 
     def __init__(self, state: str | os.PathLike) -> None:
+        self._fd: int | None = None
         self.state = Path(state)
         self.path = lock_path(self.state)
         if not self.state.parent.is_dir():
@@ -46,7 +47,7 @@ class StateLock:
             os.close(fd)
             raise StateError(f"cannot lock the gateway state file {self.state} ({self.path}): "
                              f"{e.strerror or e}") from None
-        self._fd: int | None = fd
+        self._fd = fd
         self.note(None)
 
     def note(self, port: int | None) -> None:

@@ -205,6 +205,10 @@ def _first_exec_for_missing_order(d):
                                     "commission": 1.0, "realized_pnl": None, "last_liquidity": 1})
 
 
+def _undecodable_field(d):
+    d["book"]["orders"][0]["fields"]["displaySize"] = "X"       # what the gateway stored unchecked before
+
+
 STATE_KINDS = {
     "empty": (lambda s: s.write_bytes(b""), "is not JSON"),
     "truncated": (lambda s: s.write_bytes(s.read_bytes()[: len(s.read_bytes()) // 2]), "truncated"),
@@ -221,6 +225,7 @@ STATE_KINDS = {
     "unknown conId": (lambda s: _edit(s, lambda d: d["portfolio"].update(positions=[[999999999, 1, 1.0, 0.0]])),
                       "conId 999999999"),
     "execution of no order": (lambda s: _edit(s, _first_exec_for_missing_order), "which the file does not have"),
+    "undecodable order field": (lambda s: _edit(s, _undecodable_field), "'displaySize'"),
 }
 
 
@@ -228,6 +233,7 @@ STATE_KINDS = {
 async def test_a_bad_state_file_is_refused_in_one_line_naming_it_and_left_untouched(crashed_state, kind):
     state, journal, _ = crashed_state
     journal.unlink()                     # the state file alone (the journal's kinds are below)
+    _edit(state, lambda d: d["book"].update(orders=copy.deepcopy(_TEMPLATE["book"]["orders"])))
     spoil, words = STATE_KINDS[kind]
     spoil(state)
     before = {k: v for k, v in gwp.files_of(state).items() if not k.endswith(".lock")}
