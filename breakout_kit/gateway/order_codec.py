@@ -22,6 +22,12 @@ _SCALE = ["continuousUpdate", "referencePriceType", "trailStopPrice", "trailingP
 _SCALE_MORE = ["scalePriceAdjustValue", "scalePriceAdjustInterval", "scaleProfitOffset", "scaleAutoReset", "scaleInitPosition", "scaleInitFillQty", "scaleRandomPercent"]
 _TAIL = ["adjustedOrderType", "triggerPrice", "lmtPriceOffset", "adjustedStopPrice", "adjustedStopLimitPrice", "adjustedTrailingAmount", "adjustableTrailingUnit", "extOperator", "softDollarTierName", "softDollarTierValue", "cashQty", "mifid2DecisionMaker", "mifid2DecisionAlgo", "mifid2ExecutionTrader", "mifid2ExecutionAlgo", "dontUseAutoPriceForHedge", "isOmsContainer", "discretionaryUpToLimitPrice", "usePriceMgmtAlgo"]
 
+#: every order field placeOrder may carry (the keys of the gateway's raw order fields)
+PLACE_ORDER_FIELDS = (*_HEAD, *_MIDDLE, *_DELTA_NEUTRAL, *_SCALE, *_SCALE_MORE, "scaleTable", "activeStartTime",
+                      "activeStopTime", "hedgeType", "hedgeParam", "optOutSmartRouting", "clearingAccount",
+                      "clearingIntent", "notHeld", "algoStrategy", "algoId", "whatIf", "orderMiscOptions", "solicited",
+                      "randomizeSize", "randomizePrice", *_TAIL)
+
 
 class Unsupported(ValueError):
     """A well-formed order using a feature the paper gateway does not simulate (combo, conditions, ...)."""

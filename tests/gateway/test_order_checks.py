@@ -21,11 +21,7 @@ from .trading import AAPL, last_close, tick
 
 pytestmark = pytest.mark.ib
 
-PLACE_FIELDS = [*order_codec._HEAD, *order_codec._MIDDLE, *order_codec._DELTA_NEUTRAL, *order_codec._SCALE,
-                *order_codec._SCALE_MORE, "scaleTable", "activeStartTime", "activeStopTime", "hedgeType",
-                "hedgeParam", "optOutSmartRouting", "clearingAccount", "clearingIntent", "notHeld", "algoStrategy",
-                "algoId", "whatIf", "orderMiscOptions", "solicited", "randomizeSize", "randomizePrice",
-                *order_codec._TAIL]
+PLACE_FIELDS = order_codec.PLACE_ORDER_FIELDS
 
 
 def test_the_field_types_are_the_client_librarys():
