@@ -23,10 +23,8 @@ and refuses every further order with error 201 until it is restarted: it never t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import operator
 import os
 import re
 import uuid
@@ -50,14 +48,6 @@ VERSION = 1
 RESERVE = 1000
 #: TWS's code for a refused order
 ERR_REFUSED = 201
-
-
-_MUTABLE = [f.name for f in dataclasses.fields(Order) if f.name not in ("inst", "children")]
-
-
-# every recorded attribute, read in C: much cheaper than encoding the record, so an event can look at all working
-# orders (``fields`` is replaced, never changed in place, when an order is modified)
-_fingerprint = operator.attrgetter(*_MUTABLE)
 
 
 def _dumps(data) -> str:
@@ -211,8 +201,9 @@ class Journal:
     def _baseline(self) -> None:
         """Take the book as it is now as already journaled (at start, after a reload)."""
         book = self.gw.orders
-        # keyed by the Order object (identity): a reloaded book has new objects, journaled again once
-        self._prints = {o: _fingerprint(o) for o in book.orders.values() if not o.done}
+        for o in book.orders.values():
+            o.journaled = True
+        self._live = {o for o in book.orders.values() if not o.done}      # by identity
         self._seen = set(book.orders)
         self._n_exec = len(book.executions)
         self._account_text = _dumps(self._account())
@@ -223,28 +214,26 @@ class Journal:
         return {"order": gw.next_order_id + RESERVE, "perm": gw.orders._next_perm + RESERVE,
                 "exec": gw.orders.exec_seq + RESERVE}
 
-    def _changed_orders(self) -> list:
-        """(order, fingerprint) of every order that changed since the last append: the working ones are in the
-        book's pending list; one done and pruned from it since, or placed outside it, is found by counting."""
+    def _changed_orders(self) -> list[Order]:
+        """Every order changed since the last append (``Order.journaled`` is cleared by any change): the working
+        ones are in the book's pending list; one done and pruned from it since, or placed outside it, is found by
+        counting."""
         book = self.gw.orders
-        prints = self._prints
+        live = self._live
         changed, known, new = [], 0, 0
         for o in book._pending:
-            fp = _fingerprint(o)
-            old = prints.get(o)
-            if old is None:
-                new += 1
-            else:
+            if o in live:
                 known += 1
-            if old != fp:
-                changed.append((o, fp))
-        if known != len(prints):
+            else:
+                new += 1
+            if not o.__dict__.get("journaled", False):
+                changed.append(o)
+        if known != len(live):
             pending = set(book._pending)
-            changed += [(o, fp) for o, old in prints.items() if o not in pending and (fp := _fingerprint(o)) != old]
+            changed += [o for o in live if o not in pending and not o.__dict__.get("journaled", False)]
         if len(book.orders) != len(self._seen) + new:
-            listed = {o for o, _ in changed}
-            changed += [(o, _fingerprint(o)) for key, o in book.orders.items()
-                        if key not in self._seen and o not in listed]
+            listed = set(changed)
+            changed += [o for key, o in book.orders.items() if key not in self._seen and o not in listed]
         return changed
 
     def _changes(self):
@@ -257,7 +246,7 @@ class Journal:
         account_text = _dumps(account)
         if not changed and not executions and account_text == self._account_text:
             return None
-        rec = {"orders": [order_record(o) for o, _ in changed], "executions": executions, **account,
+        rec = {"orders": [order_record(o) for o in changed], "executions": executions, **account,
                "clock": self.gw.clock.epoch(), "last_boundary": book._last_boundary, "reserve": self.reserve()}
         return rec, changed, account_text
 
@@ -268,12 +257,13 @@ class Journal:
             return
         rec, changed, account_text = got
         self._append(frame(rec))
-        for o, fp in changed:
+        for o in changed:
+            o.journaled = True
             self._seen.add((o.client_id, o.order_id))
             if o.done:
-                self._prints.pop(o, None)
+                self._live.discard(o)
             else:
-                self._prints[o] = fp
+                self._live.add(o)
         self._n_exec = len(self.gw.orders.executions)
         self._account_text = account_text
         self.records += 1
