@@ -40,13 +40,15 @@ PIECE = 5                      # IB real-time bars are 5 seconds
 
 
 @contextlib.asynccontextmanager
-async def gateway_process(speed: float, pacing: str = "off"):
-    """Run ``python -m breakout_kit.gateway`` on a free loopback port; yields the port, terminates it after."""
+async def gateway_process(speed: float, pacing: str = "off", extra: tuple[str, ...] = ()):
+    """Run ``python -m breakout_kit.gateway`` on a free loopback port (``extra``: more of its flags); yields the
+    port, terminates it after."""
     log_level = os.environ.get(GATEWAY_LOG_ENV, "")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "breakout_kit.gateway", "--port", "0", "--speed", repr(float(speed)),
         "--start", BENCH_START, "--pacing", pacing, "--log-level", log_level or "ERROR",
         "--max-message-rate", "0",          # the benchmark's client runs unthrottled (see connected())
+        *extra,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=None if log_level else asyncio.subprocess.DEVNULL)
     try:

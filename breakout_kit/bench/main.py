@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 
 from breakout_kit.bench import browser as bench_browser
 from breakout_kit.bench import cpu as bench_core
+from breakout_kit.bench import durability as bench_durability
 from breakout_kit.bench import gateway as bench_gateway
 from breakout_kit.bench import ingest as bench_ingest
 from breakout_kit.bench import live as bench_live
@@ -71,6 +72,10 @@ FIGURES: tuple[Figure, ...] = (
            "gateway protocol encoder throughput (realtimeBar messages)"),
     Figure("gateway_loop_stall_max_ms", bench_gateway.gateway_loop_stall, "<=", 20.0,
            "worst event-loop stall while the gateway answers 10 Y monthly, 1 Y daily, 1 Y 5-minute history"),
+    Figure("gateway_orders_per_s_state", bench_durability.orders_with_state, ">=", 200,
+           "acknowledged orders/s from a gateway with --state (each order journaled + fsynced before its ack)"),
+    Figure("gateway_state_cost_ratio", bench_durability.orders_with_state, ">=", 0.5,
+           "orders/s with --state / the same gateway without a state file, same run"),
     Figure("sweep_vs_vectorbt_ratio", bench_research.sweep_vs_vectorbt, ">=", 1.0,
            "same grid, same bars: vectorbt from_signals time / sweep time (one core each)", optional=True),
     Figure("dask_scaling_efficiency", bench_research.dask_scaling, ">=", 0.8,

@@ -5,7 +5,9 @@ The first stdout line is ``paper gateway listening on HOST:PORT`` (with the real
 ``fault ...`` line per step on stdout; ``--fault-gap MIN:MAX`` sets the real seconds between steps and
 ``--fault-outage MIN:MAX`` how long each outage lasts (e.g. ``--faults 1:1:nightly_restart --fault-outage 60:180``).
 ``--state FILE`` keeps account, positions, orders, executions and the clock across restarts (state.py); an existing
-file decides seed, start, account and cash (giving different ones is an error).
+file decides seed, start, account and cash (giving different ones is an error). Every order event is journaled and
+fsynced before it is acknowledged (journal.py); a second gateway on the same FILE, a FILE that cannot be written
+or one that is corrupt is refused with one ``error: ...`` line on stderr and exit code 2.
 """
 
 from __future__ import annotations

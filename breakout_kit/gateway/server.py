@@ -22,6 +22,7 @@ from datetime import datetime
 
 from ..core import calendar
 from .faults import Faults
+from .sim import journal as journal_file
 from .sim import state as state_file
 from .sim.clock import GatewayClock, parse_start
 from .sim.market import Market
@@ -29,6 +30,7 @@ from .sim.marketdata import MarketData
 from .sim.orders import OrderBook
 from .sim.pacing import Pacer
 from .sim.scanner import Scanner
+from .sim.state_lock import StateLock
 from .sim.universe import CORE_SYMBOLS, universe
 from .wire.limits import MAX_CLIENTS, MAX_MESSAGES_PER_SECOND, MAX_PENDING
 from .wire.session import Session
@@ -105,8 +107,16 @@ class PaperGateway:
         if not isinstance(account, str) or not account:
             raise ValueError("account must be a non-empty string like 'DU1234567'")
         saved = None
+        self._state_lock = None
+        #: client messages held while an order event is made durable (journal.py), else None
+        self.held: list | None = None
         if state is not None:
-            saved = state_file.read(state)
+            self._state_lock = StateLock(state)     # one writer per state file; read it only once we hold it
+            try:
+                saved = journal_file.load(state)
+            except BaseException:
+                self._state_lock.release()
+                raise
             if saved is not None:       # the file decides which market, clock and account this is
                 seed, start, account = int(saved["seed"]), saved["start"], saved["accounts"][0]
                 cash = float(saved["portfolio"]["initial_cash"])
@@ -138,10 +148,19 @@ class PaperGateway:
         self.orders = OrderBook(self, readonly_api=readonly_api, cash=cash)
         self.faults = Faults(self)
         self.scanner = Scanner(self)
-        #: the state file writer (None without ``state``); see state.py
+        #: the state file writer (None without ``state``); see sim/state.py
         self.state = state_file.StateFile(self, state) if state is not None else None
+        self.journal = None
         if saved is not None:
-            state_file.apply(self, saved)
+            try:
+                state_file.apply(self, saved)
+            except (KeyError, IndexError, TypeError, ValueError) as e:
+                self._state_lock.release()
+                what = str(e) if isinstance(e, state_file.StateError) else f"is inconsistent ({type(e).__name__} {e})"
+                raise state_file.StateError(f"state file {state}: {what}") from None
+        if state is not None:
+            #: the state's write-ahead journal: order events are durable before clients hear of them
+            self.journal = journal_file.Journal(self, state, saved)
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     async def start(self) -> PaperGateway:
@@ -152,7 +171,16 @@ class PaperGateway:
         # build the NYSE calendar before the clock runs: built lazily by the first request instead, its second
         # of work would pass as a minute of simulated time at 60x
         calendar.warm()
+        if self.state is not None:
+            try:
+                self.state.open()         # refuse to serve when the state cannot be written
+            except BaseException:
+                self.journal.close()
+                self._state_lock.release()
+                raise
         await self.open_listener()
+        if self._state_lock is not None:
+            self._state_lock.note(self.port)
         self.clock.run(loop)
         self.marketdata.start()
         self.orders.start()
@@ -178,6 +206,8 @@ class PaperGateway:
         await self.orders.aclose()
         if self.state is not None:
             await self.state.aclose()
+            self.journal.close()
+            self._state_lock.release()
         for s in list(self.sessions):
             s.close()
         tasks = list(self._tasks)

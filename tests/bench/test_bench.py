@@ -17,7 +17,7 @@ FIGURE_NAMES = [
     "detector_stream_bars_per_s", "scan_vs_pandas_ratio", "backtest_1m_bars_s", "watchers_100_dispatch_ratio",
     "signal_latency_vs_raw_ratio", "signal_latency_1w_p99_ms", "ingest_sp500_1y_1min_days", "ingest_pacing_violations",
     "watcher_mem_growth_mb", "chart_update_cost_ratio", "gateway_encode_msgs_per_s", "gateway_loop_stall_max_ms",
-    "sweep_vs_vectorbt_ratio",
+    "gateway_orders_per_s_state", "gateway_state_cost_ratio", "sweep_vs_vectorbt_ratio",
     "dask_scaling_efficiency",
 ]
 #: may be absent when an optional package is missing (vectorbt: the "bench" extra)

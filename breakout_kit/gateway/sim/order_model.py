@@ -68,6 +68,12 @@ class Order:
     completed_status: str = ""
     children: list = field(default_factory=list)
 
+    def __setattr__(self, name: str, value) -> None:
+        # any change marks the order for the state journal (journal.py), which sets ``journaled`` once it is on disk
+        object.__setattr__(self, name, value)
+        if name != "journaled":
+            object.__setattr__(self, "journaled", False)
+
     @property
     def buy(self) -> bool:
         return self.action == "BUY"

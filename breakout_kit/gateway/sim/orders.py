@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING
 from . import fills
 from .clock import NEW_YORK
 from .contracts import NO_SECDEF, NOT_TRADABLE, TIME_ZONE_ID, Instrument, resolve
+from .journal import durably
 from .market import BAR, grid, session_grid
+from .order_checks import check_fields
 from .order_messages import (
     commission_report_fields,
     exec_details_fields,
@@ -81,6 +83,7 @@ class OrderBook:
         self.orders: dict[tuple[int, int], Order] = {}
         self._pending: list[Order] = []       # orders not done yet (held or live), in placement order
         self.executions: list[Execution] = []
+        self.exec_seq = 0                     # execIds handed out (never re-used: persisted with the state)
         self.max_order_id: dict[int, int] = {}
         self.volume_share = fills.VOLUME_SHARE
         self.commission_per_share = fills.COMMISSION_PER_SHARE
@@ -125,6 +128,7 @@ class OrderBook:
         client_id = session.client_id
         assert client_id is not None
         try:
+            check_fields(raw)          # nothing is stored that a client could not decode
             if self.readonly_api:
                 raise Rejected(321, ERR_READONLY)
             existing = self.orders.get((client_id, order_id))
@@ -464,7 +468,8 @@ class OrderBook:
         o.last_fill_price = price
         o.avg_fill_price = round(o.fill_value / o.filled, 6)
         realized = self.portfolio.book_fill(o.inst, side, shares, price, commission)
-        ex = Execution(o, f"{o.perm_id:08x}.{len(self.executions) + 1:08x}.01.01", boundary,
+        self.exec_seq += 1
+        ex = Execution(o, f"{o.perm_id:08x}.{self.exec_seq:08x}.01.01", boundary,
                        "BOT" if o.buy else "SLD", shares, price, o.filled, o.avg_fill_price,
                        "ISLAND" if o.inst.primary == "NASDAQ" else o.inst.primary, commission, realized,
                        2 if o.order_type in ("MKT", "STP") else 1)
@@ -563,7 +568,8 @@ class OrderBook:
                 while last < target:
                     last += BAR
                     try:
-                        self._tick(last)
+                        self._last_boundary = last      # worked once this tick is durable (journal.py)
+                        durably(self.gw, self._tick, last)
                     except Exception:
                         log.exception("order book tick at %s failed", last)
                     batch += 1

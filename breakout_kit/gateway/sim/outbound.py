@@ -22,3 +22,6 @@ class Client(Protocol):
 
     def error(self, req_id: int, code: int, message: str) -> None:
         """Queue TWS error message 4 for request ``req_id`` (-1: not about a request)."""
+
+    def send_bytes(self, data: bytes) -> None:
+        """Queue frames already encoded (what the journal held back until an event was durable)."""

@@ -9,8 +9,10 @@ TWS).
 A restarted gateway continues the same market: same seed, same plants, and its clock resumes at the saved position,
 so the same times give the same prices. The file is JSON, written atomically (a temp file in the same folder, fsync,
 ``os.replace``) at most once per real second while the gateway runs (the clock moves, so there is always something
-new) and once more at stop, so a killed gateway loses at most the last second. Writes happen in a worker thread, one
-at a time; the snapshot itself is taken on the event loop, so it is consistent.
+new) and once more at stop. Writes happen in a worker thread, one at a time; the snapshot itself is taken on the
+event loop, so it is consistent. Between snapshots every order event is in the journal (journal.py), fsynced before
+any client hears of it, so a killed gateway loses nothing it acknowledged; one gateway at a time holds the file
+(state_lock.py) and a file that does not pass state_checks.py is refused, untouched.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from .order_model import Execution, Order
 from .portfolio import Position
+from .state_checks import check_state
 
 if TYPE_CHECKING:
     from ..server import PaperGateway
@@ -85,17 +88,21 @@ def snapshot(gw: PaperGateway, records: bool = True) -> dict:
     book = gw.orders
     pf = book.portfolio
     orders = sorted(book.orders.values(), key=lambda o: o.perm_id) if records else []
+    journal = getattr(gw, "journal", None)
     return {
         "format": FORMAT, "version": VERSION,
         "written": datetime.now().astimezone().isoformat(timespec="seconds"),
         "seed": gw.seed, "start": gw.clock.start.isoformat(), "clock": gw.clock.epoch(), "speed": gw.clock.speed,
         "accounts": gw.accounts, "next_order_id": gw.next_order_id,
+        # the journal generation this snapshot starts (journal.py): it contains everything before it
+        "instance": journal.instance if journal else None, "journal": journal.rotate() if journal else None,
         "plant_breakouts": gw.market.plant_breakouts,
         "plants": [[sym, d.isoformat(), index, size] for sym, d, index, size in gw.market.plants()],
         "portfolio": {"initial_cash": pf.initial_cash, "cash": pf.cash, "commissions": pf.commissions,
                       "positions": [[p.inst.con_id, p.quantity, p.avg_cost, p.realized]
                                     for p in pf.positions.values()]},
-        "book": {"next_perm": book._next_perm, "last_boundary": book._last_boundary,
+        "book": {"next_perm": book._next_perm, "last_boundary": book._last_boundary, "exec_seq": book.exec_seq,
+                 "reserve": journal.reserve() if journal else None,
                  "max_order_id": {str(k): v for k, v in book.max_order_id.items()},
                  "orders": [order_record(o) for o in orders],
                  "executions": [execution_record(ex) for ex in book.executions] if records else []},
@@ -169,12 +176,15 @@ def read(path: str | os.PathLike) -> dict | None:
         raise StateError(f"cannot read state file {path}: {e.strerror or e}") from None
     try:
         data = json.loads(text)
-    except ValueError:
-        raise StateError(f"state file {path} is not JSON (not a gateway state file?)") from None
+    except ValueError as e:
+        raise StateError(f"state file {path} is not JSON, truncated or not a gateway state file ({e})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise StateError(f"{path} is not a breakout_kit gateway state file")
     if data.get("version") != VERSION:
         raise StateError(f"state file {path} has version {data.get('version')!r}; this gateway reads {VERSION}")
+    problem = check_state(data)
+    if problem:
+        raise StateError(f"state file {path} is corrupt: {problem}")
     return data
 
 
@@ -212,6 +222,12 @@ def apply(gw: PaperGateway, data: dict) -> None:
     book.executions = executions
     book.max_order_id = {int(k): int(v) for k, v in b["max_order_id"].items()}
     book._next_perm = int(b["next_perm"])
+    book.exec_seq = int(b.get("exec_seq", len(executions)))
+    reserve = b.get("reserve")
+    if reserve:         # ids handed out after the last record may have been seen: start above what was reserved
+        gw.next_order_id = max(gw.next_order_id, reserve["order"])
+        book._next_perm = max(book._next_perm, reserve["perm"])
+        book.exec_seq = max(book.exec_seq, reserve["exec"])
     book._last_boundary = b["last_boundary"]
 
 
@@ -248,6 +264,16 @@ class StateFile:
         self._inflight: asyncio.Future | None = None
         self.encoder = Encoder()
 
+    def open(self) -> None:
+        """Write the state now and open the journal: the start-up check that this gateway can persist (raises
+        StateError naming the file and why not)."""
+        try:
+            self.save_now()
+            if self.gw.journal is not None:
+                self.gw.journal.open()
+        except OSError as e:
+            raise StateError(f"cannot keep the gateway state in {self.path}: {e.strerror or e}") from None
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-gateway-state")
@@ -270,15 +296,21 @@ class StateFile:
             await asyncio.shield(self._inflight)
         t0 = time.perf_counter()
         payload = self.encoder.encode(self.gw)
-        self._inflight = asyncio.ensure_future(asyncio.to_thread(self._write, payload, t0))
+        self._inflight = asyncio.ensure_future(asyncio.to_thread(self._write, payload, t0, self._gen()))
         try:
             await asyncio.shield(self._inflight)
         finally:
             if self._inflight.done():
                 self._inflight = None
 
-    def _write(self, payload: bytes, t0: float) -> None:
+    def _gen(self) -> int | None:
+        # the journal generation the snapshot just encoded names (journal.py)
+        return self.gw.journal.gen if self.gw.journal is not None else None
+
+    def _write(self, payload: bytes, t0: float, gen: int | None = None) -> None:
         write_atomic(self.path, payload)
+        if gen is not None:
+            self.gw.journal.drop_before(gen)
         self.writes += 1
         self.last_bytes = len(payload)
         self.last_seconds = time.perf_counter() - t0
@@ -287,7 +319,8 @@ class StateFile:
     def save_now(self) -> None:
         """Snapshot and write synchronously (at stop)."""
         t0 = time.perf_counter()
-        self._write(self.encoder.encode(self.gw), t0)
+        payload = self.encoder.encode(self.gw)
+        self._write(payload, t0, self._gen())
 
     async def aclose(self) -> None:
         """Stop the periodic writer, let a write under way finish, then write the final state."""

@@ -20,6 +20,12 @@ _SCALE = ["continuousUpdate", "referencePriceType", "trailStopPrice", "trailingP
 _SCALE_MORE = ["scalePriceAdjustValue", "scalePriceAdjustInterval", "scaleProfitOffset", "scaleAutoReset", "scaleInitPosition", "scaleInitFillQty", "scaleRandomPercent"]
 _TAIL = ["adjustedOrderType", "triggerPrice", "lmtPriceOffset", "adjustedStopPrice", "adjustedStopLimitPrice", "adjustedTrailingAmount", "adjustableTrailingUnit", "extOperator", "softDollarTierName", "softDollarTierValue", "cashQty", "mifid2DecisionMaker", "mifid2DecisionAlgo", "mifid2ExecutionTrader", "mifid2ExecutionAlgo", "dontUseAutoPriceForHedge", "isOmsContainer", "discretionaryUpToLimitPrice", "usePriceMgmtAlgo"]
 
+#: every order field placeOrder may carry (the keys of the gateway's raw order fields)
+PLACE_ORDER_FIELDS = (*_HEAD, *_MIDDLE, *_DELTA_NEUTRAL, *_SCALE, *_SCALE_MORE, "scaleTable", "activeStartTime",
+                      "activeStopTime", "hedgeType", "hedgeParam", "optOutSmartRouting", "clearingAccount",
+                      "clearingIntent", "notHeld", "algoStrategy", "algoId", "whatIf", "orderMiscOptions", "solicited",
+                      "randomizeSize", "randomizePrice", *_TAIL)
+
 #: the API version each tail field first appears in (ibapi 9.81's placeOrder)
 _TAIL_GATES = {
     **dict.fromkeys(_TAIL[:7], 102), "extOperator": 105, "softDollarTierName": 106, "softDollarTierValue": 106,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..sim.clock import NEW_YORK
 from ..sim.history import parse_end
+from ..sim.journal import durably, refuse
 from ..sim.order_messages import (
     commission_report_fields,
     completed_order_fields,
@@ -47,13 +48,16 @@ def place_order(session: Session, f: Fields) -> None:
     except Unsupported as e:
         session.error(order_id, 321, invalid(str(e)))
         return
-    book(session).place(session, order_id, spec, raw)
+    if not durably(session.gateway, book(session).place, session, order_id, spec, raw):
+        refuse(session, order_id)
 
 
 def cancel_order(session: Session, f: Fields) -> None:
     """cancelOrder(version, orderId[, manualCancelOrderTime])."""
     f.int()  # version
-    book(session).cancel_request(session, f.int())
+    order_id = f.int()
+    if not durably(session.gateway, book(session).cancel_request, session, order_id):
+        refuse(session, order_id)
 
 
 def req_global_cancel(session: Session, f: Fields) -> None:
@@ -61,7 +65,8 @@ def req_global_cancel(session: Session, f: Fields) -> None:
     if book(session).readonly_api:
         session.error(-1, 321, ERR_READONLY)
         return
-    book(session).global_cancel()
+    if not durably(session.gateway, book(session).global_cancel):
+        refuse(session, -1)
 
 
 def _send_open(session: Session, orders) -> None:

@@ -74,6 +74,10 @@ class Session:
             adapt = self._adapters.get(fields[0])
             if adapt is not None:
                 fields = adapt(fields, self.server_version)
+        held = self.gateway.held
+        if held is not None:        # an order event is being made durable first (sim/journal.py)
+            held.append((self, encode(*fields)))
+            return
         self._write(encode(*fields))
         if self._transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             log.warning("%r is not reading; dropping it", self)
@@ -83,6 +87,10 @@ class Session:
     def send_bytes(self, data: bytes) -> None:
         """Queue pre-encoded frames (batch sends)."""
         if not self.closed and not self._transport.is_closing():
+            held = self.gateway.held
+            if held is not None:
+                held.append((self, data))
+                return
             self._write(data)
 
     def error(self, req_id: int, code: int, message: str) -> None:
