@@ -262,3 +262,24 @@ async def test_every_request_id_is_answered(gateway, client_id):
         assert sent_ids == set(REQUESTS) | {71}, "every id of the table was sent once"
     finally:
         await conn.close()
+
+
+def test_min_fields_are_what_the_encoders_write_at_the_least():
+    """The table's MIN_FIELDS (below which a request is refused with 320) is the shortest message the client
+    library's encoders write for each request at any version the gateway serves: no valid request is refused."""
+    from breakout_kit.gateway.wire.versions import MIN_VERSION
+
+    def length(method: str, args: tuple, version: int) -> int:
+        client = CLIENT(None)
+        sent: list[str] = []
+        client.isConnected = lambda: True
+        client.sendMsg = sent.append
+        client._serverVersion = version
+        getattr(client, method)(*args)
+        return len(sent[0].split("\0")) - 1
+
+    fewest = {}
+    for method, args, _want in calls(Stock("AAPL", "SMART", "USD"), 265598):
+        msg_id = int(encode_with_the_client(method, args)[4:].split(b"\0", 1)[0])
+        fewest[msg_id] = min(length(method, args, v) for v in range(MIN_VERSION, VERSION + 1))
+    assert {msg_id: r.size for msg_id, r in REQUESTS.items()} == fewest

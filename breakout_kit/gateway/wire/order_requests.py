@@ -28,6 +28,9 @@ from ..sim.orders import OrderBook
 from .order_codec import Unsupported, parse_place_order
 from .protocol import Fields
 
+#: from this API version cancelOrder carries manualCancelOrderTime
+MANUAL_CANCEL_TIME = 169
+
 if TYPE_CHECKING:
     from .session import Session
 
@@ -53,9 +56,11 @@ def place_order(session: Session, f: Fields) -> None:
 
 
 def cancel_order(session: Session, f: Fields) -> None:
-    """cancelOrder(version, orderId[, manualCancelOrderTime])."""
+    """cancelOrder(version, orderId[, manualCancelOrderTime from API 169])."""
     f.int()  # version
     order_id = f.int()
+    if session.server_version >= MANUAL_CANCEL_TIME:
+        f.str()  # manualCancelOrderTime: a paper cancel happens now
     if not durably(session.gateway, book(session).cancel_request, session, order_id):
         refuse(session, order_id)
 

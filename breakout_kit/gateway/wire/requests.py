@@ -61,6 +61,10 @@ class Request:
     #: (gate, index): below API version ``gate`` the request carries a message version and its reqId sits at
     #: ``index`` (placeOrder < 145, reqHistoricalData < 124, reqScannerSubscription < 143)
     older: tuple[int, int] | None = None
+    #: the fewest fields (message id included) the client encoders write for it at any API version served
+    #: (MIN_FIELDS); the session answers a shorter message with 320 before the handler runs, so a request cut
+    #: short is refused as TWS refuses it even by a handler that reads none of its fields (refusals, cancels)
+    size: int = 0
 
     def id_index(self, version: int) -> int | None:
         """Where this request's reqId sits at API ``version``."""
@@ -182,6 +186,18 @@ REQUESTS: dict[int, Request] = {
     103: quiet("cancelWshEventData", 1),
     104: served("reqUserInfo", misc.req_user_info, 1, "107 userInfo"),
 }
+
+#: request id -> the fewest fields the clients' encoders write for it at any API version from MIN_VERSION to TOP
+#: (message id included; empty lists, no combo legs). tests/gateway/test_request_table.py recomputes them.
+MIN_FIELDS: dict[int, int] = {
+    1: 20, 2: 3, 3: 110, 4: 3, 5: 2, 6: 4, 7: 10, 8: 3, 9: 18, 10: 18, 11: 4, 12: 3, 13: 2, 14: 3, 15: 3, 16: 2,
+    17: 2, 18: 3, 19: 5, 20: 23, 21: 18, 22: 25, 23: 3, 24: 2, 25: 3, 49: 2, 50: 19, 51: 3, 52: 13, 53: 3, 54: 19,
+    55: 19, 56: 3, 57: 3, 58: 2, 59: 3, 61: 2, 62: 5, 63: 3, 64: 2, 65: 4, 66: 3, 67: 3, 68: 4, 69: 4, 70: 3, 72: 5,
+    73: 4, 74: 5, 75: 3, 76: 6, 77: 3, 78: 6, 79: 2, 80: 1, 81: 3, 82: 1, 83: 3, 84: 5, 85: 1, 86: 8, 87: 18, 88: 17,
+    89: 2, 90: 2, 91: 2, 92: 4, 93: 2, 94: 5, 95: 2, 96: 22, 97: 17, 98: 2, 99: 2, 100: 2, 101: 2, 102: 3, 103: 2,
+    104: 2,
+}
+REQUESTS = {msg_id: replace(r, size=MIN_FIELDS[msg_id]) for msg_id, r in REQUESTS.items()}
 
 #: incoming message id -> handler(session, fields): what dispatch calls (``register`` replaces entries)
 HANDLERS: dict[int, Handler] = {msg_id: r.handler for msg_id, r in REQUESTS.items()}

@@ -225,6 +225,10 @@ class Session:
         if handler is None:
             self._malformed(-1, msg_id, ProtocolError("unknown message id"))
             return
+        if request is not None and len(fields) < request.size:
+            self._malformed(request_id(fields, at), msg_id,
+                            ProtocolError(f"message truncated: {len(fields)} of at least {request.size} fields"))
+            return
         try:
             handler(self, Fields(fields))
         except (ProtocolError, IndexError, ValueError, TypeError) as e:
