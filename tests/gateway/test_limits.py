@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import struct
 
 import pytest
@@ -58,12 +59,17 @@ async def test_the_client_after_the_32nd_is_told_and_disconnected(gateway, clien
         await close_all(writers)
 
 
+#: idle connections the limit tests open (the issue's 1 000; this machine's descriptor limit, ``ulimit -n``, was
+#: 20 000, and the test process holds both ends of each connection the gateway keeps)
+IDLE = 1000
+
+
 async def test_idle_sockets_never_lock_a_client_out(gateway, client_id, caplog):
-    """300 sockets that connect and say nothing (beyond a 256-descriptor budget): the oldest are pushed out as
+    """1 000 sockets that connect and say nothing (far beyond a 256-descriptor budget): the oldest are pushed out as
     new ones come, so the gateway never holds more than MAX_PENDING of them and a real client connects."""
     idle = []
     try:
-        for _ in range(300):
+        for _ in range(IDLE):
             _r, w = await asyncio.open_connection("127.0.0.1", gateway.port)
             idle.append(w)
         ib = IB()
@@ -76,6 +82,35 @@ async def test_idle_sockets_never_lock_a_client_out(gateway, client_id, caplog):
     finally:
         await close_all(idle)
     assert any("have not started the API" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], "a traceback in the log"
+
+
+async def test_1000_idle_started_clients_leave_room_under_the_cap(gateway, client_id, caplog):
+    """1 000 clients that start the API and then sit idle: the first 32 are served, every later one is told 502
+    and disconnected; once one served client leaves, a new real client connects."""
+    admitted, refused, writers = [], 0, []
+    try:
+        for k in range(IDLE):
+            reader, writer, first = await start_raw(gateway.port, client_id + k)
+            if first[0] == "15":
+                admitted.append(writer)
+                continue
+            assert (first[0], first[3]) == ("4", "502"), first
+            assert await asyncio.wait_for(reader.read(), 5) == b""          # told, then disconnected
+            refused += 1
+            writers.append(writer)
+        assert (len(admitted), refused) == (MAX_CLIENTS, IDLE - MAX_CLIENTS)
+        assert len(gateway.sessions) == MAX_CLIENTS
+        await close_all(admitted[:1])
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", gateway.port, clientId=client_id + IDLE, timeout=5)
+        try:
+            assert await ib.reqCurrentTimeAsync()
+        finally:
+            ib.disconnect()
+    finally:
+        await close_all(admitted[1:] + writers)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], "a traceback in the log"
 
 
 async def test_more_than_50_messages_a_second_gets_error_100(gateway, client_id):
