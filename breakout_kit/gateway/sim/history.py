@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ...core.bars import BAR_SECONDS
 from .clock import NEW_YORK
 from .contracts import TIME_ZONE_ID
-from .market import BAR, MONTH, QUOTE_TYPES, WEEK, Market, grid
+from .market import BAR, MONTH, QUOTE_TYPES, WEEK, Market, grid, period_of, periods
 from .universe import Instrument
 
 #: every barSizeSetting TWS has (core/bars.py's vocabulary) -> seconds; weeks and months are calendar periods
@@ -237,41 +237,59 @@ _PIECE = 256            # bars formatted between two looks at the clock (~5 ms)
 
 async def answer_in_slices(market: Market, req: HistoryRequest, start: float, end: float, now: float,
                            slice_seconds: float = SLICE_SECONDS) -> AsyncIterator[list]:
-    """``answer``'s bar fields, a trading day at a time: yields lists of bar fields and lets the loop run between
-    days whenever ``slice_seconds`` of work have passed, so one long request (a year of 5-minute bars, ten years of
-    months) never holds the other clients' streams. The bars are the same as ``answer``'s: intraday bars never
-    span New York midnight, and daily, weekly and monthly bars come from the whole-day cache this fills first."""
+    """``answer``'s bar fields, a session at a time: yields lists of bar fields and lets the loop run whenever
+    ``slice_seconds`` of work have passed, so one long request (a year of 5-minute bars, ten years of months)
+    never holds the other clients' streams for more than a slice and one day's work. The bars are the same as
+    ``answer``'s: intraday bars never span New York midnight, daily bars are ``Market.daily_bar`` session by
+    session, and weekly and monthly bars are built from them a whole period at a time."""
     bar_seconds = BAR_SIZES[req.bar_size.strip()]
     cut = _cut(end, now)
     symbol, rth, what = req.inst.key, req.use_rth, req.what
     mark = time.perf_counter()
-    d = datetime.fromtimestamp(start, NEW_YORK).date()
-    last = datetime.fromtimestamp(cut, NEW_YORK).date() if cut > start else d - timedelta(days=1)
-    daily = bar_seconds >= 86400
-    while d <= last:
-        lo = max(start, datetime(d.year, d.month, d.day, tzinfo=NEW_YORK).timestamp())
-        d += timedelta(days=1)
-        hi = min(cut, datetime(d.year, d.month, d.day, tzinfo=NEW_YORK).timestamp())
-        if hi > lo:
-            if daily:
-                market.bars(symbol, 86400, lo, hi, use_rth=rth, what=what)      # fills the whole-day cache
-            else:
-                bars = market.bars(symbol, bar_seconds, lo, hi, use_rth=rth, what=what)
-                for k in range(0, len(bars), _PIECE):
-                    yield bar_fields(bars[k:k + _PIECE], bar_seconds, req.fmt)
-                    if time.perf_counter() - mark > slice_seconds:
-                        await asyncio.sleep(0)
-                        mark = time.perf_counter()
+
+    async def breathe() -> None:
+        nonlocal mark
         if time.perf_counter() - mark > slice_seconds:
             await asyncio.sleep(0)
             mark = time.perf_counter()
-    if daily:
-        bars = market.bars(symbol, bar_seconds, start, cut, use_rth=rth, what=what)
-        for k in range(0, len(bars), _PIECE):
-            yield bar_fields(bars[k:k + _PIECE], bar_seconds, req.fmt)
-            if time.perf_counter() - mark > slice_seconds:
-                await asyncio.sleep(0)
-                mark = time.perf_counter()
+
+    if bar_seconds >= 86400:
+        if cut <= start:
+            return
+        group: list = []                   # daily bars of the period being built (weekly/monthly bars)
+        for d in market.session_dates(symbol, start, cut):
+            market.day(symbol, d)          # generate the session first (the costly part), then let others run
+            await breathe()
+            bar = market.daily_bar(symbol, d, start, cut, use_rth=rth, what=what)
+            if bar is not None:
+                if bar_seconds == 86400:
+                    yield bar_fields([bar], bar_seconds, req.fmt)
+                else:
+                    if group and period_of(bar, bar_seconds) != period_of(group[0], bar_seconds):
+                        yield bar_fields(periods(group, bar_seconds), bar_seconds, req.fmt)
+                        group = []
+                    group.append(bar)
+            await breathe()
+        if group:
+            yield bar_fields(periods(group, bar_seconds), bar_seconds, req.fmt)
+        return
+    d = datetime.fromtimestamp(start, NEW_YORK).date()
+    last = datetime.fromtimestamp(cut, NEW_YORK).date() if cut > start else d - timedelta(days=1)
+    later = timedelta(days=1) if req.inst.kind in ("future", "forex") else timedelta(0)
+    while d <= last:
+        lo = max(start, datetime(d.year, d.month, d.day, tzinfo=NEW_YORK).timestamp())
+        market.day(symbol, d)              # the sessions this day's bars come from, generated first
+        if later:
+            market.day(symbol, d + later)
+        await breathe()
+        d += timedelta(days=1)
+        hi = min(cut, datetime(d.year, d.month, d.day, tzinfo=NEW_YORK).timestamp())
+        if hi > lo:
+            bars = market.bars(symbol, bar_seconds, lo, hi, use_rth=rth, what=what)
+            for k in range(0, len(bars), _PIECE):
+                yield bar_fields(bars[k:k + _PIECE], bar_seconds, req.fmt)
+                await breathe()
+        await breathe()
 
 
 # ---- histogram (reqHistogramData) ----------------------------------------------------------------------------------

@@ -376,7 +376,7 @@ class Market:
         of the first 5-second bar in each bucket. Weekly (``WEEK``) and monthly (``MONTH``) bars: ``period_bars``."""
         out: list[Bar] = []
         if bar_seconds in (WEEK, MONTH):
-            return _periods(self._daily_bars(symbol, t0, t1, use_rth, what), bar_seconds)
+            return periods(self._daily_bars(symbol, t0, t1, use_rth, what), bar_seconds)
         if bar_seconds >= 86400:
             return self._daily_bars(symbol, t0, t1, use_rth, what)
         if bar_seconds < BAR:
@@ -391,29 +391,39 @@ class Market:
         return out
 
     def _daily_bars(self, symbol: str, t0: float, t1: float, use_rth: bool, what: str) -> list[Bar]:
-        # Whole-day bars are cached, so long daily histories generate each day once per gateway.
-        inst = self.instrument(symbol)
         out: list[Bar] = []
-        d = datetime.fromtimestamp(t0, NEW_YORK).date()
-        last = datetime.fromtimestamp(t1, NEW_YORK).date() + _evening(inst)
-        while d <= last:
-            g = grid(inst, d)
-            if g is not None:
-                first, end = (g.rth_lo, g.rth_hi) if use_rth else (0, g.end)
-                e0 = g.t0
-                whole = t0 <= e0 + first * BAR and e0 + end * BAR <= t1
-                key = (inst.key, d, use_rth, what)
-                bar = self._daily.get(key) if whole else None
-                if bar is None:
-                    for db, lo, hi in self.base(inst.key, max(t0, e0), min(t1, e0 + g.n * BAR), use_rth):
-                        bars = aggregate(db, lo, hi, 86400, what)
-                        bar = bars[0]
-                        if whole:
-                            self._daily[key] = bar
-                if bar is not None:
-                    out.append(bar)
-            d += timedelta(days=1)
+        for d in self.session_dates(symbol, t0, t1):
+            bar = self.daily_bar(symbol, d, t0, t1, use_rth, what)
+            if bar is not None:
+                out.append(bar)
         return out
+
+    def session_dates(self, symbol: str, t0: float, t1: float) -> list[date]:
+        """The session dates whose daily bars ``bars(symbol, 86400, t0, t1)`` looks at, in order."""
+        d = datetime.fromtimestamp(t0, NEW_YORK).date()
+        last = datetime.fromtimestamp(t1, NEW_YORK).date() + _evening(self.instrument(symbol))
+        return [d + timedelta(days=k) for k in range((last - d).days + 1)]
+
+    def daily_bar(self, symbol: str, d: date, t0: float, t1: float, use_rth: bool = False,
+                  what: str = "TRADES") -> Bar | None:
+        """Session ``d``'s part of ``bars(symbol, 86400, t0, t1)`` (None when closed or outside the span).
+        Whole-day bars are cached, so long daily histories generate each day once per gateway."""
+        inst = self.instrument(symbol)
+        g = grid(inst, d)
+        if g is None:
+            return None
+        first, end = (g.rth_lo, g.rth_hi) if use_rth else (0, g.end)
+        e0 = g.t0
+        whole = t0 <= e0 + first * BAR and e0 + end * BAR <= t1
+        key = (inst.key, d, use_rth, what)
+        bar = self._daily.get(key) if whole else None
+        if bar is None:
+            for db, lo, hi in self.base(inst.key, max(t0, e0), min(t1, e0 + g.n * BAR), use_rth):
+                bars = aggregate(db, lo, hi, 86400, what)
+                bar = bars[0]
+                if whole:
+                    self._daily[key] = bar
+        return bar
 
     def bar_at(self, symbol: str, start: float) -> tuple[DayBars, int] | None:
         """The 5-second bar starting at ``start`` (its day and index), or None outside the instrument's hours
@@ -441,11 +451,17 @@ class Market:
         return None
 
 
-def _periods(days: list[Bar], bar_seconds: int) -> list[Bar]:
-    """Weekly (ISO week) or monthly bars from daily bars, each labelled with its first session."""
+def period_of(b: Bar, bar_seconds: int) -> tuple[int, int]:
+    """The weekly (ISO year, week) or monthly (year, month) period a daily bar belongs to."""
+    d = datetime.fromtimestamp(b.time, NEW_YORK).date()
+    return d.isocalendar()[:2] if bar_seconds == WEEK else (d.year, d.month)
+
+
+def periods(days: list[Bar], bar_seconds: int) -> list[Bar]:
+    """Weekly (ISO week) or monthly bars from daily bars, each labelled with its first session (a list cut
+    between two periods gives the same bars piece by piece)."""
     def period(b: Bar):
-        d = datetime.fromtimestamp(b.time, NEW_YORK).date()
-        return d.isocalendar()[:2] if bar_seconds == WEEK else (d.year, d.month)
+        return period_of(b, bar_seconds)
 
     out: list[Bar] = []
     group: list[Bar] = []
