@@ -19,11 +19,16 @@ pytestmark = pytest.mark.ib
 REQUESTS = [("1 Y", "1 day", "TRADES", False), ("2 Y", "1 month", "TRADES", True), ("3 M", "1 week", "MIDPOINT", False),
             ("1 D", "5 secs", "TRADES", False), ("5 D", "1 min", "BID_ASK", True), ("1800 S", "1 secs", "TRADES", False),
             ("2 D", "1 hour", "TRADES", True)]
+#: sessions that open the evening before their date (futures, forex) and weekly bars across months
+OTHERS = [("EUR.USD", "3 M", "1 week", "MIDPOINT", False), ("EUR.USD", "2 D", "1 hour", "BID_ASK", False),
+          ("ESZ6", "3 M", "1 day", "TRADES", False), ("ESZ6", "2 D", "30 mins", "TRADES", True),
+          ("ESZ6", "6 M", "1 month", "TRADES", False)]
 
 
-@pytest.mark.parametrize(("duration", "bar_size", "what", "rth"), REQUESTS)
-async def test_the_sliced_answer_is_the_one_piece_answer(gateway, duration, bar_size, what, rth):
-    inst = gateway.universe.by_key["AAPL"]
+@pytest.mark.parametrize(("symbol", "duration", "bar_size", "what", "rth"),
+                         [("AAPL", *r) for r in REQUESTS] + OTHERS)
+async def test_the_sliced_answer_is_the_one_piece_answer(gateway, symbol, duration, bar_size, what, rth):
+    inst = gateway.universe.by_key[symbol]
     now = gateway.clock.epoch() + 3 * 3600                  # mid-session: the last bar is a partial one
     req = history.HistoryRequest(7, inst, "", bar_size, duration, rth, what, 1, False)
     assert history.check(req) is None
