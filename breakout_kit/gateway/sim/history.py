@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ...core import calendar
 from ...core.bars import BAR_SECONDS
 from .clock import NEW_YORK
 from .contracts import TIME_ZONE_ID
@@ -115,17 +116,32 @@ def duration_start(end: float, number: int, unit: str, use_rth: bool, inst: Inst
     if unit == "S":
         return end - number
     wanted = number * TRADING_DAYS[unit]
-    d = datetime.fromtimestamp(end, NEW_YORK).date() + timedelta(days=1 if inst.kind in ("future", "forex") else 0)
+    end_day = datetime.fromtimestamp(end, NEW_YORK).date()
+    d = end_day + timedelta(days=1 if inst.kind in ("future", "forex") else 0)
     found = 0
     start = end
+    start_day: date | None = None              # set when the earliest session found is known by its date only
     for _ in range(wanted * 2 + 30):
-        first = session_start(inst, d, use_rth)
-        if first is not None and first + BAR <= end:   # has a completed bar
-            found += 1
-            start = first
-            if found == wanted:
-                break
+        if inst.is_stock and d < end_day:
+            # a stock session before the end's date ended before it: only whether there is one matters, and
+            # the calendar says so without building the day's grid (ten years in ~2 ms, not ~10)
+            if calendar.is_session(d):
+                found += 1
+                start_day = d                      # its first bar's time is worked out once, below
+                if found == wanted:
+                    break
+        else:
+            first = session_start(inst, d, use_rth)
+            if first is not None and first + BAR <= end:   # has a completed bar
+                found += 1
+                start, start_day = first, None
+                if found == wanted:
+                    break
         d -= timedelta(days=1)
+    if start_day is not None:
+        first = session_start(inst, start_day, use_rth)
+        assert first is not None
+        return first
     return start
 
 
@@ -231,7 +247,7 @@ def bar_fields(bars, bar_seconds: int, fmt: int) -> list:
 
 
 #: longest stretch ``answer_in_slices`` works before it lets the event loop serve others
-SLICE_SECONDS = 0.010
+SLICE_SECONDS = 0.004
 _PIECE = 256            # bars formatted between two looks at the clock (~5 ms)
 
 
