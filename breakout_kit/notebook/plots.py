@@ -134,75 +134,34 @@ def breakout_figure(x=(), open=(), high=(), low=(), close=(), *, upper=None, low
     return fig
 
 
-_EXPORT = "export{TD as FigureModel,MD as FigureView,j4t as default}"
-# Wraps plotly's own FigureWidget front end: after every redraw of a view (plotly_afterplot) it tells the kernel the
-# latest update id the view has drawn. Plotly's own reply (trace deltas) never reached the kernel with plotly 7.
-_ACK_WRAPPER = """
-export { TD as FigureModel, MD as FigureView };
-export default () => {
-  const inner = j4t();
-  return {
-    initialize(ctx) { return inner.initialize(ctx); },
-    render(ctx) {
-      const { el, model } = ctx;
-      const cleanup = inner.render(ctx);
-      const tell = () => { try { model.send({ type: "bk-drawn", id: model.get("_last_trace_edit_id") }); } catch (e) {} };
-      let timer = null;
-      const hook = () => {
-        if (typeof el.on !== "function") return false;  // Plotly.newPlot has not finished yet
-        el.on("plotly_afterplot", tell);
-        tell();
-        return true;
-      };
-      if (!hook()) timer = setInterval(() => { if (hook()) { clearInterval(timer); timer = null; } }, 50);
-      return () => { if (timer !== null) clearInterval(timer); if (typeof cleanup === "function") cleanup(); };
-    },
-  };
-};
-"""
-_ACKING_CLASS: list = []
-
-
-def acking_figure_widget_class():
-    """A ``go.FigureWidget`` whose views send ``{"type": "bk-drawn", "id": last_trace_edit_id}`` after each draw."""
-    if _ACKING_CLASS:
-        return _ACKING_CLASS[0]
-    import plotly.graph_objects as go
-
-    bundle = go.FigureWidget._esm
-    text = bundle.read_text(encoding="utf-8") if hasattr(bundle, "read_text") else str(bundle)
-    if _EXPORT not in text:  # another plotly build: keep its front end as it is (no acks; sends stay throttled)
-        cls = go.FigureWidget
-    else:
-        cls = type("AckingFigureWidget", (go.FigureWidget,), {"_esm": text.replace(_EXPORT, _ACK_WRAPPER)})
-    _ACKING_CLASS.append(cls)
-    return cls
-
-
 _LIVE_SPECS: dict[tuple, dict] = {}  # validated empty live figures by shape: building one costs 0.1-0.8 s
 
 
-def live_figure(*, title: str, height: int, compact: bool, width: int | None, show_volume: bool):
-    """The empty FigureWidget a LiveChart fills (traces in ``LIVE_TRACES`` order).
+def live_spec(*, title: str, height: int, compact: bool, width: int | None, show_volume: bool) -> dict:
+    """The empty figure a LiveChart's view fills, as a plain dict ``{"data": [...], "layout": {...}}`` (traces in
+    ``LIVE_TRACES`` order; time axes of type "date", fed with wall-clock epoch milliseconds).
 
-    The figure is built once per shape (subplots, traces, layout) and each chart starts from a copy of its dict.
-    (``_validate=False`` would be faster still, but then the FigureWidget sends no updates to its views.)
+    Built and validated by plotly once per shape; each chart gets a copy with its title.
     """
     import copy
-
 
     key = (height, compact, width, show_volume)
     spec = _LIVE_SPECS.get(key)
     if spec is None:
         markers = [Markers("breakout up", [], [], "triangle-up", MARKER_UP),
                    Markers("breakout down", [], [], "triangle-down", MARKER_DOWN)]
-        spec = _LIVE_SPECS[key] = breakout_figure(
-            [], [], [], [], [], upper=[], lower=[], markers=markers,
-            lower_panel=LowerPanel("volume", [], []) if show_volume else None, title="", height=height,
-            compact=compact, width=width).to_dict()
+        fig = breakout_figure([], [], [], [], [], upper=[], lower=[], markers=markers,
+                              lower_panel=LowerPanel("volume", [], []) if show_volume else None, title="",
+                              height=height, compact=compact, width=width)
+        fig.update_xaxes(type="date")  # numbers on the wire: epoch ms on a date axis
+        if compact:  # small tiles: few ticks, margins that grow to fit the labels (no clipped "19:5")
+            fig.update_xaxes(automargin=True, nticks=4)
+            fig.update_yaxes(automargin=True, nticks=5)
+        spec = _LIVE_SPECS[key] = {"data": [dict(t) for t in fig.to_plotly_json()["data"]],
+                                   "layout": fig.layout.to_plotly_json()}
     spec = copy.deepcopy(spec)
-    spec["layout"]["title"]["text"] = title
-    return acking_figure_widget_class()(spec)
+    spec["layout"].setdefault("title", {})["text"] = title
+    return spec
 
 
 def watcher_figure(watcher, *, height: int = 420):

@@ -98,3 +98,58 @@ class FakeWatcher:
     async def aclose(self):
         self.stop()
         await self
+
+
+class ViewReplica:
+    """What a LiveChart view holds, rebuilt from the messages the kernel sent (the protocol of
+    ``static/livechart.js``, in Python). ``record(monkeypatch)`` attaches one to every PlotlyView as ``.replica``."""
+
+    COLS = ("t", "open", "high", "low", "close", "volume", "upper", "lower")
+
+    def __init__(self, window: int):
+        self.window = window
+        self.seq = None
+        self.cols = {k: [] for k in self.COLS}
+        self.markers: list = []
+        self.note = ""
+        self.messages: list[dict] = []
+
+    def apply(self, msg: dict, buffers) -> None:
+        import numpy as np
+
+        self.messages.append(msg)
+        if msg["type"] == "bk-full":
+            self.cols = {k: [] for k in self.COLS}
+            self.markers = []
+        else:
+            assert msg["type"] == "bk-delta" and msg["base"] == self.seq, (msg, self.seq)
+        n = msg["n"]
+        block = np.frombuffer(buffers[0], dtype="<f8").reshape(len(self.COLS), n)
+        for k, name in enumerate(self.COLS):
+            col = self.cols[name]
+            del col[len(col) - msg["replace"]:]
+            col.extend(block[k].tolist())
+            del col[:max(0, len(col) - self.window)]
+        first = self.cols["t"][0] if self.cols["t"] else float("inf")
+        self.markers = [m for m in self.markers + msg["markers"] if m[0] >= first]
+        self.seq, self.note = msg["seq"], msg["note"]
+
+    @property
+    def x(self) -> list[str]:
+        """The times as naive ISO wall-clock labels (what the axis shows)."""
+        return [datetime.fromtimestamp(t / 1000, timezone.utc).replace(tzinfo=None).isoformat()
+                for t in self.cols["t"]]
+
+    @staticmethod
+    def record(monkeypatch) -> None:
+        from breakout_kit.notebook.plotly_view import PlotlyView
+
+        real = PlotlyView.send
+
+        def send(self, content, buffers=None):
+            if "replica" not in self.__dict__:
+                self.__dict__["replica"] = ViewReplica(self.window)
+            self.__dict__["replica"].apply(content, buffers)
+            return real(self, content, buffers)
+
+        monkeypatch.setattr(PlotlyView, "send", send)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from nb_fakes import FakeSignal, FakeWatcher, make_bar
+from nb_fakes import FakeSignal, FakeWatcher, ViewReplica, make_bar
 
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.notebook import CanvasChart, ControlPanel, Dashboard, LiveChart
@@ -38,15 +38,19 @@ async def next_flush(chart: LiveChart, timeout: float = 5.0) -> None:
         chart.flush = original
 
 
+@pytest.fixture(autouse=True)
+def _replicas(monkeypatch):
+    ViewReplica.record(monkeypatch)  # every LiveChart view's content, rebuilt from the messages sent
+
+
 RENDERERS = pytest.mark.parametrize("Chart", [LiveChart, CanvasChart], ids=["plotly", "canvas"])
 
 
 def drawn(chart) -> dict:
     """What the front end was last sent, per renderer: x labels (or wall-clock epochs), upper, volume."""
     if isinstance(chart, LiveChart):
-        d = chart.fig.data
-        return {"x": list(d[0].x), "upper": list(d[1].y), "volume": list(d[5].y),
-                "close": list(d[0].close)}
+        r = chart.view.replica
+        return {"x": r.x, "upper": r.cols["upper"], "volume": r.cols["volume"], "close": r.cols["close"]}
     n = chart.canvas.n
     cols = np.frombuffer(chart.canvas.bars, dtype="<f8").reshape(8, n)
     return {"x": [datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None).isoformat() for t in cols[0]],

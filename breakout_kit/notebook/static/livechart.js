@@ -1,0 +1,181 @@
+// LiveChart's front end: one Plotly chart per view, fed by deltas from the kernel (breakout_kit/notebook/chart.py).
+//
+// kernel -> view (custom messages; buffers[0] holds the rows as 8 float64 columns, column-major:
+//   time (wall-clock epoch ms), open, high, low, close, volume, upper, lower):
+//   {type: "bk-full",  seq, n, markers, note, stopped}          the whole window (a view (re)connects, reload)
+//   {type: "bk-delta", seq, base, replace, n, markers, note, stopped}
+//        drop the last `replace` rows (a revised bar), append the n rows, add the new markers; applies only on top of
+//        message `base` (else the view asks for the whole window again)
+//   markers: [[time ms, price, 1 (up) | 0 (down)], ...]
+// view -> kernel: {type: "bk-hello"} (I have nothing: send the window), {type: "bk-ack", seq} (drawn up to seq).
+const COLS = ["t", "o", "h", "l", "c", "v", "up", "lo"];
+
+function plotlyPromise() {  // the same promise plotly-loader.js resolves
+  const g = globalThis;
+  if (!g.__bkPlotly) {
+    let resolve, reject;
+    g.__bkPlotly = new Promise((res, rej) => { resolve = res; reject = rej; });
+    g.__bkPlotly.settle = { resolve, reject };
+  }
+  return g.__bkPlotly;
+}
+
+function emptyState() {
+  const cols = {};
+  COLS.forEach((k) => { cols[k] = []; });
+  return { seq: null, cols, markers: [], note: "", stopped: false };
+}
+
+function columns(buffer, n) {
+  if (!n) return null;
+  const buf = buffer.buffer ? buffer : new DataView(buffer);
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).slice();  // aligned copy
+  const all = new Float64Array(bytes.buffer);
+  const out = {};
+  COLS.forEach((k, i) => { out[k] = all.subarray(i * n, (i + 1) * n); });
+  return out;
+}
+
+// Applies one kernel message to a view's state; returns false when it does not fit (the view needs the window).
+export function apply(state, msg, buffers, window) {
+  if (msg.type === "bk-full") {
+    const fresh = emptyState();
+    Object.assign(state, fresh);
+  } else if (msg.type !== "bk-delta" || state.seq === null || msg.base !== state.seq) {
+    return false;
+  }
+  const cols = state.cols;
+  const rows = columns(buffers && buffers[0], msg.n);
+  if (msg.replace) COLS.forEach((k) => cols[k].splice(cols[k].length - msg.replace, msg.replace));
+  if (rows) COLS.forEach((k) => { for (let i = 0; i < msg.n; i++) cols[k].push(rows[k][i]); });
+  const extra = cols.t.length - window;
+  if (extra > 0) COLS.forEach((k) => cols[k].splice(0, extra));
+  state.markers.push(...(msg.markers || []));
+  const first = cols.t.length ? cols.t[0] : Infinity;
+  if (state.markers.length && state.markers[0][0] < first) state.markers = state.markers.filter((m) => m[0] >= first);
+  state.seq = msg.seq;
+  state.note = msg.note || "";
+  state.stopped = !!msg.stopped;
+  return true;
+}
+
+// Rangebreaks for the pauses between sessions: gaps over 4x the usual bar spacing (times in ms).
+export function sessionBreaks(t) {
+  if (t.length < 3) return [];
+  const steps = [];
+  for (let i = 1; i < t.length; i++) steps.push(t[i] - t[i - 1]);
+  const sorted = steps.slice().sort((a, b) => a - b);
+  const spacing = sorted[Math.floor(sorted.length / 2)];
+  if (!(spacing > 0)) return [];
+  const out = [];
+  steps.forEach((s, i) => { if (s > 4 * spacing) out.push({ bounds: [t[i] + spacing, t[i + 1]] }); });
+  return out;
+}
+
+function render({ model, el }) {
+  const spec = model.get("spec");
+  const window = model.get("window");
+  const useBreaks = model.get("breaks");
+  const gd = document.createElement("div");
+  gd.className = "bk-plotly";
+  el.appendChild(gd);
+  const state = emptyState();
+  const traces = spec.data.map((t) => ({ ...t }));
+  const layout = JSON.parse(JSON.stringify(spec.layout));
+  const xaxes = Object.keys(layout).filter((k) => /^xaxis\d*$/.test(k));
+  const baseTitle = (layout.title && layout.title.text) || "";
+  let shownBreaks = "[]";
+  let Plotly = null;
+  let alive = true;
+  let asked = false;  // a hello is out: wait for the window instead of asking again
+  let drawing = false;
+  let pending = false;
+
+  const send = (msg) => { try { model.send(msg); } catch (err) { /* closed model: the kernel resends */ } };
+  const hello = () => { if (!asked) { asked = true; send({ type: "bk-hello" }); } };
+
+  function fill() {
+    const c = state.cols;
+    Object.assign(traces[0], { x: c.t, open: c.o, high: c.h, low: c.l, close: c.c });
+    Object.assign(traces[1], { x: c.t, y: c.up });
+    Object.assign(traces[2], { x: c.t, y: c.lo });
+    const up = state.markers.filter((m) => m[2]);
+    const down = state.markers.filter((m) => !m[2]);
+    Object.assign(traces[3], { x: up.map((m) => m[0]), y: up.map((m) => m[1]) });
+    Object.assign(traces[4], { x: down.map((m) => m[0]), y: down.map((m) => m[1]) });
+    if (traces.length > 5) Object.assign(traces[5], { x: c.t, y: c.v });
+    if (useBreaks) {
+      const breaks = sessionBreaks(c.t);
+      const key = JSON.stringify(breaks);
+      if (key !== shownBreaks) {
+        xaxes.forEach((ax) => { layout[ax] = { ...layout[ax], rangebreaks: breaks }; });
+        shownBreaks = key;
+      }
+    }
+    const note = state.note;  // "■ stopped", "⚠ view is N s behind" (the kernel words it)
+    layout.title = { ...layout.title, text: note ? `${baseTitle} \u00b7 ${note}` : baseTitle,
+                     font: { ...(layout.title && layout.title.font), color: note ? "#c62828" : undefined } };
+    layout.datarevision = state.seq;
+  }
+
+  async function draw() {
+    pending = false;
+    if (!alive || !Plotly || state.seq === null) return;
+    drawing = true;
+    const seq = state.seq;
+    const started = performance.now();
+    try {
+      fill();
+      await Plotly.react(gd, traces, layout);
+    } catch (err) {
+      drawing = false;
+      console.warn("breakout_kit LiveChart: draw failed", err);
+      return;
+    }
+    const ms = performance.now() - started;
+    const n = state.cols.t.length;
+    gd.dataset.bars = String(n);
+    gd.dataset.last = n ? String(state.cols.t[n - 1] / 1000) : "";
+    gd.dataset.symbol = model.get("symbol");
+    gd.dataset.stopped = state.stopped ? "1" : "0";
+    requestAnimationFrame(() => {
+      drawing = false;
+      if (!alive) return;
+      send({ type: "bk-ack", seq });
+      const log = (globalThis.__bkPlotlyDraws = globalThis.__bkPlotlyDraws || []);
+      log.push({ at: Date.now(), ms, n, symbol: model.get("symbol"), last: n ? state.cols.t[n - 1] / 1000 : null });
+      if (log.length > 5000) log.splice(0, log.length - 2500);
+      if (state.seq !== seq) schedule();
+    });
+  }
+
+  function schedule() {
+    if (pending || drawing) return;
+    pending = true;
+    requestAnimationFrame(draw);
+  }
+
+  const onMsg = (msg, buffers) => {
+    if (!msg || (msg.type !== "bk-full" && msg.type !== "bk-delta")) return;
+    if (msg.type === "bk-full") asked = false;
+    if (apply(state, msg, buffers, window)) schedule();
+    else hello();
+  };
+  model.on("msg:custom", onMsg);
+
+  plotlyPromise().then(async (P) => {
+    if (!alive) return;
+    Plotly = P;
+    await Plotly.newPlot(gd, traces, layout, { displaylogo: false, responsive: true });
+    if (state.seq === null) hello(); else schedule();
+  }).catch((err) => console.warn("breakout_kit LiveChart:", err));
+
+  return () => {
+    alive = false;
+    model.off("msg:custom", onMsg);
+    if (Plotly) Plotly.purge(gd);
+    gd.remove();
+  };
+}
+
+export default { render };
