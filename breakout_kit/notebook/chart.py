@@ -42,7 +42,7 @@ def _to_datetime(value: Any) -> datetime:
 
 
 class _Ring:
-    """Fixed-capacity ring of bars: x labels (ISO strings), epoch seconds and OHLCV + channel as float arrays.
+    """Fixed-capacity ring of bars: epoch seconds and OHLCV + channel (+ wall-clock seconds) as float arrays.
 
     Rows have absolute numbers (``appended`` so far; row k sits in slot k % capacity), so a view fed by deltas can be
     sent exactly the rows appended or revised since its last update.
@@ -50,7 +50,6 @@ class _Ring:
 
     def __init__(self, capacity: int):
         self.capacity = capacity
-        self.x = np.empty(capacity, dtype=object)
         self.t = np.zeros(capacity)
         self.cols = {name: np.full(capacity, np.nan) for name in _FIELDS}
         self.head = 0  # next slot to write
@@ -58,7 +57,7 @@ class _Ring:
         self.appended = 0  # rows ever appended
         self.revised: int | None = None  # lowest absolute row overwritten in place since the last delta
 
-    def push(self, label: str, epoch: float, values: tuple[float, ...]) -> None:
+    def push(self, epoch: float, values: tuple[float, ...]) -> None:
         i = self.head
         if self.size and epoch == self.t[(i - 1) % self.capacity]:
             i = (i - 1) % self.capacity  # same bar time again (a bar being revised): overwrite, don't append
@@ -68,16 +67,9 @@ class _Ring:
             self.head = (i + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
             self.appended += 1
-        self.x[i] = label
         self.t[i] = epoch
         for name, v in zip(_FIELDS, values):
             self.cols[name][i] = v
-
-    def ordered(self, arr: np.ndarray) -> np.ndarray:
-        """Oldest-to-newest copy of one column: O(window), independent of bars seen."""
-        if self.size < self.capacity:
-            return arr[: self.size].copy()
-        return np.concatenate((arr[self.head:], arr[: self.head]))
 
     @property
     def first(self) -> int:
@@ -118,7 +110,7 @@ class StreamingChart:
         self.throttle = float(throttle)
         self.tz = tz
         self._ring = _Ring(window)
-        self._signals: deque = deque(maxlen=window)  # (epoch, label, direction, price)
+        self._signals: deque = deque(maxlen=window)  # (epoch, wall-clock epoch, direction, price)
         self._dirty = False
         self._handle: asyncio.TimerHandle | None = None
         self._last_flush = float("-inf")
@@ -149,6 +141,15 @@ class StreamingChart:
         if width is not None and (not isinstance(width, int) or width < 50):
             raise ValueError(f"width must be None (fill the container) or an int >= 50 pixels, got {width!r}")
         self.width = width
+        # what the views hold (see _delta): the next update is whole until one went out
+        self._seq = 0
+        self._need_full = True
+        self._sent_rows = 0         # ring rows (absolute) sent
+        self._sent_signals = 0      # signals_received when the last update went out
+        self._n_bars = self._n_markers = 0
+        self.messages_sent = 0
+        self.bytes_sent = 0         # row bytes sent (8 float64 columns per row)
+        self.last_message: dict | None = None  # the latest update (without its buffer)
         self._build(self._title, height, show_volume, compact)
         self._seed_from_watcher()
         watcher.bar_event.connect(self._on_bar)
@@ -158,14 +159,18 @@ class StreamingChart:
             self._state_event.connect(self._on_state)
 
     # ---- data in -----------------------------------------------------------------------------------------
-    def _label(self, when) -> tuple[str, float, float]:
-        """(naive ISO-8601 wall-clock label, true epoch seconds, wall-clock epoch seconds) of a time."""
+    def _label(self, when) -> tuple[float, float]:
+        """(true epoch seconds, wall-clock epoch seconds) of a time: browser charts have no exchange time zones,
+        they show the bar's wall-clock time (in ``tz`` if given) as if it were UTC."""
         dt = _to_datetime(when)
-        if self.tz is not None and dt.tzinfo is not None:
+        if dt.tzinfo is None:
+            wall = dt.replace(tzinfo=timezone.utc).timestamp()
+            return wall, wall
+        if self.tz is not None:
             dt = dt.astimezone(self.tz)
-        # Browser charts have no exchange time zones: show the bar's wall-clock time.
-        naive = dt.replace(tzinfo=None)
-        return naive.isoformat(), dt.timestamp(), naive.replace(tzinfo=timezone.utc).timestamp()
+        epoch = dt.timestamp()
+        offset = dt.utcoffset()
+        return epoch, epoch + (offset.total_seconds() if offset else 0.0)
 
     def _seed_from_watcher(self) -> None:
         """Start from whatever the watcher already holds (backfilled bars, earlier signals)."""
@@ -175,9 +180,9 @@ class StreamingChart:
             cols = {c: (tail[c].to_numpy(dtype=float) if c in tail.columns else np.full(len(tail), np.nan))
                     for c in _FIELDS}
             for k, when in enumerate(tail.index):
-                label, epoch, wall = self._label(when)
+                epoch, wall = self._label(when)
                 cols["wall"][k] = wall
-                self._ring.push(label, epoch, tuple(cols[c][k] for c in _FIELDS))
+                self._ring.push(epoch, tuple(cols[c][k] for c in _FIELDS))
             self._dirty = True
         for sig in list(getattr(self.watcher, "signals", None) or [])[-self.window:]:
             self._add_signal(sig)
@@ -187,8 +192,8 @@ class StreamingChart:
     def add_bar(self, bar, channel=None) -> None:
         """Put one bar (and the channel that applied to it, or None) into the window and schedule a redraw."""
         upper, lower = channel if channel is not None else (np.nan, np.nan)
-        label, epoch, wall = self._label(bar.time)
-        self._ring.push(label, epoch, (float(bar.open), float(bar.high), float(bar.low), float(bar.close),
+        epoch, wall = self._label(bar.time)
+        self._ring.push(epoch, (float(bar.open), float(bar.high), float(bar.low), float(bar.close),
                                        float(bar.volume), float(upper), float(lower), wall))
         self.bars_received += 1
         self._mark_dirty()
@@ -199,8 +204,8 @@ class StreamingChart:
         self._mark_dirty()
 
     def _add_signal(self, signal) -> None:
-        label, epoch, wall = self._label(signal.time)
-        self._signals.append((epoch, label, wall, signal.direction, float(signal.price)))
+        epoch, wall = self._label(signal.time)
+        self._signals.append((epoch, wall, signal.direction, float(signal.price)))
         self.signals_received += 1
 
     def _on_bar(self, watcher, bar, channel) -> None:
@@ -222,6 +227,7 @@ class StreamingChart:
 
     def reload(self) -> None:
         """Rebuild the window from the watcher's ``bars`` and ``signals`` (O(window)) and redraw."""
+        self._need_full = True  # the history may differ from what the views hold
         self._ring = _Ring(self.window)
         self._signals.clear()
         self._dirty = True
@@ -280,18 +286,74 @@ class StreamingChart:
         if self._acked_once and self._loop is not None:
             self._arm_watchdog(self._loop)
 
+    _COLUMNS = ("wall", "open", "high", "low", "close", "volume", "upper", "lower")
+
     def _send(self) -> int | None:
-        """Send the window to the front end (whole, by default); return the token its acknowledgement will carry."""
+        """Send an update to the front end; return the token its acknowledgement will carry."""
+        raise NotImplementedError
+
+    def _delta(self) -> tuple[dict, bytes]:
+        """The next update (protocol: ``static/deltas.js``): only the rows appended or revised and the markers added
+        since the previous one, or the whole window when a view needs it. Rows are 8 float64 columns with
+        wall-clock epoch milliseconds (the view's time axis); no strings."""
         ring = self._ring
-        x = ring.ordered(ring.x)
-        col = {name: ring.ordered(arr) for name, arr in ring.cols.items()}
-        oldest = ring.ordered(ring.t)[0] if ring.size else float("inf")
-        ups = [(lab, wall, p) for (e, lab, wall, d, p) in self._signals if d == "up" and e >= oldest]
-        downs = [(lab, wall, p) for (e, lab, wall, d, p) in self._signals if d == "down" and e >= oldest]
-        return self._draw(x, col, ups, downs)
+        full = self._need_full
+        if full:
+            start, replace = ring.first, 0
+            fresh = list(self._signals)
+        else:
+            start = self._sent_rows if ring.revised is None else min(self._sent_rows, ring.revised)
+            start = max(start, ring.first)
+            replace = max(0, self._sent_rows - start)
+            count = self.signals_received - self._sent_signals
+            fresh = list(self._signals)[-count:] if count > 0 else []
+        block = ring.rows(start, self._COLUMNS)
+        block[0] *= 1000.0
+        oldest = ring.t[ring.first % ring.capacity] if ring.size else float("inf")
+        markers = [[wall * 1000.0, price, 1 if d == "up" else 0]
+                   for (epoch, wall, d, price) in fresh if epoch >= oldest]
+        self._seq += 1
+        content = {"type": "bk-full" if full else "bk-delta", "seq": self._seq, "base": self._seq - 1,
+                   "replace": replace, "n": block.shape[1], "window": self.window, "markers": markers,
+                   "note": self._status_note(), "stopped": self.stopped}
+        payload = np.ascontiguousarray(block, dtype="<f8").tobytes()
+        self.messages_sent += 1
+        self.bytes_sent += len(payload)
+        self.last_message = content
+        self._need_full = False
+        self._sent_rows = ring.appended
+        ring.revised = None
+        self._sent_signals = self.signals_received
+        self._n_bars = ring.size
+        self._n_markers = sum(1 for sig in self._signals if sig[0] >= oldest)
+        return content, payload
 
     def _lost(self) -> None:
         """No acknowledgement for ``resend_after`` seconds: the next update must stand on its own."""
+        self._need_full = True
+
+    def _hello_from_any_thread(self) -> None:
+        """A view has nothing (new view, page reload, a lost update): send the whole window, on the kernel's loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._hello()
+        else:
+            loop.call_soon_threadsafe(self._hello)
+
+    def _hello(self) -> None:
+        if not self._closed:
+            self._need_full = True
+            self.flush()
+
+    @property
+    def n_bars(self) -> int:
+        """Candles in the view (after the latest update)."""
+        return self._n_bars
+
+    @property
+    def n_markers(self) -> int:
+        """Breakout markers in the view (up + down, after the latest update)."""
+        return self._n_markers
 
     # ---- acknowledgements from the front end -------------------------------------------------------------
     def _ack_from_any_thread(self, token: int) -> None:
@@ -422,10 +484,6 @@ class StreamingChart:
     def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
         raise NotImplementedError
 
-    def _draw(self, x: np.ndarray, col: dict, ups: list, downs: list) -> int | None:
-        """Send the window; return the token the front end will acknowledge (None: no acks for this update)."""
-        raise NotImplementedError
-
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({getattr(self.watcher, 'symbol', '?')!r}, window={self.window}, "
                 f"bars={self._ring.size}, flushes={self.flushes})")
@@ -445,8 +503,6 @@ class LiveChart(StreamingChart):
     update it has drawn.
     """
 
-    _COLUMNS = ("wall", "open", "high", "low", "close", "volume", "upper", "lower")
-
     def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
         from breakout_kit.notebook.plotly_view import PlotlyView
         from breakout_kit.notebook.plots import live_spec
@@ -456,14 +512,6 @@ class LiveChart(StreamingChart):
         self.view = PlotlyView(spec=self.spec, window=self.window, symbol=str(getattr(self.watcher, "symbol", "")))
         self.view.on_ack = self._ack_from_any_thread
         self.view.on_hello = self._hello_from_any_thread
-        self._seq = 0
-        self._need_full = True      # the next update carries the whole window
-        self._sent_rows = 0         # ring rows (absolute) the views have
-        self._sent_signals = 0      # signals_received when the last update went out
-        self._n_bars = self._n_markers = 0
-        self.messages_sent = 0
-        self.bytes_sent = 0
-        self.last_message: dict | None = None  # the latest update's content (without its buffer)
 
     @property
     def widget(self):
@@ -476,68 +524,8 @@ class LiveChart(StreamingChart):
     def _close_widget(self) -> None:
         self.view.close()
 
-    def reload(self) -> None:
-        self._need_full = True  # the history may differ from what the views hold
-        super().reload()
-
-    def _lost(self) -> None:
-        self._need_full = True
-
-    def _hello_from_any_thread(self) -> None:
-        """A view has no data (new view, page reload): send the whole window, on the kernel's loop."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            self._hello()
-        else:
-            loop.call_soon_threadsafe(self._hello)
-
-    def _hello(self) -> None:
-        if not self._closed:
-            self._need_full = True
-            self.flush()
-
     def _send(self) -> int | None:
-        ring = self._ring
-        full = self._need_full
-        if full:
-            start, replace = ring.first, 0
-            fresh = list(self._signals)
-        else:
-            start = self._sent_rows if ring.revised is None else min(self._sent_rows, ring.revised)
-            start = max(start, ring.first)
-            replace = max(0, self._sent_rows - start)
-            count = self.signals_received - self._sent_signals
-            fresh = list(self._signals)[-count:] if count > 0 else []
-        block = ring.rows(start, self._COLUMNS)
-        block[0] *= 1000.0  # wall-clock epoch ms: a date axis reads numbers as ms
-        oldest = ring.t[ring.first % ring.capacity] if ring.size else float("inf")
-        markers = [[wall * 1000.0, price, 1 if d == "up" else 0]
-                   for (epoch, _lab, wall, d, price) in fresh if epoch >= oldest]
-        self._seq += 1
-        content = {"type": "bk-full" if full else "bk-delta", "seq": self._seq, "base": self._seq - 1,
-                   "replace": replace, "n": block.shape[1], "markers": markers, "note": self._status_note(),
-                   "stopped": self.stopped}
-        payload = np.ascontiguousarray(block, dtype="<f8").tobytes()
+        content, payload = self._delta()
         if self.view.comm is not None:
             self.view.send(content, buffers=[payload])
-        self.messages_sent += 1
-        self.bytes_sent += len(payload)
-        self.last_message = content
-        self._need_full = False
-        self._sent_rows = ring.appended
-        ring.revised = None
-        self._sent_signals = self.signals_received
-        self._n_bars = ring.size
-        self._n_markers = sum(1 for s in self._signals if s[0] >= oldest)
-        return self._seq
-
-    # ---- introspection -----------------------------------------------------------------------------------
-    @property
-    def n_bars(self) -> int:
-        """Candles in the view (after the latest update)."""
-        return self._n_bars
-
-    @property
-    def n_markers(self) -> int:
-        """Breakout markers in the view (up + down, after the latest update)."""
-        return self._n_markers
+        return content["seq"]

@@ -33,7 +33,7 @@ class PlotlyLibrary(anywidget.AnyWidget):
     """plotly.js for the page, sent once per kernel; every PlotlyView refers to it."""
 
     _esm = _static("plotly-loader.js")
-    source = traitlets.Unicode("").tag(sync=True)
+    _source = traitlets.Unicode("").tag(sync=True)
 
 
 _LIBRARY: list[PlotlyLibrary] = []
@@ -42,7 +42,7 @@ _LIBRARY: list[PlotlyLibrary] = []
 def plotly_library() -> PlotlyLibrary:
     """The kernel's one PlotlyLibrary widget (created on first use)."""
     if not _LIBRARY or _LIBRARY[0].comm is None:
-        _LIBRARY[:] = [PlotlyLibrary(source=_plotly_js())]
+        _LIBRARY[:] = [PlotlyLibrary(_source=_plotly_js())]
     return _LIBRARY[0]
 
 
@@ -50,7 +50,7 @@ class PlotlyView(anywidget.AnyWidget):
     """One live Plotly chart in the page. ``spec`` is the empty figure (data + layout); rows and markers arrive in
     ``bk-full`` / ``bk-delta`` messages; the views answer ``bk-hello`` (send the window) and ``bk-ack`` (drawn)."""
 
-    _esm = _static("livechart.js")
+    _esm = _static("deltas.js") + "\n" + _static("livechart.js")
     spec = traitlets.Dict().tag(sync=True)
     window = traitlets.Int(500).tag(sync=True)
     symbol = traitlets.Unicode("").tag(sync=True)

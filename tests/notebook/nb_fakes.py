@@ -106,7 +106,7 @@ class ViewReplica:
 
     COLS = ("t", "open", "high", "low", "close", "volume", "upper", "lower")
 
-    def __init__(self, window: int):
+    def __init__(self, window: int = 500):
         self.window = window
         self.seq = None
         self.cols = {k: [] for k in self.COLS}
@@ -121,6 +121,7 @@ class ViewReplica:
         if msg["type"] == "bk-full":
             self.cols = {k: [] for k in self.COLS}
             self.markers = []
+            self.window = msg["window"]
         else:
             assert msg["type"] == "bk-delta" and msg["base"] == self.seq, (msg, self.seq)
         n = msg["n"]
@@ -142,14 +143,22 @@ class ViewReplica:
 
     @staticmethod
     def record(monkeypatch) -> None:
+        """Every chart widget (Plotly and canvas) gets a ``.replica`` of what its views hold."""
+        from breakout_kit.notebook.canvas import CanvasWidget
         from breakout_kit.notebook.plotly_view import PlotlyView
 
-        real = PlotlyView.send
+        def replica(widget) -> ViewReplica:
+            return widget.__dict__.setdefault("replica", ViewReplica())
+
+        real_send, real_queue = PlotlyView.send, CanvasWidget.queue
 
         def send(self, content, buffers=None):
-            if "replica" not in self.__dict__:
-                self.__dict__["replica"] = ViewReplica(self.window)
-            self.__dict__["replica"].apply(content, buffers)
-            return real(self, content, buffers)
+            replica(self).apply(content, buffers)
+            return real_send(self, content, buffers)
+
+        def queue(self, content, payload):
+            replica(self).apply(content, [payload])
+            return real_queue(self, content, payload)
 
         monkeypatch.setattr(PlotlyView, "send", send)
+        monkeypatch.setattr(CanvasWidget, "queue", queue)

@@ -101,7 +101,7 @@ def ack_from_thread(chart, token: int) -> None:
 
 
 def token_of(chart) -> int:
-    return chart.last_message["seq"] if isinstance(chart, LiveChart) else chart.canvas.seq
+    return chart.last_message["seq"]
 
 
 async def until(predicate, timeout: float = 5.0) -> None:
@@ -151,7 +151,7 @@ async def test_lag_and_stale_flag_when_acks_stop_then_clear(Chart):
     assert chart.flushes == 2
     ack_from_thread(chart, token_of(chart))  # the browser catches up: the waiting bar goes out, marked late
     await until(lambda: chart.flushes == 3)
-    note = chart.last_message["note"] if isinstance(chart, LiveChart) else chart.canvas.note
+    note = chart.last_message["note"]
     assert "behind" in note
     ack_from_thread(chart, token_of(chart))
     await until(lambda: not chart.stale)
@@ -194,10 +194,7 @@ async def test_stopped_watcher_is_marked_on_its_chart(Chart):
     w.feed(make_bar(0))
     w._set_state("stopped")
     chart.flush()
-    if isinstance(chart, LiveChart):
-        assert "stopped" in chart.last_message["note"]
-    else:
-        assert chart.canvas.stopped and "stopped" in chart.canvas.note
+    assert chart.last_message["stopped"] and "stopped" in chart.last_message["note"]
     w._set_state("live")
     chart.flush()
     assert not chart.stopped

@@ -13,17 +13,25 @@ import pytest
 from nb_fakes import FakeSignal, FakeWatcher, ViewReplica, make_bar
 
 from breakout_kit.notebook import LiveChart
+from breakout_kit.notebook.plotly_view import PlotlyView
 
 HERE = Path(__file__).resolve().parent
-JS = HERE.parents[1] / "breakout_kit" / "notebook" / "static" / "livechart.js"
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 
-def run_view(chart: LiveChart, messages: list, *, broken: bool = False) -> dict:
+@pytest.fixture
+def module(tmp_path) -> Path:
+    """The view's module exactly as the page gets it (deltas.js + livechart.js), as a file node can import."""
+    path = tmp_path / "livechart.mjs"
+    path.write_text(PlotlyView._esm)
+    return path
+
+
+def run_view(module: Path, chart: LiveChart, messages: list, *, broken: bool = False) -> dict:
     payload = {"spec": chart.spec, "window": chart.window, "broken": broken,
                "messages": [[m, base64.b64encode(b).decode()] for m, b in messages]}
-    out = subprocess.run(["node", str(HERE / "livechart_harness.mjs"), JS.as_uri()], input=json.dumps(payload),
+    out = subprocess.run(["node", str(HERE / "livechart_harness.mjs"), module.as_uri()], input=json.dumps(payload),
                          capture_output=True, text=True, check=False, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)
@@ -46,13 +54,13 @@ def feed_and_flush(w, chart):
     chart.flush()
 
 
-def test_view_asks_for_the_window_applies_deltas_and_acknowledges_each_draw(monkeypatch):
+def test_view_asks_for_the_window_applies_deltas_and_acknowledges_each_draw(monkeypatch, module):
     ViewReplica.record(monkeypatch)
     w = FakeWatcher()
     chart = LiveChart(w, window=100, throttle=0)
     sent = captured(chart)
     feed_and_flush(w, chart)
-    r = run_view(chart, sent)
+    r = run_view(module, chart, sent)
     assert r["helloFirst"]  # a new view asks for the window
     assert [m["seq"] for m in r["sent"] if m["type"] == "bk-ack"] == [1, 2, 3]  # one ack per drawn update
     last = r["draws"][-1]
@@ -63,23 +71,23 @@ def test_view_asks_for_the_window_applies_deltas_and_acknowledges_each_draw(monk
     chart.close()
 
 
-def test_a_view_that_cannot_draw_does_not_acknowledge(monkeypatch):
+def test_a_view_that_cannot_draw_does_not_acknowledge(monkeypatch, module):
     ViewReplica.record(monkeypatch)
     w = FakeWatcher()
     chart = LiveChart(w, window=100, throttle=0)
     sent = captured(chart)
     feed_and_flush(w, chart)
-    r = run_view(chart, sent, broken=True)
+    r = run_view(module, chart, sent, broken=True)
     assert [m for m in r["sent"] if m["type"] == "bk-ack"] == []
     chart.close()
 
 
-def test_a_delta_out_of_order_makes_the_view_ask_for_the_window(monkeypatch):
+def test_a_delta_out_of_order_makes_the_view_ask_for_the_window(monkeypatch, module):
     ViewReplica.record(monkeypatch)
     w = FakeWatcher()
     chart = LiveChart(w, window=100, throttle=0)
     sent = captured(chart)
     feed_and_flush(w, chart)
-    r = run_view(chart, [sent[0], sent[2]])  # the update in between is lost
+    r = run_view(module, chart, [sent[0], sent[2]])  # the update in between is lost
     assert [m["type"] for m in r["sent"]] == ["bk-hello", "bk-ack", "bk-hello"]
     chart.close()

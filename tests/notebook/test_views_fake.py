@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import pytest
 from nb_fakes import FakeSignal, FakeWatcher, ViewReplica, make_bar
@@ -47,14 +45,9 @@ RENDERERS = pytest.mark.parametrize("Chart", [LiveChart, CanvasChart], ids=["plo
 
 
 def drawn(chart) -> dict:
-    """What the front end was last sent, per renderer: x labels (or wall-clock epochs), upper, volume."""
-    if isinstance(chart, LiveChart):
-        r = chart.view.replica
-        return {"x": r.x, "upper": r.cols["upper"], "volume": r.cols["volume"], "close": r.cols["close"]}
-    n = chart.canvas.n
-    cols = np.frombuffer(chart.canvas.bars, dtype="<f8").reshape(8, n)
-    return {"x": [datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None).isoformat() for t in cols[0]],
-            "upper": list(cols[6]), "volume": list(cols[5]), "close": list(cols[4])}
+    """What the chart's views hold, rebuilt from the updates sent: x labels (wall clock), upper, volume, close."""
+    r = chart.widget.replica
+    return {"x": r.x, "upper": r.cols["upper"], "volume": r.cols["volume"], "close": r.cols["close"]}
 
 
 @RENDERERS

@@ -1,14 +1,5 @@
-// LiveChart's front end: one Plotly chart per view, fed by deltas from the kernel (breakout_kit/notebook/chart.py).
-//
-// kernel -> view (custom messages; buffers[0] holds the rows as 8 float64 columns, column-major:
-//   time (wall-clock epoch ms), open, high, low, close, volume, upper, lower):
-//   {type: "bk-full",  seq, n, markers, note, stopped}          the whole window (a view (re)connects, reload)
-//   {type: "bk-delta", seq, base, replace, n, markers, note, stopped}
-//        drop the last `replace` rows (a revised bar), append the n rows, add the new markers; applies only on top of
-//        message `base` (else the view asks for the whole window again)
-//   markers: [[time ms, price, 1 (up) | 0 (down)], ...]
-// view -> kernel: {type: "bk-hello"} (I have nothing: send the window), {type: "bk-ack", seq} (drawn up to seq).
-const COLS = ["t", "o", "h", "l", "c", "v", "up", "lo"];
+// LiveChart's front end: one Plotly chart per view, fed by the updates of deltas.js (concatenated in front of this
+// file by breakout_kit/notebook/plotly_view.py). plotly.js comes from plotly-loader.js, once per page.
 
 function plotlyPromise() {  // the same promise plotly-loader.js resolves
   const g = globalThis;
@@ -18,45 +9,6 @@ function plotlyPromise() {  // the same promise plotly-loader.js resolves
     g.__bkPlotly.settle = { resolve, reject };
   }
   return g.__bkPlotly;
-}
-
-function emptyState() {
-  const cols = {};
-  COLS.forEach((k) => { cols[k] = []; });
-  return { seq: null, cols, markers: [], note: "", stopped: false };
-}
-
-function columns(buffer, n) {
-  if (!n) return null;
-  const buf = buffer.buffer ? buffer : new DataView(buffer);
-  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).slice();  // aligned copy
-  const all = new Float64Array(bytes.buffer);
-  const out = {};
-  COLS.forEach((k, i) => { out[k] = all.subarray(i * n, (i + 1) * n); });
-  return out;
-}
-
-// Applies one kernel message to a view's state; returns false when it does not fit (the view needs the window).
-export function apply(state, msg, buffers, window) {
-  if (msg.type === "bk-full") {
-    const fresh = emptyState();
-    Object.assign(state, fresh);
-  } else if (msg.type !== "bk-delta" || state.seq === null || msg.base !== state.seq) {
-    return false;
-  }
-  const cols = state.cols;
-  const rows = columns(buffers && buffers[0], msg.n);
-  if (msg.replace) COLS.forEach((k) => cols[k].splice(cols[k].length - msg.replace, msg.replace));
-  if (rows) COLS.forEach((k) => { for (let i = 0; i < msg.n; i++) cols[k].push(rows[k][i]); });
-  const extra = cols.t.length - window;
-  if (extra > 0) COLS.forEach((k) => cols[k].splice(0, extra));
-  state.markers.push(...(msg.markers || []));
-  const first = cols.t.length ? cols.t[0] : Infinity;
-  if (state.markers.length && state.markers[0][0] < first) state.markers = state.markers.filter((m) => m[0] >= first);
-  state.seq = msg.seq;
-  state.note = msg.note || "";
-  state.stopped = !!msg.stopped;
-  return true;
 }
 
 // Rangebreaks for the pauses between sessions: gaps over 4x the usual bar spacing (times in ms).
@@ -74,7 +26,6 @@ export function sessionBreaks(t) {
 
 function render({ model, el }) {
   const spec = model.get("spec");
-  const window = model.get("window");
   const useBreaks = model.get("breaks");
   const gd = document.createElement("div");
   gd.className = "bk-plotly";
@@ -158,7 +109,7 @@ function render({ model, el }) {
   const onMsg = (msg, buffers) => {
     if (!msg || (msg.type !== "bk-full" && msg.type !== "bk-delta")) return;
     if (msg.type === "bk-full") asked = false;
-    if (apply(state, msg, buffers, window)) schedule();
+    if (apply(state, msg, buffers && buffers[0])) schedule();
     else hello();
   };
   model.on("msg:custom", onMsg);

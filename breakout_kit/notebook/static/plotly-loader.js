@@ -1,4 +1,4 @@
-// Loads plotly.js once per page for every LiveChart: the library travels once (this widget's `source`), not once
+// Loads plotly.js once per page for every LiveChart: the library travels once (this widget's `_source`), not once
 // per chart. It runs as a classic script (it sets window.Plotly); charts wait on globalThis.__bkPlotly.
 function plotlyPromise() {
   const g = globalThis;
@@ -19,7 +19,7 @@ function initialize({ model }) {
     ready.settle.resolve(g.Plotly);
     return;
   }
-  const url = URL.createObjectURL(new Blob([model.get("source")], { type: "text/javascript" }));
+  const url = URL.createObjectURL(new Blob([model.get("_source")], { type: "text/javascript" }));
   const script = document.createElement("script");
   script.src = url;
   script.onload = () => { URL.revokeObjectURL(url); ready.settle.resolve(g.Plotly); };
