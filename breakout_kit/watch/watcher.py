@@ -285,10 +285,11 @@ class BreakoutWatcher:
         bar = self._aggregator.add(int(p.time.timestamp()), p.open, p.high, p.low, p.close, p.volume)
         if bar is None:
             return
-        if (not self._busy and self._queue.empty() and self._last_time is not None
-                and int(bar.time.timestamp()) == self._last_time + self.seconds):
+        t = int(bar.time.timestamp())
+        if not self._busy and self._last_time is not None and t == self._last_time + self.seconds \
+                and self._queue.empty():
             try:
-                self._deliver(bar)
+                self._deliver(bar, defer=True, t=t)
             except Exception as e:  # noqa: BLE001  (fail the watcher's task, as the queued path would)
                 self._queue.put_nowait(_Failed(e))
         else:
@@ -325,23 +326,40 @@ class BreakoutWatcher:
                 self.gap_fills += 1
                 self._deliver(missing)
 
-    def _deliver(self, bar: Bar) -> None:
-        """Feed one complete bar to the detector and emit events (also the entry point for tests/benchmarks)."""
-        t = int(bar.time.timestamp())
+    def _deliver(self, bar: Bar, defer: bool = False, t: int | None = None) -> None:
+        """Feed one complete bar to the detector and emit events (also the entry point for tests/benchmarks).
+
+        ``defer`` (the live stream's path): act on a signal first (``on_signal``, the bracket) and do the bookkeeping
+        (window, ``bar_event``, ``signal_event``) once the loop has handled the whole burst of messages, so a
+        signal waits only for the detector updates of the watchers ahead of it, not for their views. ``on_signal``
+        sees ``last_bar`` and ``signals`` up to date; ``bars`` gets the row right after the burst.
+        """
+        if t is None:
+            t = int(bar.time.timestamp())
         if self._last_time is not None and t <= self._last_time:
             return                                   # already delivered (history overlapping the stream)
         self._last_time = t
         signals = self.detector.update(bar)
         channel = self.detector.channel
+        self.last_bar = bar
+        if signals:
+            self._signals.extend(signals)
+            if not self._replaying:
+                for signal in signals:
+                    self._act_on(signal)
+        if defer:
+            _after_burst(self, t, bar, channel, signals)
+        else:
+            _flush_after_burst()                     # earlier deferred bars first: events stay in time order
+            self._record(t, bar, channel, signals)
+
+    def _record(self, t: int, bar: Bar, channel, signals: list[Signal]) -> None:
+        """The bookkeeping of one delivered bar: the window row and the events for views."""
         upper, lower = channel if channel is not None else (math.nan, math.nan)
         self._window.append((t, bar.open, bar.high, bar.low, bar.close, float(bar.volume), upper, lower))
-        self.last_bar = bar
         self.bar_event.emit(self, bar, channel)
         for signal in signals:
-            self._signals.append(signal)
             self.signal_event.emit(self, signal)
-            if not self._replaying:
-                self._act_on(signal)
 
     def _act_on(self, signal: Signal) -> None:
         if self.on_signal is not None:
@@ -412,6 +430,29 @@ class BreakoutWatcher:
         if state != self.state:
             self.state = state
             self.state_event.emit(self, state)
+
+
+# Bookkeeping deferred by the live path, for every watcher on the loop: run once the current burst of socket
+# messages has been handled (one ``call_soon`` per burst, not one per watcher).
+_DEFERRED: list[tuple] = []
+
+
+def _after_burst(watcher: BreakoutWatcher, t: int, bar: Bar, channel, signals: list[Signal]) -> None:
+    if not _DEFERRED:
+        asyncio.get_running_loop().call_soon(_flush_after_burst)
+    _DEFERRED.append((watcher, t, bar, channel, signals))
+
+
+def _flush_after_burst() -> None:
+    if not _DEFERRED:
+        return
+    batch = _DEFERRED[:]
+    _DEFERRED.clear()
+    for watcher, t, bar, channel, signals in batch:
+        try:
+            watcher._record(t, bar, channel, signals)
+        except Exception:  # a view's handler failed: the other watchers' bookkeeping still runs
+            log.exception("bar bookkeeping failed for %s", watcher.symbol)
 
 
 def _frame_bars(frame: pd.DataFrame) -> list[Bar]:
