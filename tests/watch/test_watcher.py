@@ -259,7 +259,7 @@ async def test_a_failure_in_the_stream_callback_fails_the_watcher_task():
 
     from types import SimpleNamespace
 
-    w.detector = SimpleNamespace(update=boom, channel=None, bars_seen=0)
+    w.detector = SimpleNamespace(update=boom, update_values=lambda *a: boom(a), channel=None, bars_seen=0)
     _feed(w, _pieces(t0, 12))
     failed = w._queue.get_nowait()
     assert isinstance(failed.error, RuntimeError)
