@@ -23,17 +23,21 @@ def _static(name: str) -> str:
     return _STATIC.joinpath(name).read_text(encoding="utf-8")
 
 
-def _plotly_js() -> str:
-    import plotly
+def _plotly_js() -> bytes:
+    """plotly.js as shipped with the plotly package (found without importing it: importing costs time)."""
+    import importlib.util
 
-    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("LiveChart needs the plotly package (pip install plotly)")
+    return (Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js").read_bytes()
 
 
 class PlotlyLibrary(anywidget.AnyWidget):
     """plotly.js for the page, sent once per kernel; every PlotlyView refers to it."""
 
     _esm = _static("plotly-loader.js")
-    _source = traitlets.Unicode("").tag(sync=True)
+    _source = traitlets.Bytes(b"").tag(sync=True)  # a binary buffer on the wire, not a 5 MB JSON string
 
 
 _LIBRARY: list[PlotlyLibrary] = []

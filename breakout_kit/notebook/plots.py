@@ -134,34 +134,63 @@ def breakout_figure(x=(), open=(), high=(), low=(), close=(), *, upper=None, low
     return fig
 
 
-_LIVE_SPECS: dict[tuple, dict] = {}  # validated empty live figures by shape: building one costs 0.1-0.8 s
-
-
 def live_spec(*, title: str, height: int, compact: bool, width: int | None, show_volume: bool) -> dict:
-    """The empty figure a LiveChart's view fills, as a plain dict ``{"data": [...], "layout": {...}}`` (traces in
-    ``LIVE_TRACES`` order; time axes of type "date", fed with wall-clock epoch milliseconds).
+    """The empty figure a LiveChart's view fills, as a plain dict ``{"data": [...], "layout": {...}}``: the same
+    figure as ``breakout_figure`` (traces in ``LIVE_TRACES`` order), with time axes of type "date" fed with
+    wall-clock epoch milliseconds.
 
-    Built and validated by plotly once per shape; each chart gets a copy with its title.
+    Written out by hand so a live chart needs no plotly import in the kernel (plotly's validators cost 0.4 s and
+    more on a busy kernel); tests/notebook/test_charts.py checks it equals what plotly builds, template included
+    (``static/plotly-template.json`` is plotly's default template).
     """
     import copy
+    import json
+    from importlib import resources
 
-    key = (height, compact, width, show_volume)
-    spec = _LIVE_SPECS.get(key)
-    if spec is None:
-        markers = [Markers("breakout up", [], [], "triangle-up", MARKER_UP),
-                   Markers("breakout down", [], [], "triangle-down", MARKER_DOWN)]
-        fig = breakout_figure([], [], [], [], [], upper=[], lower=[], markers=markers,
-                              lower_panel=LowerPanel("volume", [], []) if show_volume else None, title="",
-                              height=height, compact=compact, width=width)
-        fig.update_xaxes(type="date")  # numbers on the wire: epoch ms on a date axis
-        if compact:  # small tiles: few ticks, margins that grow to fit the labels (no clipped "19:5")
-            fig.update_xaxes(automargin=True, nticks=4)
-            fig.update_yaxes(automargin=True, nticks=5)
-        spec = _LIVE_SPECS[key] = {"data": [dict(t) for t in fig.to_plotly_json()["data"]],
-                                   "layout": fig.layout.to_plotly_json()}
-    spec = copy.deepcopy(spec)
-    spec["layout"].setdefault("title", {})["text"] = title
-    return spec
+    if not _TEMPLATE:
+        path = resources.files("breakout_kit.notebook").joinpath("static/plotly-template.json")
+        _TEMPLATE.append(json.loads(path.read_text(encoding="utf-8")))
+    rows = 2 if show_volume else 1
+    ax = {"automargin": True, "nticks": 4} if compact else {}
+    ay = {"automargin": True, "nticks": 5} if compact else {}
+    data = [
+        {"close": [], "decreasing": {"line": {"color": CANDLE_DOWN}}, "high": [],
+         "increasing": {"line": {"color": CANDLE_UP}}, "low": [], "name": "price", "open": [], "showlegend": False,
+         "x": [], "type": "candlestick", "xaxis": "x", "yaxis": "y"},
+        *({"line": {"color": color, "shape": "hv", "width": 1}, "mode": "lines", "name": name, "x": [], "y": [],
+           "type": "scatter", "xaxis": "x", "yaxis": "y"}
+          for name, color in (("upper", CHANNEL_UPPER), ("lower", CHANNEL_LOWER))),
+        *({"marker": {"color": color, "line": {"color": "black", "width": 1}, "size": 12, "symbol": symbol},
+           "mode": "markers", "name": name, "x": [], "y": [], "type": "scatter", "xaxis": "x", "yaxis": "y"}
+          for name, color, symbol in (("breakout up", MARKER_UP, "triangle-up"),
+                                      ("breakout down", MARKER_DOWN, "triangle-down"))),
+    ]
+    layout: dict = {}
+    if rows == 2:
+        data.append({"marker": {"color": VOLUME}, "name": "volume", "showlegend": False, "x": [], "y": [],
+                     "type": "bar", "xaxis": "x2", "yaxis": "y2"})
+        spacing, lower = 0.03, (1 - 0.03) * 0.25  # make_subplots: row heights 0.75 / 0.25, spacing 0.03
+        layout["xaxis"] = {"anchor": "y", "domain": [0.0, 1.0], "matches": "x2", "showticklabels": False,
+                           "rangeslider": {"visible": False}, "type": "date", **ax}
+        layout["yaxis"] = {"anchor": "x", "domain": [lower + spacing, 1.0], **ay}
+        layout["xaxis2"] = {"anchor": "y2", "domain": [0.0, 1.0], "rangeslider": {"visible": False}, "type": "date",
+                            **ax}
+        layout["yaxis2"] = {"anchor": "x2", "domain": [0.0, lower], "tickformat": ",d", "hoverformat": ",d", **ay}
+    else:
+        layout["xaxis"] = {"anchor": "y", "domain": [0.0, 1.0], "rangeslider": {"visible": False}, "type": "date",
+                           **ax}
+        layout["yaxis"] = {"anchor": "x", "domain": [0.0, 1.0], **ay}
+    layout.update({
+        "title": {"font": {"size": 12 if compact else 15}, "text": title, "x": 0.01},
+        "margin": {"l": 45, "r": 10, "t": 28, "b": 20} if compact else {"l": 50, "r": 20, "t": 45, "b": 40},
+        "legend": dict(LEGEND), "height": height, "autosize": width is None, "showlegend": not compact,
+        "uirevision": "keep", "hovermode": "x", "template": copy.deepcopy(_TEMPLATE[0])})
+    if width is not None:
+        layout["width"] = width
+    return {"data": data, "layout": layout}
+
+
+_TEMPLATE: list[dict] = []
 
 
 def watcher_figure(watcher, *, height: int = 420):

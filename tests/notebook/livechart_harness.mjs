@@ -12,7 +12,12 @@ const flushFrames = async () => {
     now.forEach((fn) => fn());
   }
 };
-class Node_ { constructor() { this.children = []; this.dataset = {}; } appendChild(c) { this.children.push(c); } remove() {} }
+class Node_ {
+  constructor() { this.children = []; this.dataset = {}; this.style = {}; this.clientWidth = 300; }
+  appendChild(c) { this.children.push(c); }
+  remove() {}
+}
+globalThis.ResizeObserver = class { observe() {} disconnect() {} };
 globalThis.document = { createElement: () => new Node_() };
 const draws = [];
 globalThis.Plotly = {

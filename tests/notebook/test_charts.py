@@ -47,10 +47,42 @@ def test_backtest_demo_and_live_chart_all_build_with_the_one_builder(monkeypatch
     w.signals = [FakeSignal(make_bar(30).time, "up", 101.0, 101.2)]
     write_html([w], str(tmp_path / "demo.html"))
     assert calls == [False, False] and "ABC" in (tmp_path / "demo.html").read_text()
-    plots._LIVE_SPECS.clear()  # live figures are built once per shape, then copied
-    LiveChart(FakeWatcher()).close()
-    LiveChart(FakeWatcher()).close()
-    assert calls == [False, False, False]
+    LiveChart(FakeWatcher()).close()  # its figure is written out (no plotly import): see the next test
+    assert calls == [False, False]
+
+
+def approx_equal(a, b, path="") -> None:
+    """Equal JSON-like structures, floats to 1e-12."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert set(a) == set(b), (path, sorted(set(a) ^ set(b)))
+        for k in a:
+            approx_equal(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            approx_equal(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, abs=1e-12), path
+    else:
+        assert a == b, path
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("show_volume", [False, True])
+@pytest.mark.parametrize("width", [None, 640])
+def test_live_figure_is_what_plotly_builds_with_the_one_builder(compact, show_volume, width):
+    markers = [plots.Markers("breakout up", [], [], "triangle-up", plots.MARKER_UP),
+               plots.Markers("breakout down", [], [], "triangle-down", plots.MARKER_DOWN)]
+    fig = plots.breakout_figure([], [], [], [], [], upper=[], lower=[], markers=markers,
+                                lower_panel=plots.LowerPanel("volume", [], []) if show_volume else None,
+                                title="ABC", height=300, compact=compact, width=width)
+    fig.update_xaxes(type="date")
+    if compact:
+        fig.update_xaxes(automargin=True, nticks=4)
+        fig.update_yaxes(automargin=True, nticks=5)
+    built = {"data": fig.to_plotly_json()["data"], "layout": fig.layout.to_plotly_json()}
+    mine = plots.live_spec(title="ABC", height=300, compact=compact, width=width, show_volume=show_volume)
+    approx_equal(mine, built)
 
 
 def test_figure_colors_legend_and_integer_volume():

@@ -151,7 +151,8 @@ function render({ model, el }) {
     requestAnimationFrame(() => {
       ack(model, key, seq);
       const log = (globalThis.__bkCanvasDraws = globalThis.__bkCanvasDraws || []);
-      log.push({ at: Date.now(), recv: mine.received, ms: drawn, n, key, last: n ? t[n - 1] : null });
+      log.push({ at: Date.now(), recv: mine.received, ms: drawn, n, key, symbol: model.get("title"),
+                 last: n ? t[n - 1] : null });
       if (log.length > 5000) log.splice(0, log.length - 2500);
     });
   }

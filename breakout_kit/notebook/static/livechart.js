@@ -29,7 +29,13 @@ function render({ model, el }) {
   const useBreaks = model.get("breaks");
   const gd = document.createElement("div");
   gd.className = "bk-plotly";
-  el.appendChild(gd);
+  // Plotly reads the element's size on every draw (a forced layout): a box with its own size and layout
+  // containment keeps that to this chart, not the whole JupyterLab page.
+  const box = document.createElement("div");
+  box.style.cssText = `contain: strict; width: 100%; height: ${spec.layout.height}px; overflow: hidden`;
+  if (spec.layout.width) box.style.width = `${spec.layout.width}px`;
+  box.appendChild(gd);
+  el.appendChild(box);
   const state = emptyState();
   const traces = spec.data.map((t) => ({ ...t }));
   const layout = JSON.parse(JSON.stringify(spec.layout));
@@ -71,7 +77,8 @@ function render({ model, el }) {
 
   async function draw() {
     pending = false;
-    if (!alive || !Plotly || state.seq === null) return;
+    if (!alive || !Plotly) return;
+    if (state.seq === null) { await Plotly.react(gd, traces, layout); return; }  // a resize before any data
     drawing = true;
     const seq = state.seq;
     const started = performance.now();
@@ -114,18 +121,32 @@ function render({ model, el }) {
   };
   model.on("msg:custom", onMsg);
 
+  // A fixed width instead of Plotly's autosize (which measures the container on every draw); a ResizeObserver
+  // follows the container.
+  const autosize = !spec.layout.width;
+  const fit = () => {
+    const width = Math.floor(box.clientWidth);
+    if (!autosize || width <= 0 || width === layout.width) return false;
+    layout.width = width;
+    layout.autosize = false;
+    return true;
+  };
+  const resize = new ResizeObserver(() => { if (fit() && Plotly) schedule(); });
   plotlyPromise().then(async (P) => {
     if (!alive) return;
     Plotly = P;
-    await Plotly.newPlot(gd, traces, layout, { displaylogo: false, responsive: true });
+    fit();
+    await Plotly.newPlot(gd, traces, layout, { displaylogo: false, responsive: false });
+    resize.observe(box);
     if (state.seq === null) hello(); else schedule();
   }).catch((err) => console.warn("breakout_kit LiveChart:", err));
 
   return () => {
     alive = false;
+    resize.disconnect();
     model.off("msg:custom", onMsg);
     if (Plotly) Plotly.purge(gd);
-    gd.remove();
+    box.remove();
   };
 }
 
