@@ -41,7 +41,7 @@ import asyncio, json, threading, time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 from breakout_kit import BreakoutRule, Dashboard, Watchlist, connect
-from breakout_kit.notebook import canvas, plotly_view
+from breakout_kit.notebook import batch, canvas, plotly_view
 from breakout_kit.notebook.chart import StreamingChart
 
 # Thread CPU time spent in chart code (outermost calls only; acks arrive on a subshell thread).
@@ -61,8 +61,9 @@ def _timed(f):
     return timed
 for _cls, _names in ((StreamingChart, ("_on_bar", "_on_signal", "_on_state", "_scheduled_flush", "flush", "ack",
                                        "_ack_from_any_thread", "_check", "_hello")),
-                     (canvas._Batcher, ("send",)), (canvas.CanvasWidget, ("_on_front_end_msg",)),
-                     (plotly_view.PlotlyView, ("_on_front_end_msg",))):
+                     (batch.Batcher, ("send",)), (canvas.CanvasWidget, ("_on_front_end_msg",)),
+                     (plotly_view.PlotlyView, ("_on_front_end_msg",)),
+                     (plotly_view.PlotlyLibrary, ("_on_front_end_msg",))):
     for _n in _names:
         setattr(_cls, _n, _timed(getattr(_cls, _n)))
 
@@ -196,11 +197,15 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                 lab.open_notebook(page, base, token, "live.ipynb")
                 page.evaluate(SAMPLER_JS)
                 started = time.monotonic()
+                clicked_ms = page.evaluate("Date.now()")
                 lab.run_all(page)
                 lab.wait_or_explain(page, CHARTS_WITH_BARS_JS, 1)
                 first_chart_s = time.monotonic() - started
                 lab.wait_or_explain(page, CHARTS_WITH_BARS_JS, charts)
                 all_charts_s = time.monotonic() - started
+                first_draw_ms = page.evaluate("() => Math.min(...(globalThis.__bkPlotlyDraws || [])"
+                                              ".concat(globalThis.__bkCanvasDraws || []).map(d => d.at))")
+                library = page.evaluate("() => globalThis.__bkPlotlyLoad || null")
                 page.locator(".bk-cycle").scroll_into_view_if_needed()
                 # The backfills replay as fast as they load: measure the live phase only.
                 page.wait_for_timeout(3000)
@@ -233,6 +238,9 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
     redraws = redraws_of(draws, arrivals, since_ms, charts)
     return {"p50_s": q[49], "p90_s": q[89], "p99_s": q[98], "max_s": lags[-1], "samples": len(lags),
             "first_chart_s": first_chart_s, "all_charts_s": all_charts_s, "console_errors": errors,
+            "first_draw_after_click_s": (first_draw_ms - clicked_ms) / 1000,
+            "plotly_js_asked_after_click_s": (library["asked"] - clicked_ms) / 1000 if library else None,
+            "plotly_js_load_s": (library["loaded"] - library["asked"]) / 1000 if library else None,
             "live_bars": live_bars, "kernel_cpu_per_bar_us": cpu_per_bar_us,
             "redraw_median_ms": statistics.median(redraws) if redraws else float("nan"),
             "redraws_ms": [round(r) for r in redraws], "min_chart_width_px": min(widths, default=0.0),

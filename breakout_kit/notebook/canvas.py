@@ -8,7 +8,6 @@ buffer, and the updates of all charts in one loop turn share one comm message.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 import weakref
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from importlib import resources
 import anywidget
 import traitlets
 
+from breakout_kit.notebook.batch import Batcher
 from breakout_kit.notebook.chart import StreamingChart
 
 
@@ -28,45 +28,7 @@ def _esm() -> str:
                       static.joinpath("canvaschart.js").read_text(encoding="utf-8")])
 
 
-class _Batcher:
-    """Sends the updates of all canvas charts made in one loop turn as ONE comm message, in order.
-
-    Each comm message costs a few ms in the kernel, the Jupyter server and the browser's widget manager; 20 charts
-    redrawn with one message each arrived spread over 100-250 ms, with one message they arrive together.
-    """
-
-    def __init__(self):
-        self.pending: list[tuple[CanvasWidget, dict, bytes]] = []
-        self.scheduled = False
-
-    def add(self, widget: CanvasWidget, content: dict, payload: bytes) -> None:
-        self.pending.append((widget, content, payload))
-        if self.scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.send()  # no loop (plain sync use): send at once
-            return
-        self.scheduled = True
-        loop.call_soon(self.send)
-
-    def drop(self, widget: CanvasWidget) -> None:
-        self.pending = [p for p in self.pending if p[0] is not widget]
-
-    def send(self) -> None:
-        self.scheduled = False
-        pending = [p for p in self.pending if p[0].comm is not None]  # closed widgets have no comm
-        self.pending = []
-        if not pending:
-            return
-        items = [{**content, "key": w.key} for w, content, _ in pending]
-        pending[0][0].send({"type": "bk-batch", "items": items}, buffers=[payload for _, _, payload in pending])
-        for w, _, _ in pending:
-            w.messages_sent += 1
-
-
-_batcher = _Batcher()
+_batcher = Batcher(lambda pending: pending[0][0])  # any canvas widget carries the batch
 _by_key: weakref.WeakValueDictionary[str, CanvasWidget] = weakref.WeakValueDictionary()  # routes acks
 
 

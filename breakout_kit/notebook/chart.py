@@ -526,6 +526,5 @@ class LiveChart(StreamingChart):
 
     def _send(self) -> int | None:
         content, payload = self._delta()
-        if self.view.comm is not None:
-            self.view.send(content, buffers=[payload])
+        self.view.queue(content, payload)
         return content["seq"]

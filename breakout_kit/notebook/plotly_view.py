@@ -8,13 +8,16 @@ charts take minutes to appear.
 
 from __future__ import annotations
 
+import uuid
+import weakref
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 import anywidget
 import traitlets
-from ipywidgets import widget_serialization
+
+from breakout_kit.notebook.batch import Batcher
 
 _STATIC = resources.files("breakout_kit.notebook").joinpath("static")
 
@@ -34,10 +37,25 @@ def _plotly_js() -> bytes:
 
 
 class PlotlyLibrary(anywidget.AnyWidget):
-    """plotly.js for the page, sent once per kernel; every PlotlyView refers to it."""
+    """plotly.js for the page, sent once per kernel, and the bus of every PlotlyView: the updates of all charts
+    made in one loop turn travel as one message through it, their acknowledgements come back through it."""
 
     _esm = _static("plotly-loader.js")
     _source = traitlets.Bytes(b"").tag(sync=True)  # a binary buffer on the wire, not a 5 MB JSON string
+    key = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(key=uuid.uuid4().hex, **kwargs)
+        self.messages_sent = 0
+        self.on_msg(self._on_front_end_msg)
+
+    def _on_front_end_msg(self, _widget, content, _buffers) -> None:
+        # May run on a kernel subshell thread: the callbacks only hand over to the kernel's loop.
+        if isinstance(content, dict) and content.get("type") == "bk-ack":
+            for key, seq in content.get("acks", ()):
+                view = _VIEWS.get(key)
+                if view is not None and view.on_ack is not None and isinstance(seq, int):
+                    view.on_ack(seq)
 
 
 _LIBRARY: list[PlotlyLibrary] = []
@@ -55,28 +73,36 @@ class PlotlyView(anywidget.AnyWidget):
     ``bk-full`` / ``bk-delta`` messages; the views answer ``bk-hello`` (send the window) and ``bk-ack`` (drawn)."""
 
     _esm = _static("deltas.js") + "\n" + _static("livechart.js")
+    key = traitlets.Unicode("").tag(sync=True)  # names this chart in the bus's batch and ack messages
+    library_key = traitlets.Unicode("").tag(sync=True)
     spec = traitlets.Dict().tag(sync=True)
     window = traitlets.Int(500).tag(sync=True)
     symbol = traitlets.Unicode("").tag(sync=True)
     breaks = traitlets.Bool(True).tag(sync=True)  # cut nights and weekends out of the time axis
-    library = traitlets.Instance(PlotlyLibrary, allow_none=True).tag(sync=True, **widget_serialization)
 
     def __init__(self, **kwargs):
-        super().__init__(library=plotly_library(), **kwargs)
+        super().__init__(key=uuid.uuid4().hex, library_key=plotly_library().key, **kwargs)
         self.on_hello: Callable[[], None] | None = None
         self.on_ack: Callable[[int], None] | None = None
+        self.messages_sent = 0
+        _VIEWS[self.key] = self
         self.on_msg(self._on_front_end_msg)
 
+    def queue(self, content: dict, payload: bytes) -> None:
+        """Queue one update (``static/deltas.js``) for the next batch message through the library's bus."""
+        _batcher.add(self, content, payload)
+
     def _on_front_end_msg(self, _widget, content, _buffers) -> None:
-        # May run on a kernel subshell thread: the callbacks only hand over to the kernel's loop.
-        if not isinstance(content, dict):
-            return
-        kind = content.get("type")
-        if kind == "bk-ack" and isinstance(content.get("seq"), int) and self.on_ack is not None:
-            self.on_ack(content["seq"])
-        elif kind == "bk-hello" and self.on_hello is not None:
+        # May run on a kernel subshell thread: the callback only hands over to the kernel's loop.
+        if isinstance(content, dict) and content.get("type") == "bk-hello" and self.on_hello is not None:
             self.on_hello()
 
     def close(self) -> None:
+        _VIEWS.pop(self.key, None)
+        _batcher.drop(self)
         self.on_ack = self.on_hello = None
         super().close()
+
+
+_VIEWS: weakref.WeakValueDictionary[str, PlotlyView] = weakref.WeakValueDictionary()  # routes acks
+_batcher = Batcher(lambda _pending: plotly_library())

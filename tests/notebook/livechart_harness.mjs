@@ -26,20 +26,21 @@ globalThis.Plotly = {
     draws.push({ n: data[0].x.length, last: data[0].x[data[0].x.length - 1], close: data[0].close.slice(-1)[0],
                  up: data[3].x.length, rangebreaks: layout.xaxis.rangebreaks || [], title: layout.title.text });
   },
-  newPlot: async () => {},
+  newPlot: async (gd, data, layout) => globalThis.Plotly.react(gd, data, layout),
   purge: () => {},
 };
 const { default: widget, apply, sessionBreaks } = await import(process.argv[2]);
 globalThis.__bkPlotly = Promise.resolve(globalThis.Plotly);
 
 const sent = [];
-const handlers = [];
 const model = {
-  get: (k) => ({ spec: input.spec, window: input.window, breaks: true, symbol: "X" })[k],
+  get: (k) => ({ spec: input.spec, window: input.window, breaks: true, symbol: "X", key: "K", library_key: "L" })[k],
   send: (m) => sent.push(m),
-  on: (ev, fn) => handlers.push(fn),
+  on: () => {},
   off: () => {},
 };
+// The library's bus (plotly-loader.js): acknowledgements come back through it, batched per frame.
+globalThis.__bkPlotlyBus = new Map([["L", { send: (m) => m.acks.forEach(([key, seq]) => sent.push({ type: "bk-ack", key, seq })) }]]);
 const el = new Node_();
 const cleanup = widget.render({ model, el });
 await flushFrames();
@@ -47,7 +48,7 @@ const helloFirst = sent.length === 1 && sent[0].type === "bk-hello";
 for (const [content, b64] of input.messages) {
   const buf = Buffer.from(b64, "base64");
   const view = new DataView(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  handlers.forEach((fn) => fn(content, [view]));
+  (globalThis.__bkPlotlyViews.get("K") || []).forEach((fn) => fn(content, view));
   await flushFrames();
 }
 cleanup();

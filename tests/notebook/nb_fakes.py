@@ -150,15 +150,9 @@ class ViewReplica:
         def replica(widget) -> ViewReplica:
             return widget.__dict__.setdefault("replica", ViewReplica())
 
-        real_send, real_queue = PlotlyView.send, CanvasWidget.queue
+        for cls in (PlotlyView, CanvasWidget):
+            def queue(self, content, payload, real=cls.queue):
+                replica(self).apply(content, [payload])
+                return real(self, content, payload)
 
-        def send(self, content, buffers=None):
-            replica(self).apply(content, buffers)
-            return real_send(self, content, buffers)
-
-        def queue(self, content, payload):
-            replica(self).apply(content, [payload])
-            return real_queue(self, content, payload)
-
-        monkeypatch.setattr(PlotlyView, "send", send)
-        monkeypatch.setattr(CanvasWidget, "queue", queue)
+            monkeypatch.setattr(cls, "queue", queue)

@@ -14,6 +14,7 @@ from breakout_kit.cli.demo import write_html
 from breakout_kit.core.backtest import backtest
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.notebook import CanvasChart, Dashboard, LiveChart, plots
+from breakout_kit.notebook.plotly_view import plotly_library
 
 
 @pytest.fixture(autouse=True)
@@ -124,7 +125,7 @@ def ack_from_thread(chart, token: int) -> None:
     """What the front end's acknowledgement does, delivered on another thread like a kernel subshell."""
     def deliver():
         if isinstance(chart, LiveChart):
-            chart.view._on_front_end_msg(chart.view, {"type": "bk-ack", "seq": token}, [])
+            plotly_library()._on_front_end_msg(None, {"type": "bk-ack", "acks": [[chart.view.key, token]]}, [])
         else:
             chart.canvas._on_front_end_msg(chart.canvas, {"type": "bk-ack", "acks": [[chart.canvas.key, token]]}, [])
     t = threading.Thread(target=deliver)
@@ -307,3 +308,22 @@ async def test_a_view_that_says_hello_gets_the_whole_window():
     await until(lambda: chart.view.replica.messages[-1]["seq"] == 2)
     assert chart.view.replica.messages[-1]["type"] == "bk-full" and chart.view.replica.messages[-1]["n"] == 5
     chart.close()
+
+
+async def test_charts_updated_in_one_loop_turn_share_one_message(monkeypatch):
+    sent = []
+    bus = plotly_library()
+    monkeypatch.setattr(bus, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    watchers = [FakeWatcher(symbol=s) for s in ("AAA", "BBB", "CCC")]
+    charts = [LiveChart(w, window=50, throttle=0) for w in watchers]
+    await asyncio.sleep(0.01)
+    sent.clear()
+    for w in watchers:
+        w.feed(make_bar(0))
+    await until(lambda: sent)
+    await asyncio.sleep(0.01)
+    assert len(sent) == 1  # one message on the library's bus for the three charts
+    content, buffers = sent[0]
+    assert [item["key"] for item in content["items"]] == [c.view.key for c in charts] and len(buffers) == 3
+    for c in charts:
+        c.close()

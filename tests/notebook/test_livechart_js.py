@@ -39,7 +39,7 @@ def run_view(module: Path, chart: LiveChart, messages: list, *, broken: bool = F
 
 def captured(chart: LiveChart) -> list:
     sent = []
-    chart.view.send = lambda content, buffers=None: sent.append((content, bytes(buffers[0])))
+    chart.view.queue = lambda content, payload: sent.append((content, bytes(payload)))
     return sent
 
 

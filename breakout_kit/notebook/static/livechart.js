@@ -1,6 +1,24 @@
 // LiveChart's front end: one Plotly chart per view, fed by the updates of deltas.js (concatenated in front of this
 // file by breakout_kit/notebook/plotly_view.py). plotly.js comes from plotly-loader.js, once per page.
 
+// Acknowledgements of all views, collected over one frame and sent as one message per library (kernel).
+function ackLater(libraryKey, key, seq) {
+  const g = globalThis;
+  const acks = (g.__bkPlotlyAcks = g.__bkPlotlyAcks || { items: [], timer: null });
+  acks.items.push([libraryKey, key, seq]);
+  if (acks.timer !== null) return;
+  acks.timer = setTimeout(() => {
+    const items = acks.items;
+    acks.items = []; acks.timer = null;
+    const byBus = new Map();
+    items.forEach(([lib, k, s]) => { if (!byBus.has(lib)) byBus.set(lib, []); byBus.get(lib).push([k, s]); });
+    byBus.forEach((list, lib) => {
+      const bus = g.__bkPlotlyBus && g.__bkPlotlyBus.get(lib);
+      try { if (bus) bus.send({ type: "bk-ack", acks: list }); } catch (err) { /* closed: the kernel resends */ }
+    });
+  }, 0);
+}
+
 function plotlyPromise() {  // the same promise plotly-loader.js resolves
   const g = globalThis;
   if (!g.__bkPlotly) {
@@ -47,6 +65,7 @@ function render({ model, el }) {
   let asked = false;  // a hello is out: wait for the window instead of asking again
   let drawing = false;
   let pending = false;
+  let plotted = false;
 
   const send = (msg) => { try { model.send(msg); } catch (err) { /* closed model: the kernel resends */ } };
   const hello = () => { if (!asked) { asked = true; send({ type: "bk-hello" }); } };
@@ -77,14 +96,15 @@ function render({ model, el }) {
 
   async function draw() {
     pending = false;
-    if (!alive || !Plotly) return;
-    if (state.seq === null) { await Plotly.react(gd, traces, layout); return; }  // a resize before any data
+    if (!alive || !Plotly || state.seq === null) return;  // nothing to show yet: no empty plot
     drawing = true;
     const seq = state.seq;
     const started = performance.now();
     try {
       fill();
-      await Plotly.react(gd, traces, layout);
+      if (plotted) await Plotly.react(gd, traces, layout);
+      else await Plotly.newPlot(gd, traces, layout, { displaylogo: false, responsive: false });
+      plotted = true;
     } catch (err) {
       drawing = false;
       console.warn("breakout_kit LiveChart: draw failed", err);
@@ -99,7 +119,7 @@ function render({ model, el }) {
     requestAnimationFrame(() => {
       drawing = false;
       if (!alive) return;
-      send({ type: "bk-ack", seq });
+      ackLater(model.get("library_key"), model.get("key"), seq);
       const log = (globalThis.__bkPlotlyDraws = globalThis.__bkPlotlyDraws || []);
       log.push({ at: Date.now(), ms, n, symbol: model.get("symbol"), last: n ? state.cols.t[n - 1] / 1000 : null });
       if (log.length > 5000) log.splice(0, log.length - 2500);
@@ -113,13 +133,16 @@ function render({ model, el }) {
     requestAnimationFrame(draw);
   }
 
-  const onMsg = (msg, buffers) => {
-    if (!msg || (msg.type !== "bk-full" && msg.type !== "bk-delta")) return;
+  // Updates come through the library's bus (plotly-loader.js), keyed by this chart's key.
+  const onItem = (msg, buffer) => {
     if (msg.type === "bk-full") asked = false;
-    if (apply(state, msg, buffers && buffers[0])) schedule();
+    if (apply(state, msg, buffer)) schedule();
     else hello();
   };
-  model.on("msg:custom", onMsg);
+  const views = (globalThis.__bkPlotlyViews = globalThis.__bkPlotlyViews || new Map());
+  const key = model.get("key");
+  if (!views.has(key)) views.set(key, new Set());
+  views.get(key).add(onItem);
 
   // A fixed width instead of Plotly's autosize (which measures the container on every draw); a ResizeObserver
   // follows the container.
@@ -132,19 +155,20 @@ function render({ model, el }) {
     return true;
   };
   const resize = new ResizeObserver(() => { if (fit() && Plotly) schedule(); });
-  plotlyPromise().then(async (P) => {
+  hello();  // ask for the window at once: it arrives while plotly.js is still loading
+  plotlyPromise().then((P) => {
     if (!alive) return;
     Plotly = P;
     fit();
-    await Plotly.newPlot(gd, traces, layout, { displaylogo: false, responsive: false });
     resize.observe(box);
-    if (state.seq === null) hello(); else schedule();
+    schedule();
   }).catch((err) => console.warn("breakout_kit LiveChart:", err));
 
   return () => {
     alive = false;
     resize.disconnect();
-    model.off("msg:custom", onMsg);
+    const mine = views.get(key);
+    if (mine) { mine.delete(onItem); if (!mine.size) views.delete(key); }
     if (Plotly) Plotly.purge(gd);
     box.remove();
   };

@@ -1,5 +1,9 @@
-// Loads plotly.js once per page for every LiveChart: the library travels once (this widget's `_source`), not once
-// per chart. It runs as a classic script (it sets window.Plotly); charts wait on globalThis.__bkPlotly.
+// The page side of PlotlyLibrary (breakout_kit/notebook/plotly_view.py), one per kernel:
+// - loads plotly.js once for every LiveChart (the library travels once, in this widget's `_source`, not once per
+//   chart); it runs as a classic script (it sets window.Plotly); charts wait on globalThis.__bkPlotly;
+// - is the bus of the LiveCharts: the kernel sends the updates of all charts made in one loop turn as one
+//   "bk-batch" message here, dispatched to the views by chart key; the views' acknowledgements go back the same
+//   way, collected over a frame into one "bk-ack" message.
 function plotlyPromise() {
   const g = globalThis;
   if (!g.__bkPlotly) {
@@ -10,7 +14,7 @@ function plotlyPromise() {
   return g.__bkPlotly;
 }
 
-function initialize({ model }) {
+function load(model) {
   const ready = plotlyPromise();
   const g = globalThis;
   if (g.__bkPlotlyLoading) return;
@@ -22,9 +26,32 @@ function initialize({ model }) {
   const url = URL.createObjectURL(new Blob([model.get("_source")], { type: "text/javascript" }));
   const script = document.createElement("script");
   script.src = url;
-  script.onload = () => { URL.revokeObjectURL(url); ready.settle.resolve(g.Plotly); };
+  const asked = Date.now();
+  script.onload = () => {
+    URL.revokeObjectURL(url);
+    g.__bkPlotlyLoad = { asked, loaded: Date.now() };  // for the browser benchmark
+    ready.settle.resolve(g.Plotly);
+  };
   script.onerror = () => { g.__bkPlotlyLoading = false; ready.settle.reject(new Error("plotly.js did not load")); };
   document.head.appendChild(script);
+}
+
+function initialize({ model }) {
+  const g = globalThis;
+  const views = (g.__bkPlotlyViews = g.__bkPlotlyViews || new Map());  // chart key -> Set of view handlers
+  const buses = (g.__bkPlotlyBus = g.__bkPlotlyBus || new Map());       // library key -> this model
+  const key = model.get("key");
+  buses.set(key, model);
+  const onBatch = (msg, buffers) => {
+    if (!msg || msg.type !== "bk-batch") return;
+    msg.items.forEach((item, i) => {
+      const handlers = views.get(item.key);
+      if (handlers) handlers.forEach((handle) => handle(item, buffers[i]));
+    });
+  };
+  model.on("msg:custom", onBatch);
+  load(model);
+  return () => { model.off("msg:custom", onBatch); if (buses.get(key) === model) buses.delete(key); };
 }
 
 export default { initialize };
