@@ -21,6 +21,7 @@ import json
 import statistics
 import tempfile
 import time
+import os
 from pathlib import Path
 
 from breakout_kit.bench import lab
@@ -59,6 +60,13 @@ def _timed(f):
             chart_cpu[0] += time.thread_time() - t
             _depth.n = 0
     return timed
+sends = []  # time.time() of every batch message the charts sent
+_send = batch.Batcher.send
+def _logged_send(self):
+    if self.pending:
+        sends.append(time.time())
+    return _send(self)
+batch.Batcher.send = _logged_send
 for _cls, _names in ((StreamingChart, ("_on_bar", "_on_signal", "_on_state", "_scheduled_flush", "flush", "ack",
                                        "_ack_from_any_thread", "_check", "_hello")),
                      (batch.Batcher, ("send",)), (canvas.CanvasWidget, ("_on_front_end_msg",)),
@@ -83,7 +91,7 @@ for symbol in {symbols!r}:
 def dump():
     cpu.append((time.time(), chart_cpu[0]))
     with open("arrivals.json", "w") as f:
-        json.dump({{"arrivals": arrivals, "cpu": cpu}}, f)
+        json.dump({{"arrivals": arrivals, "cpu": cpu, "sends": sends[-2000:]}}, f)
     asyncio.get_running_loop().call_later(0.5, dump)
 
 dump()
@@ -210,12 +218,21 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                 # The backfills replay as fast as they load: measure the live phase only.
                 page.wait_for_timeout(3000)
                 since_ms = page.evaluate("Date.now()")
+                if os.environ.get("BK_PROFILE"):
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.start")
+                    page.wait_for_timeout(4000)
+                    Path(os.environ["BK_PROFILE"]).write_text(json.dumps(cdp.send("Profiler.stop")["profile"]))
                 for k in range(cycles):
                     page.wait_for_timeout(seconds * 1000 / (cycles + 1))
                     page.click(".bk-cycle")
                     page.wait_for_function("(n) => +document.querySelector('.bk-cycles').innerText >= n", arg=k + 1)
                 page.wait_for_timeout(seconds * 1000 / (cycles + 1))
                 until_ms = page.evaluate("Date.now()")
+                if os.environ.get("BK_DEBUG"):
+                    Path(os.environ["BK_DEBUG"] + ".out").write_text("\n".join(
+                        page.locator(".jp-OutputArea-output").all_inner_texts()))
                 samples = page.evaluate("window.__bkSamples")
                 draws = page.evaluate(DRAWS_JS)
                 widths = page.evaluate("() => Array.from(document.querySelectorAll('.bk-canvas, .bk-plotly'))"
@@ -228,6 +245,9 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
             finally:
                 browser.close()
     arrivals = log["arrivals"]
+    if os.environ.get("BK_DEBUG"):
+        Path(os.environ["BK_DEBUG"]).write_text(json.dumps({"arrivals": arrivals, "draws": draws, "samples": samples,
+                                                            "since": since_ms, "sends": log["sends"]}))
     lags = sorted(lag_of(samples, arrivals, since_ms))
     if not lags:
         raise RuntimeError("no lag samples: the charts showed no bars")
@@ -236,6 +256,13 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
     cpu = [(t, c) for t, c in log["cpu"] if since_ms <= t * 1000 <= until_ms]
     cpu_per_bar_us = (cpu[-1][1] - cpu[0][1]) / live_bars * 1e6 if len(cpu) > 1 and live_bars else float("nan")
     redraws = redraws_of(draws, arrivals, since_ms, charts)
+    by_bar: dict[float, list[float]] = {}
+    for bars in arrivals.values():
+        for wall, t in bars:
+            if t * 1000 >= since_ms:
+                by_bar.setdefault(wall, []).append(t)
+    spreads = [(max(ts) - min(ts)) * 1000 for ts in by_bar.values() if len(ts) >= charts]
+    draw_ms = [d["ms"] for d in draws if d["at"] >= since_ms]
     return {"p50_s": q[49], "p90_s": q[89], "p99_s": q[98], "max_s": lags[-1], "samples": len(lags),
             "first_chart_s": first_chart_s, "all_charts_s": all_charts_s, "console_errors": errors,
             "first_draw_after_click_s": (first_draw_ms - clicked_ms) / 1000,
@@ -243,7 +270,9 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
             "plotly_js_load_s": (library["loaded"] - library["asked"]) / 1000 if library else None,
             "live_bars": live_bars, "kernel_cpu_per_bar_us": cpu_per_bar_us,
             "redraw_median_ms": statistics.median(redraws) if redraws else float("nan"),
-            "redraws_ms": [round(r) for r in redraws], "min_chart_width_px": min(widths, default=0.0),
+            "redraws_ms": [round(r) for r in redraws],
+            "kernel_arrival_spread_ms": statistics.median(spreads) if spreads else float("nan"),
+            "draw_ms_p50": statistics.median(draw_ms) if draw_ms else float("nan"), "min_chart_width_px": min(widths, default=0.0),
             "charts": charts, "speed": speed, "seconds": seconds, "window": window, "renderer": renderer}
 
 

@@ -327,3 +327,11 @@ async def test_charts_updated_in_one_loop_turn_share_one_message(monkeypatch):
     assert [item["key"] for item in content["items"]] == [c.view.key for c in charts] and len(buffers) == 3
     for c in charts:
         c.close()
+
+
+def test_dashboard_takes_a_zone_name_for_its_feed():
+    w = FakeWatcher(symbol="ABC")
+    dash = Dashboard([w], renderer="canvas", tz="America/New_York")
+    w.feed(make_bar(0), None, FakeSignal(make_bar(0).time, "up", 100.1, 100.2))  # 14:30 UTC
+    assert "09:30" in dash.feed.value  # New York time, like the charts' axes
+    dash.close()
