@@ -1,7 +1,7 @@
 """The one breakout figure: candles, breakout channel, markers and a lower panel (volume or equity).
 
 Every Plotly view of bars is built here: ``BacktestResult.plot()`` (core, imported lazily inside the method), the
-demo's ``--html`` file and the live ``LiveChart`` (its initial FigureWidget). They share colors, trace order, the
+demo's ``--html`` file and the live ``LiveChart`` (``live_spec``, checked equal). They share colors, trace order, the
 legend position and the rule that cuts nights and weekends out of the time axis.
 
 Colors: candles are green/red; the channel is blue (upper) and orange (lower) so it never reads as a candle; the
