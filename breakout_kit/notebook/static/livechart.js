@@ -19,6 +19,30 @@ function ackLater(libraryKey, key, seq) {
   }, 0);
 }
 
+// First plots go through one queue for the page: a few charts per frame (about 30 ms of drawing), oldest first.
+// Twenty charts that get their window at once then appear one after the other instead of all together after a
+// second. Later draws run in the next frame, all together: one long frame draws 20 charts faster than 20 frames.
+const FRAME_BUDGET_MS = 30;
+function drawQueue() {
+  const g = globalThis;
+  return (g.__bkPlotlyQueue = g.__bkPlotlyQueue || { jobs: new Set(), running: false });
+}
+function enqueue(job) {
+  const q = drawQueue();
+  q.jobs.add(job);
+  if (!q.running) { q.running = true; requestAnimationFrame(pump); }
+}
+async function pump() {
+  const q = drawQueue();
+  const started = performance.now();
+  for (const job of q.jobs) {
+    q.jobs.delete(job);
+    try { await job(); } catch (err) { console.warn("breakout_kit LiveChart:", err); }
+    if (performance.now() - started > FRAME_BUDGET_MS) break;
+  }
+  if (q.jobs.size) requestAnimationFrame(pump); else q.running = false;
+}
+
 function plotlyPromise() {  // the same promise plotly-loader.js resolves
   const g = globalThis;
   if (!g.__bkPlotly) {
@@ -130,7 +154,7 @@ function render({ model, el }) {
   function schedule() {
     if (pending || drawing) return;
     pending = true;
-    requestAnimationFrame(draw);
+    if (plotted) requestAnimationFrame(draw); else enqueue(draw);
   }
 
   // Updates come through the library's bus (plotly-loader.js), keyed by this chart's key.
@@ -166,6 +190,7 @@ function render({ model, el }) {
 
   return () => {
     alive = false;
+    drawQueue().jobs.delete(draw);
     resize.disconnect();
     const mine = views.get(key);
     if (mine) { mine.delete(onItem); if (!mine.size) views.delete(key); }
