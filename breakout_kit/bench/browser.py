@@ -37,7 +37,7 @@ def skip_reason() -> str | None:
 
 # ---- the one 20-chart notebook ------------------------------------------------------------------------------
 SETUP = '''
-import asyncio, json, threading, time
+import asyncio, json, os, threading, time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 from breakout_kit import BreakoutRule, Dashboard, Watchlist, connect
@@ -82,9 +82,10 @@ for symbol in {symbols!r}:
 
 def dump():
     cpu.append((time.time(), chart_cpu[0]))
-    with open("arrivals.json", "w") as f:
-        acks = sum(c.acks for c in dash.charts.values()) if "dash" in globals() else 0
+    acks = sum(c.acks for c in dash.charts.values()) if "dash" in globals() else 0
+    with open("arrivals.json.tmp", "w") as f:
         json.dump({{"arrivals": arrivals, "cpu": cpu, "acks": acks}}, f)
+    os.replace("arrivals.json.tmp", "arrivals.json")  # whole: the benchmark reads it meanwhile
     asyncio.get_running_loop().call_later(0.5, dump)
 
 dump()

@@ -282,7 +282,8 @@ def test_quickstart_with_twenty_symbols_typed_into_the_panel(tmp_path):
             type_and_click(page, "MSFT")
             wait_table(page, "MSFT", "live")
             restarted = charts(page)
-            page.wait_for_function(ADVANCED_JS, arg=[everyone, restarted], timeout=60_000)
+            page.wait_for_function(ADVANCED_JS, arg=[others, restarted], timeout=60_000)  # still going
+            page.wait_for_function(ADVANCED_JS, arg=[["MSFT"], paused], timeout=60_000)  # MSFT past its stop
             after = charts(page)
             table = panel_table(page)
             page.screenshot(path=str(ARTIFACTS / "quickstart-20.png"))
