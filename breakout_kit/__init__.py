@@ -38,6 +38,11 @@ _CARD: dict[str, str] = {
     "IBClient": "breakout_kit.client.ib_client",
     "ingest": "breakout_kit.client.ingest",
     "load": "breakout_kit.client.ingest",
+    "Stock": "breakout_kit.client.contracts",
+    "Forex": "breakout_kit.client.contracts",
+    "Future": "breakout_kit.client.contracts",
+    "ContFuture": "breakout_kit.client.contracts",
+    "Index": "breakout_kit.client.contracts",
     # watch
     "BreakoutWatcher": "breakout_kit.watch.watcher",
     "TradeSpec": "breakout_kit.watch.watcher",
@@ -69,6 +74,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static type checkers and IDEs see the real names
+    from breakout_kit.client.contracts import ContFuture, Forex, Future, Index, Stock
     from breakout_kit.client.ib_client import IBClient
     from breakout_kit.client.ingest import ingest, load
     from breakout_kit.connection import connect

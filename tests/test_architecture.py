@@ -215,3 +215,79 @@ def test_card_names_survive_their_modules_being_imported():
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "[]"
+
+
+# ---- inside the gateway: sim/ (the simulated world) never reaches wire/ (the protocol); neither reaches the ------
+# ---- joining modules (server.py, faults.py) that import both --------------------------------------------------------
+GATEWAY = "breakout_kit.gateway"
+#: the gateway's joining modules (they import both halves): sim may name them in annotations only
+GATEWAY_ROOTS = {f"{GATEWAY}.server", f"{GATEWAY}.faults", f"{GATEWAY}.__main__", GATEWAY}
+
+
+def _type_checking_lines(tree: ast.Module) -> set[int]:
+    """Line numbers of imports inside ``if TYPE_CHECKING:`` blocks (annotations only, no runtime edge)."""
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            lines |= {n.lineno for stmt in node.body for n in ast.walk(stmt)
+                      if isinstance(n, ast.ImportFrom | ast.Import)}
+    return lines
+
+
+def sim_offences(path: Path) -> list[str]:
+    """Imports in a gateway/sim or gateway/wire module of the gateway's joining modules (server, faults; at run
+    time), and, for sim, of wire/ (ever)."""
+    in_wire = "wire" in path.relative_to(ROOT).parts
+    where = path.relative_to(ROOT)
+    tree = ast.parse(path.read_text(), str(path))
+    annotations_only = _type_checking_lines(tree)
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: -node.level + (1 if path.name == "__init__.py" else 0) or None]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            # ``from .. import wire`` names the module in the alias; ``from ..wire.x import y`` in the module
+            targets = [f"{module}.{a.name}" for a in node.names] if module == GATEWAY else [module]
+        else:
+            continue
+        for target in targets:
+            if not in_wire and (target == f"{GATEWAY}.wire" or target.startswith(f"{GATEWAY}.wire.")):
+                found.append(f"{where}:{node.lineno} sim imports {target} (give sim an outbound interface instead)")
+            elif target in GATEWAY_ROOTS and node.lineno not in annotations_only:
+                found.append(f"{where}:{node.lineno} imports {target} at run time")
+    return found
+
+
+def test_gateway_sim_never_imports_wire():
+    sim = sorted((PACKAGE / "gateway" / "sim").rglob("*.py"))
+    assert sim, "gateway/sim/ is missing"
+    assert [hit for p in sim for hit in sim_offences(p)] == []
+
+
+def test_gateway_wire_imports_only_sim_and_itself():
+    wire = sorted((PACKAGE / "gateway" / "wire").rglob("*.py"))
+    assert wire, "gateway/wire/ is missing"
+    assert [hit for p in wire for hit in sim_offences(p)] == []
+
+
+def test_the_sim_check_catches_offenders(tmp_path, monkeypatch):
+    sim = tmp_path / "breakout_kit" / "gateway" / "sim"
+    sim.mkdir(parents=True)
+    (sim / "x.py").write_text("from typing import TYPE_CHECKING\nfrom ..wire.session import Session\n"
+                              "from ..wire import protocol\nimport breakout_kit.gateway.wire.requests\n"
+                              "from .. import server\nfrom .clock import NEW_YORK\n"
+                              "if TYPE_CHECKING:\n    from ..server import PaperGateway\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    hits = sim_offences(sim / "x.py")
+    assert sorted({int(h.split(" ", 1)[0].rsplit(":", 1)[1]) for h in hits}) == [2, 3, 4, 5]
+    wire = tmp_path / "breakout_kit" / "gateway" / "wire"
+    wire.mkdir()
+    (wire / "y.py").write_text("from ..sim.clock import NEW_YORK\nfrom .protocol import Fields\n"
+                               "from ..faults import FARMS\n")
+    assert [h.split(" ", 1)[0].rsplit(":", 1)[1] for h in sim_offences(wire / "y.py")] == ["3"]

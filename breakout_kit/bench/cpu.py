@@ -218,12 +218,12 @@ def chart_update_cost(quick: bool) -> dict[str, Measurement]:
 
 # ---- gateway encoder ----------------------------------------------------------------------------------------------
 def gateway_encode(quick: bool) -> dict[str, Measurement]:
-    """``gateway.protocol.encode`` throughput on realtimeBar messages (id 50) built from the gateway's own bars."""
+    """``gateway.wire.protocol.encode`` throughput on realtimeBar messages (id 50) built from the gateway's own bars."""
     from datetime import datetime, timedelta
 
-    from breakout_kit.gateway.clock import NEW_YORK
-    from breakout_kit.gateway.market import Market
-    from breakout_kit.gateway.protocol import FrameReader, encode
+    from breakout_kit.gateway.sim.clock import NEW_YORK
+    from breakout_kit.gateway.sim.market import Market
+    from breakout_kit.gateway.wire.protocol import FrameReader, encode
 
     start = datetime(2026, 11, 23, 9, 30, tzinfo=NEW_YORK)
     market = Market(seed=0, start=start, plant_breakouts=False)

@@ -10,8 +10,6 @@ does client work only and "client-side processing rate" can be read off this pro
 * ``signal_latency``: 100 watchers under a moderate load; time from the socket read that brought the bar's last
   5-second piece to the watcher's ``on_signal`` callback, against the same time to a bare client-library handler on
   a second connection with the same subscriptions (same bursts); and one watcher alone.
-* ``ingest_pacing``: ``ingest`` against a strict-pacing gateway on an accelerated clock; achieved request rate vs
-  the fastest schedule IB's pacing rules allow for the same requests, and the number of error 162 answers.
 """
 
 from __future__ import annotations
@@ -25,15 +23,12 @@ import socket
 import statistics
 import struct
 import sys
-import tempfile
 import time
-from collections import deque
 
 from breakout_kit.bench.cpu import Measurement
-from breakout_kit.client.ib_client import PACING_VIOLATION, IBClient
-from breakout_kit.client.pacer import SAME_CONTRACT_MAX, SAME_CONTRACT_WINDOW, TEN_MINUTE_MAX, TEN_MINUTES
+from breakout_kit.client.ib_client import IBClient
 from breakout_kit.core.breakout import BreakoutRule
-from breakout_kit.gateway.universe import CORE_SYMBOLS
+from breakout_kit.gateway.sim.universe import CORE_SYMBOLS
 
 #: every benchmark gateway starts at this Monday's session open (New York), so runs see the same market
 BENCH_START = "2026-11-23T09:30"
@@ -51,6 +46,7 @@ async def gateway_process(speed: float, pacing: str = "off"):
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "breakout_kit.gateway", "--port", "0", "--speed", repr(float(speed)),
         "--start", BENCH_START, "--pacing", pacing, "--log-level", log_level or "ERROR",
+        "--max-message-rate", "0",          # the benchmark's client runs unthrottled (see connected())
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=None if log_level else asyncio.subprocess.DEVNULL)
     try:
@@ -72,8 +68,8 @@ async def gateway_process(speed: float, pacing: str = "off"):
 @contextlib.asynccontextmanager
 async def connected(port: int, speed: float, client_id: int = 1):
     """A connected ``IBClient`` for a benchmark gateway (client pacing scaled to the gateway's clock)."""
-    # throttle=False: the client library limits its own requests to 45/s (TWS's 50 msg/s limit); the embedded
-    # gateway does not enforce it, and 300 start-up requests would otherwise take 7 s
+    # throttle=False: the client library limits its own requests to 45/s (TWS's 50 msg/s limit); the benchmark's
+    # gateway runs with --max-message-rate 0, and 300 start-up requests would otherwise take 7 s
     client = IBClient("127.0.0.1", port, client_id, clock_speed=speed, reconnect=False, timeout=30.0,
                       throttle=False)
     await client.connect()
@@ -440,63 +436,3 @@ def signal_latency(quick: bool) -> dict[str, Measurement]:
     return asyncio.run(_signal_latency(quick))
 
 
-# ---- ingest pacing ---------------------------------------------------------------------------------------------------
-def ideal_span(contract_keys: list) -> float:
-    """Seconds from the first to the last request of the fastest schedule IB's pacing rules allow for requests on
-    these contracts, in this order (every request distinct): at most 60 in any 10 minutes, at most 5 for one
-    contract in any 2 seconds. Zero network time."""
-    times: list[float] = []
-    by_key: dict = {}
-    for key in contract_keys:
-        t = times[-1] if times else 0.0
-        if len(times) >= TEN_MINUTE_MAX:
-            t = max(t, times[-TEN_MINUTE_MAX] + TEN_MINUTES)
-        same = by_key.setdefault(key, deque(maxlen=SAME_CONTRACT_MAX))
-        if len(same) == SAME_CONTRACT_MAX:
-            t = max(t, same[0] + SAME_CONTRACT_WINDOW)
-        times.append(t)
-        same.append(t)
-    return times[-1] - times[0] if times else 0.0
-
-
-async def _ingest_pacing(quick: bool) -> dict[str, Measurement]:
-    from breakout_kit.client.ingest import ingest
-
-    # 10 gateway minutes = 5 real seconds: a burst of 60 requests (~20-50 ms each here) fits well inside one
-    # window, so the figure shows the pacing logic rather than download cost (IB's own clock runs at 1x)
-    speed = 120.0
-    # 31 requests per symbol (30 days of 1-minute bars, one day per request): 62 and 186 requests, just past a
-    # multiple of the 60-per-10-minutes limit, so the pacing waits dominate as they do in a long download
-    symbols = SYMBOLS[:2] if quick else SYMBOLS[:6]
-    codes: list[int] = []
-    async with gateway_process(speed, pacing="strict") as port, connected(port, speed) as client:
-        client.error_event += lambda req_id, code, msg: codes.append(code)
-        loop = asyncio.get_running_loop()
-        with tempfile.TemporaryDirectory(prefix="bk-bench-") as dest:
-            t0 = loop.time()
-            summary = await ingest(client, symbols, duration="30 D", bar_size="1 min", dest=dest, progress=False)
-            elapsed = loop.time() - t0
-    failed = summary[summary["error"] != ""]
-    if len(failed):
-        raise RuntimeError(f"ingest failed for {', '.join(failed['symbol'])}: {failed['error'].iloc[0]}")
-    keys = [s for s, n in zip(summary["symbol"], summary["requests"], strict=True) for _ in range(int(n))]
-    n = len(keys)
-    if n <= TEN_MINUTE_MAX:
-        raise AssertionError(f"only {n} requests: the 10-minute pacing window never binds")
-    ideal = ideal_span(keys)
-    actual = elapsed * speed                  # gateway-clock seconds
-    achieved, maximum = n / actual * 60.0, n / ideal * 60.0     # requests per gateway minute
-    violations = codes.count(PACING_VIOLATION)
-    details = {"requests": n, "rows": int(summary["rows"].sum()), "gateway_seconds": actual,
-               "ideal_gateway_seconds": ideal, "real_seconds": elapsed, "gateway_speed": speed}
-    return {
-        "ingest_pacing_ratio": Measurement(achieved / maximum, achieved, maximum, unit="req/min",
-                                           baseline_label="pacing max", details=details),
-        "ingest_pacing_violations": Measurement(float(violations), float(violations), unit="errors 162",
-                                                details={"requests": n}),
-    }
-
-
-def ingest_pacing(quick: bool) -> dict[str, Measurement]:
-    """``ingest`` against a strict-pacing gateway: request rate vs IB's pacing maximum, and error 162 count."""
-    return asyncio.run(_ingest_pacing(quick))

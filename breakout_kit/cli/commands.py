@@ -50,6 +50,7 @@ from breakout_kit.cli.parsing import (
     too_long,
 )
 from breakout_kit.cli.trading import ORDER_COLUMNS, POSITION_COLUMNS, TradingCommands  # noqa: F401
+from breakout_kit.client import symbols
 from breakout_kit.client.ingest import ingest
 from breakout_kit.client.limits import LimitError, check_lookback, far_stop
 from breakout_kit.core.breakout import BreakoutRule
@@ -291,7 +292,10 @@ class Console(TradingCommands):
         # unknown symbols fail in add(), as one line, before any task starts
         await self.watchlist.add(symbol, rule=rule, bar_size=bar_size, trade=trade)
         extra = f", bracket {qty} on each signal tp={tp:g}% sl={sl:g}%" if trade is not None else ""
-        return Reply(f"watching {symbol}: {lookback}-bar {trigger} breakout {direction} on {bar_size} bars{extra}")
+        note = symbols.hint(symbol)
+        note = f"\nnote: {note}" if note else ""
+        return Reply(f"watching {symbol}: {lookback}-bar {trigger} breakout {direction} on {bar_size} bars{extra}"
+                     f"{note}")
 
     @staticmethod
     def _lookback(text: str) -> int:

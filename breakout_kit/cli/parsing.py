@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import re
 
+from breakout_kit.client import symbols
+from breakout_kit.client.errors import ContractError
 from breakout_kit.core import bars
-
-_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}( [A-Z])?$")    # AAPL, BRK.B, or IB's "BRK B" (quoted)
 
 # Longer input lines are refused before any parsing: shlex is superlinear (a 1 MB line once stalled the loop ~24 s)
 MAX_LINE = 4096
@@ -67,10 +67,13 @@ def split_args(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def parse_symbol(text: str) -> str:
-    """An upper-cased ticker like ``AAPL``, ``BRK.B`` or IB's ``BRK B``; anything else is a CommandError."""
+    """An upper-cased symbol in the kit's one grammar (``client/symbols.py``): ``AAPL``, ``BRK.B`` or IB's
+    ``BRK B``, ``EURUSD``, ``/ES``, ``ESZ6``, ``"ES 202612"``, ``SPX``; anything else is a CommandError."""
     sym = " ".join(text.upper().split())
-    if not _SYMBOL_RE.match(sym):
-        raise CommandError(f"bad symbol {text!r}")
+    try:
+        symbols.parse_symbol(sym)
+    except ContractError as e:
+        raise CommandError(f"bad symbol {text!r}: {e}") from None
     return sym
 
 

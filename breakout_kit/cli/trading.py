@@ -124,7 +124,8 @@ class TradingCommands:
         if refusal is not None:
             return refusal
         bracket = await self.client.place_buy_bracket_pct_async(symbol, qty, tp, sl, entry=entry,
-                                                                order_ref=new_order_ref("bk-cli"))
+                                                                order_ref=new_order_ref("bk-cli"),
+                                                                **({"force": True} if force else {}))
         parts = []
         for label, o in zip(("parent", "take-profit", "stop-loss"), bracket):
             price_txt = "" if o.type == "MKT" else f" {format_price(o.price)}"
@@ -160,7 +161,8 @@ class TradingCommands:
                        f"you hold {held:g} {symbol} and working SELL orders already cover {min(covered, held):g}")
                 hint = f"sell at most {free:g}, " if free else f"flatten {symbol} cancels them and sells; "
                 raise CommandError(f"{why}: selling {qty} could go short ({hint}or add short=1 to sell short)")
-        order = await self.client.place_order_async(symbol, "SELL", qty, limit=limit, order_ref=new_order_ref("bk-cli"))
+        order = await self.client.place_order_async(symbol, "SELL", qty, limit=limit, order_ref=new_order_ref("bk-cli"),
+                                                    **({"force": True} if force else {}))
         price = "at market" if limit is None else f"limit {format_price(order.price)}"
         return Reply(f"sell {symbol} x{qty} {price}: order #{order.order_id} {order.status}")
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from breakout_kit.client.config import mask_account
 from breakout_kit.client.supervisor import Supervisor
+from breakout_kit.client.symbols import display_symbol
 from breakout_kit.core.bars import whole_numbers
 
 
@@ -20,7 +21,9 @@ class Account:
         self._pnl_lock = asyncio.Lock()
 
     async def positions(self) -> pd.DataFrame:
-        """Positions of the account: symbol, position, avg_cost (+ market price/value/PnL when known)."""
+        """Positions of the account: symbol (in the grammar: ``ESZ6`` for a future, ``EURUSD`` for forex),
+        position, avg_cost (per share, or per contract: price x multiplier, as TWS reports it), multiplier
+        (+ market price/value/PnL when known; value and PnL include the multiplier)."""
         self._conn.require_connection()
         positions = await self._conn.timed(self._conn.ib.reqPositionsAsync(), "positions")
         marks = {p.contract.conId: p for p in self._conn.ib.portfolio()}
@@ -29,13 +32,14 @@ class Account:
             if not p.position:
                 continue
             m = marks.get(p.contract.conId)
-            rows.append({"account": mask_account(p.account), "symbol": p.contract.symbol,
+            rows.append({"account": mask_account(p.account), "symbol": display_symbol(p.contract),
                          "position": float(p.position), "avg_cost": float(p.avgCost),
+                         "multiplier": float(p.contract.multiplier or 1),
                          "market_price": float(m.marketPrice) if m else math.nan,
                          "market_value": float(m.marketValue) if m else math.nan,
                          "unrealized_pnl": float(m.unrealizedPNL) if m else math.nan})
-        frame = pd.DataFrame(rows, columns=["account", "symbol", "position", "avg_cost", "market_price",
-                                            "market_value", "unrealized_pnl"])
+        frame = pd.DataFrame(rows, columns=["account", "symbol", "position", "avg_cost", "multiplier",
+                                            "market_price", "market_value", "unrealized_pnl"])
         frame["position"] = whole_numbers(frame["position"])  # shares: 10, not 10.0
         return frame
 

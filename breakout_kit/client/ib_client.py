@@ -49,8 +49,9 @@ class IBClient:
     ``readonly=None`` means read-only unless ``trading=True``. ``clock_speed`` is the server clock's speed relative to
     real time (the embedded gateway's ``speed``); it scales the client-side pacing windows and is 1 for TWS.
     ``throttle=False`` turns off the client library's own limit on outgoing requests (45 per second, under TWS's 50
-    messages per second): only for servers that don't enforce that limit, such as the embedded gateway, e.g. to
-    start hundreds of subscriptions at once in a benchmark. Incoming data is never throttled.
+    messages per second): only for servers that don't enforce that limit, such as an embedded gateway started with
+    ``max_message_rate=None`` (by default it enforces TWS's, with error 100), e.g. to start hundreds of
+    subscriptions at once in a benchmark. Incoming data is never throttled.
     ``order_transport`` replaces how each order message is sent (``order_desk.Transport``; tests use it to cut a
     bracket between its legs); None sends through the client library.
     """
@@ -175,8 +176,10 @@ class IBClient:
 
     # ---- contracts -----------------------------------------------------------------------------------------
     async def qualify(self, symbol_or_contract: str | Contract) -> Contract:
-        """The unique IB contract for a US stock symbol (SMART/USD; ``BRK.B``, ``BRK/B`` or ``BRK B``) or a partial
-        ``Contract``; cached. Raises ``ContractError`` naming the symbol when none or several match."""
+        """The unique IB contract for a symbol in the one grammar (``client/symbols.py``): ``AAPL`` / ``BRK.B``
+        (stock, ETF), ``EURUSD`` / ``EUR.USD`` (forex), ``/ES`` (front-month future), ``ESZ6`` / ``ES 202612`` (one
+        expiry), ``SPX`` (index), or a partial ``Contract``; cached. Raises ``ContractError`` naming the symbol (with
+        near matches) when none or several match."""
         return await self._contracts.qualify(symbol_or_contract)
 
     async def min_tick(self, symbol_or_contract: str | Contract) -> float:
@@ -184,12 +187,14 @@ class IBClient:
         return await self._contracts.min_tick(symbol_or_contract)
 
     async def matching_symbols(self, pattern: str) -> list[str]:
-        """Stock symbols IB suggests for ``pattern`` (IB allows about one such request per second)."""
+        """Symbols IB suggests for ``pattern``, in the grammar (``AAPL``, ``SPX``, ``/ES``, ``EURUSD``; IB allows
+        about one such request per second)."""
         return await self._contracts.matching_symbols(pattern)
 
     # ---- market data ---------------------------------------------------------------------------------------
-    def subscribe_bars(self, contract: Contract, what: str = "TRADES", use_rth: bool = False) -> RealTimeBars:
-        """Subscribe to IB's 5-second real-time bars for a qualified contract (see ``MarketData.subscribe_bars``)."""
+    def subscribe_bars(self, contract: Contract, what: str | None = None, use_rth: bool = False) -> RealTimeBars:
+        """Subscribe to IB's 5-second real-time bars for a qualified contract (see ``MarketData.subscribe_bars``;
+        ``what`` None: MIDPOINT for forex, TRADES otherwise)."""
         return self._market.subscribe_bars(contract, what, use_rth)
 
     def probe(self) -> Probe:
@@ -213,10 +218,10 @@ class IBClient:
         return await self._market.scan(scan_code, rows, **limits)
 
     async def history(self, symbol: str | Contract, duration: str = "1 D", bar_size: str = "1 min",
-                      what: str = "TRADES", use_rth: bool = False, end: datetime | str = "",
+                      what: str | None = None, use_rth: bool = False, end: datetime | str = "",
                       retries: int = 3) -> pd.DataFrame:
-        """Historical bars as a DataFrame (UTC ``DatetimeIndex`` named ``time``; open high low close volume ...),
-        paced client-side by IB's rules; a pacing violation (162) anyway is retried after the window clears."""
+        """Historical bars as a DataFrame (UTC ``DatetimeIndex`` named ``time``; open high low close volume ...;
+        ``what`` None: MIDPOINT for forex, TRADES otherwise), paced client-side by IB's rules; a pacing violation (162) anyway is retried after the window clears."""
         return await self._market.history(symbol, duration, bar_size, what, use_rth, end, retries)
 
     async def reference_price(self, symbol: str | Contract) -> float:
@@ -226,7 +231,8 @@ class IBClient:
     # ---- orders --------------------------------------------------------------------------------------------
     async def place_buy_bracket_pct_async(self, symbol: str, quantity: int, take_profit_pct: float,
                                           stop_loss_pct: float, *, entry: str | float = "market",
-                                          order_ref: str | None = None, tif: str = "DAY") -> Bracket:
+                                          order_ref: str | None = None, tif: str = "DAY",
+                                          force: bool = False) -> Bracket:
         """Buy ``quantity`` with a take-profit ``take_profit_pct`` % above and a stop-loss ``stop_loss_pct`` % below
         the reference price (the limit price, or the last trade for a market entry); returns the ``Bracket``.
 
@@ -235,13 +241,15 @@ class IBClient:
         rejected by TWS, or lost in transit and verified after the reconnect), ``OrderStateUnknown`` only while the
         connection is still down after a send (the message says what to check)."""
         return await self._orders.place_bracket(symbol, quantity, take_profit_pct, stop_loss_pct, entry=entry,
-                                                order_ref=order_ref, tif=tif)
+                                                order_ref=order_ref, tif=tif, force=force)
 
     async def place_order_async(self, symbol: str, action: str, quantity: int, *, limit: float | None = None,
-                                order_ref: str | None = None, tif: str = "DAY") -> PlacedOrder:
+                                order_ref: str | None = None, tif: str = "DAY",
+                                force: bool = False) -> PlacedOrder:
         """One plain order: ``action`` "BUY" or "SELL" ``quantity`` shares at market, or at ``limit``; the same
         checks, idempotency key and failure answers as ``place_buy_bracket_pct_async``."""
-        return await self._orders.place_order(symbol, action, quantity, limit=limit, order_ref=order_ref, tif=tif)
+        return await self._orders.place_order(symbol, action, quantity, limit=limit, order_ref=order_ref, tif=tif,
+                                              force=force)
 
     async def cancel_order(self, order_id: int) -> PlacedOrder:
         """Cancel one open order by orderId (or permId); waits for TWS to confirm."""

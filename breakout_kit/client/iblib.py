@@ -67,6 +67,9 @@ IB = lib.IB
 Contract = lib.Contract
 Stock = lib.Stock
 Forex = lib.Forex
+Future = lib.Future
+ContFuture = lib.ContFuture
+Index = lib.Index
 Order = lib.Order
 LimitOrder = lib.LimitOrder
 MarketOrder = lib.MarketOrder
@@ -82,7 +85,8 @@ util = lib.util
 RequestError = importlib.import_module(f"{NAME}.wrapper").RequestError
 
 __all__ = [
-    "CHOICES", "ENV", "IB", "NAME", "VERSION", "BarData", "Contract", "Event", "Forex", "LimitOrder", "MarketOrder",
+    "CHOICES", "ENV", "IB", "NAME", "VERSION", "BarData", "ContFuture", "Contract", "Event", "Forex", "Future",
+    "Index", "LimitOrder", "MarketOrder",
     "Order", "RealTimeBar", "RequestError", "ScannerSubscription", "Stock", "StopOrder", "TagValue", "Trade", "choose",
     "lib", "util",
 ]

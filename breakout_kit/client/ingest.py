@@ -7,11 +7,19 @@ Layout (hive partitioning, :mod:`breakout_kit.core.layout`):
 and ``bar_size`` columns. The resume bookkeeping is ``_ingest.json`` in each partition (Parquet readers skip names
 starting with ``_`` or ``.``; parts are written as ``.part-*.tmp`` and renamed). A second run only asks IB for what
 is missing at either end of what is already on disk.
+
+Damage (a truncated or empty part, what a crash or a full disk leaves): ``load`` names the damaged file instead of
+failing with pyarrow's message; ``ingest`` moves it aside (``.damaged-<name>``, which dataset readers skip),
+re-fetches the span its name records and writes a good part in its place. The bookkeeping file is written
+atomically (a temporary file, then a rename). Several symbols download at once (``concurrency``), each its chunks
+in order, within IB's pacing rules (the client's pacer) and its 50 open requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -21,7 +29,7 @@ import pandas as pd
 
 from breakout_kit.client.errors import ContractError
 from breakout_kit.core import bars, calendar
-from breakout_kit.core.layout import BOOKKEEPING, partition, tidy_bars
+from breakout_kit.core.layout import BOOKKEEPING, partition, symbol_of, tidy_bars
 
 #: the longest duration IB serves in one request per bar size (IB's historical-data limits)
 MAX_CHUNK = {
@@ -58,9 +66,9 @@ def bar_label(t: pd.Timestamp, bar_size: str) -> pd.Timestamp | date:
     return t
 
 
-def dataset_dir(dest: str | Path, symbol: str, bar_size: str) -> Path:
+def dataset_dir(dest: str | Path, symbol: str, bar_size: str, rth: bool = False) -> Path:
     """The partition folder of one symbol and bar size: ``dest/symbol=AAPL/bar_size=1_min``."""
-    return Path(dest).joinpath(*partition(symbol, bars.bar_size(bar_size)))
+    return Path(dest).joinpath(*partition(symbol, bars.bar_size(bar_size), rth))
 
 
 def _time_filter(start, end) -> list | None:
@@ -93,18 +101,55 @@ def _adopt_legacy(dest, symbol: str, bar_size: str) -> None:
         old.parent.rmdir()
 
 
-def _load_one(dest, symbol: str, bar_size: str, start, end) -> pd.DataFrame:
-    _adopt_legacy(dest, symbol, bar_size)
-    folder = dataset_dir(dest, symbol, bar_size)
+class DamagedPart(ValueError):
+    """A part file of the dataset that cannot be read (``path``); ``ingest`` replaces it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"damaged part {path}: {reason}; run ingest again for this symbol to re-fetch it")
+        self.path = path
+
+
+def _read_part(path: Path, where) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path, filters=where)
+    except Exception as e:  # pyarrow raises several types for a truncated or empty file
+        raise DamagedPart(path, f"{type(e).__name__}: {e}") from e
+
+
+def _load_one(dest, symbol: str, bar_size: str, start, end, rth: bool = False) -> pd.DataFrame:
+    if not rth:
+        _adopt_legacy(dest, symbol, bar_size)
+    folder = dataset_dir(dest, symbol, bar_size, rth)
     parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
     if not parts:
-        raise FileNotFoundError(f"no {bar_size} data for {symbol.upper()} under {Path(dest)}")
+        hours = " regular-hours" if rth else ""
+        raise FileNotFoundError(f"no{hours} {bar_size} data for {symbol.upper()} under {Path(dest)}")
     where = _time_filter(start, end)
-    return tidy_bars(pd.concat([pd.read_parquet(p, filters=where) for p in parts]))
+    return tidy_bars(pd.concat([_read_part(p, where) for p in parts]))
+
+
+_PART_NAME = re.compile(r"part-(\d{8}T\d{6})-(\d{8}T\d{6})\.parquet$")
+
+
+def _set_aside_damaged(folder: Path) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Move unreadable parts aside; the (first, last) bar times their names record, to fetch again."""
+    import pyarrow.parquet as pq
+
+    spans = []
+    for part in sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []:
+        try:
+            pq.read_metadata(part)
+            continue
+        except Exception:  # noqa: BLE001 -- any unreadable footer: the part is damaged
+            part.replace(part.with_name(f".damaged-{part.name}"))
+        m = _PART_NAME.search(part.name)
+        if m:
+            spans.append((pd.Timestamp(m.group(1), tz="UTC"), pd.Timestamp(m.group(2), tz="UTC")))
+    return spans
 
 
 def load(dest: str | Path, symbol: str | Iterable[str] | None = None, bar_size: str = "1 min", start=None,
-         end=None) -> pd.DataFrame | dict[str, pd.DataFrame]:
+         end=None, *, rth: bool = False) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """Read bars back: a DataFrame with a UTC ``DatetimeIndex`` named ``time`` (sorted, unique), for one symbol.
 
     ``symbol=None`` (every symbol with ``bar_size`` bars) or a list of symbols gives ``{symbol: DataFrame}``.
@@ -112,14 +157,14 @@ def load(dest: str | Path, symbol: str | Iterable[str] | None = None, bar_size: 
     """
     bar_size = bars.bar_size(bar_size)
     if isinstance(symbol, str):
-        return _load_one(dest, symbol, bar_size, start, end)
+        return _load_one(dest, symbol, bar_size, start, end, rth)
     if symbol is None:
-        wanted = partition("X", bar_size)[1]
-        symbol = sorted(p.parent.name.split("=", 1)[1] for p in Path(dest).glob(f"symbol=*/{wanted}")
+        wanted = partition("X", bar_size, rth)[1]
+        symbol = sorted(symbol_of(p.parent.name.split("=", 1)[1]) for p in Path(dest).glob(f"symbol=*/{wanted}")
                         if any(p.glob("part-*.parquet")))
         if not symbol:
             raise FileNotFoundError(f"no {bar_size} data under {Path(dest)}")
-    return {s.upper(): _load_one(dest, s, bar_size, start, end) for s in symbol}
+    return {s.upper(): _load_one(dest, s, bar_size, start, end, rth) for s in symbol}
 
 
 def _write(folder: Path, frame: pd.DataFrame) -> None:
@@ -134,12 +179,13 @@ def _write(folder: Path, frame: pd.DataFrame) -> None:
 
 
 async def _fetch_back(client, contract, bar_size: str, end: datetime | str, stop_at: datetime | None,
-                      limit: datetime, bar: pd.Timedelta, counter: dict, bar_progress) -> list[pd.DataFrame]:
+                      limit: datetime, bar: pd.Timedelta, counter: dict, bar_progress,
+                      rth: bool = False) -> list[pd.DataFrame]:
     """Chunks going back from ``end`` until ``stop_at`` (exclusive: already on disk) or ``limit`` is reached."""
     chunk = MAX_CHUNK[bar_size]
     frames = []
     while True:
-        df = await client.history(contract, duration=chunk, bar_size=bar_size, end=end)
+        df = await client.history(contract, duration=chunk, bar_size=bar_size, end=end, use_rth=rth)
         counter["requests"] += 1
         bar_progress.update(1)
         if stop_at is not None:
@@ -156,11 +202,15 @@ async def _fetch_back(client, contract, bar_size: str, end: datetime | str, stop
 
 
 async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", bar_size: str = "1 min",
-                 dest: str | Path = "data/", *, progress: bool = True) -> pd.DataFrame:
+                 dest: str | Path = "data/", *, rth: bool = False, progress: bool = True,
+                 concurrency: int = 8) -> pd.DataFrame:
     """Download ``duration`` of ``bar_size`` TRADES bars for each symbol into ``dest`` (Parquet), resuming.
 
     Returns one summary row per symbol: symbol, bar_size, rows (on disk), new_rows, first, last (bar start times;
-    session dates for daily and longer bars), requests, resumed, error. An unknown symbol is reported in its row; the others still download.
+    session dates for daily and longer bars), requests, resumed, repaired (damaged parts re-fetched), error. An
+    unknown symbol is reported in its row; the others still download. ``concurrency`` symbols download at once.
+    ``rth=True`` asks IB for regular trading hours only (useRTH) and keeps those bars in their own partition
+    (``bar_size=1_min_rth``; ``load(..., rth=True)`` reads them), never mixed with all-hours bars.
     """
     from tqdm.auto import tqdm
 
@@ -169,68 +219,92 @@ async def ingest(client, symbols: str | Iterable[str], duration: str = "5 D", ba
     symbols = list(dict.fromkeys(s.strip().upper() for s in symbols))
     if not symbols:
         raise ValueError("ingest needs at least one symbol")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
     bar_size = bars.bar_size(bar_size)                    # "5m" -> "5 mins"; validate before any request
     duration = bars.duration(duration)
-    bar = pd.Timedelta(seconds=bars.bar_seconds(bar_size))
-    rows = []
+    gate = asyncio.Semaphore(concurrency)
     with tqdm(total=len(symbols), desc="ingest", unit="symbol", disable=not progress) as sym_bar, \
             tqdm(desc="requests", unit="req", disable=not progress, leave=False) as req_bar:
-        for symbol in symbols:
+
+        async def one(symbol: str) -> dict:
+            async with gate:
+                row = await _ingest_symbol(client, symbol, duration, bar_size, dest, req_bar, rth)
             sym_bar.set_postfix_str(symbol)
-            counter = {"requests": 0}
-            row = {"symbol": symbol, "bar_size": bar_size, "rows": 0, "new_rows": 0, "first": pd.NaT,
-                   "last": pd.NaT, "requests": 0, "resumed": False, "error": ""}
-            try:
-                contract = await client.qualify(symbol)
-                folder = dataset_dir(dest, symbol, bar_size)
-                try:
-                    have = _load_one(dest, symbol, bar_size, None, None)
-                except FileNotFoundError:
-                    have = None
-                row["resumed"] = have is not None
-                # newest part: back from now to what we have (or to the start of the span)
-                latest = await client.history(contract, duration=MAX_CHUNK[bar_size], bar_size=bar_size)
-                counter["requests"] += 1
-                req_bar.update(1)
-                latest = latest.iloc[:-1]          # the newest bar may still be forming: next run gets it whole
-                if latest.empty:
-                    raise ValueError(f"IB returned no {bar_size} bars for {symbol}")
-                limit = span_start(latest.index[-1], duration)
-                frames = []
-                stop_at = have.index[-1] if have is not None else None
-                head = latest[latest.index >= limit]
-                if stop_at is not None:
-                    head = head[head.index > stop_at]
-                if not head.empty:
-                    frames.append(head[COLUMNS])
-                    reached = head.index[0] <= limit or (stop_at is not None and head.index[0] <= stop_at + bar)
-                    if not reached:
-                        frames += await _fetch_back(client, contract, bar_size, head.index[0].to_pydatetime(),
-                                                    stop_at, limit, bar, counter, req_bar)
-                # older part: before what we have, back to the start of the span (unless an earlier run already
-                # searched that far: markets have gaps, so the first bar on disk may lie after the span's start)
-                covered = _covered_from(folder)
-                if have is not None and have.index[0] > limit + bar and (covered is None or covered > limit):
-                    frames += await _fetch_back(client, contract, bar_size, have.index[0].to_pydatetime(),
-                                                None, limit, bar, counter, req_bar)
-                if frames:
-                    new = pd.concat(frames)
-                    new = new[~new.index.duplicated()].sort_index()
-                    _write(folder, new)
-                    row["new_rows"] = len(new)
-                if frames or have is not None:
-                    _set_covered_from(folder, limit if covered is None else min(limit, covered))
-                total = _load_one(dest, symbol, bar_size, None, None) if frames or have is not None else None
-                if total is not None:
-                    row.update(rows=len(total), first=bar_label(total.index[0], bar_size),
-                               last=bar_label(total.index[-1], bar_size))
-            except (ContractError, ValueError, TimeoutError, ConnectionError) as e:
-                row["error"] = str(e)
-            row["requests"] = counter["requests"]
-            rows.append(row)
             sym_bar.update(1)
+            return row
+
+        rows = await asyncio.gather(*(one(s) for s in symbols))
     return pd.DataFrame(rows, columns=["symbol", "bar_size", "rows", "new_rows", "first", "last", "requests",
-                                       "resumed", "error"])
+                                       "resumed", "repaired", "error"])
+
+
+async def _ingest_symbol(client, symbol: str, duration: str, bar_size: str, dest, req_bar, rth: bool) -> dict:
+    bar = pd.Timedelta(seconds=bars.bar_seconds(bar_size))
+    counter = {"requests": 0}
+    row = {"symbol": symbol, "bar_size": bar_size, "rows": 0, "new_rows": 0, "first": pd.NaT,
+           "last": pd.NaT, "requests": 0, "resumed": False, "repaired": 0, "error": ""}
+    try:
+        contract = await client.qualify(symbol)
+        folder = dataset_dir(dest, symbol, bar_size, rth)
+        if not rth:
+            _adopt_legacy(dest, symbol, bar_size)
+        damaged = _set_aside_damaged(folder)
+        row["repaired"] = len(damaged)
+        try:
+            have = _load_one(dest, symbol, bar_size, None, None, rth)
+        except FileNotFoundError:
+            have = None
+        row["resumed"] = have is not None
+        # newest part: back from now to what we have (or to the start of the span)
+        latest = await client.history(contract, duration=MAX_CHUNK[bar_size], bar_size=bar_size, use_rth=rth)
+        counter["requests"] += 1
+        req_bar.update(1)
+        latest = latest.iloc[:-1]          # the newest bar may still be forming: next run gets it whole
+        if latest.empty:
+            raise ValueError(f"IB returned no {bar_size} bars for {symbol}")
+        limit = span_start(latest.index[-1], duration)
+        frames = []
+        stop_at = have.index[-1] if have is not None else None
+        head = latest[latest.index >= limit]
+        if stop_at is not None:
+            head = head[head.index > stop_at]
+        if not head.empty:
+            frames.append(head[COLUMNS])
+            reached = head.index[0] <= limit or (stop_at is not None and head.index[0] <= stop_at + bar)
+            if not reached:
+                frames += await _fetch_back(client, contract, bar_size, head.index[0].to_pydatetime(),
+                                            stop_at, limit, bar, counter, req_bar, rth)
+        # older part: before what we have, back to the start of the span (unless an earlier run already
+        # searched that far: markets have gaps, so the first bar on disk may lie after the span's start)
+        covered = _covered_from(folder)
+        if have is not None and have.index[0] > limit + bar and (covered is None or covered > limit):
+            frames += await _fetch_back(client, contract, bar_size, have.index[0].to_pydatetime(),
+                                        None, limit, bar, counter, req_bar, rth)
+        # damaged parts: the span each one held, again
+        for first, last in damaged:
+            got = await _fetch_back(client, contract, bar_size, (last + bar).to_pydatetime(), None, first, bar,
+                                    counter, req_bar, rth)
+            frames += [f[(f.index >= first) & (f.index <= last)] for f in got]
+        frames = [f for f in frames if not f.empty]
+        if frames:
+            new = pd.concat(frames)
+            new = new[~new.index.duplicated()].sort_index()
+            if have is not None:
+                new = new[~new.index.isin(have.index)]
+            if not new.empty:
+                _write(folder, new)
+            row["new_rows"] = len(new)
+        if frames or have is not None:
+            _set_covered_from(folder, limit if covered is None else min(limit, covered))
+        total = _load_one(dest, symbol, bar_size, None, None, rth) if frames or have is not None else None
+        if total is not None:
+            row.update(rows=len(total), first=bar_label(total.index[0], bar_size),
+                       last=bar_label(total.index[-1], bar_size))
+    except (ContractError, ValueError, TimeoutError, ConnectionError) as e:
+        row["error"] = str(e)
+    row["requests"] = counter["requests"]
+    return row
 
 
 def _covered_from(folder: Path) -> pd.Timestamp | None:
@@ -242,4 +316,6 @@ def _covered_from(folder: Path) -> pd.Timestamp | None:
 
 def _set_covered_from(folder: Path, when: pd.Timestamp) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / COVERED_FILE).write_text(json.dumps({"covered_from": when.isoformat()}))
+    tmp = folder / f".{COVERED_FILE}.tmp"
+    tmp.write_text(json.dumps({"covered_from": when.isoformat()}))
+    os.replace(tmp, folder / COVERED_FILE)        # a crash leaves the old file or the new one, never half of one

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import math
 
+from breakout_kit.core.breakout import MAX_LOOKBACK
+
 MAX_QUANTITY = 1000            # shares per order
-MAX_NOTIONAL = 250_000.0       # quantity x price per order
-LOOKBACK_RANGE = (1, 10_000)   # bars in a breakout channel
+MAX_NOTIONAL = 250_000.0       # quantity x price per order (stocks, ETFs, forex)
+MAX_CONTRACTS = 10             # futures contracts per order unless forced (notional is not their risk measure:
+                               # one ES contract is ~$330 000 of index exposure on ~$20 000 of margin)
+LOOKBACK_RANGE = (1, MAX_LOOKBACK)   # bars in a breakout channel: BreakoutRule's one limit
 FAR_STOP_PCT = 20.0            # a stop-loss further than this below the entry needs force=1
 FAR_LIMIT_PCT = 10.0           # a limit price further than this from the last price needs force=1
 
@@ -35,6 +39,14 @@ def check_notional(quantity: int, price: float, max_notional: float = MAX_NOTION
     """``quantity * price`` within the per-order value limit."""
     if quantity * price > max_notional:
         raise LimitError(f"order value {quantity * price:,.2f} exceeds the per-order limit of {max_notional:,.2f}")
+
+
+def check_contracts(quantity: int, max_contracts: int = MAX_CONTRACTS) -> None:
+    """A futures order of at most ``max_contracts`` contracts (``force=1`` in the CLI, ``force=True`` in code, to
+    place more)."""
+    if quantity > max_contracts:
+        raise LimitError(f"quantity {quantity} exceeds the per-order limit of {max_contracts} futures contracts "
+                         f"(force=1 places it anyway)")
 
 
 def check_lookback(lookback: object) -> int:

@@ -19,8 +19,9 @@ from breakout_kit.client.probe import Probe
 from breakout_kit.client.realtime import RealTimeBars
 from breakout_kit.client.scanner import ScanSubscription, subscription, tag_values
 from breakout_kit.client.supervisor import Supervisor
+from breakout_kit.client.symbols import what_to_show
 from breakout_kit.core import bars
-from breakout_kit.core.bars import whole_numbers
+from breakout_kit.core.bars import bar_seconds, whole_numbers
 
 log = logging.getLogger("breakout_kit.client.ib_client")
 
@@ -59,15 +60,16 @@ class MarketData:
         self._contracts = contracts
         self.pacer = pacer
 
-    def subscribe_bars(self, contract: Contract, what: str = "TRADES", use_rth: bool = False) -> RealTimeBars:
-        """Subscribe to IB's 5-second real-time bars for a qualified contract (see ``qualify``).
+    def subscribe_bars(self, contract: Contract, what: str | None = None, use_rth: bool = False) -> RealTimeBars:
+        """Subscribe to IB's 5-second real-time bars for a qualified contract (see ``qualify``); ``what`` None:
+        MIDPOINT for forex (IDEALPRO has no trades), TRADES otherwise.
 
         Returns a ``RealTimeBars`` whose ``bar_event`` emits each ``Bar``; ``cancel()`` ends it. After a reconnect
         or error 1101 (``resubscribe_event``) subscriptions are gone at TWS: ``detach()`` the old one and subscribe
         again.
         """
         self._conn.require_connection()
-        return RealTimeBars(self._conn.ib, contract, what, use_rth)
+        return RealTimeBars(self._conn.ib, contract, what or what_to_show(contract), use_rth)
 
     def probe(self) -> Probe:
         """Measurement hooks on this connection for benchmarks: socket reads before decoding, every bar message,
@@ -106,14 +108,16 @@ class MarketData:
 
     # ---- history --------------------------------------------------------------------------------------------
     async def history(self, symbol: str | Contract, duration: str = "1 D", bar_size: str = "1 min",
-                      what: str = "TRADES", use_rth: bool = False, end: datetime | str = "",
+                      what: str | None = None, use_rth: bool = False, end: datetime | str = "",
                       retries: int = 3) -> pd.DataFrame:
         """Historical bars as a DataFrame (UTC ``DatetimeIndex`` named ``time``; open high low close volume ...).
+        ``what`` None: MIDPOINT for forex, TRADES otherwise.
 
         Paced client-side by IB's rules; a pacing violation (162) anyway is retried after the window clears.
         """
-        duration, bar_size = _check_history_args(duration, bar_size, what, use_rth, end)
+        duration, bar_size = _check_history_args(duration, bar_size, what or "TRADES", use_rth, end)
         contract = await self._contracts.qualify(symbol)
+        what = what or what_to_show(contract)
         identity = (contract.conId, str(end), duration, bar_size, what, bool(use_rth))
         for attempt in range(retries + 1):
             self._conn.require_connection()
@@ -125,7 +129,8 @@ class MarketData:
 
             self._conn.ib.errorEvent += on_error
             try:
-                async with self.pacer.slot(identity, (contract.conId, what)):
+                async with self.pacer.slot(identity, (contract.conId, what), small=bar_seconds(bar_size) <= 30,
+                                           weight=2 if what == "BID_ASK" else 1):
                     bars = await self._conn.ib.reqHistoricalDataAsync(
                         contract, endDateTime=end, durationStr=duration, barSizeSetting=bar_size,
                         whatToShow=what, useRTH=use_rth, formatDate=2, timeout=max(self._conn.timeout, 60.0))

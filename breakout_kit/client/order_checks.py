@@ -62,6 +62,19 @@ def notional(qty: int, price: float, max_notional: float) -> None:
         raise OrderRejected(str(e)) from None
 
 
+def size(contract, qty: int, price: float, max_notional: float, force: bool = False) -> None:
+    """The size limit of ``contract``'s kind: futures a number of contracts (``limits.MAX_CONTRACTS``, lifted by
+    ``force``), everything else the order value."""
+    try:
+        if getattr(contract, "secType", "") in ("FUT", "CONTFUT"):
+            if not force:
+                limits.check_contracts(qty)
+        else:
+            limits.check_notional(qty, price, max_notional)
+    except limits.LimitError as e:
+        raise OrderRejected(str(e)) from None
+
+
 def entry_price(value: object) -> float:
     """A bracket's limit entry: a positive, finite price."""
     try:
@@ -97,4 +110,4 @@ def raise_if_refused(trades: list[Trade]) -> None:
 
 
 __all__ = ["check_account", "check_trading", "entry_price", "notional", "order_ref", "pct", "quantity",
-           "raise_if_refused", "refused"]
+           "raise_if_refused", "refused", "size"]

@@ -61,7 +61,7 @@ class OrderDesk:
     # ---- placing -------------------------------------------------------------------------------------------
     async def place_bracket(self, symbol: str, quantity: int, take_profit_pct: float, stop_loss_pct: float, *,
                             entry: str | float = "market", order_ref: str | None = None,
-                            tif: str = "DAY") -> Bracket:
+                            tif: str = "DAY", force: bool = False) -> Bracket:
         """See ``IBClient.place_buy_bracket_pct_async``."""
         quantity, order_ref = self._check(quantity), checks.order_ref(order_ref)
         tp_pct, sl_pct = checks.pct(take_profit_pct, "take_profit_pct"), checks.pct(stop_loss_pct, "stop_loss_pct")
@@ -77,7 +77,7 @@ class OrderDesk:
         if not sl < ref < tp:
             raise OrderRejected(f"take-profit {tp} / stop-loss {sl} must straddle the reference price {ref} "
                                 f"(tick {tick}): percentages too small")
-        checks.notional(quantity, ref, self.max_notional)
+        checks.size(contract, quantity, ref, self.max_notional, force)
         order_ref = order_ref or new_order_ref()
         get_id = self._conn.ib.client.getReqId
         parent = (MarketOrder("BUY", quantity) if limit is None else LimitOrder("BUY", quantity, limit))
@@ -94,7 +94,7 @@ class OrderDesk:
         return Bracket(*map(self._rec.view, trades))
 
     async def place_order(self, symbol: str, action: str, quantity: int, *, limit: float | None = None,
-                          order_ref: str | None = None, tif: str = "DAY") -> PlacedOrder:
+                          order_ref: str | None = None, tif: str = "DAY", force: bool = False) -> PlacedOrder:
         """See ``IBClient.place_order_async``."""
         if action not in ("BUY", "SELL"):
             self._check(1)
@@ -112,7 +112,7 @@ class OrderDesk:
                 raise OrderRejected(f"limit price must be positive, got {limit!r}")
             price = round_to_tick(float(limit), await self._contracts.min_tick(contract))
             order = LimitOrder(action, quantity, price)
-        checks.notional(quantity, price, self.max_notional)
+        checks.size(contract, quantity, price, self.max_notional, force)
         order.orderId = self._conn.ib.client.getReqId()
         order.orderRef = order_ref or new_order_ref()
         order.tif = tif

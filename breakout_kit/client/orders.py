@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from breakout_kit.client.symbols import display_symbol
+
 ORDER_COLUMNS = ["order_id", "perm_id", "client_id", "symbol", "action", "type", "quantity", "limit", "stop",
                  "status", "filled", "parent_id", "order_ref", "tif"]
 
@@ -38,7 +40,7 @@ class PlacedOrder:
     order_id = property(lambda self: self._trade.order.orderId)
     perm_id = property(lambda self: self._trade.order.permId)
     client_id = property(lambda self: self._trade.order.clientId)
-    symbol = property(lambda self: self._trade.contract.symbol)
+    symbol = property(lambda self: display_symbol(self._trade.contract))
     action = property(lambda self: self._trade.order.action)
     type = property(lambda self: self._trade.order.orderType)
     quantity = property(lambda self: int(self._trade.order.totalQuantity))

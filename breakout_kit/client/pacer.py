@@ -1,7 +1,9 @@
 """Client-side pacing for IB historical-data requests: wait our turn instead of earning error 162.
 
-IB's published limits (see the design notes): no identical request within 15 s; at most 5 requests for the same
-contract and ``whatToShow`` within 2 s; at most 60 requests in any 10 minutes; at most 50 open requests.
+IB's published limits ("Pacing Violations for Small Bars", TWS API docs): for bars of 30 seconds or less, no identical
+request within 15 s, at most 5 requests for the same contract and ``whatToShow`` within 2 s, at most 60 requests in
+any 10 minutes, a BID_ASK request counting twice; for every bar size, at most 50 open requests. Larger bars have no
+hard pacing rule (IB may throttle them softly, answering more slowly), so only the open-request cap applies to them.
 ``speed`` scales the windows for a server whose clock runs faster than real time (the embedded gateway's ``speed``);
 it is 1 for TWS / IB Gateway.
 """
@@ -45,12 +47,14 @@ class HistoryPacer:
     def _now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
-    def delay(self, identity: Hashable, contract_key: Hashable) -> float:
+    def delay(self, identity: Hashable, contract_key: Hashable, small: bool = True, weight: int = 1) -> float:
         """Seconds (real time) until a request with these keys would respect every rule; 0 if it may go now.
 
         A request still in flight counts as made *now*: the server stamps it on arrival, which may be any time up
         to its reply, so dating it by our send would let the next request undercut the server's window.
         """
+        if not small:
+            return 0.0               # only the 50-open cap (the semaphore) holds bars over 30 seconds
         now, s = self._now(), self.speed
         recent = self._recent
         while recent and now - recent[0][0] > TEN_MINUTES / s and id(recent[0]) not in self._open:
@@ -61,30 +65,35 @@ class HistoryPacer:
             if key == identity:
                 waits.append(t + IDENTICAL_WINDOW / s - now)
         same = sorted(t for t, _, ck in stamped if ck == contract_key and now - t < SAME_CONTRACT_WINDOW / s)
-        if len(same) >= SAME_CONTRACT_MAX:
-            waits.append(same[-SAME_CONTRACT_MAX] + SAME_CONTRACT_WINDOW / s - now)
-        if len(stamped) >= TEN_MINUTE_MAX:
+        if len(same) + weight > SAME_CONTRACT_MAX:
+            waits.append(same[-(SAME_CONTRACT_MAX + 1 - weight)] + SAME_CONTRACT_WINDOW / s - now)
+        if len(stamped) + weight > TEN_MINUTE_MAX:
             times = sorted(t for t, _, _ in stamped)
-            waits.append(times[-TEN_MINUTE_MAX] + TEN_MINUTES / s - now)
+            waits.append(times[-(TEN_MINUTE_MAX + 1 - weight)] + TEN_MINUTES / s - now)
         wait = max(waits)
         return wait + MARGIN if wait > 0 else 0.0
 
     @contextlib.asynccontextmanager
-    async def slot(self, identity: Hashable, contract_key: Hashable):
+    async def slot(self, identity: Hashable, contract_key: Hashable, *, small: bool = True, weight: int = 1):
+        """``small``: bars of 30 seconds or less (the three pacing rules apply); ``weight``: 2 for BID_ASK."""
         async with self._open_slots:
+            entries: list[tuple] = []
             async with self._lock:              # one admission at a time keeps the bookkeeping exact
-                while (wait := self.delay(identity, contract_key)) > 0:
+                while (wait := self.delay(identity, contract_key, small, weight)) > 0:
                     self.waited += wait
                     await asyncio.sleep(wait)   # rate limiting: a computed wait, not polling for data
-                entry = (self._now(), identity, contract_key)
-                self._recent.append(entry)
-                self._open[id(entry)] = entry
+                if small:
+                    entries = [(self._now(), identity, contract_key) for _ in range(weight)]
+                for entry in entries:
+                    self._recent.append(entry)
+                    self._open[id(entry)] = entry
                 self.requests += 1
             try:
                 yield
             finally:
-                del self._open[id(entry)]
-                self._restamp(entry)
+                for entry in entries:
+                    del self._open[id(entry)]
+                    self._restamp(entry)
 
     def _restamp(self, entry: tuple) -> None:
         """Date a finished request by its reply. The server stamped it somewhere between our send and its reply,

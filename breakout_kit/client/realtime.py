@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from breakout_kit.client.iblib import Event
+from breakout_kit.client.symbols import display_symbol
 from breakout_kit.core.bars import Bar
 
 
@@ -81,7 +82,7 @@ class Execution:
     @classmethod
     def from_fill(cls, fill: Any) -> Execution:
         ex = fill.execution
-        return cls(ex.time, fill.contract.symbol, ex.side, float(ex.shares), float(ex.price), ex.orderId,
+        return cls(ex.time, display_symbol(fill.contract), ex.side, float(ex.shares), float(ex.price), ex.orderId,
                    ex.orderRef or "", ex.execId)
 
 

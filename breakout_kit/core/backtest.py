@@ -49,7 +49,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from breakout_kit.core import trading_hours
 from breakout_kit.core.breakout import BreakoutRule, channel_arrays, frame_arrays, scan_arrays
+from breakout_kit.core.checks import check_pct as _check_pct
+from breakout_kit.core.checks import check_positive as _check_positive
 from breakout_kit.core.costs import cost_model, trade_pnl
 from breakout_kit.core.sessions import select_session
 from breakout_kit.core.stats import equity_curve, performance_stats, session_days, session_ends
@@ -105,26 +108,6 @@ def session_count(days: np.ndarray) -> int:
     return int(np.count_nonzero(days[1:] != days[:-1])) + 1 if days.size else 0
 
 
-def _check_pct(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in (0, 100), got {value!r}") from None
-    if not 0.0 < v < 100.0:
-        raise ValueError(f"{name} must be in (0, 100) percent, got {value!r}")
-    return v
-
-
-def _check_positive(name: str, value, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if math.isnan(v) or math.isinf(v) or v < 0.0 or (v == 0.0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
-
-
 def _first_touch(high, low, start: int, end: int, tp: float, sl: float) -> int:
     """First bar index in ``[start, end]`` whose high reaches ``tp`` or low reaches ``sl``; -1 if none.
 
@@ -148,13 +131,18 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
              max_holding_bars: int | None = None, flat_at_session_end: bool = False,
              session_tz: str = "America/New_York", initial_capital: float = 100_000.0,
              session: str = "extended", regulatory_fees: bool = False, tick: float | None = None,
-             slippage_ticks: float = 0.0) -> BacktestResult:
+             slippage_ticks: float = 0.0, multiplier: float = 1.0, calendar: str = "stock") -> BacktestResult:
     """Trade ``rule``'s up breakouts in ``bars_df`` with a percentage take profit and stop (fill rules: module doc).
 
     ``bars_df`` has open/high/low/close/volume and a DatetimeIndex or a ``time``/``date`` column. Size with
     ``quantity`` (shares per trade) or ``cash`` (money per trade), not both; default 100 shares. ``commission`` is
     per share (with ``min_commission`` per order) or ``"ib_fixed"`` / ``"ib_tiered"``; ``regulatory_fees``, ``tick``
-    and ``slippage_ticks`` as in :mod:`breakout_kit.core.costs`. ``session="regular"`` keeps regular hours only.
+    and ``slippage_ticks`` as in :mod:`breakout_kit.core.costs`; ``multiplier`` (a future's: ES 50) makes a trade's
+    P&L points x multiplier x quantity (contracts) less commission. ``session="regular"`` keeps regular hours only.
+    ``calendar`` is the instrument's kind (``"stock"``, ``"index"``, ``"future"``: CME Globex, ``"forex"``:
+    IDEALPRO; :mod:`breakout_kit.core.trading_hours`): its regular hours for ``session="regular"``, and its
+    sessions for ``flat_at_session_end`` (a future's session runs 18:00 to 17:00 New York, so an evening entry is
+    flattened the next afternoon, not at midnight; stocks and indexes: calendar days in ``session_tz``).
     ``flat_at_session_end`` closes every trade by the end of its day (in ``session_tz``). Raises ``ValueError`` on
     bad parameters or bars.
     """
@@ -173,8 +161,9 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
     cash_per_trade = _check_positive("cash", cash) if cash is not None else None
     if qty_fixed is None and cash_per_trade is None:
         qty_fixed = 100.0
-    costs = cost_model(commission, min_commission, regulatory_fees, tick, slippage_ticks)
+    costs = cost_model(commission, min_commission, regulatory_fees, tick, slippage_ticks, multiplier)
     slip = costs.slip
+    mult = costs.multiplier
     capital = _check_positive("initial_capital", initial_capital)
     if max_holding_bars is not None:
         if isinstance(max_holding_bars, bool) or not isinstance(max_holding_bars, (int, np.integer)) \
@@ -187,10 +176,12 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
         raise TypeError(f"bars must be a pandas DataFrame, got {type(bars_df).__name__}")
     if len(bars_df) == 0:
         raise ValueError("bars frame is empty: nothing to backtest")
-    times, o, h, lo, c, v = frame_arrays(select_session(bars_df, session))
+    calendar = trading_hours.check_kind(calendar)
+    times, o, h, lo, c, v = frame_arrays(select_session(bars_df, session, calendar))
     n = len(times)
 
-    days = session_days(times, session_tz)
+    days = (session_days(times, session_tz) if calendar in ("stock", "index")
+            else trading_hours.session_day_ids(times, calendar))
     session_last = _session_last_bar(days) if flat_at_session_end else None
 
     sig_idx, is_up, _level, sig_price = scan_arrays(o, h, lo, c, v, rule)
@@ -216,7 +207,7 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
             continue
         ep = float(e_price[j]) + slip
         j += 1
-        q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / ep))  # type: ignore[operator]
+        q = qty_fixed if qty_fixed is not None else float(math.floor(cash_per_trade / (ep * mult)))  # type: ignore[operator]
         if q <= 0:
             continue
         tp = float(costs.level(ep * (100.0 + tp_pct) / 100.0))
@@ -260,15 +251,15 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
     trades = pd.DataFrame({
         "entry_time": times[ei_a], "entry_price": ep_a, "exit_time": times[xi_a], "exit_price": xp_a,
         "quantity": q_a, "pnl": pnl,
-        "return_pct": pnl / (ep_a * q_a) * 100.0 if len(q_a) else np.empty(0),
+        "return_pct": pnl / (ep_a * q_a * mult) * 100.0 if len(q_a) else np.empty(0),
         "exit_reason": np.asarray(rec_reason, dtype=object), "bars_held": xi_a - ei_a,
     }, columns=TRADE_COLUMNS)
 
-    eq = equity_curve(n, c, ei_a, xi_a, ep_a, q_a, fee_in, pnl, capital)
+    eq = equity_curve(n, c, ei_a, xi_a, ep_a, q_a * mult, fee_in, pnl, capital)
     equity = pd.Series(eq, index=times, name="equity")
     held = int((xi_a - ei_a + (1 - first_check)).sum()) if len(ei_a) else 0
     stats = pd.Series(performance_stats(
-        close=c, times_ns=times.as_unit("ns").asi8, ei=ei_a, xi=xi_a, ep=ep_a, xp=xp_a, q=q_a, fee_in=fee_in,
+        close=c, times_ns=times.as_unit("ns").asi8, ei=ei_a, xi=xi_a, ep=ep_a, xp=xp_a, q=q_a * mult, fee_in=fee_in,
         pnl=pnl, capital=capital, held_bars=held, signals=int(sig_idx.size), sessions=session_count(days),
         day_ends=session_ends(days)),
         dtype=object, name="stats")

@@ -39,7 +39,7 @@ __all__ = ["Bar", "BreakoutDetector", "BreakoutRule", "Signal", "bars_from_df", 
 
 TRIGGERS = ("close", "high")
 DIRECTIONS = ("up", "down", "both")
-MAX_LOOKBACK = 1_000_000
+MAX_LOOKBACK = 100_000   # the one lookback limit (CLI, panel, watchers, backtests): 100 000 bars
 _SIGNAL_COLUMNS = ["time", "direction", "level", "price"]
 
 

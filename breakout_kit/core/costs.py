@@ -17,6 +17,10 @@ Where the 1 % cap is below the minimum (a very cheap, small order), the cap wins
 IB's): the SEC Section 31 fee, USD 27.80 per million of sale value, and FINRA's Trading Activity Fee, USD 0.000166
 per share sold, at most USD 8.30 per trade (the rates in force from May 2024; both are revised yearly).
 
+Futures: ``multiplier`` (ES 50, 6E 125 000) turns points into money: a trade's P&L is ``(exit - entry) x multiplier
+x contracts`` minus both orders' commissions (a number per contract; IB's stock schedules do not apply to futures),
+and ``tick`` is the contract's (ES 0.25, 6E 0.00005).
+
 Slippage: ``slippage_ticks`` ticks against the trader on every order that fills at market (entries, stops, session
 and time exits); take-profit limits fill at their price. Take-profit and stop levels are rounded to ``tick`` (the
 contract's minimum price increment) when it is given, as TWS requires of an order's price.
@@ -24,10 +28,11 @@ contract's minimum price increment) when it is given, as TWS requires of an orde
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from breakout_kit.core.checks import check_positive
 
 __all__ = ["SCHEDULES", "CostModel", "Schedule", "cost_model", "trade_pnl"]
 
@@ -60,6 +65,7 @@ class CostModel:
     regulatory_fees: bool = False
     tick: float | None = None
     slippage_ticks: float = 0.0
+    multiplier: float = 1.0
 
     @property
     def flat(self) -> bool:
@@ -67,7 +73,10 @@ class CostModel:
         return not isinstance(self.commission, str) and not self.regulatory_fees
 
     def fees(self, shares: np.ndarray, prices: np.ndarray, sale: bool) -> np.ndarray:
-        """Commission (and, on a sale with ``regulatory_fees``, the SEC and FINRA fees) of each order."""
+        """Commission (and, on a sale with ``regulatory_fees``, the SEC and FINRA fees) of each order; ``shares``
+        are contracts for a future (the commission is then per contract), ``prices`` per unit (the value is
+        ``shares x prices x multiplier``)."""
+        prices = prices * self.multiplier
         if isinstance(self.commission, str):
             s = SCHEDULES[self.commission]
             cap = s.max_pct_of_value / 100.0 * shares * prices
@@ -91,17 +100,11 @@ class CostModel:
 
 
 def _number(name: str, value, allow_zero: bool = True) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if math.isnan(v) or math.isinf(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
+    return check_positive(name, value, allow_zero)
 
 
 def cost_model(commission=0.0, min_commission=0.0, regulatory_fees=False, tick=None,
-               slippage_ticks=0.0) -> CostModel:
+               slippage_ticks=0.0, multiplier=1.0) -> CostModel:
     """Validate the cost keywords shared by backtest, sweep and portfolio (one clear ``ValueError`` each)."""
     if isinstance(commission, str):
         if commission not in SCHEDULES:
@@ -117,11 +120,13 @@ def cost_model(commission=0.0, min_commission=0.0, regulatory_fees=False, tick=N
     slippage_ticks = _number("slippage_ticks", slippage_ticks)
     if slippage_ticks and tick is None:
         raise ValueError("slippage_ticks needs tick= (the contract's minimum price increment, e.g. 0.01)")
-    return CostModel(commission, min_commission, bool(regulatory_fees), tick, slippage_ticks)
+    multiplier = _number("multiplier", multiplier, allow_zero=False)
+    return CostModel(commission, min_commission, bool(regulatory_fees), tick, slippage_ticks, multiplier)
 
 
 def trade_pnl(costs: CostModel, ep: np.ndarray, xp: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(entry fee, net P&L)`` of long round trips: bought ``q`` at ``ep``, sold at ``xp``, both orders' fees paid."""
+    """``(entry fee, net P&L)`` of long round trips: bought ``q`` at ``ep``, sold at ``xp``, both orders' fees paid;
+    a future's P&L is points x multiplier x contracts."""
     fee_in = costs.fees(q, ep, sale=False)
     fee_out = fee_in if costs.flat else costs.fees(q, xp, sale=True)
-    return fee_in, (xp - ep) * q - fee_in - fee_out
+    return fee_in, (xp - ep) * q * costs.multiplier - fee_in - fee_out

@@ -21,9 +21,21 @@ def partition_value(bar_size: str) -> str:
     return bar_size.replace(" ", "_")
 
 
-def partition(symbol: str, bar_size: str) -> tuple[str, str]:
-    """The two folder names of one symbol and bar size, e.g. ``("symbol=AAPL", "bar_size=1_min")``."""
-    return f"symbol={symbol.upper()}", f"bar_size={partition_value(bar_size)}"
+def partition(symbol: str, bar_size: str, rth: bool = False) -> tuple[str, str]:
+    """The two folder names of one symbol and bar size, e.g. ``("symbol=AAPL", "bar_size=1_min")``; regular-hours
+    bars (IB's useRTH) live apart, in ``bar_size=1_min_rth``, so the two never mix."""
+    return f"symbol={symbol_value(symbol)}", f"bar_size={partition_value(bar_size)}{'_rth' if rth else ''}"
+
+
+def symbol_value(symbol: str) -> str:
+    """The ``symbol=`` value: upper case, ``/`` escaped as ``%2F`` (``/ES`` -> ``%2FES``), as hive partitioning
+    (pyarrow's ``segment_encoding="uri"``) reads it back."""
+    return symbol.upper().replace("%", "%25").replace("/", "%2F")
+
+
+def symbol_of(value: str) -> str:
+    """The symbol of a ``symbol=`` folder value (the inverse of ``symbol_value``)."""
+    return value.replace("%2F", "/").replace("%25", "%")
 
 
 def tidy_bars(frame: pd.DataFrame) -> pd.DataFrame:

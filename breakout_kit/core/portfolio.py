@@ -59,18 +59,23 @@ class PortfolioResult:
     benchmark: pd.Series | None = None
     skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    def plot(self, title: str | None = None):
-        """A plotly Figure: the book's equity against the benchmark, and the open positions below."""
+    def plot(self, title: str | None = None, tz: str | None = "America/New_York"):
+        """A plotly Figure: the book's equity against the benchmark, and the open positions below; times shown in
+        ``tz`` (the exchange's by default; None keeps them as stored)."""
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
+        def shown(series: pd.Series):
+            times = pd.DatetimeIndex(series.index)
+            return times.tz_convert(tz).tz_localize(None) if tz and times.tz is not None else times
+
         fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[3, 1], vertical_spacing=0.04,
                             subplot_titles=["equity", "open positions"])
-        fig.add_trace(go.Scatter(x=self.equity.index, y=self.equity, name="book", mode="lines"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=shown(self.equity), y=self.equity, name="book", mode="lines"), row=1, col=1)
         if self.benchmark is not None:
-            fig.add_trace(go.Scatter(x=self.benchmark.index, y=self.benchmark, name=f"{self.benchmark.name} "
+            fig.add_trace(go.Scatter(x=shown(self.benchmark), y=self.benchmark, name=f"{self.benchmark.name} "
                                      "buy & hold", mode="lines", line={"dash": "dot"}), row=1, col=1)
-        fig.add_trace(go.Scatter(x=self.positions.index, y=self.positions, name="positions", mode="lines",
+        fig.add_trace(go.Scatter(x=shown(self.positions), y=self.positions, name="positions", mode="lines",
                                  line_shape="hv", showlegend=False), row=2, col=1)
         fig.update_layout(title=title or "portfolio", height=560, template="plotly_white")
         return fig

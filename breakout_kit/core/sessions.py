@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from breakout_kit.core import calendar
+from breakout_kit.core import calendar, trading_hours
 
 __all__ = ["SESSIONS", "regular_hours", "select_session"]
 
@@ -40,8 +40,9 @@ def regular_hours(times: pd.DatetimeIndex) -> np.ndarray:
     return (m >= opens) & (m < closes)
 
 
-def select_session(bars: pd.DataFrame, session: str) -> pd.DataFrame:
-    """``bars`` (a bar frame as :func:`~breakout_kit.core.backtest.backtest` takes it) restricted to ``session``."""
+def select_session(bars: pd.DataFrame, session: str, calendar_kind: str = "stock") -> pd.DataFrame:
+    """``bars`` (a bar frame as :func:`~breakout_kit.core.backtest.backtest` takes it) restricted to ``session``;
+    ``calendar_kind`` (stock, index, future, forex: :mod:`breakout_kit.core.trading_hours`) names the hours."""
     from breakout_kit.core.breakout import _times_of
 
     session = check_session(session)
@@ -51,9 +52,11 @@ def select_session(bars: pd.DataFrame, session: str) -> pd.DataFrame:
     step = np.median(np.diff(times.as_unit("ns").asi8))
     if step >= pd.Timedelta(days=1).value:  # daily or longer bars are whole sessions
         return bars
-    keep = regular_hours(times)
+    keep = regular_hours(times) if calendar_kind == "stock" else trading_hours.regular_mask(times, calendar_kind)
     if keep.all():
         return bars
     if not keep.any():
-        raise ValueError("no bar falls in regular trading hours (09:30-16:00 New York on NYSE sessions)")
+        where = ("09:30-16:00 New York on NYSE sessions" if calendar_kind in ("stock", "index") else
+                 f"the {calendar_kind} calendar's regular hours")
+        raise ValueError(f"no bar falls in regular trading hours ({where})")
     return bars[keep]

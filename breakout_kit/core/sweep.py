@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from breakout_kit.core import trading_hours
 from breakout_kit.core.backtest import ENTRIES, _check_pct, _check_positive, _session_last_bar, session_count
 from breakout_kit.core.breakout import BreakoutRule, frame_arrays, scan_arrays
 from breakout_kit.core.costs import CostModel, cost_model, trade_pnl
@@ -35,12 +36,12 @@ TRADE_KEYS = ("take_profit_pct", "stop_loss_pct", "entry", "max_holding_bars", "
 GRID_KEYS = RULE_KEYS + TRADE_KEYS
 #: backtest options that hold for the whole sweep (not grid axes)
 FIXED_KEYS = ("quantity", "cash", "commission", "min_commission", "session_tz", "initial_capital", "session",
-              "regulatory_fees", "tick", "slippage_ticks")
+              "regulatory_fees", "tick", "slippage_ticks", "multiplier", "calendar")
 DEFAULTS = {"lookback": 20, "trigger": "close", "direction": "up", "min_rel_volume": 0.0, "entry": "next_open",
             "max_holding_bars": None, "flat_at_session_end": False, "quantity": None, "cash": None,
             "commission": 0.0, "min_commission": 0.0, "session_tz": "America/New_York",
             "initial_capital": 100_000.0, "session": "extended", "regulatory_fees": False, "tick": None,
-            "slippage_ticks": 0.0}
+            "slippage_ticks": 0.0, "multiplier": 1.0, "calendar": "stock"}
 REASONS = np.array(["stop_loss", "take_profit", "session_end", "max_holding", "end_of_data"], dtype=object)
 _STOP, _TARGET, _SESSION, _MAX_HOLD, _END = range(5)
 NO_COSTS = CostModel()
@@ -111,7 +112,8 @@ def plan_sweep(grid: Mapping, fixed: Mapping | None = None) -> SweepPlan:
 
     Grid names: the rule's ``lookback, trigger, direction, min_rel_volume`` and the backtest's ``take_profit_pct,
     stop_loss_pct, entry, max_holding_bars, flat_at_session_end``; fixed may also hold ``quantity, cash, commission,
-    min_commission, session_tz, initial_capital, session, regulatory_fees, tick, slippage_ticks`` (as
+    min_commission, session_tz, initial_capital, session, regulatory_fees, tick, slippage_ticks, multiplier,
+    calendar`` (as
     :func:`~breakout_kit.core.backtest.backtest` takes them). One ``ValueError`` names every unknown key.
     """
     if not isinstance(grid, Mapping):
@@ -135,8 +137,9 @@ def plan_sweep(grid: Mapping, fixed: Mapping | None = None) -> SweepPlan:
         if options[k] is not None:
             options[k] = _check_positive(k, options[k])
     options["costs"] = cost_model(options["commission"], options["min_commission"], options["regulatory_fees"],
-                                  options["tick"], options["slippage_ticks"])
+                                  options["tick"], options["slippage_ticks"], options["multiplier"])
     options["session"] = check_session(options["session"])
+    options["calendar"] = trading_hours.check_kind(options["calendar"])
     if options["quantity"] is None and options["cash"] is None:
         options["quantity"] = 100.0                     # backtest's default size
     options["initial_capital"] = _check_positive("initial_capital", options["initial_capital"])
@@ -231,14 +234,17 @@ class _Bars:
         return self._last
 
 
-def bars_of(bars_df: pd.DataFrame, session_tz: str = "America/New_York", session: str = "extended") -> _Bars:
+def bars_of(bars_df: pd.DataFrame, session_tz: str = "America/New_York", session: str = "extended",
+            calendar: str = "stock") -> _Bars:
     """Validate a bar frame once (as :func:`backtest` does) for :func:`simulate` and :func:`run_plan`."""
     if not isinstance(bars_df, pd.DataFrame):
         raise TypeError(f"bars must be a pandas DataFrame, got {type(bars_df).__name__}")
     if len(bars_df) == 0:
         raise ValueError("bars frame is empty: nothing to backtest")
-    times, o, h, lo, c, v = frame_arrays(select_session(bars_df, session))
-    days = session_days(times, session_tz)
+    calendar = trading_hours.check_kind(calendar)
+    times, o, h, lo, c, v = frame_arrays(select_session(bars_df, session, calendar))
+    days = (session_days(times, session_tz) if calendar in ("stock", "index")
+            else trading_hours.session_day_ids(times, calendar))
     return _Bars(times, times.as_unit("ns").asi8, o, h, lo, c, v, days, session_count(days))
 
 
@@ -365,7 +371,7 @@ def simulate(b: _Bars, cand: _Candidates, tp_pct: float, sl_pct: float, max_hold
     arrays (reason as an index into ``REASONS``)."""
     x = exits(b, cand, tp_pct, sl_pct, max_holding_bars, flat_at_session_end, costs)
     e_idx, xi, ep = x.e_idx, x.xi, x.ep
-    q = np.full(e_idx.size, quantity) if quantity is not None else np.floor((cash or 0.0) / ep)
+    q = np.full(e_idx.size, quantity) if quantity is not None else np.floor((cash or 0.0) / (ep * costs.multiplier))
     valid = x.valid & (q > 0)
     # one position at a time: after a trade, the next candidate entering after its exit bar
     nxt = np.searchsorted(e_idx, xi, side="right").tolist()
@@ -386,7 +392,8 @@ def _stats(b: _Bars, trades, signals: int, first_check: int, costs: CostModel, c
     ei, xi, ep, xp, q, _reason = trades
     fee, pnl = trade_pnl(costs, ep, xp, q)
     held = int((xi - ei + (1 - first_check)).sum()) if ei.size else 0
-    return performance_stats(close=b.c, times_ns=b.times_ns, ei=ei, xi=xi, ep=ep, xp=xp, q=q, fee_in=fee, pnl=pnl,
+    return performance_stats(close=b.c, times_ns=b.times_ns, ei=ei, xi=xi, ep=ep, xp=xp, q=q * costs.multiplier,
+                             fee_in=fee, pnl=pnl,
                              capital=capital, held_bars=held, signals=signals, sessions=b.sessions,
                              day_ends=b.day_ends)
 
@@ -394,7 +401,7 @@ def _stats(b: _Bars, trades, signals: int, first_check: int, costs: CostModel, c
 def run_plan(bars_df: pd.DataFrame, plan: SweepPlan) -> pd.DataFrame:
     """Every combination of ``plan`` on one symbol's bars: ``combo`` (row of ``plan.params``) and the stats."""
     f = plan.fixed
-    b = bars_of(bars_df, f["session_tz"], f["session"])
+    b = bars_of(bars_df, f["session_tz"], f["session"], f["calendar"])
     rows, index = [], []
     for rule, members in plan.groups:
         scanned = scan_arrays(b.o, b.h, b.lo, b.c, b.v, rule)

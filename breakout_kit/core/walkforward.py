@@ -45,8 +45,9 @@ class WalkForwardResult:
     trades: pd.DataFrame = field(default_factory=pd.DataFrame)
     equity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    def plot(self, title: str | None = None):
-        """A plotly Figure: stitched out-of-sample equity per symbol, and the parameters each fold chose."""
+    def plot(self, title: str | None = None, tz: str | None = "America/New_York"):
+        """A plotly Figure: stitched out-of-sample equity per symbol, and the parameters each fold chose; times
+        shown in ``tz`` (the exchange's by default; None keeps them as stored)."""
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
@@ -55,12 +56,16 @@ class WalkForwardResult:
         fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
                             row_heights=[3] + [1] * len(varying),
                             subplot_titles=["out-of-sample equity (stitched)"] + [f"chosen {k}" for k in varying])
+        def shown(times):
+            times = pd.DatetimeIndex(times)
+            return times.tz_convert(tz).tz_localize(None) if tz and times.tz is not None else times
+
         for symbol in self.equity.columns:
-            fig.add_trace(go.Scatter(x=self.equity.index, y=self.equity[symbol], name=str(symbol), mode="lines"),
-                          row=1, col=1)
+            fig.add_trace(go.Scatter(x=shown(self.equity.index), y=self.equity[symbol], name=str(symbol),
+                                     mode="lines"), row=1, col=1)
         for r, key in enumerate(varying, start=2):
             for name, part in self.folds.groupby("symbol", sort=False):
-                fig.add_trace(go.Scatter(x=part["test_start"], y=part[key], name=f"{name} {key}",
+                fig.add_trace(go.Scatter(x=shown(part["test_start"]), y=part[key], name=f"{name} {key}",
                                          mode="lines+markers", line_shape="hv", showlegend=False), row=r, col=1)
         fig.update_layout(title=title or f"walk-forward ({self.objective})", height=320 + 140 * len(varying),
                           template="plotly_white")

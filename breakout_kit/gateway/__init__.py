@@ -2,19 +2,21 @@
 
 ``PaperGateway`` serves a deterministic synthetic market of liquid US stocks/ETFs to unmodified IB clients.
 Run it with ``python -m breakout_kit.gateway`` or ``async with PaperGateway(port=0) as gw: ...``.
-Scenarios for tests: ``gw.market.plant_breakout(symbol, at, size_pct)`` (see market.py); server-side truth bars:
-``gw.history(symbol, bar_size_seconds, start, end)``. Market scanner: scanner.py (``gw.scanner``). Restarts that
-keep account, orders, executions and the clock: ``PaperGateway(state="gw.json")`` (state.py) and
-``gw.faults.nightly_restart``. New request handlers plug in with ``session.register`` (see session.py) and a module
-name appended to ``server.HANDLER_MODULES``.
+Scenarios for tests: ``gw.market.plant_breakout(symbol, at, size_pct)`` (see sim/market.py); server-side truth bars:
+``gw.history(symbol, bar_size_seconds, start, end)``. Market scanner: sim/scanner.py (``gw.scanner``). Restarts that
+keep account, orders, executions and the clock: ``PaperGateway(state="gw.json")`` (sim/state.py) and
+``gw.faults.nightly_restart``.
+
+Two halves: ``wire/`` speaks the protocol (framing, sessions, the one table of request ids in wire/requests.py) and
+``sim/`` is the simulated world (it never imports ``wire/``); ``server.py`` joins them.
 """
 
-from .clock import GatewayClock, default_start
-from .server import HANDLER_MODULES, PaperGateway
-from .session import Session, on_disconnect, register
+from .server import PaperGateway
+from .sim.clock import GatewayClock, default_start
+from .wire.requests import on_disconnect, register
+from .wire.session import Session
 
 __all__ = [
-           "HANDLER_MODULES",
            "GatewayClock",
            "PaperGateway",
            "Session",

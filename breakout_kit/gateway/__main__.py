@@ -18,8 +18,8 @@ import signal
 import sys
 
 from .faults import FaultPlan
-from .server import PaperGateway
-from .state import read as read_state
+from .server import PaperGateway, is_loopback
+from .sim.state import read as read_state
 
 
 def _mask(account: str) -> str:
@@ -48,7 +48,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--start", default=None,
                    help="simulated start, ISO (naive = New York); default: latest weekday 09:30 New York")
     p.add_argument("--pacing", choices=("strict", "off"), default="strict", help="historical pacing rules")
-    p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback interface")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow binding a non-loopback interface (needs --trusted-ips): whoever connects can trade")
+    p.add_argument("--trusted-ips", metavar="ADDR[,ADDR...]", default=None,
+                   help="with --allow-remote: the addresses or networks (e.g. 192.168.1.0/24) that may connect, "
+                        "like TWS's Trusted IPs; loopback is always trusted")
+    p.add_argument("--max-message-rate", type=int, default=50, metavar="N",
+                   help="requests per second one client may send, as TWS (50; beyond: error 100 and a hang-up); "
+                        "0 = unlimited, for benchmarks that drive an unthrottled client")
     p.add_argument("--account", default=None, help="account id (DU... = paper; default DU1234567)")
     p.add_argument("--cash", type=float, default=None, help="starting cash in USD (default 1,000,000)")
     p.add_argument("--state", metavar="FILE", default=None,
@@ -81,13 +88,27 @@ def _check_state(args: argparse.Namespace) -> None:
                          "another --state file")
 
 
+def _check_remote(args: argparse.Namespace) -> None:
+    """Listening beyond loopback is opt-in twice, as in TWS: --allow-remote and an allow-list (--trusted-ips)."""
+    if not is_loopback(args.host) and not args.allow_remote:
+        raise ValueError(f"refusing to listen on non-loopback host {args.host}: anyone who reaches the port could "
+                         "trade and read the account; pass --allow-remote --trusted-ips ADDR[,ADDR...] to allow it")
+    if args.allow_remote and not args.trusted_ips:
+        raise ValueError("--allow-remote needs --trusted-ips ADDR[,ADDR...]: the addresses or networks that may "
+                         "connect (loopback is always trusted)")
+    if args.trusted_ips and not args.allow_remote:
+        raise ValueError("--trusted-ips only matters with --allow-remote (without it only loopback can connect)")
+
+
 async def serve(args: argparse.Namespace) -> None:
     plan = (FaultPlan.parse(args.faults, gap=args.fault_gap, outage=args.fault_outage) if args.faults else None)
+    _check_remote(args)
     _check_state(args)
     gw = PaperGateway(host=args.host, port=args.port, seed=0 if args.seed is None else args.seed, speed=args.speed,
                       start=args.start, pacing=args.pacing, allow_remote=args.allow_remote,
                       account=args.account or "DU1234567", cash=1_000_000.0 if args.cash is None else args.cash,
-                      readonly_api=args.readonly_api, state=args.state)
+                      readonly_api=args.readonly_api, state=args.state, trusted_ips=args.trusted_ips,
+                      max_message_rate=args.max_message_rate or None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,6 +116,10 @@ async def serve(args: argparse.Namespace) -> None:
             loop.add_signal_handler(sig, stop.set)
     async with gw:
         print(f"paper gateway listening on {gw.host}:{gw.port}", flush=True)
+        if gw.allow_remote:
+            print(f"WARNING: listening on {gw.host} beyond loopback. Connections from "
+                  f"{', '.join(map(str, gw.trusted_ips))} (and loopback) can place and cancel orders for every "
+                  "client and read the account; others are refused and logged.", file=sys.stderr, flush=True)
         print(f"seed={gw.seed} speed={gw.clock.speed:g} start={gw.clock.start.isoformat()} "
               f"pacing={args.pacing} account={_mask(gw.account)} cash={gw.orders.portfolio.initial_cash:,.0f}"
               + (" read-only API" if args.readonly_api else ""), flush=True)

@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .marketdata import Sub
     from .server import PaperGateway
-    from .session import Session
+    from .sim.marketdata import Sub
+    from .wire.session import Session
+
+from .wire.farms import FARMS, farm_message
 
 log = logging.getLogger("breakout_kit.gateway")
 
@@ -43,20 +45,6 @@ MSG_LOST = "Connectivity between IB and Trader Workstation has been lost."
 MSG_RESTORED_DATA_LOST = "Connectivity between IB and Trader Workstation has been restored - data lost."
 MSG_RESTORED_DATA_KEPT = "Connectivity between IB and Trader Workstation has been restored - data maintained."
 MSG_COMPETING = "No market data during competing live session"
-#: farm kind -> (code when broken, code when OK, TWS's farm label, farm name)
-FARMS = {
-    "market": (2103, 2104, "Market data farm", "usfarm"),
-    "hmds": (2105, 2106, "HMDS data farm", "ushmds"),
-    "secdef": (2157, 2158, "Sec-def data farm", "secdefnj"),
-}
-
-
-def farm_message(farm: str, ok: bool) -> tuple[int, str]:
-    """TWS's informational farm message, e.g. ``(2104, "Market data farm connection is OK:usfarm")``."""
-    broken, fine, label, name = FARMS[farm]
-    return (fine, f"{label} connection is OK:{name}") if ok else (broken, f"{label} connection is broken:{name}")
-
-
 #: what a FaultPlan draws from by default (a plan step's ``kind``)
 KINDS = ("drop", "drop_all", "refuse", "restart", "lost_kept", "lost_data")
 #: every kind a plan step may have (``nightly_restart`` only when asked for: FaultPlan(kinds=...), --faults S:N:K)
@@ -163,8 +151,7 @@ class Faults:
                 raise ValueError(f"no client with clientId {client_id} is connected")
             victims = [session]
         for s in victims:
-            s.closed = True                    # nothing more is written to it
-            s.writer.transport.abort()
+            s.abort()
         self.injected["drop"] += len(victims)
         log.warning("fault: dropped %d connection(s)%s", len(victims),
                     "" if client_id is None else f" (clientId {client_id})")
@@ -176,7 +163,7 @@ class Faults:
         gateway cancels it at stop()). Connected clients are not touched; combine with ``drop`` to make them knock."""
         _check_seconds(seconds)
         self.injected["refuse"] += 1
-        self.gw._close_listener()
+        self.gw.close_listener()
         log.warning("fault: refusing connections for %.3g s", seconds)
         return self._track(asyncio.get_running_loop().create_task(self._reopen_after(seconds),
                                                                   name="paper-gateway-refusal"))
@@ -186,23 +173,22 @@ class Faults:
             await asyncio.sleep(seconds)
         finally:
             if self.gw.serving:
-                await self.gw._open_listener()
+                await self.gw.open_listener()
 
     async def restart_listener(self, down: float = 0.0) -> None:
         """What a gateway restart looks like to clients: every connection dropped, the port closed for ``down``
         real seconds, then listening on the same port. Gateway state (market, clock, ids, orders) is kept."""
         _check_seconds(down)
         self.injected["restart"] += 1
-        self.gw._close_listener()
+        self.gw.close_listener()
         for s in list(self.gw.sessions):
-            s.closed = True
-            s.writer.transport.abort()
+            s.abort()
         log.warning("fault: listener restart (down %.3g s)", down)
         try:
             await asyncio.sleep(down)
         finally:
             if self.gw.serving:
-                await self.gw._open_listener()
+                await self.gw.open_listener()
 
     async def nightly_restart(self, outage: float = 1.0) -> None:
         """TWS's nightly restart: every connection closes, the port refuses connections for ``outage`` real
@@ -210,17 +196,16 @@ class Faults:
         working), executions and the clock as they were (written to the state file first, when there is one)."""
         _check_seconds(outage)
         self.injected["nightly_restart"] += 1
-        self.gw._close_listener()
+        self.gw.close_listener()
         for s in list(self.gw.sessions):
-            s.closed = True
-            s.writer.transport.abort()
-        self.gw._reload_state()
+            s.abort()
+        self.gw.reload_state()
         log.warning("fault: nightly restart (outage %.3g s)", outage)
         try:
             await asyncio.sleep(outage)
         finally:
             if self.gw.serving:
-                await self.gw._open_listener()
+                await self.gw.open_listener()
 
     # ---- TWS <-> IB connectivity --------------------------------------------------------------------------------
     def connectivity_lost(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from breakout_kit.core.layout import partition, tidy_bars
+from breakout_kit.core.layout import partition, symbol_of, tidy_bars
 
 __all__ = ["dataset_symbols", "partition_path", "read_symbol"]
 
@@ -40,4 +40,4 @@ def dataset_symbols(root, bar_size: str = "1 min") -> list[str]:
     fs, path = fsspec.core.url_to_fs(str(root))
     wanted = partition("X", bar_size)[1]
     parts = fs.glob(f"{path.rstrip('/')}/symbol=*/{wanted}/*.parquet")
-    return sorted({p.rsplit("/", 3)[-3].split("=", 1)[1] for p in parts})
+    return sorted({symbol_of(p.rsplit("/", 3)[-3].split("=", 1)[1]) for p in parts})

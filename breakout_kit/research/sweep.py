@@ -73,7 +73,8 @@ def sweep(data, grid: Mapping, *, client=None, progress: bool = True, workers: i
     reads only its symbol's ``bar_size`` partition). ``grid`` maps parameter names to lists of values: the rule's
     ``lookback, trigger, direction, min_rel_volume`` and the backtest's ``take_profit_pct, stop_loss_pct, entry,
     max_holding_bars, flat_at_session_end``; ``fixed`` gives single values for those or for ``quantity, cash,
-    commission, min_commission, session_tz, initial_capital, session, regulatory_fees, tick, slippage_ticks`` (as
+    commission, min_commission, session_tz, initial_capital, session, regulatory_fees, tick, slippage_ticks,
+    multiplier, calendar`` (as
     ``backtest`` takes them: ``session="regular"``, ``commission="ib_fixed"``, ...). Unknown names raise one
     ``ValueError``.
 

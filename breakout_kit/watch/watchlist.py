@@ -13,12 +13,13 @@ from typing import Any
 
 import pandas as pd
 
+from breakout_kit.client import symbols
 from breakout_kit.client.events import Event
 from breakout_kit.watch.watcher import BreakoutWatcher
 
 FINISHED = ("stopped", "failed")
-SUMMARY_COLUMNS = ["symbol", "state", "last_bar", "last_price", "bars", "signals", "last_signal", "brackets",
-                   "refused", "error"]
+SUMMARY_COLUMNS = ["symbol", "kind", "state", "last_bar", "last_price", "bars", "signals", "backfill_signals",
+                   "last_signal", "brackets", "refused", "error"]
 
 WatcherFactory = Callable[..., Any]
 
@@ -94,8 +95,7 @@ class Watchlist:
         self.live_signals[symbol] = 0
         watcher.state_event += self._on_state
         watcher.signal_event += self._on_signal
-        if hasattr(watcher, "bar_event"):
-            watcher.bar_event += self._on_bar
+        watcher.bar_event += self._on_bar
         watcher.start()
         self.started_event.emit(watcher)
         return watcher
@@ -106,7 +106,8 @@ class Watchlist:
         current = self.watchers.get(symbol)
         if current is not None and current.state not in FINISHED:
             raise ValueError(f"already watching {symbol} (stop {symbol} first)")
-        await self.client.qualify(symbol)
+        if self.client is not None:   # a list without a client (replays, tests) has nothing to ask
+            await self.client.qualify(symbol)
         return self.start(symbol, **overrides)
 
     def stop_nowait(self, symbol: str | None = None) -> list[str]:
@@ -134,8 +135,7 @@ class Watchlist:
         watcher = self.watchers.pop(_symbol(symbol))
         watcher.state_event -= self._on_state
         watcher.signal_event -= self._on_signal
-        if hasattr(watcher, "bar_event"):
-            watcher.bar_event -= self._on_bar
+        watcher.bar_event -= self._on_bar
         return watcher
 
     async def aclose(self, timeout: float = 5.0) -> None:
@@ -167,26 +167,113 @@ class Watchlist:
 
     # ---- summary ------------------------------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per watcher: symbol, state, last_bar (time), last_price, bars, signals (live), last_signal,
-        brackets (placed, or None without trading), refused (brackets refused), error (text, '' if none)."""
+        """One dict per watcher: symbol, state, last_bar (time), last_price, bars, signals (live: news since the
+        watcher went live, the one meaning of "signals" in the CLI and the panel), backfill_signals (found while
+        replaying the backfill: history, never traded), last_signal, brackets (placed, or None without trading),
+        refused (brackets refused), error (text, '' if none)."""
         out = []
         for symbol, w in self.watchers.items():
             bar = w.last_bar
             signals = list(w.signals or [])
+            live = self.live_signals.get(symbol, 0)
+            trading = getattr(w, "trade", None) is not None   # fakes and custom factories may not trade
             refused = list(getattr(w, "trade_errors", None) or [])
-            error = w.error or (f"{len(refused)} bracket(s) refused, last: {refused[-1]}" if refused else "")
+            error = (f"{type(w.error).__name__}: {w.error}" if w.error is not None
+                     else f"{len(refused)} bracket(s) refused, last: {refused[-1]}" if refused else "")
             out.append({
-                "symbol": symbol, "state": w.state,
+                "symbol": symbol, "kind": instrument_kind(symbol), "state": w.state,
                 "last_bar": bar.time if bar is not None else None,
                 "last_price": float(bar.close) if bar is not None else math.nan,
-                "bars": getattr(w, "bars_seen", 0),
-                "signals": self.live_signals.get(symbol, 0),
+                "bars": w.bars_seen,
+                "signals": live,
+                "backfill_signals": max(0, len(signals) - live),
                 "last_signal": signals[-1] if signals else None,
-                "brackets": len(getattr(w, "orders", None) or []) if getattr(w, "trade", None) is not None else None,
+                "brackets": len(getattr(w, "orders", None) or []) if trading else None,
                 "refused": len(refused),
                 "error": str(error),
             })
         return out
+
+    # ---- awaiting --------------------------------------------------------------------------------------------
+    async def next_signal(self, timeout: float | None = None, *, history: bool = False) -> tuple[Any, Any]:
+        """The next signal of any watcher (also of ones started meanwhile): ``(watcher, signal)``. Backfill
+        replays are skipped unless ``history=True``. ``asyncio.TimeoutError`` after ``timeout`` seconds."""
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def on_signal(watcher, signal):
+            if (history or not watcher.replaying) and not fut.done():
+                fut.set_result((watcher, signal))
+
+        self.signal_event += on_signal
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self.signal_event -= on_signal
+
+    async def wait_bars(self, count: int, timeout: float | None = None) -> None:
+        """Until every running watcher has delivered ``count`` more bars (finished ones are skipped); re-raises a
+        watcher's error if one fails. ``asyncio.TimeoutError`` after ``timeout`` seconds."""
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count!r}")
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        seen = {w.symbol: 0 for w in self.running()}
+
+        def check(*_args) -> None:
+            if fut.done():
+                return
+            followed = [w for w in self.watchers.values() if w.symbol in seen]
+            failed = [w for w in followed if w.state == "failed"]
+            if failed:
+                fut.set_exception(failed[0].error or RuntimeError(f"watcher {failed[0].symbol} failed"))
+            elif all(seen[w.symbol] >= count for w in followed if w.state not in FINISHED):
+                fut.set_result(None)
+
+        def on_bar(watcher, *_args) -> None:
+            if watcher.symbol in seen:
+                seen[watcher.symbol] += 1
+            check()
+
+        self.bar_event += on_bar
+        self.state_event += check
+        check()
+        try:
+            await asyncio.wait_for(fut, timeout)
+        finally:
+            self.bar_event -= on_bar
+            self.state_event -= check
+
+    # ---- following a market scan -----------------------------------------------------------------------------
+    def follow_scan(self, scan: Any, start: Callable[[str], Any], on_error: Callable[[BaseException, str], None]
+                    ) -> Callable[[], None]:
+        """Keep a watcher on every row of ``scan`` (a ``ScanSubscription``): ``start(symbol)`` for each new symbol;
+        the watchers it started stop when their symbol leaves the scan (watchers started otherwise are left
+        alone). Returns a function that stops following (the watchers keep running)."""
+        started: set[str] = set()
+
+        def on_rows(frame) -> None:
+            wanted = [str(s) for s in frame["symbol"]]
+            for symbol in sorted(started - set(wanted)):
+                watcher = self.watchers.get(symbol)
+                if watcher is not None and watcher.state not in FINISHED:
+                    watcher.stop()
+                started.discard(symbol)
+            for symbol in wanted:
+                watcher = self.watchers.get(symbol)
+                if watcher is None or watcher.state in FINISHED:
+                    try:
+                        start(symbol)
+                    except Exception as exc:  # noqa: BLE001 - one symbol's failure must not stop the others
+                        on_error(exc, f"scan {symbol}")
+                        continue
+                    started.add(symbol)
+
+        scan.update_event += on_rows
+
+        def unfollow() -> None:
+            scan.update_event -= on_rows
+            started.clear()
+
+        return unfollow
 
     def summary(self) -> pd.DataFrame:
         """``rows()`` as a DataFrame indexed by nothing, one row per watcher."""
@@ -195,6 +282,15 @@ class Watchlist:
     def __repr__(self) -> str:
         states = ", ".join(f"{s}:{w.state}" for s, w in self.watchers.items())
         return f"<Watchlist {len(self)} watcher(s) {states}>"
+
+
+def instrument_kind(symbol: str) -> str:
+    """stock, forex, future or index: what the one symbol grammar makes of ``symbol`` ("" if it is none)."""
+    try:
+        kind = symbols.parse_symbol(symbol).kind
+    except (ValueError, TypeError):
+        return ""
+    return "future" if kind == "front" else kind
 
 
 def _symbol(symbol: str) -> str:

@@ -11,13 +11,13 @@ import pytest
 
 from breakout_kit.bench import main as bench
 from breakout_kit.bench.cpu import Measurement
-from breakout_kit.bench.live import ideal_span
 from breakout_kit.bench.research import Unavailable
 
 FIGURE_NAMES = [
     "detector_stream_bars_per_s", "scan_vs_pandas_ratio", "backtest_1m_bars_s", "watchers_100_dispatch_ratio",
-    "signal_latency_vs_raw_ratio", "signal_latency_1w_p99_ms", "ingest_pacing_ratio", "ingest_pacing_violations",
-    "watcher_mem_growth_mb", "chart_update_cost_ratio", "gateway_encode_msgs_per_s", "sweep_vs_vectorbt_ratio",
+    "signal_latency_vs_raw_ratio", "signal_latency_1w_p99_ms", "ingest_sp500_1y_1min_days", "ingest_pacing_violations",
+    "watcher_mem_growth_mb", "chart_update_cost_ratio", "gateway_encode_msgs_per_s", "gateway_loop_stall_max_ms",
+    "sweep_vs_vectorbt_ratio",
     "dask_scaling_efficiency",
 ]
 #: may be absent when an optional package is missing (vectorbt: the "bench" extra)
@@ -89,17 +89,6 @@ def test_table_shows_ratio_and_verdict():
     assert "3.00 M bars/s" in scan_line and "1.00 M bars/s (pandas rolling)" in scan_line
     assert scan_line.endswith("✓") and backtest_line.endswith("✗")
     assert "≤ 2" in backtest_line
-
-
-def test_ideal_pacing_schedule():
-    # 60 distinct contracts go at once; the 61st waits for the first to leave the 10-minute window
-    assert ideal_span(list(range(60))) == 0.0
-    assert ideal_span(list(range(61))) == 600.0
-    # one contract: at most 5 per 2 seconds
-    assert ideal_span(["AAPL"] * 5) == 0.0
-    assert ideal_span(["AAPL"] * 6) == 2.0
-    assert ideal_span(["AAPL"] * 11) == 4.0
-    assert ideal_span([]) == 0.0
 
 
 def test_a_failing_probe_is_reported_and_the_others_still_run(monkeypatch, tmp_path, capsys):

@@ -53,7 +53,7 @@ class FakeClient:
         return sorted(s for s in KNOWN if s.startswith(pattern.upper()))
 
     async def place_buy_bracket_pct_async(self, symbol, quantity, take_profit_pct, stop_loss_pct, *,
-                                          entry="market", order_ref=None):
+                                          entry="market", order_ref=None, force=False):
         await self.qualify(symbol)
         self.calls.append(("bracket", symbol, quantity, take_profit_pct, stop_loss_pct, entry))
         self.order_refs.append(order_ref)
@@ -73,7 +73,7 @@ class FakeClient:
         await self.qualify(symbol)
         return 100.0
 
-    async def place_order_async(self, symbol, action, quantity, *, limit=None, order_ref=None):
+    async def place_order_async(self, symbol, action, quantity, *, limit=None, order_ref=None, force=False):
         await self.qualify(symbol)
         self.order_refs.append(order_ref)
         self.calls.append(("order", symbol, action, quantity, limit))
@@ -124,6 +124,8 @@ class FakeWatcher:
         self.last_bar = None
         self.signal_event = Event("signal")
         self.state_event = Event("state")
+        self.bar_event = Event("bar")
+        self.bars_seen = 0
         self._stopped = None
         self._task = None
 

@@ -375,7 +375,7 @@ async def test_values_far_from_the_market_need_force(line, message):
 
 
 @pytest.mark.parametrize("line,message", [
-    ("breakout AAPL lookback=10001", "lookback must be a whole number of bars from 1 to 10000, got 10001"),
+    ("breakout AAPL lookback=100001", "lookback must be a whole number of bars from 1 to 100000, got 100001"),
     ("breakout AAPL trade=5000 tp=1 sl=1", "quantity 5000 exceeds the per-order limit of 1000 shares"),
     ("sell AAPL 5000", "quantity 5000 exceeds the per-order limit of 1000 shares"),
 ])

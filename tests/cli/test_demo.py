@@ -20,7 +20,7 @@ def _no_env_port(monkeypatch):
 
 @pytest.mark.parametrize("argv,message", [
     (["--html", "/no/such/dir/demo.html"], "error: --html /no/such/dir/demo.html: directory /no/such/dir does not exist"),
-    (["--lookback", "1000000"], "error: lookback must be a whole number of bars from 1 to 10000, got 1000000"),
+    (["--lookback", "1000000"], "error: lookback must be a whole number of bars from 1 to 100000, got 1000000"),
     (["--qty", "5000"], "error: --qty 5000 exceeds the per-order limit of 1000 shares"),
     (["--sl", "50"], "error: --sl 50: stop-loss 50% below the entry is more than 20% away"),
 ])

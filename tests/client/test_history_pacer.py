@@ -89,3 +89,23 @@ def test_a_request_in_flight_counts_as_made_now():
     assert p.delay("r5", "SPY") == pytest.approx(2 + MARGIN)
     p._open.clear()                               # answered (and so dated) 1.9 s ago
     assert p.delay("r5", "SPY") == pytest.approx(0.1 + MARGIN)
+
+
+def test_bars_over_30_seconds_are_not_paced_and_bid_ask_counts_twice():
+    clock = FakeClock()
+    p = HistoryPacer(clock=clock)
+    for i in range(60):
+        admit(p, i, i)
+    assert p.delay("new", "new", small=False) == 0                       # 1-minute bars: no hard pacing rule
+    assert p.delay("new", "new") == pytest.approx(600 + MARGIN)          # a 61st small request waits
+    q = HistoryPacer(clock=clock)
+    for i in range(4):
+        admit(q, f"r{i}", "SPY")
+    assert q.delay("r4", "SPY") == 0                                      # the 5th TRADES request may go
+    assert q.delay("r4", "SPY", weight=2) == pytest.approx(2 + MARGIN)   # a BID_ASK one would be the 5th and 6th
+
+
+async def test_large_bars_are_only_capped_at_fifty_open():
+    p = HistoryPacer(speed=1)
+    async with p.slot("a", "SPY", small=False), p.slot("a", "SPY", small=False):   # identical, at once: allowed
+        assert p.requests == 2 and len(p._recent) == 0

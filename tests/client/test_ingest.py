@@ -99,3 +99,42 @@ async def test_daily_ingest_names_session_dates(client_id, tmp_path):
     assert (sessions == sessions.normalize()).all()               # New York midnight of each session
     assert date(2026, 11, 26) not in set(sessions.date)           # Thanksgiving
     assert set(sessions.date) >= {date(2026, 11, 25), date(2026, 11, 27)}
+
+
+async def test_a_damaged_part_is_named_then_replaced(paced, tmp_path):
+    from breakout_kit.client.ingest import DamagedPart
+
+    _gw, client = paced
+    first = await ingest(client, ["AAPL", "MSFT"], duration="2 D", bar_size="5 mins", dest=tmp_path,
+                         progress=False, concurrency=2)
+    assert (first["error"] == "").all() and (first["rows"] > 0).all()
+    good = load(tmp_path, "AAPL", "5 mins")
+    part = min(dataset_dir(tmp_path, "AAPL", "5 mins").glob("part-*.parquet"))
+    part.write_bytes(part.read_bytes()[:100])                    # what a crash mid-write on a full disk leaves
+    with pytest.raises(DamagedPart, match=f"damaged part {part}"):
+        load(tmp_path, "AAPL", "5 mins")
+    again = (await ingest(client, ["AAPL", "MSFT"], duration="2 D", bar_size="5 mins", dest=tmp_path,
+                          progress=False)).set_index("symbol")
+    assert again.loc["AAPL", "repaired"] == 1 and again.loc["MSFT", "repaired"] == 0
+    assert again.loc["AAPL", "error"] == ""
+    repaired = load(tmp_path, "AAPL", "5 mins")
+    pd.testing.assert_frame_equal(repaired.loc[good.index], good)  # every bar back, the same bars
+    whole = pd.read_parquet(tmp_path)                               # the dataset reads as one again
+    assert set(whole["symbol"].astype(str)) == {"AAPL", "MSFT"}
+    assert not list(dataset_dir(tmp_path, "AAPL", "5 mins").glob(".*.tmp"))
+
+
+async def test_regular_hours_ingest_lives_apart(paced, tmp_path):
+    _gw, client = paced
+    await ingest(client, "AAPL", duration="2 D", bar_size="5m", dest=tmp_path, progress=False)
+    summary = await ingest(client, "AAPL", duration="2 D", bar_size="5m", dest=tmp_path, rth=True, progress=False)
+    assert summary.loc[0, "error"] == "" and summary.loc[0, "rows"] > 0
+    every = load(tmp_path, "AAPL", "5m")
+    regular = load(tmp_path, "AAPL", "5m", rth=True)
+    minutes = regular.index.tz_convert("America/New_York")
+    minutes = minutes.hour * 60 + minutes.minute
+    assert ((minutes >= 9 * 60 + 30) & (minutes < 16 * 60)).all()           # IB's useRTH: 09:30-16:00 only
+    both = regular.index.intersection(every.index)
+    assert len(both) > 0 and not every.index.difference(regular.index).empty   # all hours has more than RTH
+    pd.testing.assert_frame_equal(regular.loc[both], every.loc[both])              # the same bars where both have them
+    assert dataset_dir(tmp_path, "AAPL", "5m", rth=True).name == "bar_size=5_mins_rth"

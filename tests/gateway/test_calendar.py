@@ -9,7 +9,7 @@ import pytest
 
 from breakout_kit.client.iblib import Stock
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.gateway.clock import default_start
+from breakout_kit.gateway.sim.clock import default_start
 
 from .conftest import connect
 

@@ -57,13 +57,40 @@ async def test_module_entry_point_serves_a_plain_client(tmp_path):
     assert b"paper gateway stopped" in rest
 
 
-async def test_refuses_remote_host_without_flag():
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--host", "0.0.0.0"], b"non-loopback host 0.0.0.0"),
+    (["--host", "0.0.0.0", "--allow-remote"], b"--allow-remote needs --trusted-ips"),
+    (["--trusted-ips", "10.0.0.0/8"], b"--trusted-ips only matters with --allow-remote"),
+    (["--allow-remote", "--trusted-ips", "10.0.0.300"], b"'10.0.0.300' is not an IP address"),
+])
+async def test_remote_access_needs_the_flag_and_an_allow_list(flags, says):
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "breakout_kit.gateway", "--host", "0.0.0.0", "--port", "0",
+        sys.executable, "-m", "breakout_kit.gateway", "--port", "0", *flags,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
-    assert b"non-loopback" in err and out == b""
+    assert says in err and out == b""
+    assert len(err.strip().splitlines()) == 1                 # one line, naming the flag
+    if flags[:2] == ["--host", "0.0.0.0"] and len(flags) == 2:
+        assert b"--allow-remote --trusted-ips" in err
+
+
+async def test_allow_remote_warns_loudly_and_names_who_may_connect():
+    """Bound to loopback here (tests stay on loopback); the warning is what --allow-remote always prints."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "breakout_kit.gateway", "--port", "0", "--allow-remote", "--trusted-ips",
+        "192.168.1.0/24,10.0.0.7", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert re.fullmatch(r"paper gateway listening on 127\.0\.0\.1:\d+\n", first), first
+        lines = [(await asyncio.wait_for(proc.stderr.readline(), 30)).decode() for _ in range(2)]
+        assert "beyond loopback" in lines[0]                   # the log line (also for PaperGateway users)
+        warning = lines[1]                                     # and the banner
+        assert warning.startswith("WARNING: listening on 127.0.0.1 beyond loopback")
+        assert "192.168.1.0/24, 10.0.0.7/32" in warning and "others are refused" in warning
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 30)
 
 
 def test_account_flags_reach_the_gateway():

@@ -6,6 +6,7 @@ import pytest
 
 from breakout_kit.client.iblib import IB
 from breakout_kit.gateway import PaperGateway
+from breakout_kit.gateway.wire.versions import TOP
 
 pytestmark = pytest.mark.ib
 
@@ -16,7 +17,8 @@ async def test_connect_async(gateway, client_id, readonly):
     try:
         await ib.connectAsync("127.0.0.1", gateway.port, clientId=client_id, readonly=readonly, timeout=5)
         assert ib.isConnected()
-        assert ib.client.serverVersion() == 157
+        # the highest version both speak: the client library's top, or the gateway's
+        assert ib.client.serverVersion() == min(ib.client.MaxClientVersion, TOP)
         assert ib.managedAccounts() == ["DU1234567"]
         assert ib.client.getReqId() >= 1
         t = await asyncio.wait_for(ib.reqCurrentTimeAsync(), 5)
@@ -46,7 +48,7 @@ async def test_several_clients_and_duplicate_client_id(gateway, client_id):
 def test_refuses_non_loopback_host():
     with pytest.raises(ValueError, match="non-loopback"):
         PaperGateway(host="0.0.0.0")
-    PaperGateway(host="0.0.0.0", allow_remote=True)  # explicit opt-in is allowed
+    PaperGateway(host="0.0.0.0", allow_remote=True, trusted_ips="192.168.1.0/24")  # opt-in with an allow-list
 
 
 async def test_clock_accelerated(gateway):

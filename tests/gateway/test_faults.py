@@ -14,14 +14,12 @@ import pytest
 from breakout_kit.client.ib_client import IBClient
 from breakout_kit.client.iblib import IB, Stock
 from breakout_kit.gateway.faults import KINDS, Fault, FaultPlan
-from breakout_kit.gateway.server import _load_handlers
 
 from .conftest import collect_errors, connect, wait_until
 
 pytestmark = pytest.mark.ib
 
 SPY = Stock("SPY", "SMART", "USD")
-_load_handlers()
 
 
 async def lost_connection(ib):

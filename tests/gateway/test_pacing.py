@@ -21,28 +21,28 @@ def codes(errors):
 async def test_identical_request_within_15s(session_open, client_id):
     async with PaperGateway(port=0, speed=1.0, start=session_open, pacing="strict") as gw, connect(gw, client_id) as ib:
         errors = collect_errors(ib)
-        first = await ib.reqHistoricalDataAsync(AAPL, PAST, "600 S", "1 min", "TRADES", False, 1)
-        again = await ib.reqHistoricalDataAsync(AAPL, PAST, "600 S", "1 min", "TRADES", False, 1)
-        assert len(first) == 10 and list(again) == []
+        first = await ib.reqHistoricalDataAsync(AAPL, PAST, "600 S", "30 secs", "TRADES", False, 1)
+        again = await ib.reqHistoricalDataAsync(AAPL, PAST, "600 S", "30 secs", "TRADES", False, 1)
+        assert len(first) == 20 and list(again) == []
         assert codes(errors) == [162] and "pacing violation" in errors[0][2]
-        other = await ib.reqHistoricalDataAsync(AAPL, PAST, "900 S", "1 min", "TRADES", False, 1)
-        assert len(other) == 15 and codes(errors) == [162]
+        other = await ib.reqHistoricalDataAsync(AAPL, PAST, "900 S", "30 secs", "TRADES", False, 1)
+        assert len(other) == 30 and codes(errors) == [162]
 
 
 async def test_six_requests_same_contract_in_2s(session_open, client_id):
     async with PaperGateway(port=0, speed=1.0, start=session_open, pacing="strict") as gw, connect(gw, client_id) as ib:
         errors = collect_errors(ib)
         for k in range(5):
-            bars = await ib.reqHistoricalDataAsync(AAPL, PAST, f"{60 * (k + 1)} S", "1 min", "TRADES",
+            bars = await ib.reqHistoricalDataAsync(AAPL, PAST, f"{60 * (k + 1)} S", "30 secs", "TRADES",
                                                    False, 1)
-            assert len(bars) == k + 1
+            assert len(bars) == 2 * (k + 1)
         assert codes(errors) == []
-        await ib.reqHistoricalDataAsync(AAPL, PAST, "3600 S", "1 min", "TRADES", False, 1)
+        await ib.reqHistoricalDataAsync(AAPL, PAST, "3600 S", "30 secs", "TRADES", False, 1)
         assert codes(errors) == [162]
         # another contract is not affected
-        spy = await ib.reqHistoricalDataAsync(Stock("SPY", "SMART", "USD"), PAST, "60 S", "1 min", "TRADES",
+        spy = await ib.reqHistoricalDataAsync(Stock("SPY", "SMART", "USD"), PAST, "60 S", "30 secs", "TRADES",
                                               False, 1)
-        assert len(spy) == 1 and codes(errors) == [162]
+        assert len(spy) == 2 and codes(errors) == [162]
 
 
 async def test_sixty_in_ten_minutes(session_open, client_id):
@@ -54,7 +54,7 @@ async def test_sixty_in_ten_minutes(session_open, client_id):
         for k in range(61):
             end = PAST - timedelta(minutes=k)
             await ib.reqHistoricalDataAsync(Stock(symbols[k % len(symbols)], "SMART", "USD"), end, "60 S",
-                                            "1 min", "TRADES", False, 2)
+                                            "30 secs", "TRADES", False, 2)
         assert gw.now() - t0 < timedelta(minutes=10)
         assert codes(errors) == [162]
 
@@ -66,7 +66,7 @@ async def test_more_than_50_open_requests(session_open, client_id):
         subs = []
         for k in range(51):
             bars = await ib.reqHistoricalDataAsync(Stock(symbols[k % len(symbols)], "SMART", "USD"), "",
-                                                   f"{60 * (k // len(symbols) + 1)} S", "1 min", "TRADES",
+                                                   f"{60 * (k // len(symbols) + 1)} S", "30 secs", "TRADES",
                                                    False, 2, keepUpToDate=True)
             subs.append(bars)
         assert codes(errors) == [162]
@@ -79,6 +79,19 @@ async def test_more_than_50_open_requests(session_open, client_id):
 async def test_pacing_off_allows_everything(gateway, ib):
     errors = collect_errors(ib)
     for _ in range(8):
-        bars = await ib.reqHistoricalDataAsync(AAPL, PAST, "600 S", "1 min", "TRADES", False, 1)
-        assert len(bars) == 10
+        bars = await ib.reqHistoricalDataAsync(AAPL, PAST, "600 S", "30 secs", "TRADES", False, 1)
+        assert len(bars) == 20
     assert errors == []
+
+
+async def test_minute_bars_have_no_hard_pacing_rule(session_open, client_id):
+    """IB's three pacing rules are for bars of 30 seconds or less: eight identical minute-bar requests all answer;
+    a BID_ASK request counts twice, so three small ones for a contract in 2 s already make six."""
+    async with PaperGateway(port=0, speed=1.0, start=session_open, pacing="strict") as gw, connect(gw, client_id) as ib:
+        errors = collect_errors(ib)
+        answers = [await ib.reqHistoricalDataAsync(AAPL, PAST, "600 S", "1 min", "TRADES", False, 1)
+                   for _ in range(8)]
+        assert all(len(a) == 10 for a in answers) and codes(errors) == []
+        for k in range(3):
+            await ib.reqHistoricalDataAsync(AAPL, PAST, f"{60 * (k + 1)} S", "30 secs", "BID_ASK", False, 1)
+        assert codes(errors) == [162]

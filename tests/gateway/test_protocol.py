@@ -3,7 +3,14 @@
 
 import pytest
 
-from breakout_kit.gateway.protocol import Fields, FrameReader, ProtocolError, encode, parse_version_range
+from breakout_kit.gateway.wire.protocol import (
+    BadFrame,
+    Fields,
+    FrameReader,
+    ProtocolError,
+    encode,
+    parse_version_range,
+)
 
 
 def test_encode_fields():
@@ -22,10 +29,17 @@ def test_frame_reader_partial_reads():
     assert reader.pending == 0
 
 
-@pytest.mark.parametrize("data", [b"\x00\x00\x00\x00", b"\x7f\xff\xff\xffxx", b"\x00\x00\x00\x02ab"])
-def test_frame_reader_rejects_garbage(data):
+@pytest.mark.parametrize("data", [b"\x00\x00\x00\x00", b"\x7f\xff\xff\xffxx"])
+def test_frame_reader_rejects_lengths_that_lose_the_stream(data):
     with pytest.raises(ProtocolError):
         FrameReader().feed(data)
+
+
+@pytest.mark.parametrize("bad", [b"\x00\x00\x00\x02ab", b"\x00\x00\x00\x03\xff\xfe\x00"])
+def test_frame_reader_keeps_step_after_an_unreadable_frame(bad):
+    got = FrameReader().feed(bad + encode(49, 1))
+    assert isinstance(got[0], BadFrame)
+    assert got[1:] == [["49", "1"]]
 
 
 def test_fields_cursor():

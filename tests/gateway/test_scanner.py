@@ -12,7 +12,7 @@ import pytest
 
 from breakout_kit.client.iblib import ScannerSubscription, TagValue
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.gateway.universe import universe
+from breakout_kit.gateway.sim.universe import universe
 
 from .conftest import collect_errors, connect, wait_until
 

@@ -17,7 +17,7 @@ import pytest
 from breakout_kit.client.ib_client import IBClient
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.faults import Fault, FaultPlan
-from breakout_kit.gateway.state import StateError
+from breakout_kit.gateway.sim.state import StateError
 
 from .conftest import wait_until
 

@@ -83,6 +83,10 @@ class FakeWatcher:
             raise
         self._set_state("stopped")
 
+    @property
+    def task(self):
+        return self._task
+
     def start(self):
         self._done = asyncio.get_running_loop().create_future()
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -98,6 +102,28 @@ class FakeWatcher:
     async def aclose(self):
         self.stop()
         await self
+
+
+class FakeClient:
+    """What views need of IBClient (``watch.protocols.ClientView``), with nothing behind it: qualifies every
+    symbol, matches none, has no scanner. Tests subclass it to change one thing."""
+
+    state, account, paper, trading = "connected", "DU1234567", True, False
+
+    def __init__(self):
+        from types import SimpleNamespace
+
+        self.state_event = Event("state")
+        self.settings = SimpleNamespace(host="127.0.0.1", port=4002)
+
+    async def qualify(self, symbol):
+        return symbol
+
+    async def matching_symbols(self, pattern):
+        return []
+
+    def subscribe_scan(self, scan_code, rows=10, **limits):
+        raise NotImplementedError("FakeClient has no scanner")
 
 
 class ViewReplica:

@@ -15,7 +15,7 @@ from breakout_kit.connection import SPEED_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-NAMES = ("01_quickstart", "02_research_backtest", "03_paper_trading")
+NAMES = ("01_quickstart", "02_research_backtest", "03_paper_trading", "04_futures_forex")
 
 
 # The tutorials run the embedded gateway at 300x for people; under test 3x faster (same prices, same signals).
@@ -75,6 +75,9 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     elif name == "03_paper_trading":
         assert "breakout at" in text and "account=DU***" in text
         assert re.search(r"SPY\s+10\s", text)  # the position in shares: 10, not 10.0
+    elif name == "04_futures_forex":
+        assert "/ES is ESZ6: FUT on CME, multiplier 50, tick 0.25" in text and "EURUSD: live" in text
+        assert re.search(r"points x 50 - 2 x 2\.25 = [-+][\d,]+\.\d\d USD", text)
 
 
 SYNC_CELLS = [

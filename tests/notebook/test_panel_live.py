@@ -40,3 +40,42 @@ async def test_button_starts_real_watcher_chart_gets_bars_and_signal_marker(monk
     finally:
         await disconnect(client)
     assert embedded_gateway(client) is None
+
+
+async def test_symbol_box_starts_forex_futures_and_an_index_and_shows_their_kind(monkeypatch, client_id):
+    from conftest import SESSION_OPEN
+
+    from breakout_kit.notebook import ControlPanel, connect, disconnect
+    from breakout_kit.notebook.status import watchers_table_html
+
+    monkeypatch.delenv("IB_PORT", raising=False)
+    client = await connect(client_id=client_id, speed=600, seed=0, start=SESSION_OPEN, pacing="off")
+    try:
+        panel = ControlPanel(client, throttle=0.05)
+        for text in ("EURUSD", "/ES", "SPX"):
+            panel.symbol.submit("start", text)
+            await asyncio.wait_for(panel.settle(), 30)
+        assert panel.errors.text() == "", panel.errors.text()
+        for sym, kind in (("EURUSD", "forex"), ("/ES", "future"), ("SPX", "index")):
+            watcher = panel.watchers[sym]
+            await asyncio.wait_for(_state(watcher, "live"), 30)
+            assert f"<b>{sym}</b></td><td>{kind}</td>" in watchers_table_html(panel.watchlist.rows(), {})
+        await panel.aclose()
+    finally:
+        await disconnect(client)
+
+
+async def _state(watcher, wanted):
+    """Return once ``watcher`` is in state ``wanted`` (awaits its state events; fails if it ends otherwise)."""
+    got = asyncio.get_running_loop().create_future()
+
+    def on_state(_w, state):
+        if not got.done() and (state == wanted or state in ("failed", "stopped")):
+            got.set_result(state)
+
+    watcher.state_event += on_state
+    try:
+        state = watcher.state if watcher.state in (wanted, "failed", "stopped") else await got
+    finally:
+        watcher.state_event -= on_state
+    assert state == wanted, (watcher.symbol, state, watcher.error)

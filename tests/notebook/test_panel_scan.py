@@ -25,9 +25,8 @@ async def test_watch_scan_keeps_watchers_on_the_scan_rows(monkeypatch, client_id
         rows = await asyncio.wait_for(scan.next_rows(), 120)
         top = list(rows["symbol"])
         assert len(top) == 3 and set(top) <= set(panel.watchers)
-        assert panel._scan_started == set(top) - {"MSFT"}
         # a refresh with other rows: the scan's watchers for symbols that left stop, new ones start
-        panel._on_scan_rows(rows.iloc[::-1].assign(symbol=["AAPL", top[0], "MSFT"]))
+        scan.update_event.emit(rows.iloc[::-1].assign(symbol=["AAPL", top[0], "MSFT"]))
         assert panel.watchers["AAPL"].state not in ("stopped", "failed")
         for gone in set(top) - {top[0], "MSFT"}:
             await asyncio.wait_for(panel.watchers[gone], 30)

@@ -12,7 +12,7 @@ import threading
 from typing import ClassVar
 
 import pytest
-from nb_fakes import FakeWatcher
+from nb_fakes import FakeClient, FakeWatcher
 
 from breakout_kit.notebook import ControlPanel
 from breakout_kit.notebook.errors import ErrorLog
@@ -28,12 +28,11 @@ class ThreadNotingWatcher(FakeWatcher):
         ThreadNotingWatcher.made_on.append(threading.get_ident())
 
 
-class Client:
+class Client(FakeClient):
     """Just enough of IBClient for the panel; notes the thread of every IB call."""
 
-    state, account, trading = "connected", "DU1234567", False
-
     def __init__(self):
+        super().__init__()
         self.threads: list[int] = []
 
     async def qualify(self, symbol):

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from nb_fakes import FakeSignal, FakeWatcher, ViewReplica, make_bar
+from nb_fakes import FakeClient, FakeSignal, FakeWatcher, ViewReplica, make_bar
 
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.notebook import CanvasChart, ControlPanel, Dashboard, LiveChart
@@ -165,7 +165,7 @@ async def test_panel_errors_go_to_output():
     assert panel.errors.text() == "start: ValueError: enter a symbol first"
 
     watcher = panel.start("ZZZ")
-    with pytest.raises(ValueError, match="already being watched"):
+    with pytest.raises(ValueError, match="already watching ZZZ"):
         panel.start("ZZZ")
     await asyncio.sleep(0)
     watcher.fail(RuntimeError("feed exploded"))
@@ -182,11 +182,7 @@ async def test_panel_errors_go_to_output():
 
 
 async def test_panel_qualify_failure_and_trading_controls():
-    class Client:
-        trading = False
-        state = "connected"
-        account = "DU1234567"
-
+    class Client(FakeClient):
         async def qualify(self, symbol):
             raise ValueError(f"unknown symbol {symbol}")
 

@@ -15,7 +15,7 @@ import struct
 import pytest
 
 from breakout_kit.client.iblib import IB, Stock
-from breakout_kit.gateway.session import HANDLERS
+from breakout_kit.gateway.wire.requests import HANDLERS
 
 pytestmark = pytest.mark.ib
 

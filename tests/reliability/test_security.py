@@ -10,7 +10,7 @@ import pytest
 
 from breakout_kit.client.ib_client import IBClient, OrderRejected, mask_account
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.gateway.session import HANDLERS
+from breakout_kit.gateway.wire.requests import HANDLERS
 from breakout_kit.watch.watcher import BreakoutWatcher
 
 from .storm import SESSION_OPEN, until

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from breakout_kit.gateway import PaperGateway
-from breakout_kit.gateway.session import HANDLERS
+from breakout_kit.gateway.wire.requests import HANDLERS
 from breakout_kit.watch.watcher import TradeSpec
 
 from .storm import (

@@ -12,13 +12,16 @@ wire handler in ``marketdata.py`` decodes and sends).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..core.bars import BAR_SECONDS
+from ...core.bars import BAR_SECONDS
 from .clock import NEW_YORK
 from .contracts import TIME_ZONE_ID
 from .market import BAR, MONTH, QUOTE_TYPES, WEEK, Market, grid
@@ -92,7 +95,8 @@ def parse_end(text: str) -> float:
     t = datetime.strptime(parts[0] + " " + parts[1], "%Y%m%d %H:%M:%S")
     try:
         tz = ZoneInfo(parts[2]) if len(parts) == 3 else NEW_YORK
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name that is a folder of the zone database ("America") or otherwise unreadable
         raise ValueError(text) from None
     return t.replace(tzinfo=tz).timestamp()
 
@@ -111,7 +115,7 @@ def duration_start(end: float, number: int, unit: str, use_rth: bool, inst: Inst
     if unit == "S":
         return end - number
     wanted = number * TRADING_DAYS[unit]
-    d = datetime.fromtimestamp(end, NEW_YORK).date()
+    d = datetime.fromtimestamp(end, NEW_YORK).date() + timedelta(days=1 if inst.kind in ("future", "forex") else 0)
     found = 0
     start = end
     for _ in range(wanted * 2 + 30):
@@ -199,15 +203,96 @@ def too_many_bars(req: HistoryRequest, start: float, end: float) -> bool:
 
 
 def answer(market: Market, req: HistoryRequest, start: float, end: float, now: float) -> tuple:
-    """The historicalData (17) message's fields for an accepted request."""
+    """The historicalData (17) message's fields for an accepted request (all at once; ``answer_in_slices`` is the
+    same answer computed a trading day at a time)."""
     bar_seconds = BAR_SIZES[req.bar_size.strip()]
+    bars = market.bars(req.inst.key, bar_seconds, start, _cut(end, now), use_rth=req.use_rth, what=req.what)
+    return (*answer_head(req, start, end, len(bars)), *bar_fields(bars, bar_seconds, req.fmt))
+
+
+def _cut(end: float, now: float) -> float:
     # only completed 5-second bars are known: the last aggregated bar may be partial, like TWS's
-    cut = min(end, math.floor(now / BAR) * BAR)
-    bars = market.bars(req.inst.key, bar_seconds, start, cut, use_rth=req.use_rth, what=req.what)
+    return min(end, math.floor(now / BAR) * BAR)
+
+
+def answer_head(req: HistoryRequest, start: float, end: float, count: int) -> tuple:
+    """historicalData's fields before the bars: id, reqId, start and end of the span, the bar count."""
     start_s = format_bar_time(int(start), 1, 1).replace(" " + TIME_ZONE_ID, "")
     end_s = format_bar_time(int(end), 1, 1).replace(" " + TIME_ZONE_ID, "")
-    out: list = [17, req.req_id, start_s, end_s, len(bars)]
+    return (17, req.req_id, start_s, end_s, count)
+
+
+def bar_fields(bars, bar_seconds: int, fmt: int) -> list:
+    """Each bar's eight historicalData fields, one after the other."""
+    out: list = []
     for b in bars:
-        out += (format_bar_time(b.time, bar_seconds, req.fmt), b.open, b.high, b.low, b.close, b.volume, b.wap,
-                b.count)
-    return tuple(out)
+        out += (format_bar_time(b.time, bar_seconds, fmt), b.open, b.high, b.low, b.close, b.volume, b.wap, b.count)
+    return out
+
+
+#: longest stretch ``answer_in_slices`` works before it lets the event loop serve others
+SLICE_SECONDS = 0.010
+_PIECE = 256            # bars formatted between two looks at the clock (~5 ms)
+
+
+async def answer_in_slices(market: Market, req: HistoryRequest, start: float, end: float, now: float,
+                           slice_seconds: float = SLICE_SECONDS) -> AsyncIterator[list]:
+    """``answer``'s bar fields, a trading day at a time: yields lists of bar fields and lets the loop run between
+    days whenever ``slice_seconds`` of work have passed, so one long request (a year of 5-minute bars, ten years of
+    months) never holds the other clients' streams. The bars are the same as ``answer``'s: intraday bars never
+    span New York midnight, and daily, weekly and monthly bars come from the whole-day cache this fills first."""
+    bar_seconds = BAR_SIZES[req.bar_size.strip()]
+    cut = _cut(end, now)
+    symbol, rth, what = req.inst.key, req.use_rth, req.what
+    mark = time.perf_counter()
+    d = datetime.fromtimestamp(start, NEW_YORK).date()
+    last = datetime.fromtimestamp(cut, NEW_YORK).date() if cut > start else d - timedelta(days=1)
+    daily = bar_seconds >= 86400
+    while d <= last:
+        lo = max(start, datetime(d.year, d.month, d.day, tzinfo=NEW_YORK).timestamp())
+        d += timedelta(days=1)
+        hi = min(cut, datetime(d.year, d.month, d.day, tzinfo=NEW_YORK).timestamp())
+        if hi > lo:
+            if daily:
+                market.bars(symbol, 86400, lo, hi, use_rth=rth, what=what)      # fills the whole-day cache
+            else:
+                bars = market.bars(symbol, bar_seconds, lo, hi, use_rth=rth, what=what)
+                for k in range(0, len(bars), _PIECE):
+                    yield bar_fields(bars[k:k + _PIECE], bar_seconds, req.fmt)
+                    if time.perf_counter() - mark > slice_seconds:
+                        await asyncio.sleep(0)
+                        mark = time.perf_counter()
+        if time.perf_counter() - mark > slice_seconds:
+            await asyncio.sleep(0)
+            mark = time.perf_counter()
+    if daily:
+        bars = market.bars(symbol, bar_seconds, start, cut, use_rth=rth, what=what)
+        for k in range(0, len(bars), _PIECE):
+            yield bar_fields(bars[k:k + _PIECE], bar_seconds, req.fmt)
+            if time.perf_counter() - mark > slice_seconds:
+                await asyncio.sleep(0)
+                mark = time.perf_counter()
+
+
+# ---- histogram (reqHistogramData) ----------------------------------------------------------------------------------
+_PERIOD = re.compile(r"^\s*(\d+)\s+(days?|weeks?|months?)\s*$", re.IGNORECASE)
+_PERIOD_DAYS = {"d": 1, "w": 5, "m": 21}
+MAX_HISTOGRAM_DAYS = 252
+ERR_PERIOD = "Error validating request.-'bX' : cause - Histogram time period must be like '3 days', '1 week' or '1 month'"
+
+
+def histogram(market: Market, inst: Instrument, now: float, period: str, use_rth: bool) -> list[tuple[float, int]]:
+    """Traded volume by price over the last ``period`` ("3 days", "1 week", ...) of sessions before ``now``:
+    (price, volume) rows, lowest price first, from the market's 1-minute bars (30-minute ones beyond a week, so
+    a long period stays cheap). Raises ValueError for a period TWS would not read."""
+    m = _PERIOD.match(period)
+    if m is None or int(m.group(1)) <= 0:
+        raise ValueError(ERR_PERIOD)
+    days = min(int(m.group(1)) * _PERIOD_DAYS[m.group(2)[0].lower()], MAX_HISTOGRAM_DAYS)
+    start = duration_start(now, days, "D", use_rth, inst)
+    by_cents: dict[int, int] = {}
+    for b in market.bars(inst.key, 60 if days <= 5 else 1800, start, now, use_rth=use_rth):
+        if b.time + 60 <= now:
+            cents = round(b.close * 100)
+            by_cents[cents] = by_cents.get(cents, 0) + b.volume
+    return [(cents / 100, volume) for cents, volume in sorted(by_cents.items())]

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -48,12 +47,11 @@ import numpy as np
 
 from .clock import NEW_YORK
 from .market import BAR, DAY_BARS, day_start_epoch, trading_day
-from .protocol import Fields
-from .session import Session, on_disconnect, register
+from .outbound import Client
 from .universe import universe
 
 if TYPE_CHECKING:
-    from .server import PaperGateway
+    from ..server import PaperGateway
 
 log = logging.getLogger("breakout_kit.gateway")
 
@@ -175,75 +173,6 @@ class ScanRequest:
     rows: int = MAX_ROWS
     limits: tuple[tuple[str, str, float], ...] = ()       # (quantity, "min" | "max", value)
     stock_type: str = "ALL"
-
-
-def _number(text: str, what: str) -> float | None:
-    if text in ("", None):
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        raise ScanError(f"Error validating request.-'bS' : cause - {what} is not a number: {text!r}") from None
-    if not math.isfinite(v) or v >= UNSET_DOUBLE or v == UNSET_INTEGER:
-        return None
-    return v
-
-
-def parse_tag_values(text: str) -> list[tuple[str, str]]:
-    """``"tag=value;tag=value;"`` (how clients send a TagValue list) -> pairs."""
-    out = []
-    for part in text.split(";"):
-        if part.strip():
-            tag, sep, value = part.partition("=")
-            if not sep:
-                raise ScanError(f"Error validating request.-'bS' : cause - bad filter option {part!r}")
-            out.append((tag.strip(), value.strip()))
-    return out
-
-
-def parse_request(f: Fields) -> tuple[int, ScanRequest]:
-    """reqScannerSubscription (22) at server version 157: reqId, the subscription's 21 fields, filter options,
-    subscription options. Raises ScanError (after reading the reqId) for anything TWS would refuse."""
-    req_id = f.int()
-    rows = f.int(-1)
-    instrument, location, code = f.str(), f.str(), f.str().upper()
-    above_price, below_price, above_volume = f.str(), f.str(), f.str()
-    cap_above, cap_below = f.str(), f.str()
-    f.skip(8)                       # moody/sp ratings, maturity dates, coupon rates
-    f.str()                         # excludeConvertible
-    f.str()                         # averageOptionVolumeAbove
-    f.str()                         # scannerSettingPairs
-    stock_type = (f.str() or "ALL").upper()
-    options = f.str() if f.pos < len(f.fields) else ""
-    if instrument != "STK":
-        raise ScanError(f"Error validating request.-'bS' : cause - instrument {instrument!r} is not supported "
-                        "(the paper gateway scans STK)")
-    if location not in LOCATIONS:
-        raise ScanError(f"Error validating request.-'bS' : cause - unknown location code {location!r}; use one of "
-                        f"{', '.join(LOCATIONS)}")
-    if code not in SCAN_TYPES:
-        raise ScanError(f"Error validating request.-'bS' : cause - unknown scan code {code!r}; use one of "
-                        f"{', '.join(SCAN_TYPES)}")
-    if stock_type not in STOCK_TYPES:
-        raise ScanError(f"Error validating request.-'bS' : cause - stockTypeFilter {stock_type!r}: use one of "
-                        f"{', '.join(STOCK_TYPES)}")
-    limits: list[tuple[str, str, float]] = []
-    for text, what, bound in ((above_price, "last", "min"), (below_price, "last", "max"),
-                              (above_volume, "volume", "min"), (cap_above, "market_cap", "min"),
-                              (cap_below, "market_cap", "max")):
-        v = _number(text, what)
-        if v is not None:
-            limits.append((what, bound, v))
-    for tag, value in parse_tag_values(options):
-        if tag not in FILTER_TAGS:
-            raise ScanError(f"Error validating request.-'bS' : cause - unknown filter {tag!r}; use one of "
-                            f"{', '.join(FILTER_TAGS)}")
-        _, what, bound, unit = FILTER_TAGS[tag]
-        v = _number(value, tag)
-        if v is not None:
-            limits.append((what, bound, v * unit))
-    rows = MAX_ROWS if rows <= 0 or rows == UNSET_INTEGER else min(rows, MAX_ROWS)
-    return req_id, ScanRequest(code, location, rows, tuple(limits), stock_type)
 
 
 # ---- the numbers ------------------------------------------------------------------------------------------------------
@@ -424,7 +353,7 @@ class Scanner:
     def boundary_now(self) -> int:
         return int(self.gw.clock.epoch() // REFRESH_SECONDS) * REFRESH_SECONDS
 
-    def subscribe(self, session: Session, req_id: int, req: ScanRequest) -> None:
+    def subscribe(self, session: Client, req_id: int, req: ScanRequest) -> None:
         mine = sum(1 for s in self.subs.values() if s.session is session)
         if mine >= MAX_SUBSCRIPTIONS:
             session.error(req_id, 162, "Historical Market Data Service error message:Scanner subscription limit "
@@ -433,10 +362,10 @@ class Scanner:
         self.subs[(id(session), req_id)] = ScanSub(session, req_id, req, first=self.boundary_now())
         self._start()
 
-    def cancel(self, session: Session, req_id: int) -> None:
+    def cancel(self, session: Client, req_id: int) -> None:
         self.subs.pop((id(session), req_id), None)
 
-    def drop_session(self, session: Session) -> None:
+    def drop_session(self, session: Client) -> None:
         for key in [k for k, s in self.subs.items() if s.session is session]:
             del self.subs[key]
 
@@ -491,7 +420,7 @@ class Scanner:
 
 @dataclass(eq=False)
 class ScanSub:
-    session: Session
+    session: Client
     req_id: int
     req: ScanRequest
     first: int                 # boundary the request arrived in: the first answer is as of it
@@ -506,37 +435,6 @@ def scanner_data_fields(req_id: int, found: list) -> list:
         out += [rank, inst.con_id, inst.symbol, "STK", "", 0.0, "", "SMART", inst.currency, inst.local_symbol,
                 "NMS", inst.symbol, "", "", "", ""]
     return out
-
-
-# ---- handlers ---------------------------------------------------------------------------------------------------------
-@register(24)
-def req_scanner_parameters(session: Session, f: Fields) -> None:
-    """reqScannerParameters(version) -> scannerParameters (19, version 1, XML)."""
-    session.send(19, 1, parameters_xml())
-
-
-@register(22)
-def req_scanner_subscription(session: Session, f: Fields) -> None:
-    """reqScannerSubscription -> scannerData (20) now and every REFRESH_SECONDS of the gateway clock."""
-    req_id = Fields(f.fields, f.pos).int()
-    try:
-        req_id, req = parse_request(f)
-    except ScanError as e:
-        session.error(req_id, 321, str(e))
-        return
-    session.gateway.scanner.subscribe(session, req_id, req)
-
-
-@register(23)
-def cancel_scanner_subscription(session: Session, f: Fields) -> None:
-    """cancelScannerSubscription(version, reqId)."""
-    f.int()
-    session.gateway.scanner.cancel(session, f.int())
-
-
-@on_disconnect
-def _drop_scans(session: Session) -> None:
-    session.gateway.scanner.drop_session(session)
 
 
 __all__ = ["FILTER_TAGS", "LOCATIONS", "REFRESH_SECONDS", "SCAN_TYPES", "ScanRequest", "Scanner", "as_of",

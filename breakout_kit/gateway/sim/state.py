@@ -32,7 +32,7 @@ from .order_model import Execution, Order
 from .portfolio import Position
 
 if TYPE_CHECKING:
-    from .server import PaperGateway
+    from ..server import PaperGateway
 
 log = logging.getLogger("breakout_kit.gateway")
 

@@ -8,12 +8,10 @@ tick); ``FrameReader`` splits an incoming byte stream into messages and tolerate
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
-#: The server version the gateway announces (both supported clients accept it; see tws-protocol.md).
-SERVER_VERSION = 157
-#: A frame longer than this is treated as garbage rather than buffered.
-MAX_FRAME = 1 << 20
+from ..sim.contract_spec import ContractSpec
+from .limits import MAX_FRAME
+
 API_PREFIX = b"API\0"
 
 _pack_len = struct.Struct(">I").pack
@@ -22,6 +20,11 @@ _unpack_len = struct.Struct(">I").unpack_from
 
 class ProtocolError(ValueError):
     """A malformed, truncated or out-of-protocol message from a client."""
+
+
+class BadFrame(ProtocolError):
+    """A complete frame whose contents are garbage (no NUL terminator, not UTF-8): the stream is still in step,
+    so only that message is refused."""
 
 
 def _fmt_bool(v: bool) -> str:
@@ -47,6 +50,18 @@ def encode(*fields) -> bytes:
     return _pack_len(len(payload)) + payload
 
 
+def payload(*fields) -> bytes:
+    """The fields of a message without its length prefix (a long message is encoded in pieces: ``frame``)."""
+    fmts = _FORMATTERS
+    return ("\0".join([fmts.get(type(f), str)(f) for f in fields]) + "\0").encode() if fields else b""
+
+
+def frame(pieces: list[bytes]) -> bytes:
+    """One message from payload pieces, in order."""
+    body = b"".join(pieces)
+    return _pack_len(len(body)) + body
+
+
 def encode_raw(*fields: bytes) -> bytes:
     """Frame already-encoded byte fields (used for the handshake answer)."""
     payload = b"".join(f + b"\0" for f in fields)
@@ -66,10 +81,12 @@ class FrameReader:
         """Bytes buffered but not yet forming a complete frame."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[list[str]]:
+    def feed(self, data: bytes) -> list[list[str] | BadFrame]:
+        """The complete messages so far: field lists, or a ``BadFrame`` for a frame that cannot be read. Raises
+        ProtocolError for a frame length that makes the rest of the stream unreadable."""
         buf = self._buf
         buf += data
-        out: list[list[str]] = []
+        out: list[list[str] | BadFrame] = []
         pos = 0
         n = len(buf)
         while n - pos >= 4:
@@ -82,11 +99,13 @@ class FrameReader:
             payload = bytes(buf[pos + 4:end])
             pos = end
             if payload[-1:] != b"\0":
-                raise ProtocolError("frame does not end with a NUL field terminator")
+                out.append(BadFrame("frame does not end with a NUL field terminator"))
+                continue
             try:
                 text = payload.decode("utf-8")
             except UnicodeDecodeError:
-                raise ProtocolError("frame is not UTF-8 text") from None
+                out.append(BadFrame("frame is not UTF-8 text"))
+                continue
             out.append(text.split("\0")[:-1])
         if pos:
             del buf[:pos]
@@ -107,24 +126,6 @@ def parse_version_range(text: str) -> tuple[int, int, str]:
     if lo_v > hi_v:
         raise ProtocolError(f"bad version range {text!r}")
     return lo_v, hi_v, options
-
-
-@dataclass
-class ContractSpec:
-    """The 12 contract fields every request carries (client order)."""
-
-    conId: int = 0
-    symbol: str = ""
-    secType: str = ""
-    lastTradeDateOrContractMonth: str = ""
-    strike: float = 0.0
-    right: str = ""
-    multiplier: str = ""
-    exchange: str = ""
-    primaryExchange: str = ""
-    currency: str = ""
-    localSymbol: str = ""
-    tradingClass: str = ""
 
 
 class Fields:

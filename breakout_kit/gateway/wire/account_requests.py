@@ -16,9 +16,13 @@ ib_insync's ``connectAsync`` sends 61, 6, 76 (and 5, 99, 7 when not readonly) an
 
 from __future__ import annotations
 
-from .portfolio import SUMMARY_TAGS
+from typing import TYPE_CHECKING
+
+from ..sim.portfolio import SUMMARY_TAGS
 from .protocol import Fields
-from .session import Session, register
+
+if TYPE_CHECKING:
+    from .session import Session
 
 
 def _portfolio(session: Session):
@@ -32,7 +36,6 @@ def _wrong_account(session: Session, req_id: int, account: str) -> bool:
     return False
 
 
-@register(61)
 def req_positions(session: Session, f: Fields) -> None:
     """reqPositions -> position (61) for each holding, positionEnd (62); later changes stream."""
     pf = _portfolio(session)
@@ -40,12 +43,10 @@ def req_positions(session: Session, f: Fields) -> None:
     pf.send_positions(session)
 
 
-@register(64)
 def cancel_positions(session: Session, f: Fields) -> None:
     _portfolio(session).position_subs.discard(session)
 
 
-@register(74)
 def req_positions_multi(session: Session, f: Fields) -> None:
     """reqPositionsMulti(version, reqId, account, modelCode) -> positionMulti (71) each, end (72)."""
     f.int()
@@ -57,17 +58,15 @@ def req_positions_multi(session: Session, f: Fields) -> None:
     pf = _portfolio(session)
     for p in pf.held():
         i = p.inst
-        session.send(71, 1, req_id, pf.account, i.con_id, i.symbol, "STK", "", 0.0, "", "", "SMART", i.currency,
-                     i.symbol, i.symbol, p.quantity, p.avg_cost, model)
+        session.send(71, 1, req_id, pf.account, *i.contract_fields("SMART" if i.is_stock else i.primary),
+                     p.quantity, p.avg_cost, model)
     session.send(72, 1, req_id)
 
 
-@register(75)
 def cancel_positions_multi(session: Session, f: Fields) -> None:
     """cancelPositionsMulti: the answer was a snapshot, nothing streams."""
 
 
-@register(6)
 def req_account_updates(session: Session, f: Fields) -> None:
     """reqAccountUpdates(version, subscribe, account) -> values, portfolio, accountTime, accountDownloadEnd (54)."""
     f.int()  # version
@@ -85,7 +84,6 @@ def req_account_updates(session: Session, f: Fields) -> None:
     session.gateway.orders.wake()
 
 
-@register(76)
 def req_account_updates_multi(session: Session, f: Fields) -> None:
     """reqAccountUpdatesMulti(version, reqId, account, modelCode, ledgerAndNLV) -> 73..., end (74)."""
     f.int()  # version
@@ -99,13 +97,11 @@ def req_account_updates_multi(session: Session, f: Fields) -> None:
     session.gateway.orders.wake()
 
 
-@register(77)
 def cancel_account_updates_multi(session: Session, f: Fields) -> None:
     f.int()
     _portfolio(session).multi_subs.pop((id(session), f.int()), None)
 
 
-@register(62)
 def req_account_summary(session: Session, f: Fields) -> None:
     """reqAccountSummary(version, reqId, group, tags) -> accountSummary (63) per tag, end (64); updates stream."""
     f.int()  # version
@@ -127,13 +123,11 @@ def req_account_summary(session: Session, f: Fields) -> None:
     session.gateway.orders.wake()
 
 
-@register(63)
 def cancel_account_summary(session: Session, f: Fields) -> None:
     f.int()
     _portfolio(session).summary_subs.pop((id(session), f.int()), None)
 
 
-@register(92)
 def req_pnl(session: Session, f: Fields) -> None:
     """reqPnL(reqId, account, modelCode) -> pnl (94), then every 5 simulated seconds."""
     req_id = f.int()
@@ -145,12 +139,10 @@ def req_pnl(session: Session, f: Fields) -> None:
     session.gateway.orders.wake()
 
 
-@register(93)
 def cancel_pnl(session: Session, f: Fields) -> None:
     _portfolio(session).pnl_subs.pop((id(session), f.int()), None)
 
 
-@register(94)
 def req_pnl_single(session: Session, f: Fields) -> None:
     """reqPnLSingle(reqId, account, modelCode, conId) -> pnlSingle (95), then every 5 simulated seconds."""
     req_id = f.int()
@@ -165,12 +157,10 @@ def req_pnl_single(session: Session, f: Fields) -> None:
     session.gateway.orders.wake()
 
 
-@register(95)
 def cancel_pnl_single(session: Session, f: Fields) -> None:
     _portfolio(session).pnl_single_subs.pop((id(session), f.int()), None)
 
 
-@register(49)
 def req_current_time(session: Session, f: Fields) -> None:
     """reqCurrentTime -> currentTime (49) in gateway-clock epoch seconds."""
     session.send(49, 1, int(session.gateway.clock.epoch()))

@@ -1,20 +1,12 @@
-"""Market-data requests and the live scheduler.
-
-Handled (incoming id -> replies):
-  20 reqHistoricalData -> 17 historicalData (+ 90 historicalDataUpdate while keepUpToDate); 25 cancel
-  87 reqHeadTimeStamp -> 88 headTimestamp; 90 cancelHeadTimeStamp
-  50 reqRealTimeBars -> 50 realtimeBar every 5 simulated seconds; 51 cancel
-  1 reqMktData -> 58 marketDataType, 1 tickPrice, 2 tickSize, 46 tickString (+ 57 tickSnapshotEnd); 2 cancel
-  59 reqMarketDataType (accepted)
-Errors as TWS words them: 200 unknown contract, 321 bad request fields, 162 pacing / service errors,
-420 invalid real-time query, 101 market-data line limit.
+"""Live market data: the subscriptions (real-time bars, keepUpToDate history, streaming ticks) and the one
+scheduler that serves them.
 
 Live data is driven by ONE scheduler task per gateway that sleeps until the next 5-second boundary of the
 gateway clock and then serves every subscription (catching up on any boundaries it missed). Bars are the market's
 pure-function bars, so a bar seen live equals the same bar fetched later.
 
 What history answers (bar sizes, durations, whatToShow, dates, TWS's refusals) lives in ``history.py`` (the model:
-a decoded request in, messages or a refusal out); this module decodes requests and sends.
+a decoded request in, messages or a refusal out); the requests are decoded in ``wire/marketdata_requests.py``.
 """
 
 from __future__ import annotations
@@ -26,33 +18,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import history
 from .clock import NEW_YORK
-from .contracts import NO_SECDEF, resolve
 from .history import (
-    HEAD_TIMESTAMP,
-    WHAT_TO_SHOW,
-    _what_error,
     duration_start,
-    forex_no_data,
     format_bar_time,
     parse_end,
-    session_start,
 )
 from .market import (
     BAR,
     DAY_OPEN_SEC,
-    QUOTE_TYPES,
     aggregate,
     bar5,
     half_spread,
 )
-from .pacing import PACING_MESSAGE
-from .protocol import Fields, encode
-from .session import Session, on_disconnect, register
+from .outbound import Client
 
 if TYPE_CHECKING:
-    from .server import PaperGateway
+    from ..server import PaperGateway
 
 log = logging.getLogger("breakout_kit.gateway")
 
@@ -76,7 +58,7 @@ class Sub:
     """A live subscription of one session."""
 
     kind: str                 # "rt" | "kutd" | "mkt"
-    session: Session
+    session: Client
     req_id: int
     symbol: str
     what: str = "TRADES"
@@ -118,16 +100,16 @@ class MarketData:
         if self._wake is not None:
             self._wake.set()
 
-    def remove(self, session: Session, group: str, req_id: int) -> Sub | None:
+    def remove(self, session: Client, group: str, req_id: int) -> Sub | None:
         sub = self.subs.pop((id(session), group, req_id), None)
         if sub is not None and sub.kind == "kutd":
             self.gw.pacing.open_requests -= 1
         return sub
 
-    def lines_used(self, session: Session) -> int:
+    def lines_used(self, session: Client) -> int:
         return sum(1 for s in self.subs.values() if s.session is session and s.kind in ("rt", "mkt"))
 
-    def drop_session(self, session: Session) -> None:
+    def drop_session(self, session: Client) -> None:
         for key in [k for k, s in self.subs.items() if s.session is session]:
             self.remove(session, key[1], key[2])
 
@@ -170,7 +152,6 @@ class MarketData:
         """Serve everything that became known when the 5-second bar [boundary-5, boundary) completed."""
         market = self.gw.market
         start = boundary - BAR
-        local_day = datetime.fromtimestamp(start, NEW_YORK).date()
         cache: dict[str, tuple | None] = {}
         five: dict[str, dict] = {}
         for sub in list(self.subs.values()):
@@ -178,9 +159,7 @@ class MarketData:
                 continue
             bars = five.setdefault(sub.symbol, {})
             if sub.symbol not in cache:
-                db = market.day(sub.symbol, local_day)
-                i = (start - db.t0) // BAR if db is not None else -1
-                cache[sub.symbol] = (db, i) if db is not None and 0 <= i < db.end else None
+                cache[sub.symbol] = market.bar_at(sub.symbol, start)
             got = cache[sub.symbol]
             if got is None:
                 continue
@@ -205,7 +184,7 @@ class MarketData:
                 send_ticks(sub.session, sub.req_id, db, i, full=False)
 
 
-def send_ticks(session: Session, req_id: int, db, i: int, full: bool, prev_close: float | None = None) -> None:
+def send_ticks(session: Client, req_id: int, db, i: int, full: bool, prev_close: float | None = None) -> None:
     """Quote/trade ticks consistent with 5-second bar ``i`` of ``db``: last = its close, bid/ask one basis
     point around it, volume = the day's volume so far."""
     c = int(db.c[i])
@@ -234,170 +213,6 @@ def _prev_close(gw: PaperGateway, symbol: str, d: date) -> float | None:
         if db is not None:
             return int(db.c[db.rth_hi - 1]) / db.scale
     return None
-
-
-# ---- handlers -------------------------------------------------------------------------------------------------
-@register(20)
-def req_historical_data(session: Session, f: Fields) -> None:
-    """reqHistoricalData (no version field at server version 157)."""
-    req_id = f.int()
-    spec = f.contract()
-    f.bool()  # includeExpired
-    end_text = f.str()
-    bar_size = f.str()
-    duration = f.str()
-    use_rth = f.bool()
-    what = f.str().upper()
-    fmt = f.int(1)
-    if spec.secType == "BAG":
-        for _ in range(f.int()):
-            f.skip(4)
-    keep_up = f.bool() if f.pos < len(f.fields) else False
-    gw = session.gateway
-    inst = resolve(spec)
-    if inst is None:
-        session.error(req_id, 200, NO_SECDEF)
-        return
-    req = history.HistoryRequest(req_id, inst, end_text, bar_size, duration, use_rth, what, fmt, keep_up)
-    refused = history.check(req)
-    now = gw.clock.epoch()
-    if refused is None:
-        start, end = history.span(req, now)
-        if history.too_many_bars(req, start, end):
-            refused = history.Refusal(162, history.ERR_TOO_LONG)
-    if refused is not None:
-        session.error(req_id, refused.code, refused.message)
-        return
-    bar_seconds = history.BAR_SIZES[bar_size.strip()]
-    identity = (inst.con_id, end_text.strip(), duration.strip(), bar_seconds, what, use_rth, keep_up)
-    reason = gw.pacing.check(identity, (inst.con_id, what))
-    if reason is not None:
-        log.info("pacing violation for client %s reqId %d: %s", session.client_id, req_id, reason)
-        session.error(req_id, 162, PACING_MESSAGE)
-        return
-    session.send_bytes(encode(*history.answer(gw.market, req, start, end, now)))
-    if keep_up:
-        gw.marketdata.add(Sub("kutd", session, req_id, inst.key, what, use_rth, bar_seconds, fmt))
-
-
-@register(25)
-def cancel_historical_data(session: Session, f: Fields) -> None:
-    f.int()  # version
-    session.gateway.marketdata.remove(session, "hist", f.int())
-
-
-@register(87)
-def req_head_timestamp(session: Session, f: Fields) -> None:
-    """reqHeadTimeStamp(reqId, contract, includeExpired, useRTH, whatToShow, formatDate) -> headTimestamp (88)."""
-    req_id = f.int()
-    spec = f.contract()
-    f.bool()
-    use_rth = f.bool()
-    what = f.str().upper()
-    fmt = f.int(1)
-    inst = resolve(spec)
-    if inst is None:
-        session.error(req_id, 200, NO_SECDEF)
-        return
-    if what not in WHAT_TO_SHOW:
-        session.error(req_id, 162, _what_error(what))
-        return
-    if inst.is_forex and what not in QUOTE_TYPES:
-        session.error(req_id, 162, forex_no_data(inst, 86400))
-        return
-    head = int(session_start(inst, HEAD_TIMESTAMP, use_rth))
-    session.send(88, req_id, format_bar_time(head, 1, fmt))
-
-
-@register(90)
-def cancel_head_timestamp(session: Session, f: Fields) -> None:
-    """cancelHeadTimeStamp: the answer is immediate, nothing to cancel."""
-
-
-@register(50)
-def req_real_time_bars(session: Session, f: Fields) -> None:
-    """reqRealTimeBars(version 3, reqId, contract, barSize, whatToShow, useRTH, options)."""
-    f.int()  # version
-    req_id = f.int()
-    spec = f.contract()
-    bar_size = f.int()
-    what = f.str().upper()
-    use_rth = f.bool()
-    gw = session.gateway
-    inst = resolve(spec)
-    if inst is None:
-        session.error(req_id, 200, NO_SECDEF)
-        return
-    if bar_size != 5:
-        session.error(req_id, 420, f"Invalid Real-time Query:Invalid bar size {bar_size}; only 5 seconds bars "
-                                   "are supported")
-        return
-    if what not in REALTIME_WHAT:
-        session.error(req_id, 420, f"Invalid Real-time Query:Invalid whatToShow {what}")
-        return
-    if inst.is_forex and what == "TRADES":
-        session.error(req_id, 420, f"Invalid Real-time Query:No TRADES data for {inst.symbol}/CASH@IDEALPRO "
-                                   "(use MIDPOINT, BID or ASK)")
-        return
-    if gw.marketdata.lines_used(session) >= gw.max_market_data_lines:
-        session.error(req_id, 101, ERR_MAX_TICKERS)
-        return
-    gw.marketdata.add(Sub("rt", session, req_id, inst.key, what, use_rth, BAR))
-
-
-@register(51)
-def cancel_real_time_bars(session: Session, f: Fields) -> None:
-    f.int()
-    session.gateway.marketdata.remove(session, "rt", f.int())
-
-
-@register(1)
-def req_mkt_data(session: Session, f: Fields) -> None:
-    """reqMktData(version 11, reqId, contract, [combo legs], deltaNeutral, genericTicks, snapshot, regSnapshot,
-    options)."""
-    f.int()  # version
-    req_id = f.int()
-    spec = f.contract()
-    if spec.secType == "BAG":
-        for _ in range(f.int()):
-            f.skip(4)
-    if f.bool():
-        f.skip(3)
-    f.str()  # generic tick list
-    snapshot = f.bool()
-    gw = session.gateway
-    inst = resolve(spec)
-    if inst is None:
-        session.error(req_id, 200, NO_SECDEF)
-        return
-    if not snapshot and gw.marketdata.lines_used(session) >= gw.max_market_data_lines:
-        session.error(req_id, 101, ERR_MAX_TICKERS)
-        return
-    session.send(58, 1, req_id, 1)
-    got = gw.market.last_bar(inst.key, gw.clock.epoch())
-    if got is not None:
-        db, i = got
-        send_ticks(session, req_id, db, i, full=True, prev_close=_prev_close(gw, inst.key, db.day))
-    if snapshot:
-        session.send(57, 1, req_id)
-    else:
-        gw.marketdata.add(Sub("mkt", session, req_id, inst.key))
-
-
-@register(2)
-def cancel_mkt_data(session: Session, f: Fields) -> None:
-    f.int()
-    session.gateway.marketdata.remove(session, "mkt", f.int())
-
-
-@register(59)
-def req_market_data_type(session: Session, f: Fields) -> None:
-    """reqMarketDataType: everything here is 'live' (type 1) anyway."""
-
-
-@on_disconnect
-def _drop_subscriptions(session: Session) -> None:
-    session.gateway.marketdata.drop_session(session)
 
 
 __all__ = ["DAY_OPEN_SEC", "MarketData", "Sub", "bucket_start", "duration_start", "format_bar_time", "parse_end"]

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .contracts import BY_CON_ID, Instrument
-from .order_codec import UNSET_DOUBLE
+from .order_messages import UNSET_DOUBLE
 
 if TYPE_CHECKING:
-    from .server import PaperGateway
-    from .session import Session
+    from ..server import PaperGateway
+    from .outbound import Client
 
 REFRESH_SECONDS = 180
 #: Reg T intraday-style margin: 25 % of gross position value (so buying power is 4x available funds).
@@ -81,12 +81,12 @@ class Portfolio:
         self.positions: dict[int, Position] = {}
         self.commissions = 0.0
         # subscriptions
-        self.position_subs: set[Session] = set()
-        self.account_subs: set[Session] = set()
-        self.summary_subs: dict[tuple[int, int], tuple[Session, int, list[str]]] = {}
-        self.multi_subs: dict[tuple[int, int], tuple[Session, int]] = {}
-        self.pnl_subs: dict[tuple[int, int], tuple[Session, int]] = {}
-        self.pnl_single_subs: dict[tuple[int, int], tuple[Session, int, int]] = {}
+        self.position_subs: set[Client] = set()
+        self.account_subs: set[Client] = set()
+        self.summary_subs: dict[tuple[int, int], tuple[Client, int, list[str]]] = {}
+        self.multi_subs: dict[tuple[int, int], tuple[Client, int]] = {}
+        self.pnl_subs: dict[tuple[int, int], tuple[Client, int]] = {}
+        self.pnl_single_subs: dict[tuple[int, int], tuple[Client, int, int]] = {}
 
     # ---- state ---------------------------------------------------------------------------------------------
     def position(self, con_id: int) -> Position:
@@ -97,18 +97,23 @@ class Portfolio:
 
     def book_fill(self, inst: Instrument, side: int, shares: int, price: float, commission: float) -> float | None:
         """Book one execution: cash, position, realized PnL. Returns the realized PnL (None for opening fills)."""
-        self.cash -= side * shares * price + commission
+        value = price * inst.multiplier          # per share, or per contract (IB's avgCost of a future)
+        self.cash -= side * shares * value + commission
         self.commissions += commission
-        return apply_fill(self.position(inst.con_id), side, shares, price, commission)
+        return apply_fill(self.position(inst.con_id), side, shares, value, commission)
 
     def mark(self, inst: Instrument) -> float:
         """The latest completed 5-second close at the gateway clock (the average cost if no bar is known)."""
-        got = self.gw.market.last_bar(inst.symbol, self.gw.clock.epoch())
+        got = self.gw.market.last_bar(inst.key, self.gw.clock.epoch())
         if got is None:
             pos = self.positions.get(inst.con_id)
-            return pos.avg_cost if pos else 0.0
+            return pos.avg_cost / inst.multiplier if pos else 0.0
         db, i = got
-        return int(db.c[i]) / 100
+        return int(db.c[i]) / db.scale
+
+    def mark_value(self, inst: Instrument) -> float:
+        """The mark of one share or contract (price x multiplier), comparable with ``avg_cost``."""
+        return self.mark(inst) * inst.multiplier
 
     def held(self) -> list[Position]:
         return [p for p in self.positions.values() if p.quantity]
@@ -118,7 +123,7 @@ class Portfolio:
         stock = unrealized = 0.0
         gross = 0.0
         for p in self.held():
-            m = self.mark(p.inst)
+            m = self.mark_value(p.inst)
             stock += p.quantity * m
             gross += abs(p.quantity * m)
             unrealized += (m - p.avg_cost) * p.quantity
@@ -167,23 +172,23 @@ class Portfolio:
     # ---- wire formats ----------------------------------------------------------------------------------------
     def position_msg(self, p: Position) -> tuple:
         i = p.inst
-        return (61, 3, self.account, i.con_id, i.symbol, "STK", "", 0.0, "", "", "SMART", i.currency, i.symbol,
-                i.symbol, p.quantity, p.avg_cost)
+        return (61, 3, self.account, *i.contract_fields("SMART" if i.is_stock else i.primary), p.quantity,
+                p.avg_cost)
 
     def portfolio_msg(self, p: Position) -> tuple:
         i = p.inst
         m = self.mark(i)
-        unrealized = (m - p.avg_cost) * p.quantity if p.quantity else 0.0
-        return (7, 8, i.con_id, i.symbol, "STK", "", 0.0, "", "", i.primary, i.currency, i.symbol, i.symbol,
-                p.quantity, m, round(p.quantity * m, 2), p.avg_cost, round(unrealized, 2), round(p.realized, 2),
-                self.account)
+        value = m * i.multiplier
+        unrealized = (value - p.avg_cost) * p.quantity if p.quantity else 0.0
+        return (7, 8, *i.contract_fields(i.primary), p.quantity, m, round(p.quantity * value, 2), p.avg_cost,
+                round(unrealized, 2), round(p.realized, 2), self.account)
 
-    def send_positions(self, session: Session) -> None:
+    def send_positions(self, session: Client) -> None:
         for p in self.held():
             session.send(*self.position_msg(p))
         session.send(62, 1)
 
-    def send_account(self, session: Session, con_ids=None) -> None:
+    def send_account(self, session: Client, con_ids=None) -> None:
         """Account values + portfolio items (all, or those of ``con_ids``) + account time."""
         for tag, value, currency in self.tag_rows():
             session.send(6, 2, tag, value, currency, self.account)
@@ -193,29 +198,29 @@ class Portfolio:
                 session.send(*self.portfolio_msg(p))
         session.send(8, 1, f"{self.gw.clock.now():%H:%M}")
 
-    def send_summary(self, session: Session, req_id: int, tags: list[str], end: bool) -> None:
+    def send_summary(self, session: Client, req_id: int, tags: list[str], end: bool) -> None:
         for tag, value, currency in self.tag_rows(tags):
             session.send(63, 1, req_id, self.account, tag, value, currency)
         if end:
             session.send(64, 1, req_id)
 
-    def send_multi(self, session: Session, req_id: int, end: bool) -> None:
+    def send_multi(self, session: Client, req_id: int, end: bool) -> None:
         for tag, value, currency in self.tag_rows():
             session.send(73, 1, req_id, self.account, "", tag, value, currency)
         if end:
             session.send(74, 1, req_id)
 
-    def send_pnl(self, session: Session, req_id: int) -> None:
+    def send_pnl(self, session: Client, req_id: int) -> None:
         v = self.values()
         daily = v["UnrealizedPnL"] + v["RealizedPnL"]
         session.send(94, req_id, round(daily, 2), round(v["UnrealizedPnL"], 2), round(v["RealizedPnL"], 2))
 
-    def send_pnl_single(self, session: Session, req_id: int, con_id: int) -> None:
+    def send_pnl_single(self, session: Client, req_id: int, con_id: int) -> None:
         p = self.positions.get(con_id)
         if p is None:
             session.send(95, req_id, 0, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE)
             return
-        m = self.mark(p.inst)
+        m = self.mark_value(p.inst)
         unrealized = (m - p.avg_cost) * p.quantity
         session.send(95, req_id, p.quantity, round(unrealized + p.realized, 2), round(unrealized, 2),
                      round(p.realized, 2), round(p.quantity * m, 2))
@@ -257,7 +262,7 @@ class Portfolio:
     def has_subscribers(self) -> bool:
         return bool(self.account_subs or self.summary_subs or self.multi_subs or self.streams_pnl)
 
-    def drop_session(self, session: Session) -> None:
+    def drop_session(self, session: Client) -> None:
         self.position_subs.discard(session)
         self.account_subs.discard(session)
         for subs in (self.summary_subs, self.multi_subs, self.pnl_subs, self.pnl_single_subs):

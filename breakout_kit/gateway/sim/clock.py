@@ -13,7 +13,7 @@ import asyncio
 from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
-from ..core import calendar
+from ...core import calendar
 
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION_OPEN_TIME = time(9, 30)

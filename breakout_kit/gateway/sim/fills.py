@@ -37,14 +37,15 @@ class BarCents:
     low: int
     close: int
     volume: int
+    half: int = 0         # half the spread in cents; 0: one basis point (stocks). Futures: one tick.
 
     @property
     def bid(self) -> int:
-        return self.close - half_spread_cents(self.close)
+        return self.close - (self.half or half_spread_cents(self.close))
 
     @property
     def ask(self) -> int:
-        return self.close + half_spread_cents(self.close)
+        return self.close + (self.half or half_spread_cents(self.close))
 
 
 def to_cents(price: float) -> int:

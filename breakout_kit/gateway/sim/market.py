@@ -32,7 +32,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from ..core import calendar
+from ...core import calendar, trading_hours
 from .clock import NEW_YORK
 from .universe import Instrument, universe
 
@@ -73,7 +73,7 @@ class Bar:
 class Grid:
     """One instrument-day's 5-second grid: bars [0, end) exist; [rth_lo, rth_hi) are regular trading hours."""
 
-    t0: int                   # POSIX seconds of bar 0 (04:00 New York for stocks, midnight for forex)
+    t0: int                   # POSIX seconds of bar 0 (04:00 New York for stocks; see ``grid`` for the others)
     n: int                    # bars generated (the full-day grid; bars >= end do not trade)
     end: int
     rth_lo: int
@@ -81,18 +81,23 @@ class Grid:
 
 
 def grid(inst: Instrument, d: date) -> Grid | None:
-    """The day's grid, or None when the instrument does not trade on ``d`` (weekend, NYSE holiday).
+    """The day's grid, or None when the instrument does not trade on ``d`` (weekend, holiday, expired future).
 
     Stocks: 04:00-20:00 New York, regular hours 09:30-16:00; on NYSE early-close days regular hours end at 13:00 and
-    the extended session at 17:00. Forex (IDEALPRO): midnight to midnight on weekdays, not closed on NYSE holidays.
+    the extended session at 17:00. Other kinds follow ``core.trading_hours``: indexes 09:30 to the NYSE close;
+    futures (CME Globex) 18:00 the day before to 17:00, regular 09:30-16:15, until their last trade date; forex
+    (IDEALPRO) 17:15 the day before to 17:00 on weekdays, not closed on NYSE holidays.
     """
-    if inst.is_forex:
-        if d.weekday() >= 5:
+    if not inst.is_stock:
+        if inst.is_future and f"{d:%Y%m%d}" > inst.expiry:
             return None
-        t0 = int(datetime(d.year, d.month, d.day, tzinfo=NEW_YORK).timestamp())
-        nxt = d + timedelta(days=1)
-        n = (int(datetime(nxt.year, nxt.month, nxt.day, tzinfo=NEW_YORK).timestamp()) - t0) // BAR
-        return Grid(t0, n, n, 0, n)
+        whole = trading_hours.session_window(inst.kind, d)
+        if whole is None:
+            return None
+        regular = trading_hours.regular_window(inst.kind, d)
+        t0, t1 = int(whole[0].timestamp()), int(whole[1].timestamp())
+        n = (t1 - t0) // BAR
+        return Grid(t0, n, n, (int(regular[0].timestamp()) - t0) // BAR, (int(regular[1].timestamp()) - t0) // BAR)
     close = calendar.session_close(d)
     if close is None:
         return None
@@ -102,12 +107,29 @@ def grid(inst: Instrument, d: date) -> Grid | None:
     return Grid(day_start_epoch(d), DAY_BARS, max(EARLY_DAY_END, rth_hi), RTH_FIRST, rth_hi)
 
 
+def _evening(inst: Instrument) -> timedelta:
+    """One day for instruments whose sessions open the evening before their date (futures, forex), else none:
+    how far past a time's own date its session may lie."""
+    return timedelta(days=1) if inst.kind in ("future", "forex") else timedelta(0)
+
+
+def session_grid(inst: Instrument, epoch: float) -> Grid | None:
+    """The grid of the session containing ``epoch`` (its own date, or the next one for sessions that open the
+    evening before), or None outside the instrument's hours."""
+    d = datetime.fromtimestamp(epoch, NEW_YORK).date()
+    for day in (d, d + timedelta(days=1)):
+        g = grid(inst, day)
+        if g is not None and g.t0 <= epoch < g.t0 + g.end * BAR:
+            return g
+    return None
+
+
 @dataclass
 class DayBars:
     """One symbol-day of 5-second bars; prices in integer units of ``1 / scale`` (cents for stocks)."""
 
     day: date
-    t0: int                   # POSIX seconds of bar 0 (04:00 New York for stocks, midnight for forex)
+    t0: int                   # POSIX seconds of bar 0 (04:00 New York for stocks; see ``grid`` for the others)
     o: np.ndarray
     h: np.ndarray
     low: np.ndarray
@@ -119,11 +141,14 @@ class DayBars:
     scale: int = 100
     forex: bool = False
     _cum_v: np.ndarray | None = None
+    kind: str = "stock"
 
     @property
     def midnight_offset(self) -> int:
-        """Seconds from New York midnight to bar 0."""
-        return 0 if self.forex else DAY_OPEN_SEC
+        """Seconds from New York midnight of the session date to bar 0 (negative when the session opens the
+        evening before: futures, forex)."""
+        midnight = int(datetime(self.day.year, self.day.month, self.day.day, tzinfo=NEW_YORK).timestamp())
+        return self.t0 - midnight
 
     def cum_volume(self) -> np.ndarray:
         """Volume of the day up to and including each bar."""
@@ -183,7 +208,7 @@ class Market:
         idx = (int(local.timestamp()) - day_start_epoch(d)) // BAR
         idx -= idx % MINUTE
         g = grid(inst, d)
-        if inst.is_forex or g is None or not 0 <= idx <= g.end - MINUTE:
+        if not inst.is_stock or g is None or not 0 <= idx <= g.end - MINUTE:
             raise ValueError(f"{at} is outside the trading grid (NYSE sessions 04:00-20:00 New York)")
         plants = self._plants_of(inst, d)
         plants.append(Plant(idx, float(size_pct)))
@@ -220,7 +245,7 @@ class Market:
         plants = self._plants.get(key)
         if plants is None:
             plants = self._plants[key] = []
-            g = grid(inst, d) if d == self._default_day and not inst.is_forex else None
+            g = grid(inst, d) if d == self._default_day and inst.is_stock else None
             if g is not None:
                 minute = self._default_first + 22 + (inst.con_id * 7 + self.seed * 13) % 6
                 if minute * MINUTE + MINUTE <= g.end:
@@ -271,18 +296,18 @@ class Market:
 
     def _level(self, inst: Instrument, d: date) -> float:
         """Log price at the open of day ``d``: a slow curve (period months..years) plus daily noise."""
-        rng = np.random.default_rng((self.seed, inst.con_id, 0))
+        rng = np.random.default_rng((self.seed, inst.seed_id, 0))
         phases = rng.uniform(0, 2 * np.pi, 3)
         amps = np.array([0.18, 0.08, 0.04]) * inst.vol / 0.3
         periods = np.array([700.0, 180.0, 45.0])
         n = d.toordinal()
         slow = float(np.sum(amps * np.sin(2 * np.pi * n / periods + phases)))
         daily_sd = inst.vol / math.sqrt(252)
-        noise = np.random.default_rng((self.seed, inst.con_id, n, 1)).standard_normal() * daily_sd * 0.7
+        noise = np.random.default_rng((self.seed, inst.seed_id, n, 1)).standard_normal() * daily_sd * 0.7
         return math.log(inst.price) + slow + noise
 
     def _generate(self, inst: Instrument, d: date, g: Grid, plants) -> DayBars:
-        rng = np.random.default_rng((self.seed, inst.con_id, d.toordinal()))
+        rng = np.random.default_rng((self.seed, inst.seed_id, d.toordinal()))
         n = g.n
         rth = slice(g.rth_lo, g.rth_hi)
         daily_sd = inst.vol / math.sqrt(252)
@@ -292,7 +317,8 @@ class Market:
         f = (x[rth] - g.rth_lo) / (g.rth_hi - g.rth_lo)
         profile[rth] = 0.8 + 1.6 * np.exp(-f / 0.06) + 0.7 * np.exp(-(1 - f) / 0.08)
         if inst.is_forex:   # around the clock, busiest in the London/New York overlap (08:00-12:00 New York)
-            hour = x * BAR / 3600.0
+            midnight = datetime(d.year, d.month, d.day, tzinfo=NEW_YORK).timestamp()
+            hour = ((g.t0 - midnight + x * BAR) / 3600.0) % 24
             profile = 0.6 + 0.9 * np.exp(-(((hour - 10.0) / 3.0) ** 2))
         # volatility regimes: piecewise constant over random 20-40 minute blocks
         regime = np.empty(n)
@@ -322,7 +348,8 @@ class Market:
         for p in plants:
             path, volume = _apply_plant(path, volume, wick_hi, wick_lo, log_open, p)
         o, h, low, c = _ohlc_units(path, wick_hi, wick_lo, log_open, inst.scale)
-        return DayBars(d, g.t0, o, h, low, c, volume, g.end, g.rth_lo, g.rth_hi, inst.scale, inst.is_forex)
+        return DayBars(d, g.t0, o, h, low, c, volume, g.end, g.rth_lo, g.rth_hi, inst.scale, inst.is_forex,
+                       kind=inst.kind)
 
     # ---- reading -----------------------------------------------------------------------------------------------
     def base(self, symbol: str, t0: float, t1: float, use_rth: bool = False):
@@ -330,7 +357,7 @@ class Market:
         if t1 <= t0:
             return
         d = datetime.fromtimestamp(t0, NEW_YORK).date()
-        last = datetime.fromtimestamp(t1, NEW_YORK).date()
+        last = datetime.fromtimestamp(t1, NEW_YORK).date() + _evening(self.instrument(symbol))
         while d <= last:
             db = self.day(symbol, d)
             if db is not None:
@@ -368,7 +395,7 @@ class Market:
         inst = self.instrument(symbol)
         out: list[Bar] = []
         d = datetime.fromtimestamp(t0, NEW_YORK).date()
-        last = datetime.fromtimestamp(t1, NEW_YORK).date()
+        last = datetime.fromtimestamp(t1, NEW_YORK).date() + _evening(inst)
         while d <= last:
             g = grid(inst, d)
             if g is not None:
@@ -388,10 +415,23 @@ class Market:
             d += timedelta(days=1)
         return out
 
+    def bar_at(self, symbol: str, start: float) -> tuple[DayBars, int] | None:
+        """The 5-second bar starting at ``start`` (its day and index), or None outside the instrument's hours
+        (futures and forex sessions open the evening before their session date)."""
+        d = datetime.fromtimestamp(start, NEW_YORK).date()
+        later = _evening(self.instrument(symbol))
+        for day in (d, d + later) if later else (d,):
+            db = self.day(symbol, day)
+            if db is not None:
+                i = int(start - db.t0) // BAR
+                if 0 <= i < db.end:
+                    return db, i
+        return None
+
     def last_bar(self, symbol: str, t: float) -> tuple[DayBars, int] | None:
         """The latest 5-second bar completed by time ``t`` (searching back up to 10 days)."""
-        d = datetime.fromtimestamp(t, NEW_YORK).date()
-        for _ in range(10):
+        d = datetime.fromtimestamp(t, NEW_YORK).date() + _evening(self.instrument(symbol))
+        for _ in range(11):
             db = self.day(symbol, d)
             if db is not None:
                 i = min(db.end, int((t - db.t0) // BAR)) - 1
@@ -588,7 +628,8 @@ def bar5(db: DayBars, i: int, what: str = "TRADES") -> Bar:
 
 
 def _half_spread_rate(db: DayBars) -> float:
-    return 0.000005 if db.forex else 0.0001
+    """Forex 0.05 bp; futures 0 (so the minimum: one tick each side); stocks and indexes 1 bp."""
+    return 0.000005 if db.forex else 0.0 if db.kind == "future" else 0.0001
 
 
 def half_spread(db: DayBars, price_units: int) -> int:

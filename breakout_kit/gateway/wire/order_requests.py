@@ -1,10 +1,9 @@
-"""Order request handlers: placeOrder, cancels, open/completed orders, executions (the book is orders.py).
+"""Order request handlers: placeOrder, cancels, open/completed orders, executions (the book is sim/orders.py).
 
 Handled (incoming id -> replies):
   3 placeOrder -> 5 openOrder + 3 orderStatus, fills later as 11 execDetails + 59 commissionReport (or 4 error)
   4 cancelOrder -> 3 orderStatus Cancelled + 4 error 202; 58 reqGlobalCancel -> the same for every open order
   5 reqOpenOrders (this client) / 16 reqAllOpenOrders (every client) -> 5 + 3 each, then 53 openOrderEnd
-  15 reqAutoOpenOrders (accepted: there are no TWS-entered orders to bind)
   99 reqCompletedOrders -> 101 completedOrder each, then 102 completedOrdersEnd
   7 reqExecutions(filter) -> 11 execDetails + 59 commissionReport each, then 55 execDetailsEnd
 """
@@ -12,20 +11,24 @@ Handled (incoming id -> replies):
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from .clock import NEW_YORK
-from .marketdata import parse_end
-from .order_codec import (
+from ..sim.clock import NEW_YORK
+from ..sim.history import parse_end
+from ..sim.order_messages import (
     commission_report_fields,
     completed_order_fields,
     exec_details_fields,
     open_order_fields,
     order_status_fields,
 )
-from .order_model import ERR_READONLY, Execution
-from .orders import OrderBook
+from ..sim.order_model import ERR_READONLY, Execution, invalid
+from ..sim.orders import OrderBook
+from .order_codec import Unsupported, parse_place_order
 from .protocol import Fields
-from .session import Session, on_disconnect, register
+
+if TYPE_CHECKING:
+    from .session import Session
 
 
 def book(session: Session) -> OrderBook:
@@ -33,20 +36,26 @@ def book(session: Session) -> OrderBook:
 
 
 # ---- handlers -----------------------------------------------------------------------------------------------------
-@register(3)
 def place_order(session: Session, f: Fields) -> None:
-    """placeOrder(orderId, contract, order...) at server version 157 (no version field)."""
-    book(session).place(session, f)
+    """placeOrder([version below 145,] orderId, contract, order...)."""
+    peek = Fields(f.fields, f.pos)            # the orderId, for errors about the order's own fields
+    if session.server_version < 145:
+        peek.int()
+    order_id = peek.int()
+    try:
+        order_id, spec, raw = parse_place_order(f, session.server_version)
+    except Unsupported as e:
+        session.error(order_id, 321, invalid(str(e)))
+        return
+    book(session).place(session, order_id, spec, raw)
 
 
-@register(4)
 def cancel_order(session: Session, f: Fields) -> None:
     """cancelOrder(version, orderId[, manualCancelOrderTime])."""
     f.int()  # version
     book(session).cancel_request(session, f.int())
 
 
-@register(58)
 def req_global_cancel(session: Session, f: Fields) -> None:
     """reqGlobalCancel: cancel every open order of the account, whichever client placed it."""
     if book(session).readonly_api:
@@ -62,24 +71,16 @@ def _send_open(session: Session, orders) -> None:
     session.send(53, 1)
 
 
-@register(5)
 def req_open_orders(session: Session, f: Fields) -> None:
     """reqOpenOrders -> this client's open orders, then openOrderEnd (53)."""
     _send_open(session, [o for o in book(session).open_orders() if o.client_id == session.client_id])
 
 
-@register(16)
 def req_all_open_orders(session: Session, f: Fields) -> None:
     """reqAllOpenOrders -> every client's open orders, then openOrderEnd (53)."""
     _send_open(session, book(session).open_orders())
 
 
-@register(15)
-def req_auto_open_orders(session: Session, f: Fields) -> None:
-    """reqAutoOpenOrders(bAutoBind): only meaningful for clientId 0 and TWS-entered orders; there are none."""
-
-
-@register(99)
 def req_completed_orders(session: Session, f: Fields) -> None:
     """reqCompletedOrders(apiOnly) -> completedOrder (101) for every finished order, then 102."""
     done = [o for o in book(session).orders.values() if o.done]
@@ -122,7 +123,6 @@ def _parse_filter_time(text: str) -> float:
     return parse_end(text)
 
 
-@register(7)
 def req_executions(session: Session, f: Fields) -> None:
     """reqExecutions(version, reqId, filter) -> execDetails (11) + commissionReport (59) each, then 55."""
     f.int()  # version
@@ -135,8 +135,7 @@ def req_executions(session: Session, f: Fields) -> None:
     session.send(55, 1, req_id)
 
 
-@on_disconnect
-def _drop_streams(session: Session) -> None:
+def drop_streams(session: Session) -> None:
     orders = getattr(session.gateway, "orders", None)
     if orders is not None:
         orders.portfolio.drop_session(session)

@@ -24,9 +24,21 @@ from __future__ import annotations
 import csv
 import zlib
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING
+
+from .derivatives import (
+    FUTURE_EXCHANGE_ALIASES,
+    INDEXES,
+    LISTED,
+    MONTH_CODES,
+    ROOTS,
+    expiries,
+    future_con_id,
+    local_symbol,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,9 +52,13 @@ CORE_SYMBOLS: tuple[str, ...] = (
     "QQQ", "IWM", "DIA", "GLD", "TLT",
 )
 FOREX = "CASH"
+FUTURE = "FUT"
+CONTFUT = "CONTFUT"
+INDEX = "IND"
+STOCK = "STK"
 #: exchange names a request may use for an instrument listed on ``primary``
 EXCHANGE_ALIASES = {"NASDAQ": {"NASDAQ", "ISLAND"}, "NYSE": {"NYSE"}, "ARCA": {"ARCA", "NYSEARCA"},
-                    "BATS": {"BATS", "BYX"}, "IDEALPRO": {"IDEALPRO"}}
+                    "BATS": {"BATS", "BYX"}, "IDEALPRO": {"IDEALPRO"}, **FUTURE_EXCHANGE_ALIASES}
 
 
 def generated_con_id(symbol: str) -> int:
@@ -67,29 +83,93 @@ class Instrument:
     vol: float            # annualised volatility
     adv: int              # average daily volume (shares; 0 for forex)
     market_cap: float     # USD
+    multiplier: float = 1.0
+    tick: float = 0.0     # futures: the contract's tick (others: derived below)
+    expiry: str = ""      # futures: last trade date YYYYMMDD
+    root: str = ""        # futures: the product (tradingClass: ES, 6E); its IB symbol is ``ib_symbol``
+    ib_symbol: str = ""
+    series: str = ""      # the synthetic price path this instrument follows (all expiries of a root share one)
 
     @property
     def is_forex(self) -> bool:
         return self.sec_type == FOREX
 
     @property
+    def is_future(self) -> bool:
+        return self.sec_type == FUTURE
+
+    @property
+    def is_index(self) -> bool:
+        return self.sec_type == INDEX
+
+    @property
+    def is_stock(self) -> bool:
+        return self.sec_type == STOCK
+
+    @property
+    def kind(self) -> str:
+        """The trading calendar this instrument follows: stock, forex, future or index."""
+        return {FOREX: "forex", FUTURE: "future", INDEX: "index"}.get(self.sec_type, "stock")
+
+    @property
     def symbol(self) -> str:
-        """IB's ``symbol`` field: the base currency for forex (``EUR``), the ticker otherwise."""
+        """IB's ``symbol`` field: the base currency for forex (``EUR``), the product for futures, the ticker
+        otherwise."""
+        if self.is_future:
+            return self.ib_symbol
         return self.key.split(".")[0] if self.is_forex else self.key
+
+    @property
+    def series_month(self) -> str:
+        """A future's contract month YYYYMM (``ESZ6`` -> 202612; the last trade date may fall in another month)."""
+        if not self.is_future:
+            return ""
+        code, digit = self.key[len(self.root)], int(self.key[-1])
+        year = int(self.expiry[:4])
+        year = year - year % 10 + digit
+        if year < int(self.expiry[:4]) - 1:
+            year += 10
+        return f"{year}{MONTH_CODES.index(code) + 1:02d}"
 
     @property
     def local_symbol(self) -> str:
         return self.key
 
+    def contract_fields(self, exchange: str) -> list:
+        """The 11 contract fields of openOrder / execDetails / position / portfolio messages: conId, symbol,
+        secType, lastTradeDateOrContractMonth, strike, right, multiplier, exchange, currency, localSymbol,
+        tradingClass."""
+        if self.is_future:
+            return [self.con_id, self.symbol, self.sec_type, self.expiry, 0.0, "", f"{self.multiplier:g}", exchange,
+                    self.currency, self.key, self.root]
+        if self.is_stock:
+            return [self.con_id, self.symbol, "STK", "", 0.0, "", "", exchange, self.currency, self.symbol,
+                    self.symbol]
+        return [self.con_id, self.symbol, self.sec_type, "", 0.0, "", "", exchange, self.currency, self.key,
+                self.key]
+
+    @property
+    def trading_class(self) -> str:
+        return self.root if self.is_future else self.key
+
+    @property
+    def seed_id(self) -> int:
+        """What seeds the synthetic prices: the conId, or the shared series of a future's expiries."""
+        return generated_con_id(self.series) if self.series else self.con_id
+
     @property
     def min_tick(self) -> float:
+        if self.tick:
+            return self.tick
         if not self.is_forex:
             return 0.01
         return 0.005 if self.currency == "JPY" else 0.00005
 
     @property
     def scale(self) -> int:
-        """Integer price units per 1.0 of price in the synthetic market (cents for stocks)."""
+        """Integer price units per 1.0 of price in the synthetic market (cents for stocks, ticks for futures)."""
+        if self.is_future:
+            return round(1 / self.tick)
         if not self.is_forex:
             return 100
         return 1000 if self.currency == "JPY" else 100_000
@@ -104,6 +184,36 @@ class Universe:
         self.by_con_id: dict[int, Instrument] = {i.con_id: i for i in self.instruments}
         if len(self.by_key) != len(self.instruments) or len(self.by_con_id) != len(self.instruments):
             raise ValueError("universe has duplicate symbols or conIds")
+        self.futures: dict[str, list[Instrument]] = {}        # root -> expiries, nearest first
+        for i in self.instruments:
+            if i.is_future:
+                self.futures.setdefault(i.root, []).append(i)
+        for chain in self.futures.values():
+            chain.sort(key=lambda i: i.expiry)
+
+    def listed(self, root: str, today: date) -> list[Instrument]:
+        """The listed expiries of a futures root on ``today``: the next ``LISTED`` not past their last trade date;
+        the first is the front month (so the front rolls the day after its last trade date)."""
+        d = f"{today:%Y%m%d}"
+        return [i for i in self.futures.get(root.upper(), []) if i.expiry >= d][:LISTED]
+
+    def futures_matching(self, spec_symbol: str, month: str, local_symbol: str, today: date,
+                         trading_class: str = "") -> list[Instrument]:
+        """Expiries a FUT request denotes: by local symbol, by month (YYYYMM) or date (YYYYMMDD), else the listed
+        ones. ``spec_symbol`` is IB's symbol (EUR for 6E) or the root itself."""
+        sym = spec_symbol.strip().upper()
+        roots = [r for r, chain in self.futures.items()
+                 if sym in (r, chain[0].ib_symbol) and (not trading_class or trading_class.upper() == r)]
+        out: list[Instrument] = []
+        for r in roots:
+            chain = self.futures[r]
+            if local_symbol:
+                out += [i for i in chain if i.key == local_symbol.strip().upper()]
+            elif month:
+                out += [i for i in chain if i.expiry.startswith(month) or i.series_month == month]
+            else:
+                out += self.listed(r, today)
+        return out
 
     def __len__(self) -> int:
         return len(self.instruments)
@@ -113,7 +223,7 @@ class Universe:
 
     def stocks(self) -> list[Instrument]:
         """Stocks and ETFs (what a stock scanner iterates)."""
-        return [i for i in self.instruments if not i.is_forex]
+        return [i for i in self.instruments if i.is_stock]
 
     def get(self, name: str) -> Instrument | None:
         """By key, case-insensitive; forex also as ``EURUSD`` / ``EUR/USD``."""
@@ -132,6 +242,8 @@ class Universe:
         symbol = symbol.strip().upper()
         if con_id:
             inst = self.by_con_id.get(con_id)
+        elif sec_type == FUTURE:
+            inst = self.by_key.get(local_symbol.strip().upper())
         elif sec_type == FOREX:
             key = local_symbol.strip().upper() or (f"{symbol}.{currency.upper()}" if currency else "")
             inst = self.by_key.get(key)
@@ -146,7 +258,7 @@ class Universe:
         if currency not in ("", inst.currency):
             return None
         aliases = EXCHANGE_ALIASES.get(inst.primary, {inst.primary})
-        smart = ("", "SMART") if not inst.is_forex else ("",)
+        smart = ("", "SMART") if inst.is_stock else ("",)
         if exchange not in smart and exchange not in aliases:
             return None
         if primary_exchange and primary_exchange not in aliases:
@@ -159,10 +271,12 @@ class Universe:
         p = pattern.strip().upper()
         if not p:
             return []
-        first = sorted((i for i in self.instruments if i.key.startswith(p)),
-                       key=lambda i: (i.key != p, -i.market_cap, i.key))
+        # a futures product appears once (its first expiry), as IB lists the product, not every month
+        products = [i for i in self.instruments if not i.is_future] + [chain[0] for chain in self.futures.values()]
+        first = sorted((i for i in products if i.key.startswith(p) or (i.is_future and i.root.startswith(p))),
+                       key=lambda i: (i.key != p and i.root != p, -i.market_cap, i.key))
         seen = {i.key for i in first}
-        more = sorted((i for i in self.instruments if i.key not in seen and p in i.long_name),
+        more = sorted((i for i in products if i.key not in seen and p in i.long_name.upper()),
                       key=lambda i: -i.market_cap)
         return (first + more)[:limit]
 
@@ -190,6 +304,24 @@ def _read(text: str) -> list[Instrument]:
     return out
 
 
+def _derivatives() -> list[Instrument]:
+    """Futures (every expiry of every root) and indexes (``derivatives.py``)."""
+    out = []
+    for r in ROOTS:
+        for y, m, last in expiries(r):
+            local = local_symbol(r, y, m)
+            out.append(Instrument(
+                key=local, con_id=future_con_id(local), sec_type=FUTURE, primary=r.exchange, currency="USD",
+                long_name=r.name, industry="", category="", stock_type="", price=r.price, vol=r.vol, adv=r.adv,
+                market_cap=0.0, multiplier=float(r.multiplier), tick=r.tick, expiry=f"{last:%Y%m%d}", root=r.symbol,
+                ib_symbol=r.ib_symbol, series=f"FUT:{r.symbol}"))
+    for x in INDEXES:
+        out.append(Instrument(key=x.symbol, con_id=x.con_id, sec_type=INDEX, primary=x.exchange, currency="USD",
+                              long_name=x.name, industry="Indices", category="", stock_type="", price=x.price,
+                              vol=x.vol, adv=0, market_cap=0.0))
+    return out
+
+
 _UNIVERSE: Universe | None = None
 
 
@@ -197,6 +329,6 @@ def universe() -> Universe:
     """The built-in universe (read from the package data file once per process)."""
     global _UNIVERSE
     if _UNIVERSE is None:
-        text = resources.files("breakout_kit.gateway").joinpath("data/universe.csv").read_text(encoding="utf-8")
-        _UNIVERSE = Universe(_read(text))
+        text = resources.files(__package__).joinpath("data/universe.csv").read_text(encoding="utf-8")
+        _UNIVERSE = Universe(_read(text) + _derivatives())
     return _UNIVERSE

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from .clock import NEW_YORK
 from .contracts import TIME_ZONE_ID, Instrument
-from .order_codec import UNSET_DOUBLE
+from .order_messages import UNSET_DOUBLE
 
 ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
 TIFS = ("DAY", "GTC")

@@ -1,6 +1,6 @@
 """The gateway's order book: placeOrder / cancel / global cancel, brackets, OCA groups, fills and executions.
 
-Requests (handlers in order_requests.py; incoming id -> replies):
+Requests (handlers in wire/order_requests.py; incoming id -> replies):
   3 placeOrder -> 5 openOrder + 3 orderStatus (then 11 execDetails + 59 commissionReport per fill); what-if
     orders -> 5 openOrder with the OrderState's commission and margins; rejections -> 4 error
     (200/321 contract, 110 tick, 321 fields or read-only API, 103 duplicate id, 387 order type, 201 margin)
@@ -34,15 +34,13 @@ from typing import TYPE_CHECKING
 
 from . import fills
 from .clock import NEW_YORK
-from .contracts import NO_SECDEF, TIME_ZONE_ID, Instrument, resolve
-from .market import BAR, grid
-from .order_codec import (
-    Unsupported,
+from .contracts import NO_SECDEF, NOT_TRADABLE, TIME_ZONE_ID, Instrument, resolve
+from .market import BAR, grid, session_grid
+from .order_messages import (
     commission_report_fields,
     exec_details_fields,
     open_order_fields,
     order_status_fields,
-    parse_place_order,
 )
 from .order_model import (
     ERR_CANCELLED,
@@ -59,12 +57,11 @@ from .order_model import (
     invalid,
     price_cents,
 )
+from .outbound import Client
 from .portfolio import INITIAL_CASH, MARGIN_RATE, REFRESH_SECONDS, Portfolio
-from .protocol import Fields
-from .session import Session
 
 if TYPE_CHECKING:
-    from .server import PaperGateway
+    from ..server import PaperGateway
 
 log = logging.getLogger("breakout_kit.gateway")
 FIRST_PERM_ID = 1_001_000_001
@@ -111,7 +108,7 @@ class OrderBook:
         return self.orders.get((client_id, order_id))
 
     # ---- output ------------------------------------------------------------------------------------------------
-    def _owner(self, order: Order) -> Session | None:
+    def _owner(self, order: Order) -> Client | None:
         s = self.gw.session_for(order.client_id)
         return s if s is not None and not s.closed else None
 
@@ -123,14 +120,8 @@ class OrderBook:
             s.send(*order_status_fields(order))
 
     # ---- placing -------------------------------------------------------------------------------------------------
-    def place(self, session: Session, f: Fields) -> None:
-        """Handle one placeOrder message."""
-        order_id = Fields(f.fields, f.pos).int()   # peeked, for errors about the order's own fields
-        try:
-            order_id, spec, raw = parse_place_order(f)
-        except Unsupported as e:
-            session.error(order_id, 321, invalid(str(e)))
-            return
+    def place(self, session: Client, order_id: int, spec, raw: dict) -> None:
+        """Handle one decoded placeOrder message (wire/order_codec.py decodes it)."""
         client_id = session.client_id
         assert client_id is not None
         try:
@@ -193,8 +184,11 @@ class OrderBook:
         inst = resolve(spec)
         if inst is None:
             raise Rejected(200, NO_SECDEF)
-        if inst.is_forex:
-            raise Rejected(201, "Order rejected - reason:The paper gateway trades stocks and ETFs only")
+        if inst.is_index:
+            raise Rejected(201, NOT_TRADABLE)
+        if inst.is_forex or (inst.is_future and 100 % inst.scale):
+            raise Rejected(201, "Order rejected - reason:The paper gateway trades stocks, ETFs and futures with "
+                                "cent ticks only")
         return inst
 
     def _validate(self, inst: Instrument, raw: dict):
@@ -316,12 +310,12 @@ class OrderBook:
             d += timedelta(days=1)      # closed, or after the close: the next session's
 
     def _in_hours(self, o: Order, epoch: float) -> bool:
-        d = datetime.fromtimestamp(epoch, NEW_YORK).date()
-        g = grid(o.inst, d)
+        g = session_grid(o.inst, epoch)     # futures sessions open the evening before their date
         if g is None:
             return False
         i = (epoch - g.t0) // BAR
-        return 0 <= i < g.end if o.outside_rth else g.rth_lo <= i < g.rth_hi
+        whole = o.outside_rth or o.inst.is_future    # futures work the whole Globex session
+        return 0 <= i < g.end if whole else g.rth_lo <= i < g.rth_hi
 
     def _working_status(self, o: Order, epoch: float) -> str:
         parent = self.orders.get((o.client_id, o.parent_id)) if o.parent_id else None
@@ -352,7 +346,7 @@ class OrderBook:
             for c in o.children:
                 self.cancel(c, reason)
 
-    def cancel_request(self, session: Session, order_id: int) -> None:
+    def cancel_request(self, session: Client, order_id: int) -> None:
         assert session.client_id is not None
         o = self.orders.get((session.client_id, order_id))
         if o is None:
@@ -371,7 +365,7 @@ class OrderBook:
         return len(todo)
 
     # ---- what-if -------------------------------------------------------------------------------------------------
-    def _what_if(self, session: Session, order_id: int, spec, raw: dict) -> None:
+    def _what_if(self, session: Client, order_id: int, spec, raw: dict) -> None:
         inst = self._resolve(spec)
         action, quantity, order_type, limit, stop, tif, outside_rth = self._validate(inst, raw)
         price = (limit or stop or round(self.portfolio.mark(inst) * 100)) / 100
@@ -426,7 +420,7 @@ class OrderBook:
                 continue
             if not self._in_hours(o, start):
                 continue
-            sym = o.inst.symbol
+            sym = o.inst.key
             if sym not in bars:
                 bars[sym] = self._bar(sym, d, start)
             bar = bars[sym]
@@ -451,13 +445,13 @@ class OrderBook:
             self.portfolio.refresh_pnl()
 
     def _bar(self, symbol: str, d, start: int) -> fills.BarCents | None:
-        db = self.gw.market.day(symbol, d)
-        if db is None:
+        got = self.gw.market.bar_at(symbol, start)
+        if got is None:
             return None
-        i = (start - db.t0) // BAR
-        if not 0 <= i < db.end:
-            return None
-        return fills.BarCents(int(db.o[i]), int(db.h[i]), int(db.low[i]), int(db.c[i]), int(db.v[i]))
+        db, i = got
+        k = 100 // db.scale if db.scale <= 100 else 1     # price units -> cents (futures: ticks of 1, .25, .1, .01)
+        return fills.BarCents(int(db.o[i]) * k, int(db.h[i]) * k, int(db.low[i]) * k, int(db.c[i]) * k, int(db.v[i]),
+                              k if db.kind == "future" else 0)
 
     def _execute(self, o: Order, shares: int, price_cents: int, boundary: int) -> None:
         price = price_cents / 100
