@@ -222,11 +222,23 @@ def mark_charts(page) -> None:
     }""")
 
 
+# The panel's table, read by its header names (columns come and go: "kind" was added).
+TABLE_JS = r"""() => {
+  const rows = Array.from(document.querySelectorAll('.bk-table tr'));
+  if (!rows.length) return {};
+  const head = Array.from(rows[0].querySelectorAll('th')).map(th => th.innerText.trim());
+  return Object.fromEntries(rows.slice(1).map(tr => {
+    const cells = Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim());
+    return [cells[0], Object.fromEntries(head.map((h, i) => [h, cells[i]]))];
+  }).filter(([symbol]) => symbol));
+}"""
+
+
 def panel_table(page) -> dict[str, dict]:
     """The panel's watchers table as symbol -> {state, last_bar, last_price, signals} (what the page shows)."""
-    rows = page.evaluate("""() => Array.from(document.querySelectorAll('.bk-table tr')).slice(1)
-        .map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim()))""")
-    return {r[0]: {"state": r[1], "last_bar": r[2], "last_price": r[3], "signals": r[4]} for r in rows if len(r) >= 5}
+    rows = page.evaluate(TABLE_JS)
+    return {symbol: {"state": r.get("state"), "last_bar": r.get("last bar"), "last_price": r.get("last price"),
+                     "signals": r.get("signals")} for symbol, r in rows.items()}
 
 
 def error_lines(page) -> list[str]:
@@ -245,7 +257,5 @@ def type_and_click(page, text: str, button: str = ".bk-start") -> None:
 
 def wait_table(page, symbol: str, state: str, timeout: int = 60_000) -> None:
     """Wait until the panel's table shows ``symbol`` in ``state``."""
-    page.wait_for_function(
-        """([sym, state]) => Array.from(document.querySelectorAll('.bk-table tr')).some(tr => {
-            const td = tr.querySelectorAll('td'); return td.length > 1 && td[0].innerText.trim() === sym
-                && td[1].innerText.trim().startsWith(state); })""", arg=[symbol, state], timeout=timeout)
+    page.wait_for_function(f"""([sym, state]) => {{ const row = ({TABLE_JS})()[sym];
+        return !!row && (row.state || '').startsWith(state); }}""", arg=[symbol, state], timeout=timeout)
