@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,14 +24,21 @@ class RealTimeBars:
         self.contract = contract
         #: emits ``Bar`` (time = the 5-second bar's start, UTC) for every bar the stream delivers, in order
         self.bar_event = Event("bar")
+        #: one fast consumer (the watcher's hot path): called as ``on_fields(time, open, high, low, close, volume)``
+        #: for every bar before ``bar_event``; no ``Bar`` object is built unless ``bar_event`` has listeners
+        self.on_fields: Callable[[datetime, float, float, float, float, float], None] | None = None
         self._ib = ib
         self._bars = ib.reqRealTimeBars(contract, 5, what, use_rth)
         self._bars.updateEvent += self._on_update
 
     def _on_update(self, pieces: Any, has_new_bar: bool) -> None:
-        emit = self.bar_event.emit
+        fields = self.on_fields
+        emit = self.bar_event.emit if len(self.bar_event) else None
         for p in pieces:
-            emit(Bar(p.time, p.open_, p.high, p.low, p.close, float(p.volume)))
+            if fields is not None:
+                fields(p.time, p.open_, p.high, p.low, p.close, float(p.volume))
+            if emit is not None:
+                emit(Bar(p.time, p.open_, p.high, p.low, p.close, float(p.volume)))
         pieces.clear()      # the IB library appends every bar to this list forever: keep memory flat
 
     @property
@@ -45,6 +53,7 @@ class RealTimeBars:
     def detach(self) -> None:
         """Stop listening without telling TWS (the subscription died with the connection)."""
         bars, self._bars = self._bars, None
+        self.on_fields = None
         if bars is not None:
             bars.updateEvent -= self._on_update
 

@@ -140,9 +140,18 @@ class BarAggregator:
         self._o = self._h = self._l = self._c = 0.0
         self._v = 0.0
         self._whole = False
+        self.completed: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
 
     def add(self, t: int, o: float, h: float, low: float, c: float, v: float) -> Bar | None:
         """Add the 5-second piece starting at POSIX second ``t``."""
+        start = self.push(t, o, h, low, c, v)
+        if start is None:
+            return None
+        return Bar(datetime.fromtimestamp(start, timezone.utc), *self.completed)
+
+    def push(self, t: int, o: float, h: float, low: float, c: float, v: float) -> int | None:
+        """Like ``add`` without building a ``Bar`` (hot loops): the start second of the bar this piece completed
+        (its open, high, low, close, volume are then in ``completed``), else None."""
         start = t - t % self.seconds
         if start != self._start:
             self._start, self._whole = start, t == start     # joined at the bucket's first piece?
@@ -157,7 +166,8 @@ class BarAggregator:
         self._next = t + PIECE
         if self._whole and self._next == start + self.seconds:
             self._start = None
-            return Bar(datetime.fromtimestamp(start, timezone.utc), self._o, self._h, self._l, self._c, self._v)
+            self.completed = (self._o, self._h, self._l, self._c, self._v)
+            return start
         return None
 
 

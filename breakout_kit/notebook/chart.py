@@ -1,20 +1,18 @@
-"""LiveChart: a Plotly FigureWidget that follows one watcher — candles, channel, breakout markers, volume.
+"""LiveChart: a live Plotly chart that follows one watcher — candles, channel, breakout markers, volume.
 
 The chart is a view: it subscribes to the watcher's ``bar_event`` / ``signal_event`` and never drives the watcher.
 Bars go into fixed-size numpy ring buffers (``window`` bars), so the cost of one update depends on the window only,
 never on how many bars the watcher has seen. Each bar just marks the chart dirty; one flush is scheduled on the
-running loop with ``loop.call_later`` (no polling task) at most every ``throttle`` seconds, and the flush assigns
-whole arrays inside ``fig.batch_update()`` — one comm message per flush, not one per bar.
+running loop with ``loop.call_later`` (no polling task) at most every ``throttle`` seconds: one comm message per
+flush, not one per bar. LiveChart's flush sends only what changed (new bars, the revised last bar, new markers)
+as binary float64 columns; CanvasChart's sends the window.
 
-Backpressure: the front end acknowledges every update once it has drawn it (Plotly: a thin wrapper of plotly's
-FigureWidget front end reports the update id after each ``plotly_afterplot``; canvas: an ack from our JS after the
-frame). With ``max_in_flight`` updates
-unacknowledged the chart sends nothing more and keeps coalescing bars into its window, so the browser is never fed
-faster than it draws. ``lag_s`` says how long the newest data has waited to be shown; past ``stale_after`` seconds the
-chart is ``stale`` (``stale_event`` fires, and the next update shows "view is N s behind" on the chart).
-Acknowledgements arrive on whatever thread the kernel runs widget comms on (a subshell thread with JupyterLab >= 4.4),
-so they are handed to the loop with ``call_soon_threadsafe``.
-"""
+Backpressure: the front end acknowledges every update once it has drawn it (our JS in ``static/``, after the frame).
+With ``max_in_flight`` updates unacknowledged the chart sends nothing more and keeps coalescing bars into its
+window, so the browser is never fed faster than it draws. ``lag_s`` says how long the newest data has waited to be
+shown; past ``stale_after`` seconds the chart is ``stale`` (``stale_event`` fires, and the next update shows "view
+is N s behind" on the chart). Acknowledgements arrive on whatever thread the kernel runs widget comms on (a subshell
+thread with JupyterLab >= 4.4), so they are handed to the loop with ``call_soon_threadsafe``."""
 
 from __future__ import annotations
 
@@ -44,33 +42,44 @@ def _to_datetime(value: Any) -> datetime:
 
 
 class _Ring:
-    """Fixed-capacity ring of bars: x labels (ISO strings), epoch seconds and OHLCV + channel as float arrays."""
+    """Fixed-capacity ring of bars: epoch seconds and OHLCV + channel (+ wall-clock seconds) as float arrays.
+
+    Rows have absolute numbers (``appended`` so far; row k sits in slot k % capacity), so a view fed by deltas can be
+    sent exactly the rows appended or revised since its last update.
+    """
 
     def __init__(self, capacity: int):
         self.capacity = capacity
-        self.x = np.empty(capacity, dtype=object)
         self.t = np.zeros(capacity)
         self.cols = {name: np.full(capacity, np.nan) for name in _FIELDS}
         self.head = 0  # next slot to write
         self.size = 0
+        self.appended = 0  # rows ever appended
+        self.revised: int | None = None  # lowest absolute row overwritten in place since the last delta
 
-    def push(self, label: str, epoch: float, values: tuple[float, ...]) -> None:
+    def push(self, epoch: float, values: tuple[float, ...]) -> None:
         i = self.head
         if self.size and epoch == self.t[(i - 1) % self.capacity]:
             i = (i - 1) % self.capacity  # same bar time again (a bar being revised): overwrite, don't append
+            row = self.appended - 1
+            self.revised = row if self.revised is None else min(self.revised, row)
         else:
             self.head = (i + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
-        self.x[i] = label
+            self.appended += 1
         self.t[i] = epoch
         for name, v in zip(_FIELDS, values):
             self.cols[name][i] = v
 
-    def ordered(self, arr: np.ndarray) -> np.ndarray:
-        """Oldest-to-newest copy of one column: O(window), independent of bars seen."""
-        if self.size < self.capacity:
-            return arr[: self.size].copy()
-        return np.concatenate((arr[self.head:], arr[: self.head]))
+    @property
+    def first(self) -> int:
+        """Absolute number of the oldest row still held."""
+        return self.appended - self.size
+
+    def rows(self, start: int, names: tuple[str, ...]) -> np.ndarray:
+        """Rows ``start`` .. newest of the columns ``names`` as one (len(names), n) float64 block."""
+        slots = np.arange(max(start, self.first), self.appended) % self.capacity
+        return np.vstack([self.cols[name][slots] for name in names]) if len(slots) else np.empty((len(names), 0))
 
 
 class StreamingChart:
@@ -101,7 +110,7 @@ class StreamingChart:
         self.throttle = float(throttle)
         self.tz = tz
         self._ring = _Ring(window)
-        self._signals: deque = deque(maxlen=window)  # (epoch, label, direction, price)
+        self._signals: deque = deque(maxlen=window)  # (epoch, wall-clock epoch, direction, price)
         self._dirty = False
         self._handle: asyncio.TimerHandle | None = None
         self._last_flush = float("-inf")
@@ -132,6 +141,15 @@ class StreamingChart:
         if width is not None and (not isinstance(width, int) or width < 50):
             raise ValueError(f"width must be None (fill the container) or an int >= 50 pixels, got {width!r}")
         self.width = width
+        # what the views hold (see _delta): the next update is whole until one went out
+        self._seq = 0
+        self._need_full = True
+        self._sent_rows = 0         # ring rows (absolute) sent
+        self._sent_signals = 0      # signals_received when the last update went out
+        self._n_bars = self._n_markers = 0
+        self.messages_sent = 0
+        self.bytes_sent = 0         # row bytes sent (8 float64 columns per row)
+        self.last_message: dict | None = None  # the latest update (without its buffer)
         self._build(self._title, height, show_volume, compact)
         self._seed_from_watcher()
         watcher.bar_event.connect(self._on_bar)
@@ -141,14 +159,18 @@ class StreamingChart:
             self._state_event.connect(self._on_state)
 
     # ---- data in -----------------------------------------------------------------------------------------
-    def _label(self, when) -> tuple[str, float, float]:
-        """(naive ISO-8601 wall-clock label, true epoch seconds, wall-clock epoch seconds) of a time."""
+    def _label(self, when) -> tuple[float, float]:
+        """(true epoch seconds, wall-clock epoch seconds) of a time: browser charts have no exchange time zones,
+        they show the bar's wall-clock time (in ``tz`` if given) as if it were UTC."""
         dt = _to_datetime(when)
-        if self.tz is not None and dt.tzinfo is not None:
+        if dt.tzinfo is None:
+            wall = dt.replace(tzinfo=timezone.utc).timestamp()
+            return wall, wall
+        if self.tz is not None:
             dt = dt.astimezone(self.tz)
-        # Browser charts have no exchange time zones: show the bar's wall-clock time.
-        naive = dt.replace(tzinfo=None)
-        return naive.isoformat(), dt.timestamp(), naive.replace(tzinfo=timezone.utc).timestamp()
+        epoch = dt.timestamp()
+        offset = dt.utcoffset()
+        return epoch, epoch + (offset.total_seconds() if offset else 0.0)
 
     def _seed_from_watcher(self) -> None:
         """Start from whatever the watcher already holds (backfilled bars, earlier signals)."""
@@ -158,9 +180,9 @@ class StreamingChart:
             cols = {c: (tail[c].to_numpy(dtype=float) if c in tail.columns else np.full(len(tail), np.nan))
                     for c in _FIELDS}
             for k, when in enumerate(tail.index):
-                label, epoch, wall = self._label(when)
+                epoch, wall = self._label(when)
                 cols["wall"][k] = wall
-                self._ring.push(label, epoch, tuple(cols[c][k] for c in _FIELDS))
+                self._ring.push(epoch, tuple(cols[c][k] for c in _FIELDS))
             self._dirty = True
         for sig in list(getattr(self.watcher, "signals", None) or [])[-self.window:]:
             self._add_signal(sig)
@@ -170,8 +192,8 @@ class StreamingChart:
     def add_bar(self, bar, channel=None) -> None:
         """Put one bar (and the channel that applied to it, or None) into the window and schedule a redraw."""
         upper, lower = channel if channel is not None else (np.nan, np.nan)
-        label, epoch, wall = self._label(bar.time)
-        self._ring.push(label, epoch, (float(bar.open), float(bar.high), float(bar.low), float(bar.close),
+        epoch, wall = self._label(bar.time)
+        self._ring.push(epoch, (float(bar.open), float(bar.high), float(bar.low), float(bar.close),
                                        float(bar.volume), float(upper), float(lower), wall))
         self.bars_received += 1
         self._mark_dirty()
@@ -182,8 +204,8 @@ class StreamingChart:
         self._mark_dirty()
 
     def _add_signal(self, signal) -> None:
-        label, epoch, wall = self._label(signal.time)
-        self._signals.append((epoch, label, wall, signal.direction, float(signal.price)))
+        epoch, wall = self._label(signal.time)
+        self._signals.append((epoch, wall, signal.direction, float(signal.price)))
         self.signals_received += 1
 
     def _on_bar(self, watcher, bar, channel) -> None:
@@ -205,6 +227,7 @@ class StreamingChart:
 
     def reload(self) -> None:
         """Rebuild the window from the watcher's ``bars`` and ``signals`` (O(window)) and redraw."""
+        self._need_full = True  # the history may differ from what the views hold
         self._ring = _Ring(self.window)
         self._signals.clear()
         self._dirty = True
@@ -248,14 +271,8 @@ class StreamingChart:
             self._handle.cancel()
             self._handle = None
         started = _time.perf_counter()
-        ring = self._ring
-        x = ring.ordered(ring.x)
-        col = {name: ring.ordered(arr) for name, arr in ring.cols.items()}
-        oldest = ring.ordered(ring.t)[0] if ring.size else float("inf")
-        ups = [(lab, wall, p) for (e, lab, wall, d, p) in self._signals if d == "up" and e >= oldest]
-        downs = [(lab, wall, p) for (e, lab, wall, d, p) in self._signals if d == "down" and e >= oldest]
         now = _time.monotonic()
-        token = self._draw(x, col, ups, downs)
+        token = self._send()
         if token is not None:
             self._last_token = token
             self._in_flight.append((token, now, self._unsent_since if self._unsent_since is not None else now))
@@ -268,6 +285,75 @@ class StreamingChart:
         self.last_flush_seconds = _time.perf_counter() - started
         if self._acked_once and self._loop is not None:
             self._arm_watchdog(self._loop)
+
+    _COLUMNS = ("wall", "open", "high", "low", "close", "volume", "upper", "lower")
+
+    def _send(self) -> int | None:
+        """Send an update to the front end; return the token its acknowledgement will carry."""
+        raise NotImplementedError
+
+    def _delta(self) -> tuple[dict, bytes]:
+        """The next update (protocol: ``static/deltas.js``): only the rows appended or revised and the markers added
+        since the previous one, or the whole window when a view needs it. Rows are 8 float64 columns with
+        wall-clock epoch milliseconds (the view's time axis); no strings."""
+        ring = self._ring
+        full = self._need_full
+        if full:
+            start, replace = ring.first, 0
+            fresh = list(self._signals)
+        else:
+            start = self._sent_rows if ring.revised is None else min(self._sent_rows, ring.revised)
+            start = max(start, ring.first)
+            replace = max(0, self._sent_rows - start)
+            count = self.signals_received - self._sent_signals
+            fresh = list(self._signals)[-count:] if count > 0 else []
+        block = ring.rows(start, self._COLUMNS)
+        block[0] *= 1000.0
+        oldest = ring.t[ring.first % ring.capacity] if ring.size else float("inf")
+        markers = [[wall * 1000.0, price, 1 if d == "up" else 0]
+                   for (epoch, wall, d, price) in fresh if epoch >= oldest]
+        self._seq += 1
+        content = {"type": "bk-full" if full else "bk-delta", "seq": self._seq, "base": self._seq - 1,
+                   "replace": replace, "n": block.shape[1], "window": self.window, "markers": markers,
+                   "note": self._status_note(), "stopped": self.stopped}
+        payload = np.ascontiguousarray(block, dtype="<f8").tobytes()
+        self.messages_sent += 1
+        self.bytes_sent += len(payload)
+        self.last_message = content
+        self._need_full = False
+        self._sent_rows = ring.appended
+        ring.revised = None
+        self._sent_signals = self.signals_received
+        self._n_bars = ring.size
+        self._n_markers = sum(1 for sig in self._signals if sig[0] >= oldest)
+        return content, payload
+
+    def _lost(self) -> None:
+        """No acknowledgement for ``resend_after`` seconds: the next update must stand on its own."""
+        self._need_full = True
+
+    def _hello_from_any_thread(self) -> None:
+        """A view has nothing (new view, page reload, a lost update): send the whole window, on the kernel's loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._hello()
+        else:
+            loop.call_soon_threadsafe(self._hello)
+
+    def _hello(self) -> None:
+        if not self._closed:
+            self._need_full = True
+            self.flush()
+
+    @property
+    def n_bars(self) -> int:
+        """Candles in the view (after the latest update)."""
+        return self._n_bars
+
+    @property
+    def n_markers(self) -> int:
+        """Breakout markers in the view (up + down, after the latest update)."""
+        return self._n_markers
 
     # ---- acknowledgements from the front end -------------------------------------------------------------
     def _ack_from_any_thread(self, token: int) -> None:
@@ -346,6 +432,7 @@ class StreamingChart:
         if self._in_flight and now - self._in_flight[-1][1] > self.resend_after:
             self._in_flight.clear()  # keeps lag_s: the unsent data's age still counts below
             self._dirty = True
+            self._lost()
             self.flush()
         elif self._dirty and self._handle is None and not self._gated():
             self._handle = self._loop.call_later(0, self._scheduled_flush) if self._loop else None
@@ -397,88 +484,47 @@ class StreamingChart:
     def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
         raise NotImplementedError
 
-    def _draw(self, x: np.ndarray, col: dict, ups: list, downs: list) -> int | None:
-        """Send the window; return the token the front end will acknowledge (None: no acks for this update)."""
-        raise NotImplementedError
-
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({getattr(self.watcher, 'symbol', '?')!r}, window={self.window}, "
                 f"bars={self._ring.size}, flushes={self.flushes})")
 
 
 class LiveChart(StreamingChart):
-    """Live candlestick chart of one watcher (Plotly FigureWidget): candles, channel, breakout markers, volume.
+    """Live candlestick chart of one watcher (Plotly): candles, channel, breakout markers, volume.
 
     ``LiveChart(watcher, window=500, throttle=0.3, *, height=420, title=None, tz=None, show_volume=True,
-    compact=False, width=None)``; display it in a cell (or put ``chart.widget`` in a layout). ``chart.flush()`` forces a
-    redraw now; ``chart.close()`` unsubscribes from the watcher. Times are shown in the bars' own time zone
-    unless ``tz`` (a ``zoneinfo.ZoneInfo`` or name) is given.
+    compact=False, width=None, max_in_flight=1, stale_after=2.0, resend_after=10.0)``; display it in a cell (or put
+    ``chart.widget`` in a layout). ``chart.flush()`` forces a redraw now; ``chart.close()`` unsubscribes from the
+    watcher. Times are shown in the bars' own time zone unless ``tz`` (a ``zoneinfo.ZoneInfo`` or name) is given.
+
+    The view is our own front end (``static/livechart.js``, plotly.js loaded once per page). An update carries only
+    what changed since the previous one: new bars, the revised last bar, new markers, as float64 columns with
+    wall-clock epoch milliseconds; a view that (re)connects asks for the whole window. Each view acknowledges the
+    update it has drawn.
     """
 
-    # ---- figure ------------------------------------------------------------------------------------------
     def _build(self, title: str, height: int, show_volume: bool, compact: bool) -> None:
-        from breakout_kit.notebook.plots import live_figure
+        from breakout_kit.notebook.plotly_view import PlotlyView
+        from breakout_kit.notebook.plots import live_spec
 
-        self.fig = live_figure(title=title, height=height, compact=compact, width=self.width,
-                               show_volume=show_volume)
-        if compact:  # small tiles: few ticks, margins that grow to fit the labels (no clipped "19:5")
-            self.fig.update_xaxes(automargin=True, nticks=4)
-            self.fig.update_yaxes(automargin=True, nticks=5)
-        self._breaks: list = []
-        self._shown_title = title
-        # Our wrapper of the FigureWidget front end reports, after each redraw, the latest update id it has drawn.
-        self.fig.on_msg(self._on_front_end_msg)
-
-    def _on_front_end_msg(self, _widget, content, _buffers) -> None:
-        if isinstance(content, dict) and content.get("type") == "bk-drawn" and isinstance(content.get("id"), int):
-            self._ack_from_any_thread(content["id"])
-
-    def _close_widget(self) -> None:
-        self.fig.on_msg(self._on_front_end_msg, remove=True)
-        self.fig.close()
+        self.spec = live_spec(title=title, height=height, compact=compact, width=self.width,
+                              show_volume=show_volume)
+        self.view = PlotlyView(spec=self.spec, window=self.window, symbol=str(getattr(self.watcher, "symbol", "")))
+        self.view.on_ack = self._ack_from_any_thread
+        self.view.on_hello = self._hello_from_any_thread
 
     @property
     def widget(self):
-        """The ipywidget to place in a layout (the FigureWidget)."""
-        return self.fig
+        """The ipywidget to place in a layout."""
+        return self.view
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.fig._repr_mimebundle_(**kwargs)
+        return self.view._repr_mimebundle_(**kwargs)
 
-    def _draw(self, x: np.ndarray, col: dict, ups: list, downs: list) -> int | None:
-        from breakout_kit.notebook.plots import session_breaks
+    def _close_widget(self) -> None:
+        self.view.close()
 
-        data = self.fig.data
-        breaks = session_breaks(col["wall"])
-        note = self._status_note()
-        title = f"{self._title} · {note}" if note else self._title
-        with self.fig.batch_update():  # one message with whole arrays, not one per trace or per bar
-            candle = data[0]
-            candle.x, candle.open, candle.high, candle.low, candle.close = (
-                x, col["open"], col["high"], col["low"], col["close"])
-            data[1].x, data[1].y = x, col["upper"]
-            data[2].x, data[2].y = x, col["lower"]
-            data[3].x, data[3].y = [m[0] for m in ups], [m[2] for m in ups]
-            data[4].x, data[4].y = [m[0] for m in downs], [m[2] for m in downs]
-            if len(data) > 5:
-                data[5].x, data[5].y = x, col["volume"]
-            if breaks != self._breaks:  # nights and weekends cut out of the axis, as in the backtest plot
-                self.fig.update_xaxes(rangebreaks=breaks)
-                self._breaks = breaks
-            if title != self._shown_title:
-                self.fig.layout.title.text = title
-                self.fig.layout.title.font.color = "#c62828" if note else None
-                self._shown_title = title
-        return self.fig._last_trace_edit_id  # the id the view's acknowledgement will carry
-
-    # ---- introspection -----------------------------------------------------------------------------------
-    @property
-    def n_bars(self) -> int:
-        """Candles currently drawn (after the latest flush)."""
-        x = self.fig.data[0].x
-        return 0 if x is None else len(x)
-
-    @property
-    def n_markers(self) -> int:
-        """Breakout markers currently drawn (up + down)."""
-        return sum(0 if t.x is None else len(t.x) for t in self.fig.data[3:5])
+    def _send(self) -> int | None:
+        content, payload = self._delta()
+        self.view.queue(content, payload)
+        return content["seq"]

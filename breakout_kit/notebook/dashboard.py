@@ -39,6 +39,10 @@ class Dashboard(W.VBox):
                  tz=None):
         self.chart_class = chart_class(renderer)
         self.tz = tz if tz is not None else getattr(source, "tz", None)
+        if isinstance(self.tz, str):  # a zone name, as the charts take it
+            from zoneinfo import ZoneInfo
+
+            self.tz = ZoneInfo(self.tz)
         if columns < 1:
             raise ValueError(f"columns must be >= 1, got {columns!r}")
         self.columns = columns

@@ -1,7 +1,7 @@
 """The one breakout figure: candles, breakout channel, markers and a lower panel (volume or equity).
 
 Every Plotly view of bars is built here: ``BacktestResult.plot()`` (core, imported lazily inside the method), the
-demo's ``--html`` file and the live ``LiveChart`` (its initial FigureWidget). They share colors, trace order, the
+demo's ``--html`` file and the live ``LiveChart`` (``live_spec``, checked equal). They share colors, trace order, the
 legend position and the rule that cuts nights and weekends out of the time axis.
 
 Colors: candles are green/red; the channel is blue (upper) and orange (lower) so it never reads as a candle; the
@@ -134,75 +134,63 @@ def breakout_figure(x=(), open=(), high=(), low=(), close=(), *, upper=None, low
     return fig
 
 
-_EXPORT = "export{TD as FigureModel,MD as FigureView,j4t as default}"
-# Wraps plotly's own FigureWidget front end: after every redraw of a view (plotly_afterplot) it tells the kernel the
-# latest update id the view has drawn. Plotly's own reply (trace deltas) never reached the kernel with plotly 7.
-_ACK_WRAPPER = """
-export { TD as FigureModel, MD as FigureView };
-export default () => {
-  const inner = j4t();
-  return {
-    initialize(ctx) { return inner.initialize(ctx); },
-    render(ctx) {
-      const { el, model } = ctx;
-      const cleanup = inner.render(ctx);
-      const tell = () => { try { model.send({ type: "bk-drawn", id: model.get("_last_trace_edit_id") }); } catch (e) {} };
-      let timer = null;
-      const hook = () => {
-        if (typeof el.on !== "function") return false;  // Plotly.newPlot has not finished yet
-        el.on("plotly_afterplot", tell);
-        tell();
-        return true;
-      };
-      if (!hook()) timer = setInterval(() => { if (hook()) { clearInterval(timer); timer = null; } }, 50);
-      return () => { if (timer !== null) clearInterval(timer); if (typeof cleanup === "function") cleanup(); };
-    },
-  };
-};
-"""
-_ACKING_CLASS: list = []
+def live_spec(*, title: str, height: int, compact: bool, width: int | None, show_volume: bool) -> dict:
+    """The empty figure a LiveChart's view fills, as a plain dict ``{"data": [...], "layout": {...}}``: the same
+    figure as ``breakout_figure`` (traces in ``LIVE_TRACES`` order), with time axes of type "date" fed with
+    wall-clock epoch milliseconds.
 
-
-def acking_figure_widget_class():
-    """A ``go.FigureWidget`` whose views send ``{"type": "bk-drawn", "id": last_trace_edit_id}`` after each draw."""
-    if _ACKING_CLASS:
-        return _ACKING_CLASS[0]
-    import plotly.graph_objects as go
-
-    bundle = go.FigureWidget._esm
-    text = bundle.read_text(encoding="utf-8") if hasattr(bundle, "read_text") else str(bundle)
-    if _EXPORT not in text:  # another plotly build: keep its front end as it is (no acks; sends stay throttled)
-        cls = go.FigureWidget
-    else:
-        cls = type("AckingFigureWidget", (go.FigureWidget,), {"_esm": text.replace(_EXPORT, _ACK_WRAPPER)})
-    _ACKING_CLASS.append(cls)
-    return cls
-
-
-_LIVE_SPECS: dict[tuple, dict] = {}  # validated empty live figures by shape: building one costs 0.1-0.8 s
-
-
-def live_figure(*, title: str, height: int, compact: bool, width: int | None, show_volume: bool):
-    """The empty FigureWidget a LiveChart fills (traces in ``LIVE_TRACES`` order).
-
-    The figure is built once per shape (subplots, traces, layout) and each chart starts from a copy of its dict.
-    (``_validate=False`` would be faster still, but then the FigureWidget sends no updates to its views.)
+    Written out by hand so a live chart needs no plotly import in the kernel (plotly's validators cost 0.4 s and
+    more on a busy kernel); tests/notebook/test_charts.py checks it equals what plotly builds, template included
+    (``static/plotly-template.json`` is plotly's default template).
     """
     import copy
+    import json
+    from importlib import resources
+
+    if not _TEMPLATE:
+        path = resources.files("breakout_kit.notebook").joinpath("static/plotly-template.json")
+        _TEMPLATE.append(json.loads(path.read_text(encoding="utf-8")))
+    rows = 2 if show_volume else 1
+    ax = {"automargin": True, "nticks": 4} if compact else {}
+    ay = {"automargin": True, "nticks": 5} if compact else {}
+    data = [
+        {"close": [], "decreasing": {"line": {"color": CANDLE_DOWN}}, "high": [],
+         "increasing": {"line": {"color": CANDLE_UP}}, "low": [], "name": "price", "open": [], "showlegend": False,
+         "x": [], "type": "candlestick", "xaxis": "x", "yaxis": "y"},
+        *({"line": {"color": color, "shape": "hv", "width": 1}, "mode": "lines", "name": name, "x": [], "y": [],
+           "type": "scatter", "xaxis": "x", "yaxis": "y"}
+          for name, color in (("upper", CHANNEL_UPPER), ("lower", CHANNEL_LOWER))),
+        *({"marker": {"color": color, "line": {"color": "black", "width": 1}, "size": 12, "symbol": symbol},
+           "mode": "markers", "name": name, "x": [], "y": [], "type": "scatter", "xaxis": "x", "yaxis": "y"}
+          for name, color, symbol in (("breakout up", MARKER_UP, "triangle-up"),
+                                      ("breakout down", MARKER_DOWN, "triangle-down"))),
+    ]
+    layout: dict = {}
+    if rows == 2:
+        data.append({"marker": {"color": VOLUME}, "name": "volume", "showlegend": False, "x": [], "y": [],
+                     "type": "bar", "xaxis": "x2", "yaxis": "y2"})
+        spacing, lower = 0.03, (1 - 0.03) * 0.25  # make_subplots: row heights 0.75 / 0.25, spacing 0.03
+        layout["xaxis"] = {"anchor": "y", "domain": [0.0, 1.0], "matches": "x2", "showticklabels": False,
+                           "rangeslider": {"visible": False}, "type": "date", **ax}
+        layout["yaxis"] = {"anchor": "x", "domain": [lower + spacing, 1.0], **ay}
+        layout["xaxis2"] = {"anchor": "y2", "domain": [0.0, 1.0], "rangeslider": {"visible": False}, "type": "date",
+                            **ax}
+        layout["yaxis2"] = {"anchor": "x2", "domain": [0.0, lower], "tickformat": ",d", "hoverformat": ",d", **ay}
+    else:
+        layout["xaxis"] = {"anchor": "y", "domain": [0.0, 1.0], "rangeslider": {"visible": False}, "type": "date",
+                           **ax}
+        layout["yaxis"] = {"anchor": "x", "domain": [0.0, 1.0], **ay}
+    layout.update({
+        "title": {"font": {"size": 12 if compact else 15}, "text": title, "x": 0.01},
+        "margin": {"l": 45, "r": 10, "t": 28, "b": 20} if compact else {"l": 50, "r": 20, "t": 45, "b": 40},
+        "legend": dict(LEGEND), "height": height, "autosize": width is None, "showlegend": not compact,
+        "uirevision": "keep", "hovermode": "x", "template": copy.deepcopy(_TEMPLATE[0])})
+    if width is not None:
+        layout["width"] = width
+    return {"data": data, "layout": layout}
 
 
-    key = (height, compact, width, show_volume)
-    spec = _LIVE_SPECS.get(key)
-    if spec is None:
-        markers = [Markers("breakout up", [], [], "triangle-up", MARKER_UP),
-                   Markers("breakout down", [], [], "triangle-down", MARKER_DOWN)]
-        spec = _LIVE_SPECS[key] = breakout_figure(
-            [], [], [], [], [], upper=[], lower=[], markers=markers,
-            lower_panel=LowerPanel("volume", [], []) if show_volume else None, title="", height=height,
-            compact=compact, width=width).to_dict()
-    spec = copy.deepcopy(spec)
-    spec["layout"]["title"]["text"] = title
-    return acking_figure_widget_class()(spec)
+_TEMPLATE: list[dict] = []
 
 
 def watcher_figure(watcher, *, height: int = 420):

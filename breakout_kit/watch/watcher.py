@@ -266,37 +266,59 @@ class BreakoutWatcher:
     def _subscribe(self) -> None:
         self._aggregator.reset()
         self._subscription = self.client.subscribe_bars(self._contract)
-        self._subscription.bar_event += self._on_piece
+        self._subscription.on_fields = self._on_fields
 
     def _unsubscribe(self) -> None:
         sub, self._subscription = self._subscription, None
         if sub is not None:
-            sub.bar_event -= self._on_piece
+            sub.on_fields = None
             sub.cancel()
 
     def _on_piece(self, piece: Bar) -> None:
-        """A 5-second bar arrived: aggregate; deliver a completed ``bar_size`` bar.
+        """A 5-second bar arrived as a ``Bar`` (as ``RealTimeBars.bar_event`` emits it)."""
+        self._on_fields(piece.time, piece.open, piece.high, piece.low, piece.close, piece.volume)
+
+    def _on_fields(self, time: datetime, o: float, h: float, low: float, c: float, v: float) -> None:
+        """A 5-second bar arrived (the subscription's ``on_fields``): aggregate; deliver a completed bar.
 
         The common case (the bar right after the last delivered one, nothing queued, no gap fill running) is
-        delivered here in the stream callback: no task switch, so signals follow the bar message within
-        microseconds. Anything else (a gap to fill from history first) goes through the watcher's task in order.
+        delivered here in the stream callback: no task switch, no ``Bar`` object before the detector has spoken,
+        so a signal follows the bar message within microseconds. Anything else (a gap to fill from history
+        first) goes through the watcher's task in order.
         """
-        p = piece
-        bar = self._aggregator.add(int(p.time.timestamp()), p.open, p.high, p.low, p.close, p.volume)
-        if bar is None:
+        start = self._aggregator.push(int(time.timestamp()), o, h, low, c, v)
+        if start is None:
             return
-        if (not self._busy and self._queue.empty() and self._last_time is not None
-                and int(bar.time.timestamp()) == self._last_time + self.seconds):
+        if not self._busy and self._last_time is not None and start == self._last_time + self.seconds \
+                and self._queue.empty():
             try:
-                self._deliver(bar)
+                self._deliver_live(start)
             except Exception as e:  # noqa: BLE001  (fail the watcher's task, as the queued path would)
                 self._queue.put_nowait(_Failed(e))
         else:
-            self._queue.put_nowait(bar)
+            self._queue.put_nowait(Bar(datetime.fromtimestamp(start, timezone.utc), *self._aggregator.completed))
+
+    def _deliver_live(self, t: int) -> None:
+        """The stream's next bar: the detector and ``on_signal`` (and the bracket) now; the window, ``last_bar``
+        and the events for views once the loop has handled the whole burst of messages, so a signal waits only
+        for the detector updates of the watchers ahead of it. ``on_signal`` sees ``last_bar`` and ``signals`` up
+        to date; ``bars`` gets the row right after the burst."""
+        o, h, low, c, v = self._aggregator.completed
+        when = datetime.fromtimestamp(t, timezone.utc)
+        self._last_time = t
+        signals = self.detector.update_values(when, o, h, low, c, float(v))
+        bar: Bar | tuple = (when, o, h, low, c, v)
+        if signals:
+            self.last_bar = bar = Bar(when, o, h, low, c, v)
+            self._signals.extend(signals)
+            if not self._replaying:
+                for signal in signals:
+                    self._act_on(signal)
+        _after_burst(self, t, bar, self.detector.channel, signals)
 
     def _on_resubscribe(self) -> None:
         if self._subscription is not None:
-            self._subscription.bar_event -= self._on_piece
+            self._subscription.on_fields = None
             self._subscription.detach()  # its request id died with the old connection: never cancel it
             self._subscription = None
         self._set_state("reconnecting")
@@ -330,18 +352,25 @@ class BreakoutWatcher:
         t = int(bar.time.timestamp())
         if self._last_time is not None and t <= self._last_time:
             return                                   # already delivered (history overlapping the stream)
+        _flush_after_burst()                         # the stream's bars deferred so far first: events in time order
         self._last_time = t
         signals = self.detector.update(bar)
-        channel = self.detector.channel
+        self._signals.extend(signals)
+        self._record(t, bar, self.detector.channel, signals)
+        if not self._replaying:
+            for signal in signals:
+                self._act_on(signal)
+
+    def _record(self, t: int, bar: Bar | tuple, channel, signals: list[Signal]) -> None:
+        """The bookkeeping of one delivered bar (a ``Bar``, or its fields): window row, ``last_bar``, events."""
+        if not isinstance(bar, Bar):
+            bar = Bar(*bar)
+        self.last_bar = bar
         upper, lower = channel if channel is not None else (math.nan, math.nan)
         self._window.append((t, bar.open, bar.high, bar.low, bar.close, float(bar.volume), upper, lower))
-        self.last_bar = bar
         self.bar_event.emit(self, bar, channel)
         for signal in signals:
-            self._signals.append(signal)
             self.signal_event.emit(self, signal)
-            if not self._replaying:
-                self._act_on(signal)
 
     def _act_on(self, signal: Signal) -> None:
         if self.on_signal is not None:
@@ -412,6 +441,29 @@ class BreakoutWatcher:
         if state != self.state:
             self.state = state
             self.state_event.emit(self, state)
+
+
+# Bookkeeping deferred by the live path, for every watcher on the loop: run once the current burst of socket
+# messages has been handled (one ``call_soon`` per burst, not one per watcher).
+_DEFERRED: list[tuple] = []
+
+
+def _after_burst(watcher: BreakoutWatcher, t: int, bar: Bar, channel, signals: list[Signal]) -> None:
+    if not _DEFERRED:
+        asyncio.get_running_loop().call_soon(_flush_after_burst)
+    _DEFERRED.append((watcher, t, bar, channel, signals))
+
+
+def _flush_after_burst() -> None:
+    if not _DEFERRED:
+        return
+    batch = _DEFERRED[:]
+    _DEFERRED.clear()
+    for watcher, t, bar, channel, signals in batch:
+        try:
+            watcher._record(t, bar, channel, signals)
+        except Exception:  # a view's handler failed: the other watchers' bookkeeping still runs
+            log.exception("bar bookkeeping failed for %s", watcher.symbol)
 
 
 def _frame_bars(frame: pd.DataFrame) -> list[Bar]:

@@ -124,3 +124,61 @@ class FakeClient:
 
     def subscribe_scan(self, scan_code, rows=10, **limits):
         raise NotImplementedError("FakeClient has no scanner")
+
+
+class ViewReplica:
+    """What a LiveChart view holds, rebuilt from the messages the kernel sent (the protocol of
+    ``static/livechart.js``, in Python). ``record(monkeypatch)`` attaches one to every PlotlyView as ``.replica``."""
+
+    COLS = ("t", "open", "high", "low", "close", "volume", "upper", "lower")
+
+    def __init__(self, window: int = 500):
+        self.window = window
+        self.seq = None
+        self.cols = {k: [] for k in self.COLS}
+        self.markers: list = []
+        self.note = ""
+        self.messages: list[dict] = []
+
+    def apply(self, msg: dict, buffers) -> None:
+        import numpy as np
+
+        self.messages.append(msg)
+        if msg["type"] == "bk-full":
+            self.cols = {k: [] for k in self.COLS}
+            self.markers = []
+            self.window = msg["window"]
+        else:
+            assert msg["type"] == "bk-delta" and msg["base"] == self.seq, (msg, self.seq)
+        n = msg["n"]
+        block = np.frombuffer(buffers[0], dtype="<f8").reshape(len(self.COLS), n)
+        for k, name in enumerate(self.COLS):
+            col = self.cols[name]
+            del col[len(col) - msg["replace"]:]
+            col.extend(block[k].tolist())
+            del col[:max(0, len(col) - self.window)]
+        first = self.cols["t"][0] if self.cols["t"] else float("inf")
+        self.markers = [m for m in self.markers + msg["markers"] if m[0] >= first]
+        self.seq, self.note = msg["seq"], msg["note"]
+
+    @property
+    def x(self) -> list[str]:
+        """The times as naive ISO wall-clock labels (what the axis shows)."""
+        return [datetime.fromtimestamp(t / 1000, timezone.utc).replace(tzinfo=None).isoformat()
+                for t in self.cols["t"]]
+
+    @staticmethod
+    def record(monkeypatch) -> None:
+        """Every chart widget (Plotly and canvas) gets a ``.replica`` of what its views hold."""
+        from breakout_kit.notebook.canvas import CanvasWidget
+        from breakout_kit.notebook.plotly_view import PlotlyView
+
+        def replica(widget) -> ViewReplica:
+            return widget.__dict__.setdefault("replica", ViewReplica())
+
+        for cls in (PlotlyView, CanvasWidget):
+            def queue(self, content, payload, real=cls.queue):
+                replica(self).apply(content, [payload])
+                return real(self, content, payload)
+
+            monkeypatch.setattr(cls, "queue", queue)

@@ -6,80 +6,41 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from nb_bench import bench_notebook
-from nb_browser import (
-    CHROMIUM_ARGS,
+
+from breakout_kit.bench import lab
+from breakout_kit.bench.browser import SYMBOLS
+from breakout_kit.bench.lab import (
+    CHARTS_JS,
     PLOTLY_CANDLES_JS,
-    PLOTLY_CHARTS_JS,
     SUBSHELL_MODES,
-    browser_skip_reason,
     cell_errors,
+    charts,
     console_errors,
     error_lines,
     jupyter_lab,
-    mark_plotly_charts,
+    mark_charts,
     notebook_dirty,
     open_notebook,
     panel_table,
-    plotly_charts,
     restart_kernel,
     run_all,
+    type_and_click,
     wait_idle,
+    wait_table,
 )
-
 from breakout_kit.connection import SPEED_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 UPDATE_SCREENSHOT_ENV = "BK_UPDATE_SCREENSHOT"  # =1: copy the quickstart picture to notebooks/screenshot.png
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(browser_skip_reason() is not None,
-                                                      reason=browser_skip_reason() or "")]
-
-# Sets window.__bkRedrawn to Date.now() once `count` charts have painted after `since` (Plotly: plotly_afterplot
-# events; canvas: the frames CanvasChart logs after each draw). The redraw time is measured from the moment the
-# kernel's handler started (time.time(), the same clock as Date.now()) to that last paint: Python flush, transport,
-# decoding and drawing of all 20 charts, without the click's own latency.
-_WATCH_REDRAW = """([renderer, since, count]) => {
-  window.__bkRedrawn = null;
-  // Listeners of earlier rounds stay attached to the plots: only the current round may resolve.
-  const round = (window.__bkRound = (window.__bkRound || 0) + 1);
-  const resolve = (t) => { if (round === window.__bkRound && window.__bkRedrawn === null) window.__bkRedrawn = t; };
-  if (renderer === 'plotly') {
-    // Count a chart only once it shows the new last bar (not an afterplot caused by a mere relayout).
-    const lastX = gd => { const x = gd.data[0].x; return x[x.length - 1]; };
-    const seen = new Set();
-    document.querySelectorAll('.js-plotly-plot').forEach(gd => {
-      const before = lastX(gd);
-      gd.on('plotly_afterplot', () => {
-        if (round !== window.__bkRound || Date.now() < since || lastX(gd) === before) return;
-        seen.add(gd);
-        if (seen.size >= count) resolve(Date.now());
-      });
-    });
-  } else {
-    const poll = () => {
-      const log = (globalThis.__bkCanvasDraws || []).filter(e => e.at >= since);
-      if (log.length >= count) resolve(Math.max(...log.map(e => e.at)));
-      else if (round === window.__bkRound) requestAnimationFrame(poll);
-    };
-    poll();
-  }
-}"""
-
-
-RENDERERS = ("plotly", "canvas")
-
-
-def _launch(p):
-    return p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(lab.skip_reason() is not None,
+                                                      reason=lab.skip_reason() or "")]
 
 def record(name: str, values: dict) -> None:
     """Add measured numbers to test-artifacts/browser-measurements.json (read by humans, not by tests)."""
@@ -88,67 +49,6 @@ def record(name: str, values: dict) -> None:
     data = json.loads(path.read_text()) if path.exists() else {}
     data[name] = values
     path.write_text(json.dumps(data, indent=2))
-
-
-@pytest.mark.timeout(400)
-@pytest.mark.parametrize("charts", [pytest.param(5, id="5"),
-                                    # ~90 s, most of it Plotly's 20 x 5 MB bundles loading; run with --runslow
-                                    pytest.param(20, id="20", marks=pytest.mark.slow)])
-def test_dashboard_redraw_plotly_vs_canvas(tmp_path, charts):
-    """Measure in chromium: first chart, `charts` charts x 500 bars redraw, per-update Python cost at 1 k / 50 k
-    bars. The 5-chart version runs in CI; the 20-chart one behind --runslow."""
-    from playwright.sync_api import sync_playwright
-
-    for renderer in ("plotly", "canvas"):
-        nbformat.write(bench_notebook(renderer, charts), tmp_path / f"bench_{renderer}.ipynb")
-    results = {}
-    with jupyter_lab(tmp_path, tmp_path / "lab.log") as (base, token), sync_playwright() as p:
-        browser = _launch(p)
-        try:
-            for renderer in RENDERERS:
-                page = browser.new_page(viewport={"width": 1600, "height": 1150})
-                open_notebook(page, base, token, f"bench_{renderer}.ipynb")
-                chart_sel = ".js-plotly-plot" if renderer == "plotly" else ".tv-lightweight-charts"
-                started = time.monotonic()
-                run_all(page)
-                page.wait_for_selector(chart_sel, timeout=120_000)
-                first = time.monotonic() - started
-                page.wait_for_function(f"() => document.querySelectorAll('{chart_sel}').length >= {charts}",
-                                       timeout=120_000)
-                probe = page.wait_for_selector(".jp-OutputArea-output >> text=/PROBE bars_seen=\\d/",
-                                               timeout=120_000).inner_text()
-                cost = dict(kv.split("=") for kv in probe.split()[1:])
-                # All 20 charts on screen (JupyterLab skips painting off-screen outputs), then let them settle.
-                page.locator(".bk-grid").first.evaluate("el => el.scrollIntoView({block: 'start'})")
-                page.wait_for_timeout(1500)
-                redraws = []
-                for _ in range(5):
-                    since = page.evaluate("() => Date.now()")
-                    before = page.locator(".bk-stamp").inner_text()
-                    page.evaluate(_WATCH_REDRAW, [renderer, since, charts])
-                    page.locator("button.bk-redraw").first.click()
-                    page.wait_for_function("() => window.__bkRedrawn !== null", timeout=30_000)
-                    page.wait_for_function(f"() => document.querySelector('.bk-stamp').innerText !== '{before}'")
-                    kernel_started_ms = float(page.locator(".bk-stamp").inner_text()) * 1000
-                    redraws.append(round(page.evaluate("() => window.__bkRedrawn") - kernel_started_ms))
-                results[renderer] = {"first_chart_s": round(first, 2), f"redraw_{charts}x500_ms": redraws,
-                                     "redraw_median_ms": statistics.median(redraws),
-                                     "python_update_ms_at_1k": float(cost["update_1k_ms"]),
-                                     "python_update_ms_at_50k": float(cost["update_50k_ms"])}
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / f"bench-{renderer}.png"))
-                page.close()
-        finally:
-            browser.close()
-    record(f"dashboard_redraw_{charts}", results)
-    print(json.dumps(results, indent=2))
-    for r in RENDERERS:  # per-update cost must not grow with the bars seen
-        assert results[r]["python_update_ms_at_50k"] <= 2 * results[r]["python_update_ms_at_1k"], results[r]
-    # Target: 20 charts x 500 bars redrawn within 200 ms; 2x slack because the 2-core test machine is shared.
-    assert results["canvas"]["redraw_median_ms"] <= 400
-    assert results["canvas"]["redraw_median_ms"] < results["plotly"]["redraw_median_ms"]
-    # Each FigureWidget ships Plotly's multi-megabyte bundle, so a 20-chart grid appears far later than canvas.
-    assert results["canvas"]["first_chart_s"] < results["plotly"]["first_chart_s"]
 
 
 @pytest.mark.timeout(400)
@@ -163,15 +63,15 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
     # A slower market than the notebook's 300x: Plotly's bundle takes seconds to load, and at 300x the notebook has
     # stopped its watchers before the first chart is on screen, so candles could not be seen growing.
     env = {SPEED_ENV: "60"}
-    with jupyter_lab(tmp_path, tmp_path / "lab.log", env=env) as (base, token), sync_playwright() as p:
-        browser = _launch(p)
+    with jupyter_lab(tmp_path, env, log=tmp_path / "lab.log") as (base, token), sync_playwright() as p:
+        browser = lab.launch(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             open_notebook(page, base, token, "01_quickstart.ipynb")
             dirty_on_open = notebook_dirty(page)  # the saved notebook must match what JupyterLab makes of it
             started = time.monotonic()
             run_all(page)
-            page.wait_for_selector(".js-plotly-plot .boxlayer path.box", timeout=120_000)
+            page.wait_for_selector(".bk-plotly .boxlayer path.box", timeout=120_000)
             first_chart = time.monotonic() - started
             counts = page.evaluate(PLOTLY_CANDLES_JS)
             # Candles keep arriving while the notebook waits for a signal and 30 more bars.
@@ -179,7 +79,7 @@ def test_quickstart_run_all_in_jupyterlab(tmp_path):
                                    timeout=60_000)
             # The README picture, taken while the watchers are live: the panel (status, controls, watchers table)
             # and the first live chart.
-            panel = page.locator(".jp-OutputArea-output:has(.js-plotly-plot)").first
+            panel = page.locator(".jp-OutputArea-output:has(.bk-plotly)").first
             panel.evaluate("el => el.scrollIntoView({block: 'start'})")
             page.wait_for_timeout(300)  # one settled frame after scrolling
             page.screenshot(path=str(ARTIFACTS / "quickstart.png"))
@@ -226,21 +126,6 @@ W.VBox([panel, handler_thread])""",
 ]
 
 
-def _type_and_click(page, text: str, button: str = ".bk-start") -> None:
-    """Type like a person (key by key) and click at once: no wait between the last key and the click."""
-    box = page.locator(".bk-symbol")
-    box.fill("")
-    box.press_sequentially(text)
-    page.locator(button).click()
-
-
-def _wait_table(page, symbol: str, state: str, timeout: int = 60_000) -> None:
-    page.wait_for_function(
-        """([sym, state]) => Array.from(document.querySelectorAll('.bk-table tr')).some(tr => {
-            const td = tr.querySelectorAll('td'); return td.length > 1 && td[0].innerText.trim() === sym
-                && td[1].innerText.trim().startsWith(state); })""", arg=[symbol, state], timeout=timeout)
-
-
 @pytest.mark.parametrize("subshells", SUBSHELL_MODES)
 @pytest.mark.timeout(400)
 def test_panel_used_by_a_person(subshells, tmp_path):
@@ -254,9 +139,9 @@ def test_panel_used_by_a_person(subshells, tmp_path):
                                             metadata={"kernelspec": {"name": "python3", "language": "python",
                                                                      "display_name": "Python 3 (ipykernel)"}}),
                    tmp_path / "panel.ipynb")
-    with jupyter_lab(tmp_path, tmp_path / "lab.log", comms_over_subshells=None if subshells == "perCommTarget"
+    with jupyter_lab(tmp_path, log=tmp_path / "lab.log", comms_over_subshells=None if subshells == "perCommTarget"
                      else subshells) as (base, token), sync_playwright() as p:
-        browser = _launch(p)
+        browser = lab.launch(p)
         t0 = time.monotonic()
         steps = {}
 
@@ -268,16 +153,16 @@ def test_panel_used_by_a_person(subshells, tmp_path):
             errors = console_errors(page)
             open_notebook(page, base, token, "panel.ipynb")
             run_all(page)
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2",
+            page.wait_for_function("() => document.querySelectorAll('.bk-plotly').length >= 2",
                                    timeout=120_000)
-            _wait_table(page, "MSFT", "live")
+            wait_table(page, "MSFT", "live")
             start = page.locator(".bk-start")
             step('panel_live')
             assert start.is_disabled()  # nothing typed yet
 
             # 1. Type a symbol and click Start with no pause: the kernel must start what the box showed.
-            _type_and_click(page, "AMZN")
-            _wait_table(page, "AMZN", "live")
+            type_and_click(page, "AMZN")
+            wait_table(page, "AMZN", "live")
             thread = page.locator(".bk-handler-thread").inner_text()
             step('typed_click')
             # 2. Enter in the box starts too.
@@ -285,10 +170,10 @@ def test_panel_used_by_a_person(subshells, tmp_path):
             box.fill("")
             box.press_sequentially("nvda")
             box.press("Enter")
-            _wait_table(page, "NVDA", "live")
+            wait_table(page, "NVDA", "live")
             step('enter')
             # 3. A bad symbol: one clear error line, nothing started.
-            _type_and_click(page, "ZZZZ")
+            type_and_click(page, "ZZZZ")
             page.wait_for_function("() => document.querySelectorAll('.bk-errors .bk-error').length >= 1",
                                    timeout=30_000)
             bad = error_lines(page)
@@ -300,20 +185,20 @@ def test_panel_used_by_a_person(subshells, tmp_path):
 
             # 4. Stop then Start one symbol while the others run: the others keep their view, size and pace.
             page.wait_for_function(  # four charts, each showing candles
-                f"() => {{ const c = Object.values(({PLOTLY_CHARTS_JS})()); return c.length >= 4 && c.every(x => x.n); }}",
+                f"() => {{ const c = Object.values(({CHARTS_JS})()); return c.length >= 4 && c.every(x => x.n); }}",
                 timeout=60_000)
-            mark_plotly_charts(page)
-            before = plotly_charts(page)
-            _type_and_click(page, "MSFT", ".bk-stop")
-            _wait_table(page, "MSFT", "stopped")
-            _type_and_click(page, "MSFT")
-            _wait_table(page, "MSFT", "live")
+            mark_charts(page)
+            before = charts(page)
+            type_and_click(page, "MSFT", ".bk-stop")
+            wait_table(page, "MSFT", "stopped")
+            type_and_click(page, "MSFT")
+            wait_table(page, "MSFT", "live")
             others = [s for s in ("AAPL", "AMZN", "NVDA")]
             page.wait_for_function(  # every other chart shows newer bars than before the restart
-                f"""() => {{ const now = ({PLOTLY_CHARTS_JS})(); const before = {json.dumps(before)};
+                f"""() => {{ const now = ({CHARTS_JS})(); const before = {json.dumps(before)};
                     return {json.dumps(others)}.every(s => now[s] && now[s].last > before[s].last); }}""",
                 timeout=60_000)
-            after = plotly_charts(page)
+            after = charts(page)
             step('restart_symbol')
             table = panel_table(page)
             empty_disabled = None
@@ -328,7 +213,7 @@ def test_panel_used_by_a_person(subshells, tmp_path):
         finally:
             ARTIFACTS.mkdir(exist_ok=True)  # also on failure: what the page showed
             page.screenshot(path=str(ARTIFACTS / f"panel-{subshells}.png"), full_page=True)
-            record(f"panel_{subshells}_last_seen", {"charts": plotly_charts(page), "table": panel_table(page),
+            record(f"panel_{subshells}_last_seen", {"charts": charts(page), "table": panel_table(page),
                                                      "steps_s": steps, "console_errors": errors[:20]})
             browser.close()
     print(subshells, steps)
@@ -344,4 +229,67 @@ def test_panel_used_by_a_person(subshells, tmp_path):
         assert (after[s]["width"], after[s]["height"]) == (before[s]["width"], before[s]["height"]), (before, after)
     assert after["MSFT"]["mark"] is None  # only the restarted symbol got a new view
     assert empty_disabled and not live_visible
+    assert errors == [], errors
+
+
+ADVANCED_JS = """([symbols, before]) => { const now = (CHARTS)();
+    return symbols.every(s => now[s] && before[s] && now[s].last > before[s].last); }""".replace("CHARTS", CHARTS_JS)
+
+
+@pytest.mark.timeout(500)
+def test_quickstart_with_twenty_symbols_typed_into_the_panel(tmp_path):
+    """The quickstart up to its Start cell (3 watchers), then 17 more symbols typed into the panel like a person:
+    20 Plotly charts advance at 60x; Stop + Start of one leaves the other 19 advancing; no console errors."""
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.read(REPO / "notebooks" / "01_quickstart.ipynb", as_version=4)
+    nbformat.write(nb, tmp_path / "01_quickstart.ipynb")
+    started = [s for s in ("AAPL", "MSFT", "NVDA")]
+    typed = [s for s in SYMBOLS if s not in started][:17]
+    with jupyter_lab(tmp_path, {SPEED_ENV: "60"}, log=tmp_path / "lab.log") as (base, token), \
+            sync_playwright() as p:
+        browser = lab.launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            errors = console_errors(page)
+            open_notebook(page, base, token, "01_quickstart.ipynb")
+            # Run the notebook up to the cell that starts its three watchers, as a reader would.
+            page.locator(".jp-Cell", has_text="watchers = [panel.start").first.click()
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.locator("li.lm-Menu-item[data-command='notebook:run-all-above']").click()
+            page.locator(".jp-Cell", has_text="watchers = [panel.start").first.click()
+            page.keyboard.press("Shift+Enter")
+            for symbol in started:
+                wait_table(page, symbol, "live", timeout=120_000)
+            for symbol in typed:  # key by key, then Enter, no pause
+                box = page.locator(".bk-symbol")
+                box.fill("")
+                box.press_sequentially(symbol)
+                box.press("Enter")
+            for symbol in typed:
+                wait_table(page, symbol, "live", timeout=120_000)
+            everyone = started + typed
+            page.wait_for_function(f"() => {{ const c = ({CHARTS_JS})(); return {json.dumps(everyone)}"
+                                   ".every(s => c[s] && c[s].n > 0); }", timeout=120_000)
+            before = charts(page)
+            page.wait_for_function(ADVANCED_JS, arg=[everyone, before], timeout=60_000)  # all 20 advance
+            mark_charts(page)
+            type_and_click(page, "MSFT", ".bk-stop")
+            wait_table(page, "MSFT", "stopped")
+            paused = charts(page)
+            others = [s for s in everyone if s != "MSFT"]
+            page.wait_for_function(ADVANCED_JS, arg=[others, paused], timeout=60_000)  # the others go on
+            type_and_click(page, "MSFT")
+            wait_table(page, "MSFT", "live")
+            restarted = charts(page)
+            page.wait_for_function(ADVANCED_JS, arg=[others, restarted], timeout=60_000)  # still going
+            page.wait_for_function(ADVANCED_JS, arg=[["MSFT"], paused], timeout=60_000)  # MSFT past its stop
+            after = charts(page)
+            table = panel_table(page)
+            page.screenshot(path=str(ARTIFACTS / "quickstart-20.png"))
+        finally:
+            browser.close()
+    record("quickstart_20_symbols", {"charts_after": after, "console_errors": errors[:10]})
+    assert set(everyone) <= set(table) and all(table[s]["state"].startswith("live") for s in everyone)
+    assert all(after[s]["mark"] == s for s in others)  # the other views were never torn down
     assert errors == [], errors

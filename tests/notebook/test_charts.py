@@ -8,12 +8,19 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from nb_fakes import FakeSignal, FakeWatcher, make_bar
+from nb_fakes import FakeSignal, FakeWatcher, ViewReplica, make_bar
 
 from breakout_kit.cli.demo import write_html
 from breakout_kit.core.backtest import backtest
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.notebook import CanvasChart, Dashboard, LiveChart, plots
+from breakout_kit.notebook.plotly_view import plotly_library
+
+
+@pytest.fixture(autouse=True)
+def _replicas(monkeypatch):
+    ViewReplica.record(monkeypatch)  # every LiveChart view's content, rebuilt from the messages sent
+
 
 RENDERERS = pytest.mark.parametrize("Chart", [LiveChart, CanvasChart], ids=["plotly", "canvas"])
 
@@ -41,24 +48,57 @@ def test_backtest_demo_and_live_chart_all_build_with_the_one_builder(monkeypatch
     w.signals = [FakeSignal(make_bar(30).time, "up", 101.0, 101.2)]
     write_html([w], str(tmp_path / "demo.html"))
     assert calls == [False, False] and "ABC" in (tmp_path / "demo.html").read_text()
-    plots._LIVE_SPECS.clear()  # live figures are built once per shape, then copied
-    LiveChart(FakeWatcher()).close()
-    LiveChart(FakeWatcher()).close()
-    assert calls == [False, False, False]
+    LiveChart(FakeWatcher()).close()  # its figure is written out (no plotly import): see the next test
+    assert calls == [False, False]
+
+
+def approx_equal(a, b, path="") -> None:
+    """Equal JSON-like structures, floats to 1e-12."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert set(a) == set(b), (path, sorted(set(a) ^ set(b)))
+        for k in a:
+            approx_equal(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            approx_equal(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, abs=1e-12), path
+    else:
+        assert a == b, path
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("show_volume", [False, True])
+@pytest.mark.parametrize("width", [None, 640])
+def test_live_figure_is_what_plotly_builds_with_the_one_builder(compact, show_volume, width):
+    markers = [plots.Markers("breakout up", [], [], "triangle-up", plots.MARKER_UP),
+               plots.Markers("breakout down", [], [], "triangle-down", plots.MARKER_DOWN)]
+    fig = plots.breakout_figure([], [], [], [], [], upper=[], lower=[], markers=markers,
+                                lower_panel=plots.LowerPanel("volume", [], []) if show_volume else None,
+                                title="ABC", height=300, compact=compact, width=width)
+    fig.update_xaxes(type="date")
+    if compact:
+        fig.update_xaxes(automargin=True, nticks=4)
+        fig.update_yaxes(automargin=True, nticks=5)
+    built = {"data": fig.to_plotly_json()["data"], "layout": fig.layout.to_plotly_json()}
+    mine = plots.live_spec(title="ABC", height=300, compact=compact, width=width, show_volume=show_volume)
+    approx_equal(mine, built)
 
 
 def test_figure_colors_legend_and_integer_volume():
-    fig = plots.live_figure(title="X", height=400, compact=False, width=None, show_volume=True)
-    names = [t.name for t in fig.data]
-    assert tuple(names) == plots.LIVE_TRACES
-    candle = fig.data[0]
-    candle_colors = {candle.increasing.line.color, candle.decreasing.line.color}
-    assert fig.data[1].line.color not in candle_colors and fig.data[2].line.color not in candle_colors
+    spec = plots.live_spec(title="X", height=400, compact=False, width=None, show_volume=True)
+    data, layout = spec["data"], spec["layout"]
+    assert tuple(t["name"] for t in data) == plots.LIVE_TRACES
+    candle = data[0]
+    candle_colors = {candle["increasing"]["line"]["color"], candle["decreasing"]["line"]["color"]}
+    assert data[1]["line"]["color"] not in candle_colors and data[2]["line"]["color"] not in candle_colors
     r = backtest(bars_frame(), BreakoutRule(lookback=5), take_profit_pct=1, stop_loss_pct=1).plot()
     assert {r.data[1].line.color, r.data[2].line.color}.isdisjoint({"green", "red", *candle_colors})
-    for f in (fig, r):  # under the plot: the modebar (top right, on hover) cannot cover it
-        assert f.layout.legend.y < 0 and f.layout.legend.yanchor == "top"
-    assert fig.layout.yaxis2.tickformat == ",d"
+    assert r.layout.legend.y < 0 and r.layout.legend.yanchor == "top"  # under the plot: the modebar can't cover it
+    assert layout["legend"]["y"] < 0 and layout["legend"]["yanchor"] == "top"
+    assert layout["yaxis2"]["tickformat"] == ",d"
+    assert layout["xaxis"]["type"] == layout["xaxis2"]["type"] == "date"  # fed with epoch ms
 
 
 @RENDERERS
@@ -71,10 +111,10 @@ async def test_live_chart_cuts_nights_out_of_the_time_axis(Chart):
     for b in day2:
         w.feed(type(b)(b.time + timedelta(days=1), b.open, b.high, b.low, b.close, b.volume))
     chart.flush()
-    if isinstance(chart, LiveChart):
-        breaks = chart.fig.layout.xaxis.rangebreaks
-        assert [tuple(b.bounds) for b in breaks] == [("2026-11-23 14:40:00", "2026-11-24 14:30:00")]
-        assert chart.fig.layout.xaxis2.rangebreaks == breaks  # the volume row too
+    if isinstance(chart, LiveChart):  # the view cuts gaps over 4x the bar spacing (tested in test_livechart_js)
+        assert chart.view.breaks and chart.n_bars == 20
+        t = chart.view.replica.cols["t"]
+        assert t[10] - t[9] == 86_400_000 - 9 * 60_000
     else:  # lightweight-charts places bars by index: a night takes no room; the bars go out in order
         assert chart.n_bars == 20
     chart.close()
@@ -85,7 +125,7 @@ def ack_from_thread(chart, token: int) -> None:
     """What the front end's acknowledgement does, delivered on another thread like a kernel subshell."""
     def deliver():
         if isinstance(chart, LiveChart):
-            chart.fig._handle_custom_msg({"type": "bk-drawn", "id": token}, [])
+            plotly_library()._on_front_end_msg(None, {"type": "bk-ack", "acks": [[chart.view.key, token]]}, [])
         else:
             chart.canvas._on_front_end_msg(chart.canvas, {"type": "bk-ack", "acks": [[chart.canvas.key, token]]}, [])
     t = threading.Thread(target=deliver)
@@ -94,7 +134,7 @@ def ack_from_thread(chart, token: int) -> None:
 
 
 def token_of(chart) -> int:
-    return chart.fig._last_trace_edit_id if isinstance(chart, LiveChart) else chart.canvas.seq
+    return chart.last_message["seq"]
 
 
 async def until(predicate, timeout: float = 5.0) -> None:
@@ -144,7 +184,7 @@ async def test_lag_and_stale_flag_when_acks_stop_then_clear(Chart):
     assert chart.flushes == 2
     ack_from_thread(chart, token_of(chart))  # the browser catches up: the waiting bar goes out, marked late
     await until(lambda: chart.flushes == 3)
-    note = chart.fig.layout.title.text if isinstance(chart, LiveChart) else chart.canvas.note
+    note = chart.last_message["note"]
     assert "behind" in note
     ack_from_thread(chart, token_of(chart))
     await until(lambda: not chart.stale)
@@ -187,10 +227,7 @@ async def test_stopped_watcher_is_marked_on_its_chart(Chart):
     w.feed(make_bar(0))
     w._set_state("stopped")
     chart.flush()
-    if isinstance(chart, LiveChart):
-        assert "stopped" in chart.fig.layout.title.text
-    else:
-        assert chart.canvas.stopped and "stopped" in chart.canvas.note
+    assert chart.last_message["stopped"] and "stopped" in chart.last_message["note"]
     w._set_state("live")
     chart.flush()
     assert not chart.stopped
@@ -225,19 +262,76 @@ async def test_dashboard_removes_one_tile_without_touching_the_others_and_credit
 
 def test_compact_plotly_tiles_grow_margins_to_fit_axis_labels():
     chart = LiveChart(FakeWatcher(), compact=True, show_volume=False, height=200)
-    assert chart.fig.layout.xaxis.automargin and chart.fig.layout.yaxis.automargin
-    assert chart.fig.layout.xaxis.nticks == 4
+    layout = chart.spec["layout"]
+    assert layout["xaxis"]["automargin"] and layout["yaxis"]["automargin"]
+    assert layout["xaxis"]["nticks"] == 4
     chart.close()
 
 
-def test_live_chart_flush_sends_one_update_message_to_the_views():
+def test_live_chart_sends_deltas_not_the_window():
     w = FakeWatcher()
     chart = LiveChart(w, window=100, throttle=0)
-    sent = []
-    chart.fig.observe(lambda change: sent.append(change["new"]) if change["new"] else None, names="_py2js_update")
     for i in range(3):
         w.feed(make_bar(i))
     chart.flush()
-    assert len(sent) == 1 and len(sent[0]["style_data"]["x"][0]) == 3  # whole arrays, one message per flush
-    assert sent[0]["trace_edit_id"] == chart.fig._last_trace_edit_id  # what the view's acknowledgement carries
+    view = chart.view.replica
+    first = view.messages[-1]
+    assert first["type"] == "bk-full" and first["n"] == 3  # nothing sent yet: the window
+    w.feed(make_bar(3))
+    w.feed(make_bar(4), None, FakeSignal(make_bar(4).time, "up", 100.2, 100.4))
+    chart.flush()
+    delta = view.messages[-1]
+    assert (delta["type"], delta["n"], delta["replace"], len(delta["markers"])) == ("bk-delta", 2, 0, 1)
+    assert delta["markers"][0][:2] == [make_bar(4).time.timestamp() * 1000, 100.4]  # epoch ms, no strings
+    b = make_bar(4)  # the last bar revised: only it goes out, replacing the view's last row
+    w.feed(type(b)(b.time, b.open, b.high + 1, b.low, b.close + 1, b.volume))
+    chart.flush()
+    revise = view.messages[-1]
+    assert (revise["n"], revise["replace"], revise["markers"]) == (1, 1, [])
+    assert view.cols["close"] == [make_bar(i).close for i in range(4)] + [b.close + 1]
+    assert chart.bytes_sent == 8 * 8 * (3 + 2 + 1)  # 8 float64 columns per row sent
+    for i in range(5, 250):  # more than the window between two updates: the view keeps the newest 100
+        w.feed(make_bar(i))
+    chart.flush()
+    assert view.cols["t"] == [make_bar(i).time.timestamp() * 1000 for i in range(150, 250)]
+    assert view.markers == []  # the marker scrolled out
     chart.close()
+
+
+async def test_a_view_that_says_hello_gets_the_whole_window():
+    w = FakeWatcher()
+    chart = LiveChart(w, window=100, throttle=0)
+    for i in range(5):
+        w.feed(make_bar(i))
+    chart.flush()
+    threading.Thread(target=chart.view._on_front_end_msg, args=(chart.view, {"type": "bk-hello"}, [])).start()
+    await until(lambda: chart.view.replica.messages[-1]["seq"] == 2)
+    assert chart.view.replica.messages[-1]["type"] == "bk-full" and chart.view.replica.messages[-1]["n"] == 5
+    chart.close()
+
+
+async def test_charts_updated_in_one_loop_turn_share_one_message(monkeypatch):
+    sent = []
+    bus = plotly_library()
+    monkeypatch.setattr(bus, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    watchers = [FakeWatcher(symbol=s) for s in ("AAA", "BBB", "CCC")]
+    charts = [LiveChart(w, window=50, throttle=0) for w in watchers]
+    await asyncio.sleep(0.01)
+    sent.clear()
+    for w in watchers:
+        w.feed(make_bar(0))
+    await until(lambda: sent)
+    await asyncio.sleep(0.01)
+    assert len(sent) == 1  # one message on the library's bus for the three charts
+    content, buffers = sent[0]
+    assert [item["key"] for item in content["items"]] == [c.view.key for c in charts] and len(buffers) == 3
+    for c in charts:
+        c.close()
+
+
+def test_dashboard_takes_a_zone_name_for_its_feed():
+    w = FakeWatcher(symbol="ABC")
+    dash = Dashboard([w], renderer="canvas", tz="America/New_York")
+    w.feed(make_bar(0), None, FakeSignal(make_bar(0).time, "up", 100.1, 100.2))  # 14:30 UTC
+    assert "09:30" in dash.feed.value  # New York time, like the charts' axes
+    dash.close()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import pytest
-from nb_fakes import FakeClient, FakeSignal, FakeWatcher, make_bar
+from nb_fakes import FakeClient, FakeSignal, FakeWatcher, ViewReplica, make_bar
 
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.notebook import CanvasChart, ControlPanel, Dashboard, LiveChart
@@ -38,19 +36,18 @@ async def next_flush(chart: LiveChart, timeout: float = 5.0) -> None:
         chart.flush = original
 
 
+@pytest.fixture(autouse=True)
+def _replicas(monkeypatch):
+    ViewReplica.record(monkeypatch)  # every LiveChart view's content, rebuilt from the messages sent
+
+
 RENDERERS = pytest.mark.parametrize("Chart", [LiveChart, CanvasChart], ids=["plotly", "canvas"])
 
 
 def drawn(chart) -> dict:
-    """What the front end was last sent, per renderer: x labels (or wall-clock epochs), upper, volume."""
-    if isinstance(chart, LiveChart):
-        d = chart.fig.data
-        return {"x": list(d[0].x), "upper": list(d[1].y), "volume": list(d[5].y),
-                "close": list(d[0].close)}
-    n = chart.canvas.n
-    cols = np.frombuffer(chart.canvas.bars, dtype="<f8").reshape(8, n)
-    return {"x": [datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None).isoformat() for t in cols[0]],
-            "upper": list(cols[6]), "volume": list(cols[5]), "close": list(cols[4])}
+    """What the chart's views hold, rebuilt from the updates sent: x labels (wall clock), upper, volume, close."""
+    r = chart.widget.replica
+    return {"x": r.x, "upper": r.cols["upper"], "volume": r.cols["volume"], "close": r.cols["close"]}
 
 
 @RENDERERS

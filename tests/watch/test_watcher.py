@@ -259,7 +259,28 @@ async def test_a_failure_in_the_stream_callback_fails_the_watcher_task():
 
     from types import SimpleNamespace
 
-    w.detector = SimpleNamespace(update=boom, channel=None, bars_seen=0)
+    w.detector = SimpleNamespace(update=boom, update_values=lambda *a: boom(a), channel=None, bars_seen=0)
     _feed(w, _pieces(t0, 12))
     failed = w._queue.get_nowait()
     assert isinstance(failed.error, RuntimeError)
+
+
+async def test_live_path_acts_on_the_signal_first_and_does_the_bookkeeping_after_the_burst():
+    order = []
+    w = BreakoutWatcher(client=None, symbol="SYN", rule=BreakoutRule(lookback=3),
+                        on_signal=lambda watcher, s: order.append(("on_signal", len(watcher.bars), s in watcher.signals)))
+    w.bar_event += lambda watcher, bar, channel: order.append(("bar", bar.close))
+    w.signal_event += lambda watcher, s: order.append(("signal", s.price))
+    t0 = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+    for k in range(4):                                   # history: three flat bars, then a jump is a breakout
+        w.feed(Bar(t0 + timedelta(minutes=k), 100.0, 100.1, 99.9, 100.0, 100.0))
+    w._replaying = False
+    order.clear()
+    burst = _pieces(t0 + timedelta(minutes=4), 12, price=101.0) + _pieces(t0 + timedelta(minutes=5), 12, price=99.0)
+    _feed(w, burst)                                     # one burst of messages: two 1-minute bars
+    assert order == [("on_signal", 4, True)]            # the signal went out; the views wait for the burst's end
+    await asyncio.sleep(0)
+    assert order == [("on_signal", 4, True), ("bar", 101.0), ("signal", 101.0), ("bar", 99.0)]
+    assert len(w.bars) == 6 and list(w.bars["close"][-2:]) == [101.0, 99.0]  # the window, in time order
+    w.feed(Bar(t0 + timedelta(minutes=6), 99.0, 99.1, 98.9, 99.0, 100.0))  # a direct feed stays synchronous
+    assert order[-1] == ("bar", 99.0) and len(w.bars) == 7

@@ -1,0 +1,57 @@
+// The page side of PlotlyLibrary (breakout_kit/notebook/plotly_view.py), one per kernel:
+// - loads plotly.js once for every LiveChart (the library travels once, in this widget's `_source`, not once per
+//   chart); it runs as a classic script (it sets window.Plotly); charts wait on globalThis.__bkPlotly;
+// - is the bus of the LiveCharts: the kernel sends the updates of all charts made in one loop turn as one
+//   "bk-batch" message here, dispatched to the views by chart key; the views' acknowledgements go back the same
+//   way, collected over a frame into one "bk-ack" message.
+function plotlyPromise() {
+  const g = globalThis;
+  if (!g.__bkPlotly) {
+    let resolve, reject;
+    g.__bkPlotly = new Promise((res, rej) => { resolve = res; reject = rej; });
+    g.__bkPlotly.settle = { resolve, reject };
+  }
+  return g.__bkPlotly;
+}
+
+function load(model) {
+  const ready = plotlyPromise();
+  const g = globalThis;
+  if (g.__bkPlotlyLoading) return;
+  g.__bkPlotlyLoading = true;
+  if (g.Plotly && typeof g.Plotly.react === "function") {
+    ready.settle.resolve(g.Plotly);
+    return;
+  }
+  const url = URL.createObjectURL(new Blob([model.get("_source")], { type: "text/javascript" }));
+  const script = document.createElement("script");
+  script.src = url;
+  const asked = Date.now();
+  script.onload = () => {
+    URL.revokeObjectURL(url);
+    g.__bkPlotlyLoad = { asked, loaded: Date.now() };  // for the browser benchmark
+    ready.settle.resolve(g.Plotly);
+  };
+  script.onerror = () => { g.__bkPlotlyLoading = false; ready.settle.reject(new Error("plotly.js did not load")); };
+  document.head.appendChild(script);
+}
+
+function initialize({ model }) {
+  const g = globalThis;
+  const views = (g.__bkPlotlyViews = g.__bkPlotlyViews || new Map());  // chart key -> Set of view handlers
+  const buses = (g.__bkPlotlyBus = g.__bkPlotlyBus || new Map());       // library key -> this model
+  const key = model.get("key");
+  buses.set(key, model);
+  const onBatch = (msg, buffers) => {
+    if (!msg || msg.type !== "bk-batch") return;
+    msg.items.forEach((item, i) => {
+      const handlers = views.get(item.key);
+      if (handlers) handlers.forEach((handle) => handle(item, buffers[i]));
+    });
+  };
+  model.on("msg:custom", onBatch);
+  load(model);
+  return () => { model.off("msg:custom", onBatch); if (buses.get(key) === model) buses.delete(key); };
+}
+
+export default { initialize };
