@@ -133,7 +133,7 @@ class StreamingChart:
         self.acks = 0
         self.coalesced = 0  # bars that waited for an acknowledgement (drawn later, together with newer ones)
         self.stopped = False  # the watcher stopped or failed: the chart says so
-        self._title = title if title is not None else str(getattr(watcher, "symbol", ""))
+        self._title = title if title is not None else str(watcher.symbol)
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -154,7 +154,7 @@ class StreamingChart:
         self._seed_from_watcher()
         watcher.bar_event.connect(self._on_bar)
         watcher.signal_event.connect(self._on_signal)
-        self._state_event = getattr(watcher, "state_event", None)
+        self._state_event = watcher.state_event
         if self._state_event is not None:
             self._state_event.connect(self._on_state)
 
@@ -174,7 +174,7 @@ class StreamingChart:
 
     def _seed_from_watcher(self) -> None:
         """Start from whatever the watcher already holds (backfilled bars, earlier signals)."""
-        bars = getattr(self.watcher, "bars", None)
+        bars = self.watcher.bars
         if bars is not None and len(bars):
             tail = bars.tail(self.window)
             cols = {c: (tail[c].to_numpy(dtype=float) if c in tail.columns else np.full(len(tail), np.nan))
@@ -184,7 +184,7 @@ class StreamingChart:
                 cols["wall"][k] = wall
                 self._ring.push(epoch, tuple(cols[c][k] for c in _FIELDS))
             self._dirty = True
-        for sig in list(getattr(self.watcher, "signals", None) or [])[-self.window:]:
+        for sig in list(self.watcher.signals or [])[-self.window:]:
             self._add_signal(sig)
         if self._dirty:
             self.flush()
@@ -485,7 +485,7 @@ class StreamingChart:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({getattr(self.watcher, 'symbol', '?')!r}, window={self.window}, "
+        return (f"{type(self).__name__}({self.watcher.symbol!r}, window={self.window}, "
                 f"bars={self._ring.size}, flushes={self.flushes})")
 
 
@@ -509,7 +509,7 @@ class LiveChart(StreamingChart):
 
         self.spec = live_spec(title=title, height=height, compact=compact, width=self.width,
                               show_volume=show_volume)
-        self.view = PlotlyView(spec=self.spec, window=self.window, symbol=str(getattr(self.watcher, "symbol", "")))
+        self.view = PlotlyView(spec=self.spec, window=self.window, symbol=str(self.watcher.symbol))
         self.view.on_ack = self._ack_from_any_thread
         self.view.on_hello = self._hello_from_any_thread
 

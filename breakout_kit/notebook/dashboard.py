@@ -78,11 +78,11 @@ class Dashboard(W.VBox):
 
     def add(self, watcher) -> StreamingChart:
         """Add a small chart for ``watcher`` and follow its signals; returns the chart."""
-        symbol = str(getattr(watcher, "symbol", len(self.charts)))
+        symbol = str(watcher.symbol)
         self.remove(symbol)
         chart = self.chart_class(watcher, window=self.window, throttle=self.throttle, height=self.chart_height,
                                  compact=True, show_volume=False, tz=self.tz)
-        if hasattr(chart, "canvas"):
+        if self.chart_class is chart_class("canvas"):   # tiles are small: no attribution line under each
             chart.canvas.attribution = False
         self.charts[symbol] = chart
         self._watchers.append(watcher)
@@ -120,7 +120,7 @@ class Dashboard(W.VBox):
         return [s for s, c in self.charts.items() if c.stale]
 
     def _on_signal(self, watcher, signal) -> None:
-        self._feed.appendleft((getattr(watcher, "symbol", "?"), signal))
+        self._feed.appendleft((watcher.symbol, signal))
         self._render_feed()
 
     @property

@@ -196,8 +196,8 @@ _TEMPLATE: list[dict] = []
 def watcher_figure(watcher, *, height: int = 420):
     """A static figure of one watcher's bars (with its channel columns, if any) and signals."""
     df = watcher.bars
-    ups = [s for s in getattr(watcher, "signals", []) if s.direction == "up"]
-    downs = [s for s in getattr(watcher, "signals", []) if s.direction == "down"]
+    ups = [s for s in watcher.signals if s.direction == "up"]
+    downs = [s for s in watcher.signals if s.direction == "down"]
     markers = [Markers("breakout up", [s.time for s in ups], [s.price for s in ups], "triangle-up", MARKER_UP),
                Markers("breakout down", [s.time for s in downs], [s.price for s in downs], "triangle-down",
                        MARKER_DOWN)]

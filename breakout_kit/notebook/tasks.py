@@ -39,7 +39,7 @@ class TaskKeeper:
             return
         exc = task.exception()
         if exc is not None:
-            self.report(exc, what or (task.get_name() if hasattr(task, "get_name") else None))
+            self.report(exc, what or (task.get_name() if isinstance(task, asyncio.Task) else None))
 
     def report(self, exc: BaseException, what: str | None = None) -> None:
         """Report one error (handlers' own exceptions come here too)."""
