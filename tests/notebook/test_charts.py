@@ -202,6 +202,8 @@ async def test_lost_update_is_sent_again_after_resend_after(Chart):
     w.feed(make_bar(1))
     await until(lambda: chart.flushes == 2)
     await until(lambda: chart.flushes == 3)  # no ack for 0.3 s: the page may have been reloaded
+    # the third flush is the resend: no bar came meanwhile, and the view is reported behind
+    assert chart.bars_received == 2 and chart.stale
     chart.close()
 
 
