@@ -172,6 +172,8 @@ class _Feed:
         from breakout_kit.client.events import Event
 
         self.symbol, self.bar_event, self.signal_event = symbol, Event("bar"), Event("signal")
+        self.state_event = None      # a chart marks no stop: the feed never ends
+        self.bars, self.signals = None, []   # nothing to backfill the chart with
 
 
 def chart_update_cost(quick: bool) -> dict[str, Measurement]:
