@@ -47,7 +47,14 @@ class PlacedOrder:
     limit = property(lambda self: price_or_nan(self._trade.order.lmtPrice))
     stop = property(lambda self: price_or_nan(self._trade.order.auxPrice))
     status = property(lambda self: self._trade.orderStatus.status)
-    filled = property(lambda self: int(self._trade.orderStatus.filled))
+    @property
+    def filled(self) -> int:
+        """Shares filled. A completed order re-read after a reconnect may carry its fills only in
+        ``filledQuantity`` (ib_async leaves ``orderStatus.filled`` at 0 there), or in the trade's fills."""
+        t = self._trade
+        quantity = t.order.filledQuantity
+        known = quantity if isinstance(quantity, (int, float)) and 0 < quantity < 1e300 else 0
+        return int(max(t.orderStatus.filled or 0, known, sum(f.execution.shares for f in t.fills)))
     parent_id = property(lambda self: self._trade.order.parentId)
     order_ref = property(lambda self: self._trade.order.orderRef)
     tif = property(lambda self: self._trade.order.tif)

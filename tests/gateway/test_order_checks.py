@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from breakout_kit.client.iblib import NAME as LIBRARY
 from breakout_kit.client.iblib import LimitOrder
 from breakout_kit.client.iblib import Order as LibOrder
 from breakout_kit.gateway.sim import order_messages
@@ -23,6 +25,9 @@ from .trading import AAPL, last_close, tick
 pytestmark = pytest.mark.ib
 
 PLACE_FIELDS = order_codec.PLACE_ORDER_FIELDS
+# ib_async rewrites volatility itself (cleared on every non-VOL order before sending): what it sends is not what
+# the test set, so the property leaves that one field out there
+REWRITTEN = {"volatility"} if LIBRARY == "ib_async" else set()
 
 
 def test_the_field_types_are_the_client_librarys():
@@ -51,26 +56,30 @@ class Recording(dict):
 
 
 class DecodeErrors(logging.Handler):
-    """ib_insync logs (and drops) a message it cannot decode: collect those."""
+    """The IB library logs (and drops) a message it cannot decode: collect those (not TWS's error messages, which
+    ib_async logs at ERROR too, e.g. 202 for the test's own cancel)."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.records: list[str] = []
 
     def emit(self, record) -> None:
-        self.records.append(record.getMessage())
+        message = record.getMessage()
+        if not re.match(r"(Error|Warning) -?\d+, reqId", message):
+            self.records.append(message)
 
     def __enter__(self):
-        logging.getLogger("ib_insync").addHandler(self)
+        logging.getLogger(LIBRARY).addHandler(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        logging.getLogger("ib_insync").removeHandler(self)
+        logging.getLogger(LIBRARY).removeHandler(self)
 
 
 @pytest.mark.parametrize("name,value,code", [
     ("displaySize", "X", 320), ("minQty", "1.5", 320), ("outsideRth", "yes", 320), ("percentOffset", "1_0", 320),
-    ("discretionaryAmt", "Infinite", 321), ("trailStopPrice", "nan", 321), ("volatility", "1e999", 321),
+    ("discretionaryAmt", "Infinite", 321), ("trailStopPrice", "nan", 321),
+    ("stockRangeLower", "1e999", 321),      # not volatility: ib_async clears it on non-VOL orders before sending
 ])
 async def test_a_field_that_does_not_parse_is_refused_naming_it_and_not_stored(gateway, client_id, name, value,
                                                                                 code):
@@ -123,7 +132,8 @@ def _decoded(name: str, text: str):
     return text
 
 
-FIELDS = st.lists(st.sampled_from(NUMERIC + TEXT), min_size=1, max_size=4, unique=True).flatmap(
+FIELDS = st.lists(st.sampled_from([n for n in NUMERIC + TEXT if n not in REWRITTEN]), min_size=1, max_size=4,
+                 unique=True).flatmap(
     lambda names: st.fixed_dictionaries({k: (_value(k) if k in NUMERIC else ASCII) for k in names}))
 
 
