@@ -31,6 +31,7 @@ async def test_account_values_and_portfolio_follow_a_fill(gateway, client_id):
         price = trade.orderStatus.avgFillPrice
         cash = 1_000_000 - 100 * price - 1.0
         await wait_until(ib, lambda: abs(value(ib, "TotalCashValue") - cash) < 0.01, what="cash after the fill")
+        await wait_until(ib, lambda: ib.portfolio(), what="the portfolio line after the fill")   # its own message
         [item] = ib.portfolio()
         assert item.contract.symbol == "AAPL" and item.position == 100
         assert item.averageCost == pytest.approx(price + 0.01)            # IB's average cost includes commission
