@@ -82,7 +82,8 @@ async def test_bracket_live_on_last_child_then_take_profit_fills(session_open, c
         assert realized == pytest.approx((exit_price - entry) * 10 - 2.0, abs=1e-6)
         cash = 1_000_000 - entry * 10 - 1.0 + exit_price * 10 - 1.0
         await wait_until(ib, lambda: abs(float(_value(ib, "TotalCashValue")) - cash) < 0.01, what="cash")
-        assert float(_value(ib, "RealizedPnL")) == pytest.approx(realized, abs=0.01)
+        # each account value is its own message: wait for this one too, not only for the cash
+        await wait_until(ib, lambda: abs(float(_value(ib, "RealizedPnL")) - realized) < 0.01, what="realized P&L")
         assert float(_value(ib, "NetLiquidation")) == pytest.approx(cash, abs=0.01)  # flat: net liq = cash
 
 
