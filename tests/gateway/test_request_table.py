@@ -21,9 +21,11 @@ pytestmark = pytest.mark.ib
 ACCOUNT = "DU1234567"
 QUIET = "quiet"
 FARM_OK = (2104, 2106, 2158)
-#: the one exception to the 2 s budget: a session's first scan builds every instrument's day (~1.1-1.5 s measured
-#: alone on this machine class, more under the test suite's load); later scans of the session reuse it
-BUDGET = {"reqScannerSubscription": 10.0}
+#: how long to wait for an answer. Every wait ends at the answer, so these only bound a failure: generous, because the
+#: suite must pass on a loaded machine (two CPU hogs beside it). Speed is the benchmark's business, not this test's.
+WAIT = 30.0
+#: a session's first scan builds every instrument's day (~1.1-1.5 s alone on this machine class; >10 s seen at load 7)
+BUDGET = {"reqScannerSubscription": 120.0}
 #: requests per second this test sends (ib_insync's own pace; above 50 TWS answers error 100 and hangs up)
 PACE = 45
 #: the client library's low-level Client class (its encoders)
@@ -227,7 +229,7 @@ async def test_every_request_id_is_answered(gateway, client_id):
     con_id = gateway.universe.by_key["AAPL"].con_id
     conn = await RawConnection.open(gateway.port, client_id)
     try:
-        assert await conn.wait_for(lambda m: m[0] == "9", 0, 2.0), "no nextValidId after startApi"
+        assert await conn.wait_for(lambda m: m[0] == "9", 0, WAIT), "no nextValidId after startApi"
         assert any(m[:2] == ["15", "1"] for m in conn.messages), "no managedAccounts after startApi"
         sent_ids = {71}
         failures = []
@@ -242,18 +244,18 @@ async def test_every_request_id_is_answered(gateway, client_id):
             if want == QUIET:
                 # TWS answers these with nothing: the next request is served and no error names this one
                 await conn.write(encode_with_the_client("reqCurrentTime", ()))
-                got = await conn.wait_for(lambda m: m[0] == "49", since, 2.0)
+                got = await conn.wait_for(lambda m: m[0] == "49", since, WAIT)
                 errors = conn.errors_for(rid, since)
                 if got is None or errors:
                     failures.append(f"{method} ({msg_id}): expected no answer, got {errors or 'a dead connection'}")
             elif isinstance(want, tuple):
                 code = want[1]
-                got = await conn.wait_for(lambda m, c=code: m[0] == "4" and m[3] == str(c), since, 2.0)
+                got = await conn.wait_for(lambda m, c=code: m[0] == "4" and m[3] == str(c), since, WAIT)
                 if got is None or int(got[2]) != rid:
                     failures.append(f"{method} ({msg_id}): expected error {code} for reqId {rid}, got "
                                     f"{got or conn.messages[since:since + 3]}")
             else:
-                budget = BUDGET.get(method, 2.0)
+                budget = BUDGET.get(method, WAIT)
                 got = await conn.wait_for(lambda m, w=want: m[0] in {str(x) for x in w}, since, budget)
                 if got is None:
                     failures.append(f"{method} ({msg_id}): no {sorted(want)} within {budget} s; got "

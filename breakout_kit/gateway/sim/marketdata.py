@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .clock import NEW_YORK
+from .clock_task import ClockTask
 from .history import (
     duration_start,
     format_bar_time,
@@ -68,37 +69,29 @@ class Sub:
     last_sent: tuple = field(default=())
 
 
-class MarketData:
+class MarketData(ClockTask):
     """Per-gateway live subscriptions and the single scheduler task that serves them."""
 
+    task_name = "paper-gateway-scheduler"
+
     def __init__(self, gateway: PaperGateway) -> None:
+        super().__init__()
         self.gw = gateway
         self.subs: dict[tuple[int, str, int], Sub] = {}      # (id(session), kind-group, reqId) -> Sub
-        self._task: asyncio.Task | None = None
-        self._wake: asyncio.Event | None = None
         self.boundaries_served = 0
         self.max_lag = 0.0        # worst lateness of a boundary, simulated seconds
         self.failures = 0
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._task is None:
-            self._wake = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-gateway-scheduler")
-
     async def aclose(self) -> None:
-        task, self._task = self._task, None
         self.subs.clear()
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await super().aclose()
 
     def add(self, sub: Sub) -> None:
         self.subs[(id(sub.session), "hist" if sub.kind == "kutd" else sub.kind, sub.req_id)] = sub
         if sub.kind == "kutd":
             self.gw.pacing.open_requests += 1
-        if self._wake is not None:
-            self._wake.set()
+        self.wake()
 
     def remove(self, session: Client, group: str, req_id: int) -> Sub | None:
         sub = self.subs.pop((id(session), group, req_id), None)
@@ -115,21 +108,20 @@ class MarketData:
 
     # ---- scheduler ----------------------------------------------------------------------------------------
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         clock = self.gw.clock
         assert self._wake is not None
         nxt = None
         while True:
             if not self.subs:
-                self._wake.clear()
-                await self._wake.wait()
+                await self._idle()
                 nxt = None
             if nxt is None:
                 nxt = (math.floor(clock.epoch() / BAR) + 1) * BAR
-            delay = clock.loop_time_at(nxt) - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            self._wake.clear()
             now = clock.epoch()
+            if nxt > now:
+                await self._wait_until(nxt)      # a new subscription wakes it early: it just waits again
+                continue
             batch = 0
             while nxt <= now + 1e-6 and self.subs:
                 self.max_lag = max(self.max_lag, now - nxt)

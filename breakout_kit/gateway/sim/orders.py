@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from . import fills
 from .clock import NEW_YORK
+from .clock_task import ClockTask
 from .contracts import NO_SECDEF, NOT_TRADABLE, TIME_ZONE_ID, Instrument, resolve
 from .journal import durably
 from .market import BAR, grid, session_grid
@@ -71,8 +72,11 @@ MAX_CATCHUP = 720          # boundaries replayed after a stall (one simulated ho
 MAX_BATCH = 64
 
 
-class OrderBook:
-    """All orders, executions and the paper account of one gateway (``gw.orders``)."""
+class OrderBook(ClockTask):
+    """All orders, executions and the paper account of one gateway (``gw.orders``), with the task that works
+    live orders at each 5-second boundary."""
+
+    task_name = "paper-gateway-orders"
 
     def __init__(self, gw: PaperGateway, readonly_api: bool = False, cash: float = INITIAL_CASH) -> None:
         if not isinstance(readonly_api, bool):
@@ -89,8 +93,7 @@ class OrderBook:
         self.commission_per_share = fills.COMMISSION_PER_SHARE
         self.min_commission = fills.MIN_COMMISSION
         self._next_perm = FIRST_PERM_ID
-        self._task: asyncio.Task | None = None
-        self._wake: asyncio.Event | None = None
+        super().__init__()
         self._last_boundary: int | None = None
         self._last_refresh: int | None = None
         self.ticks = 0
@@ -529,30 +532,7 @@ class OrderBook:
     def _needs_ticks(self) -> bool:
         return any(o.live for o in self._pending) or self.portfolio.streams_pnl
 
-    def start(self) -> None:
-        """Start the scheduler task on the running loop (the gateway does this when it starts; idempotent)."""
-        if self._task is None or self._task.done():
-            self._wake = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-gateway-orders")
-
-    def wake(self) -> None:
-        """Re-plan the scheduler (new live order or subscription)."""
-        if self._task is None or self._task.done():
-            try:
-                self.start()
-            except RuntimeError:    # no running loop: nothing to schedule yet
-                return
-        assert self._wake is not None
-        self._wake.set()
-
-    async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         clock = self.gw.clock
         wake = self._wake
         assert wake is not None
@@ -589,13 +569,9 @@ class OrderBook:
                 due = target + REFRESH_SECONDS
             else:
                 self._last_boundary = self._last_refresh = None
-                await wake.wait()
+                await self._idle()
                 continue
-            handle = loop.call_at(clock.loop_time_at(due) + 1e-4, wake.set)
-            try:
-                await wake.wait()
-            finally:
-                handle.cancel()
+            await self._wait_until(due)
 
 
 __all__ = ["Execution", "Order", "OrderBook", "Rejected"]

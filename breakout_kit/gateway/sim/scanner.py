@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .clock import NEW_YORK
+from .clock_task import ClockTask
 from .market import BAR, DAY_BARS, day_start_epoch, trading_day
 from .outbound import Client
 from .universe import universe
@@ -229,17 +230,18 @@ class Table:
     columns: dict[str, np.ndarray]
 
 
-class Scanner:
+class Scanner(ClockTask):
     """The gateway's scan computations and subscriptions (``gw.scanner``), with one refresh task."""
 
+    task_name = "paper-gateway-scanner"
+
     def __init__(self, gw: PaperGateway) -> None:
+        super().__init__()
         self.gw = gw
         self._summaries: dict[tuple[str, date], SessionSummary] = {}
         self._high13: dict[tuple[str, date], int] = {}
         self._table: Table | None = None
         self.subs: dict[tuple[int, int], ScanSub] = {}
-        self._task: asyncio.Task | None = None
-        self._wake: asyncio.Event | None = None
         self.scans_sent = 0
 
     # ---- numbers ---------------------------------------------------------------------------------------------
@@ -360,7 +362,7 @@ class Scanner:
                                        f"reached ({MAX_SUBSCRIPTIONS})")
             return
         self.subs[(id(session), req_id)] = ScanSub(session, req_id, req, first=self.boundary_now())
-        self._start()
+        self.wake()
 
     def cancel(self, session: Client, req_id: int) -> None:
         self.subs.pop((id(session), req_id), None)
@@ -369,30 +371,18 @@ class Scanner:
         for key in [k for k, s in self.subs.items() if s.session is session]:
             del self.subs[key]
 
-    def _start(self) -> None:
-        if self._task is None or self._task.done():
-            self._wake = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-gateway-scanner")
-        assert self._wake is not None
-        self._wake.set()
-
     async def aclose(self) -> None:
-        task, self._task = self._task, None
         self.subs.clear()
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await super().aclose()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        clock = self.gw.clock
         wake = self._wake
         assert wake is not None
         while True:
             wake.clear()
             if not self.subs:
                 self._table = None
-                await wake.wait()
+                await self._idle()
                 continue
             now = self.boundary_now()
             due = [s for s in self.subs.values() if s.sent < now]
@@ -411,11 +401,7 @@ class Scanner:
                         self.scans_sent += 1
             if wake.is_set():
                 continue
-            handle = loop.call_at(clock.loop_time_at(now + REFRESH_SECONDS) + 1e-4, wake.set)
-            try:
-                await wake.wait()
-            finally:
-                handle.cancel()
+            await self._wait_until(now + REFRESH_SECONDS)
 
 
 @dataclass(eq=False)
