@@ -10,18 +10,13 @@ slice, not one answer.
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 
 from breakout_kit.bench.cpu import Measurement
+from breakout_kit.gateway.wire import probe
 
 # (symbol, duration, bar size): the heaviest answers a client can ask for, each on a cold symbol
 HEAVY = [("MSFT", "10 Y", "1 month"), ("AAPL", "1 Y", "1 day"), ("NVDA", "1 Y", "5 mins")]
-
-
-def _frame(*fields) -> bytes:
-    body = "".join(f"{f}\0" for f in fields).encode()
-    return struct.pack(">I", len(body)) + body
 
 
 async def _stall(quick: bool) -> dict[str, Measurement]:
@@ -44,23 +39,16 @@ async def _stall(quick: bool) -> dict[str, Measurement]:
 
     requests = HEAVY[:2] if quick else HEAVY
     async with PaperGateway(port=0, speed=1.0, pacing="off") as gw:
-        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
-        writer.write(b"API\0" + struct.pack(">I", 9) + b"v157..176")
-        (n,) = struct.unpack(">I", await reader.readexactly(4))
-        await reader.readexactly(n)
-        writer.write(_frame(71, 2, 1, ""))
+        reader, writer, _version = await probe.start_api(gw.port, 1)
         tick = asyncio.create_task(ticker())
         try:
             for req_id, (symbol, duration, bar_size) in enumerate(requests, start=1):
                 con_id = gw.universe.by_key[symbol].con_id
                 before, began = (worst, worst_cpu), loop.time()
                 worst = worst_cpu = 0.0
-                writer.write(_frame(20, req_id, con_id, symbol, "STK", "", 0.0, "", "", "SMART", "", "USD", "", "",
+                writer.write(probe.frame(20, req_id, con_id, symbol, "STK", "", 0.0, "", "", "SMART", "", "USD", "", "",
                                     0, "", bar_size, duration, 0, "TRADES", 1, 0, ""))
-                while True:                  # raw frames until the history answer (message id 17)
-                    (n,) = struct.unpack(">I", await asyncio.wait_for(reader.readexactly(4), 120))
-                    if (await reader.readexactly(n)).split(b"\0", 1)[0] == b"17":
-                        break
+                await probe.read_until(reader, 17, 120)     # raw frames until the history answer
                 per_request[f"{duration} of {bar_size}"] = {"stall_ms": round(worst * 1000, 1),
                                                             "stall_cpu_ms": round(worst_cpu * 1000, 1),
                                                             "answer_s": round(loop.time() - began, 2)}

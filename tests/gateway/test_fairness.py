@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-import struct
 
 import pytest
 
 from breakout_kit.client.iblib import Stock
 from breakout_kit.gateway.sim import history
 from breakout_kit.gateway.sim.market import Market
+from breakout_kit.gateway.wire.probe import frame, read_until, start_api
 
 from .conftest import connect
 
@@ -59,28 +59,16 @@ async def test_a_ten_year_history_does_not_hold_another_clients_stream(gateway, 
 
     async with connect(gateway, client_id) as ib:
         bars = ib.reqRealTimeBars(Stock("SPY", "SMART", "USD"), 5, "TRADES", False)
-        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
-        writer.write(b"API\0" + struct.pack(">I", 9) + b"v157..176")
-        (n,) = struct.unpack(">I", await reader.readexactly(4))
-        await reader.readexactly(n)
+        reader, writer, _version = await start_api(gateway.port, client_id + 1)
         con_id = gateway.universe.by_key["MSFT"].con_id
-
-        def frame(*fields):
-            body = "".join(f"{f}\0" for f in fields).encode()
-            return struct.pack(">I", len(body)) + body
-
-        writer.write(frame(71, 2, client_id + 1, "") + frame(20, 9, con_id, "MSFT", "STK", "", 0.0, "", "", "SMART",
-                                                              "", "USD", "", "", 0, "", "1 month", "10 Y", 0,
-                                                              "TRADES", 1, 0, ""))
+        writer.write(frame(20, 9, con_id, "MSFT", "STK", "", 0.0, "", "", "SMART", "", "USD", "", "", 0, "",
+                           "1 month", "10 Y", 0, "TRADES", 1, 0, ""))
         tick = asyncio.create_task(ticker())
         seen = len(bars)
         began = loop.time()
         try:
-            while True:                                       # read raw (no decoding in this process)
-                (n,) = struct.unpack(">I", await asyncio.wait_for(reader.readexactly(4), 60))
-                if (await reader.readexactly(n)).split(b"\0", 1)[0] == b"17":
-                    took = loop.time() - began
-                    break
+            await read_until(reader, 17, 60)                  # raw frames, no client library in this process
+            took = loop.time() - began
         finally:
             tick.cancel()
             await asyncio.gather(tick, return_exceptions=True)

@@ -6,33 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 
 import pytest
 
 from breakout_kit.client.iblib import IB
 from breakout_kit.gateway import PaperGateway
 from breakout_kit.gateway.wire.limits import MAX_CLIENTS, MAX_MESSAGES_PER_SECOND, MAX_PENDING
+from breakout_kit.gateway.wire.probe import frame, read_message, start_api
 
 pytestmark = pytest.mark.ib
 
 
-def frame(*fields: object) -> bytes:
-    payload = "".join(f"{f}\0" for f in fields).encode()
-    return struct.pack(">I", len(payload)) + payload
-
-
-async def read_message(reader, timeout: float = 5.0) -> list[str]:
-    (n,) = struct.unpack(">I", await asyncio.wait_for(reader.readexactly(4), timeout))
-    return (await reader.readexactly(n)).decode().split("\0")[:-1]
-
-
 async def start_raw(port: int, client_id: int):
     """A raw client through the handshake and startApi; returns (reader, writer, the first answer's fields)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"API\0" + struct.pack(">I", 9) + b"v157..176")
-    await read_message(reader)
-    writer.write(frame(71, 2, client_id, ""))
+    reader, writer, _version = await start_api(port, client_id)
     return reader, writer, await read_message(reader)
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from breakout_kit.client.iblib import IB, Stock
 from breakout_kit.gateway import PaperGateway
+from breakout_kit.gateway.wire.probe import frame, start_api
 from breakout_kit.gateway.wire.versions import TOP
 
 from .conftest import collect_errors, connect, wait_until
@@ -14,21 +15,10 @@ from .conftest import collect_errors, connect, wait_until
 pytestmark = pytest.mark.ib
 
 
-def frame(*fields: str) -> bytes:
-    payload = "".join(f + "\0" for f in fields).encode()
-    return struct.pack(">I", len(payload)) + payload
-
-
 async def raw_client(port, client_id):
-    """A hand-rolled client that completes the handshake and startApi, returning (reader, writer)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    greeting = b"v157..176"
-    writer.write(b"API\0" + struct.pack(">I", len(greeting)) + greeting)
-    (n,) = struct.unpack(">I", await reader.readexactly(4))
-    version, _time, _ = (await reader.readexactly(n)).split(b"\0")
-    assert version == str(min(176, TOP)).encode()
-    writer.write(frame("71", "2", str(client_id), ""))
-    await writer.drain()
+    """A hand-rolled client through the handshake and startApi, returning (reader, writer)."""
+    reader, writer, version = await start_api(port, client_id)
+    assert version == min(176, TOP)
     return reader, writer
 
 

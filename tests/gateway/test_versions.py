@@ -11,6 +11,7 @@ import pytest
 
 from breakout_kit.client import iblib
 from breakout_kit.client.iblib import LimitOrder, Stock
+from breakout_kit.gateway.wire.probe import frame, handshake, read_message
 from breakout_kit.gateway.wire.versions import (
     CONTRACT_DETAILS,
     MIN_VERSION,
@@ -24,22 +25,6 @@ from breakout_kit.gateway.wire.versions import (
 pytestmark = pytest.mark.ib
 
 
-def frame(*fields: object) -> bytes:
-    payload = "".join(f"{f}\0" for f in fields).encode()
-    return struct.pack(">I", len(payload)) + payload
-
-
-async def read_message(reader, timeout: float = 5.0) -> list[str]:
-    (n,) = struct.unpack(">I", await asyncio.wait_for(reader.readexactly(4), timeout))
-    return (await reader.readexactly(n)).decode().split("\0")[:-1]
-
-
-async def handshake(port: int, offer: str):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    greeting = offer.encode()
-    writer.write(b"API\0" + struct.pack(">I", len(greeting)) + greeting)
-    version, _time = await read_message(reader)
-    return reader, writer, int(version)
 
 
 async def started(port: int, offer: str, client_id: int):

@@ -15,6 +15,7 @@ import struct
 import pytest
 
 from breakout_kit.client.iblib import IB, Stock
+from breakout_kit.gateway.wire.probe import frame, start_api
 from breakout_kit.gateway.wire.requests import HANDLERS
 
 pytestmark = pytest.mark.ib
@@ -22,20 +23,9 @@ pytestmark = pytest.mark.ib
 SEED = 20261125
 
 
-def frame(*fields: str) -> bytes:
-    payload = "".join(f + "\0" for f in fields).encode("utf-8", "surrogatepass")
-    return struct.pack(">I", len(payload)) + payload
-
-
 async def raw_client(port: int, client_id: int):
     """Handshake + startApi by hand; returns (reader, writer)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    greeting = b"v157..176"
-    writer.write(b"API\0" + struct.pack(">I", len(greeting)) + greeting)
-    (n,) = struct.unpack(">I", await asyncio.wait_for(reader.readexactly(4), 5))
-    await reader.readexactly(n)
-    writer.write(frame("71", "2", str(client_id), ""))
-    await writer.drain()
+    reader, writer, _version = await start_api(port, client_id)
     return reader, writer
 
 
