@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Self
 
+from breakout_kit.client.bar_dispatch import BarDispatch
 from breakout_kit.client.iblib import Event
 
 
@@ -80,7 +81,9 @@ class Probe:
         conn.hasData.disconnect(decode)
         conn.hasData.connect(self._on_data)
         conn.hasData.connect(decode)
-        ib.barUpdateEvent += self._on_bar_message
+        ib.barUpdateEvent += self._on_bar_message            # the library's own path (raw_bars)
+        self._dispatch = BarDispatch.of(ib)                   # the kit's subscriptions (RealTimeBars)
+        self._dispatch.tap = self._on_routed_message
         self._closed = False
 
     def _on_data(self, data: bytes) -> None:
@@ -88,6 +91,10 @@ class Probe:
 
     def _on_bar_message(self, bars: Any, _has_new: bool) -> None:
         self.bar_message_event.emit(bars.reqId, bars[-1].time)
+
+    def _on_routed_message(self, req_id: int, epoch: int) -> None:
+        # a datetime, as the library's path gives: the kit's path pays for it here, only while probed
+        self.bar_message_event.emit(req_id, datetime.fromtimestamp(epoch, timezone.utc))
 
     @property
     def _transport(self) -> Any:
@@ -130,6 +137,8 @@ class Probe:
         self._raw.clear()
         self._ib.client.conn.hasData.disconnect(self._on_data)
         self._ib.barUpdateEvent -= self._on_bar_message
+        if self._dispatch.tap == self._on_routed_message:
+            self._dispatch.tap = None
 
     def __enter__(self) -> Self:
         return self

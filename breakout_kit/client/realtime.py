@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
+from breakout_kit.client.bar_dispatch import BarDispatch
 from breakout_kit.client.iblib import Event
 from breakout_kit.client.symbols import display_symbol
 from breakout_kit.core.bars import Bar
@@ -24,22 +25,21 @@ class RealTimeBars:
         self.contract = contract
         #: emits ``Bar`` (time = the 5-second bar's start, UTC) for every bar the stream delivers, in order
         self.bar_event = Event("bar")
-        #: one fast consumer (the watcher's hot path): called as ``on_fields(time, open, high, low, close, volume)``
-        #: for every bar before ``bar_event``; no ``Bar`` object is built unless ``bar_event`` has listeners
-        self.on_fields: Callable[[datetime, float, float, float, float, float], None] | None = None
+        #: one fast consumer (the watcher's hot path): called as ``on_fields(epoch, open, high, low, close, volume)``
+        #: (``epoch``: the 5-second bar's start, POSIX seconds) for every bar before ``bar_event``; no ``Bar``
+        #: object is built unless ``bar_event`` has listeners
+        self.on_fields: Callable[[int, float, float, float, float, float], None] | None = None
         self._ib = ib
         self._bars = ib.reqRealTimeBars(contract, 5, what, use_rth)
-        self._bars.updateEvent += self._on_update
+        self._dispatch = BarDispatch.of(ib)
+        self._dispatch.route(self._bars, self._on_message)
 
-    def _on_update(self, pieces: Any, has_new_bar: bool) -> None:
+    def _on_message(self, time: int, o: float, h: float, low: float, c: float, v: float) -> None:
         fields = self.on_fields
-        emit = self.bar_event.emit if len(self.bar_event) else None
-        for p in pieces:
-            if fields is not None:
-                fields(p.time, p.open_, p.high, p.low, p.close, float(p.volume))
-            if emit is not None:
-                emit(Bar(p.time, p.open_, p.high, p.low, p.close, float(p.volume)))
-        pieces.clear()      # the IB library appends every bar to this list forever: keep memory flat
+        if fields is not None:
+            fields(time, o, h, low, c, v)
+        if len(self.bar_event):
+            self.bar_event.emit(Bar(datetime.fromtimestamp(time, timezone.utc), o, h, low, c, float(v)))
 
     @property
     def req_id(self) -> int | None:
@@ -55,7 +55,7 @@ class RealTimeBars:
         bars, self._bars = self._bars, None
         self.on_fields = None
         if bars is not None:
-            bars.updateEvent -= self._on_update
+            self._dispatch.unroute(bars)
 
     def cancel(self) -> None:
         """Stop listening and cancel the subscription at TWS (when still connected)."""

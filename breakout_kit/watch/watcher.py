@@ -276,9 +276,9 @@ class BreakoutWatcher:
 
     def _on_piece(self, piece: Bar) -> None:
         """A 5-second bar arrived as a ``Bar`` (as ``RealTimeBars.bar_event`` emits it)."""
-        self._on_fields(piece.time, piece.open, piece.high, piece.low, piece.close, piece.volume)
+        self._on_fields(int(piece.time.timestamp()), piece.open, piece.high, piece.low, piece.close, piece.volume)
 
-    def _on_fields(self, time: datetime, o: float, h: float, low: float, c: float, v: float) -> None:
+    def _on_fields(self, time: int, o: float, h: float, low: float, c: float, v: float) -> None:
         """A 5-second bar arrived (the subscription's ``on_fields``): aggregate; deliver a completed bar.
 
         The common case (the bar right after the last delivered one, nothing queued, no gap fill running) is
@@ -286,7 +286,7 @@ class BreakoutWatcher:
         so a signal follows the bar message within microseconds. Anything else (a gap to fill from history
         first) goes through the watcher's task in order.
         """
-        start = self._aggregator.push(int(time.timestamp()), o, h, low, c, v)
+        start = self._aggregator.push(time, o, h, low, c, v)
         if start is None:
             return
         if not self._busy and self._last_time is not None and start == self._last_time + self.seconds \
