@@ -1,0 +1,67 @@
+"""BarDispatch: the kit's real-time bar subscriptions bypass the library's per-message objects; everything else
+keeps the library's path, and a route never outlives the library's own subscription (ids are reused after a
+reconnect). In-process, through the library's real decoder."""
+
+from __future__ import annotations
+
+from breakout_kit.client import iblib
+from breakout_kit.client.bar_dispatch import BarDispatch
+
+T = 1_795_000_020
+
+
+def subscribe(ib, req_id: int):
+    bars = iblib.lib.RealTimeBarList()
+    bars.reqId = req_id
+    ib.wrapper.startSubscription(req_id, bars, iblib.Stock("AAPL", "SMART", "USD"))
+    return bars
+
+
+def message(ib, req_id: int, t: int = T, close: float = 101.5) -> None:
+    ib.client.decoder.interpret(["50", "3", str(req_id), str(t), "100.0", "102.0", "99.5", repr(close), "300",
+                                 "100.7", "12"])
+
+
+def test_a_routed_subscription_gets_plain_fields_and_the_library_keeps_nothing():
+    ib = iblib.IB()
+    library_updates = []
+    ib.barUpdateEvent += lambda bars, new: library_updates.append(bars.reqId)
+    ours, theirs = subscribe(ib, 7), subscribe(ib, 8)
+    got = []
+    BarDispatch.of(ib).route(ours, lambda *fields: got.append(fields))
+    message(ib, 7)
+    message(ib, 8)
+    assert got == [(T, 100.0, 102.0, 99.5, 101.5, 300.0)] and isinstance(got[0][0], int)
+    assert len(ours) == 0                             # no RealTimeBar kept per message
+    assert [b.close for b in theirs] == [101.5]       # the library's own path, unchanged
+    assert library_updates == [8]
+    assert BarDispatch.of(ib) is BarDispatch.of(ib)   # one per connection
+
+
+def test_a_route_ends_with_the_library_subscription_it_was_made_for():
+    ib = iblib.IB()
+    old = subscribe(ib, 7)
+    got = []
+    dispatch = BarDispatch.of(ib)
+    dispatch.route(old, lambda *fields: got.append(fields))
+    ib.wrapper.reset()                                # a disconnect: the library forgets its subscriptions
+    reused = subscribe(ib, 7)                         # and hands the same id to a new one
+    message(ib, 7, close=99.0)
+    assert got == [] and [b.close for b in reused] == [99.0]
+    dispatch.route(reused, lambda *fields: got.append(fields))
+    dispatch.unroute(old)                             # a late unroute of the old list leaves the new route
+    message(ib, 7, T + 5)
+    assert [f[0] for f in got] == [T + 5]
+    dispatch.unroute(reused)
+    message(ib, 7, T + 10)
+    assert len(got) == 1 and reused[-1].time.timestamp() == T + 10
+
+
+def test_the_probe_tap_sees_routed_messages_before_their_handler():
+    ib = iblib.IB()
+    order = []
+    dispatch = BarDispatch.of(ib)
+    dispatch.route(subscribe(ib, 3), lambda *fields: order.append(("handler", fields[0])))
+    dispatch.tap = lambda req_id, t: order.append(("tap", req_id, t))
+    message(ib, 3)
+    assert order == [("tap", 3, T), ("handler", T)]
