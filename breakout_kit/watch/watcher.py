@@ -145,6 +145,8 @@ class BreakoutWatcher:
 
     @property
     def bars_seen(self) -> int:
+        """Bars delivered so far (all of them; ``bars`` keeps the last ``max_bars``)."""
+        _flush_after_burst()          # the live path's deferred bookkeeping first: bars and bars_seen agree
         return self.detector.bars_seen
 
     @property
@@ -153,7 +155,9 @@ class BreakoutWatcher:
 
     @property
     def bars(self) -> pd.DataFrame:
-        """The most recent ``max_bars`` bars with the channel that applied to each (UTC index ``time``)."""
+        """The most recent ``max_bars`` bars with the channel that applied to each (UTC index ``time``), up to the
+        last bar delivered (bookkeeping the live path deferred to the end of the burst is done first)."""
+        _flush_after_burst()
         if not self._window:
             return pd.DataFrame(columns=_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="time"), dtype=float)
         times, *cols = zip(*self._window, strict=True)

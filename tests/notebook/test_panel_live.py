@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 
 async def test_button_starts_real_watcher_chart_gets_bars_and_signal_marker(monkeypatch, client_id):
     from conftest import SESSION_OPEN
@@ -42,6 +44,9 @@ async def test_button_starts_real_watcher_chart_gets_bars_and_signal_marker(monk
     assert embedded_gateway(client) is None
 
 
+# three backfills and three go-lives, each bounded by its own wait below: the test's timeout only bounds a hang
+# (~10 s alone; past 120 s beside two CPU hogs)
+@pytest.mark.timeout(400)
 async def test_symbol_box_starts_forex_futures_and_an_index_and_shows_their_kind(monkeypatch, client_id):
     from conftest import SESSION_OPEN
 

@@ -12,6 +12,9 @@ import pytest
 START = datetime(2026, 11, 23, 10, 0, 5, tzinfo=ZoneInfo("America/New_York"))
 
 
+# the session's first scan builds every instrument's day (seconds alone, minutes beside two CPU hogs): each wait
+# below is bounded, the test's timeout only bounds a hang
+@pytest.mark.timeout(600)
 async def test_watch_scan_keeps_watchers_on_the_scan_rows(monkeypatch, client_id):
     from breakout_kit.notebook import ControlPanel, connect, disconnect
 

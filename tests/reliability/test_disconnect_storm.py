@@ -69,6 +69,10 @@ async def storm(faults: int, watchers: int, client_id: int, trading: bool = Fals
                 figures["live_up_signals"] = sum(1 for t in tracked for sig in t.live_signals
                                                  if sig.direction == "up")
                 figures["bracket_errors"] = [e for t in tracked for e in t.watcher.trade_errors]
+                # what each watcher was told of the brackets the gateway does not hold (empty when all is well)
+                figures["missing_at_gateway"] = {
+                    b.parent.order_ref: [(o.order_id, o.status) for o in (b.parent, b.take_profit, b.stop_loss)]
+                    for t in tracked for b in t.watcher.orders if b.parent.order_ref not in figures["brackets"]}
         finally:
             await stop_all(tracked)
     return figures
@@ -118,4 +122,4 @@ async def test_storm_with_trading_one_bracket_per_signal(faults, watchers, kw, c
     brackets = figures["brackets"]
     assert brackets and all(n == 1 for n in brackets.values()), brackets      # no duplicate orders
     assert not figures["bracket_errors"], figures["bracket_errors"]
-    assert len(brackets) == figures["live_up_signals"]
+    assert len(brackets) == figures["live_up_signals"], figures["missing_at_gateway"]
