@@ -12,6 +12,13 @@ class OrderRejected(Exception):
     (nothing of it is live); the message says why."""
 
 
+class OrderNotSent(OrderRejected, ConnectionError):
+    """An ``OrderRejected`` because the connection dropped while the order was being sent: TWS verifiably has
+    nothing of it live (legs that arrived were cancelled). Also a ``ConnectionError``, like ``OrderStateUnknown``:
+    a caller that asks again after the reconnect (a watcher does) places it again, safely with the same
+    ``order_ref``."""
+
+
 class OrderStateUnknown(ConnectionError):
     """An order was sent but the connection dropped before TWS acknowledged it, and the client is still not
     reconnected: it may be live. The message says which orders and what to check. Placing again with the same

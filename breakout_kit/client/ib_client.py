@@ -29,7 +29,13 @@ from breakout_kit.client import limits
 from breakout_kit.client.account import Account
 from breakout_kit.client.config import Settings, mask_account
 from breakout_kit.client.contracts import Contracts, round_to_tick
-from breakout_kit.client.errors import ConnectError, ContractError, OrderRejected, OrderStateUnknown
+from breakout_kit.client.errors import (
+    ConnectError,
+    ContractError,
+    OrderNotSent,
+    OrderRejected,
+    OrderStateUnknown,
+)
 from breakout_kit.client.iblib import IB, Contract, Event
 from breakout_kit.client.iblib import NAME as LIBRARY  # the CLI tunes its logger
 from breakout_kit.client.marketdata import PACING_VIOLATION, MarketData, bars_to_frame, utc
@@ -238,8 +244,9 @@ class IBClient:
 
         ``order_ref`` is the idempotency key (``bk-<8 hex>`` when not given): the same key again returns the live or
         filled bracket and sends nothing. Raises ``OrderRejected`` when nothing is live (refused before sending,
-        rejected by TWS, or lost in transit and verified after the reconnect), ``OrderStateUnknown`` only while the
-        connection is still down after a send (the message says what to check)."""
+        rejected by TWS, or lost in transit and verified after the reconnect: then it is an ``OrderNotSent``, also a
+        ``ConnectionError``), ``OrderStateUnknown`` only while the connection is still down after a send (the
+        message says what to check)."""
         return await self._orders.place_bracket(symbol, quantity, take_profit_pct, stop_loss_pct, entry=entry,
                                                 order_ref=order_ref, tif=tif, force=force)
 
@@ -288,5 +295,5 @@ class IBClient:
 
 
 __all__ = ["LIBRARY", "PACING_VIOLATION", "STATES", "Bracket", "ConnectError", "ContractError", "IBClient",
-           "OrderRejected", "OrderStateUnknown", "PlacedOrder", "bars_to_frame", "mask_account", "round_to_tick",
+           "OrderNotSent", "OrderRejected", "OrderStateUnknown", "PlacedOrder", "bars_to_frame", "mask_account", "round_to_tick",
            "utc"]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from breakout_kit.client import order_checks as checks
 from breakout_kit.client.contracts import Contracts, round_to_tick
-from breakout_kit.client.errors import ContractError, OrderRejected, OrderStateUnknown
+from breakout_kit.client.errors import ContractError, OrderNotSent, OrderRejected, OrderStateUnknown
 from breakout_kit.client.iblib import IB, Contract, LimitOrder, MarketOrder, Order, StopOrder, Trade
 from breakout_kit.client.marketdata import MarketData
 from breakout_kit.client.orders import Bracket, PlacedOrder, new_order_ref, orders_frame
@@ -175,7 +175,8 @@ class OrderDesk:
             trades = [self.transport(conn.ib, contract, o) for o in sent.orders]
             if await self._acknowledged(trades):
                 return trades
-            sent.cause = (f"the connection to {conn.host}:{conn.port} dropped while sending it" if not conn.connected
+            dropped = not conn.connected
+            sent.cause = (f"the connection to {conn.host}:{conn.port} dropped while sending it" if dropped
                           else f"TWS did not acknowledge it within {conn.timeout:g} s")
             for _ in range(3):             # a drop while checking: check again after it
                 if not conn.connected and not await conn.wait_connected(self.reconnect_wait):
@@ -183,7 +184,7 @@ class OrderDesk:
                 try:
                     return await rec.settle(sent)
                 except NotPlaced as e:
-                    raise OrderRejected(str(e)) from None
+                    raise (OrderNotSent if dropped else OrderRejected)(str(e)) from None
                 except ConnectionError:        # dropped again while checking
                     continue
             rec.unresolved[sent.ref] = sent

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from breakout_kit.client.ib_client import IBClient, OrderRejected, OrderStateUnknown
+from breakout_kit.client.ib_client import IBClient, OrderNotSent, OrderRejected, OrderStateUnknown
 
 pytestmark = pytest.mark.ib
 
@@ -79,8 +79,11 @@ async def test_lost_acknowledgement_returns_the_live_bracket_and_a_retry_sends_n
 async def test_bracket_cut_between_legs_leaves_no_orphan_and_says_so(gateway, client_id, deliver):
     ref = f"k-cut-{deliver}"
     async with trader(gateway, client_id, order_transport=CutTransport(deliver)) as c:
-        with pytest.raises(OrderRejected) as info:
+        with pytest.raises(OrderNotSent) as info:
             await c.place_buy_bracket_pct_async(SYMBOL, 10, 2, 1, entry=100, order_ref=ref)
+        # nothing is live (an OrderRejected) because the connection dropped (a ConnectionError: callers that ask
+        # again after a reconnect, as watchers do, place it again)
+        assert isinstance(info.value, OrderRejected) and isinstance(info.value, ConnectionError)
         message = str(info.value)
         assert "NOT placed" in message and ref in message and "\n" not in message
         arrived = book(gateway, ref)
@@ -220,8 +223,9 @@ async def test_silence_while_connected_is_checked_at_tws_not_guessed(gateway, cl
 
     async with trader(gateway, client_id, timeout=1.0, order_transport=silent) as c:
         with pytest.raises(OrderRejected, match=r"NOT placed \(TWS did not acknowledge it within 1 s\): TWS never "
-                                                r"received it"):
+                                                r"received it") as info:
             await c.place_order_async(SYMBOL, "BUY", 1, limit=50.0, order_ref="k-silent")
+        assert not isinstance(info.value, ConnectionError)     # connected all along: nothing to retry after
         assert c.reconnects == 0 and not book(gateway, "k-silent")
 
 
