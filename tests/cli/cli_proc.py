@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import pty
@@ -181,3 +182,19 @@ class PtyCli:
         if self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def piped_session(*args: str, **kw):
+    """A piped CLI for one test: yields it; when the test body passes, ``quit`` must end it cleanly (exit 0, no
+    traceback on stderr); whatever happens, the process does not outlive the test."""
+    cli = await PipedCli.start(*args, **kw)
+    try:
+        yield cli
+        await cli.send("quit")
+        code, _, err = await cli.finish()
+        assert code == 0 and "Traceback" not in err, err
+    finally:
+        if cli.proc.returncode is None:
+            cli.proc.kill()
+            await cli.proc.wait()

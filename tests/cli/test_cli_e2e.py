@@ -6,7 +6,7 @@ import re
 import signal
 import time
 
-from cli_proc import PipedCli, PtyCli
+from cli_proc import PipedCli, PtyCli, piped_session
 
 START = "2026-11-23T09:30:00-05:00"  # tests/conftest.py SESSION_OPEN
 FAST = ("--sim", "--speed", "600", "--start", START)
@@ -66,8 +66,7 @@ async def test_watch_signal_status_positions_quit():
 
 
 async def test_bracket_place_cancel_fill_positions():
-    cli = await PipedCli.start(*FAST, "--trading")
-    try:
+    async with piped_session(*FAST, "--trading") as cli:
         await cli.expect(r"^connected to .*account DU\*\*\*\d{4} \(paper\), trading enabled")
         await cli.send("breakout AAPL")
         sig = await cli.expect(r"^SIGNAL AAPL up ", timeout=60)
@@ -94,13 +93,6 @@ async def test_bracket_place_cancel_fill_positions():
         await _retry(cli, "positions", r"^\s*AAPL\s+5\s")
         await cli.send("cancel all")
         await cli.expect(r"^cancelled \d+ open order\(s\)$")
-        await cli.send("quit")
-        code, _, err = await cli.finish()
-        assert code == 0 and "Traceback" not in err, err
-    finally:
-        if cli.proc.returncode is None:
-            cli.proc.kill()
-            await cli.proc.wait()
 
 
 async def test_bad_inputs_against_real_client():
@@ -226,8 +218,7 @@ async def test_duplicate_client_id_fails_at_once_with_the_id_to_try():
 
 
 async def test_sell_flatten_and_pnl_against_the_paper_gateway():
-    cli = await PipedCli.start(*FAST, "--trading")
-    try:
+    async with piped_session(*FAST, "--trading") as cli:
         await cli.expect(r"^connected to ")
         await cli.send("sell AAPL 5")
         await cli.expect(r"^error: you hold no AAPL to sell: sell only closes a long position \(add short=1")
@@ -242,10 +233,3 @@ async def test_sell_flatten_and_pnl_against_the_paper_gateway():
         await _retry(cli, "orders", r"^no open orders$")
         await cli.send("pnl")
         await cli.expect(r"^P&L today: daily [-+][\d,.]+, unrealized (?:[-+][\d,.]+|-), realized (?:[-+][\d,.]+|-)$")
-        await cli.send("quit")
-        code, _, err = await cli.finish()
-        assert code == 0 and "Traceback" not in err, err
-    finally:
-        if cli.proc.returncode is None:
-            cli.proc.kill()
-            await cli.proc.wait()

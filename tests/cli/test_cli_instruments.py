@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 
-from cli_proc import PipedCli
+from cli_proc import piped_session
 from test_cli_e2e import FAST, _retry
 
 
 async def test_breakout_on_forex_futures_and_an_index_goes_live():
-    cli = await PipedCli.start(*FAST)
-    try:
+    async with piped_session(*FAST) as cli:
         await cli.expect(r"^connected to ")
         for sym in ("EURUSD", "/ES", "ESZ6", "SPX"):
             await cli.send(f"breakout {sym} bar=1m")
@@ -23,18 +22,10 @@ async def test_breakout_on_forex_futures_and_an_index_goes_live():
         assert "failed" not in answer, answer
         await cli.send("breakout NQ")
         await cli.expect(r"^error: .*unknown symbol NQ: .*write /NQ")
-        await cli.send("quit")
-        code, _, err = await cli.finish()
-        assert code == 0 and "Traceback" not in err, err
-    finally:
-        if cli.proc.returncode is None:
-            cli.proc.kill()
-            await cli.proc.wait()
 
 
 async def test_future_bracket_is_tick_rounded_and_positions_carry_the_multiplier():
-    cli = await PipedCli.start(*FAST, "--trading")
-    try:
+    async with piped_session(*FAST, "--trading") as cli:
         await cli.expect(r"^connected to .*trading enabled")
         await cli.send("buy ESZ6 100 tp=0.5 sl=0.25")
         await cli.expect(r"^error: .*quantity 100 exceeds the per-order limit of 10 futures contracts")
@@ -53,10 +44,3 @@ async def test_future_bracket_is_tick_rounded_and_positions_carry_the_multiplier
         await cli.expect(r"^P&L today: daily [-+][\d,.]+, unrealized (?:[-+][\d,.]+|-), realized (?:[-+][\d,.]+|-)$")
         await cli.send("cancel all")
         await cli.expect(r"^cancelled \d+ open order\(s\)$")
-        await cli.send("quit")
-        code, _, err = await cli.finish()
-        assert code == 0 and "Traceback" not in err, err
-    finally:
-        if cli.proc.returncode is None:
-            cli.proc.kill()
-            await cli.proc.wait()
