@@ -34,7 +34,7 @@ from breakout_kit.core.backtest import ENTRIES, TRADE_COLUMNS, _check_pct, _chec
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.core.costs import cost_model, trade_pnl
 from breakout_kit.core.sessions import check_session
-from breakout_kit.core.stats import SESSIONS_PER_YEAR, _ratios, session_days
+from breakout_kit.core.stats import SESSIONS_PER_YEAR, _ratios, max_drawdown_pct, session_days
 from breakout_kit.core.sweep import REASONS, _candidates, _check_holding, bars_of, exits
 
 __all__ = ["SIZINGS", "PortfolioResult", "portfolio"]
@@ -204,7 +204,6 @@ def _book_stats(equity: pd.Series, trades: pd.DataFrame, positions: pd.Series, b
                 signals: int, skipped: pd.DataFrame, f) -> pd.Series:
     capital = f["capital"]
     eq = equity.to_numpy()
-    peak = np.maximum.accumulate(np.r_[capital, eq])[1:]
     days = session_days(pd.DatetimeIndex(equity.index), f["session_tz"])
     closes = equity.groupby(days).last().to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -220,13 +219,13 @@ def _book_stats(equity: pd.Series, trades: pd.DataFrame, positions: pd.Series, b
     if benchmark is not None:
         b = benchmark.to_numpy()
         bench_ret = (b[-1] / capital - 1.0) * 100.0
-        bench_dd = float(((np.maximum.accumulate(b) - b) / np.maximum.accumulate(b)).max() * 100.0)
+        bench_dd = max_drawdown_pct(b)
     return pd.Series({
         "trades": int(pnl.size), "signals": signals,
         "skipped_max_positions": int(reasons.get("max_positions", 0)), "skipped_cash": int(reasons.get("cash", 0)),
         "win_rate_pct": float((pnl > 0).mean() * 100.0) if pnl.size else math.nan,
         "total_return_pct": float((growth - 1.0) * 100.0), "final_equity": float(eq[-1]),
-        "max_drawdown_pct": float(((peak - eq) / peak).max() * 100.0), "profit_factor": float(pf),
+        "max_drawdown_pct": max_drawdown_pct(np.r_[capital, eq]), "profit_factor": float(pf),
         "exposure_pct": float((positions.to_numpy() > 0).mean() * 100.0),
         "max_open_positions": int(positions.max()) if len(positions) else 0,
         "sharpe_daily": sharpe, "sortino_daily": sortino,

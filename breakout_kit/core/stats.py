@@ -106,11 +106,17 @@ def _daily_ratios(bars: np.ndarray, eq: np.ndarray, day_ends: np.ndarray, capita
     return _ratios(r, math.sqrt(SESSIONS_PER_YEAR))
 
 
+def max_drawdown_pct(eq: np.ndarray) -> float:
+    """The largest fall of ``eq`` from its running peak, in % of that peak."""
+    peak = np.maximum.accumulate(eq)
+    return float(((peak - eq) / peak).max() * 100.0)
+
+
 def _drawdown(eq: np.ndarray, bars: np.ndarray, n: int) -> tuple[float, int, int, int]:
     """(max drawdown in % of the peak, longest under-water stretch in bars, its peak bar, its end bar) of the
     equity ``eq`` sampled at ``bars`` (constant in between)."""
     peak = np.maximum.accumulate(eq)
-    dd = float(((peak - eq) / peak).max() * 100.0)
+    dd = max_drawdown_pct(eq)
     under = eq < peak
     if not under.any():
         return dd, 0, 0, 0
