@@ -210,7 +210,7 @@ def _book_stats(equity: pd.Series, trades: pd.DataFrame, positions: pd.Series, b
         daily = closes / np.r_[capital, closes[:-1]] - 1.0
     sharpe, sortino = _ratios(daily, math.sqrt(SESSIONS_PER_YEAR))
     pnl = trades["pnl"].to_numpy(dtype=float)
-    wins, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
+    wins, losses = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
     pf = (wins / losses if losses > 0 else (math.inf if wins > 0 else math.nan)) if pnl.size else math.nan
     growth = eq[-1] / capital
     sessions = len(closes)

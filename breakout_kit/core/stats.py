@@ -138,7 +138,7 @@ def performance_stats(*, close: np.ndarray, times_ns: np.ndarray, ei: np.ndarray
     O(bars in trades + sessions), not O(bars): between trades nothing changes."""
     n = close.size
     trades = pnl.size
-    wins, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
+    wins, losses = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
     if trades == 0:
         pf = math.nan
     elif losses > 0:

@@ -2,7 +2,7 @@
 history; IB's spellings (BRK B); reqMatchingSymbols over everything; forex majors on IDEALPRO (EURUSD: quotes, no
 trades, as TWS answers)."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -77,8 +77,10 @@ async def test_eurusd_qualifies_on_idealpro(ib):
 
 async def test_eurusd_quotes_history_but_no_trades(ib, gateway):
     fx = Forex("EURUSD")
-    # one fixed end for the three requests: with "" (now) an hour may turn between them on a busy machine
-    end = gateway.now().astimezone(timezone.utc).strftime("%Y%m%d-%H:%M:%S")
+    # one fixed end for the three requests, on a completed 5-second bar: with "" (now), or an end inside the bar
+    # still forming, each request's last bar ends where the clock was when it was served (it moves at 60x)
+    now = gateway.now().astimezone(timezone.utc).replace(microsecond=0)
+    end = (now - timedelta(seconds=5 + now.second % 5)).strftime("%Y%m%d-%H:%M:%S")
     got = {what: await ib.reqHistoricalDataAsync(fx, end, "1 D", "1 hour", what, False, 2)
            for what in ("MIDPOINT", "BID", "ASK")}
     assert len(got["MIDPOINT"]) == len(got["BID"]) == len(got["ASK"])

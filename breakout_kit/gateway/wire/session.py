@@ -53,6 +53,9 @@ class Session:
         self._adapters: dict = {}
         self.peer = writer.get_extra_info("peername")
         self.closed = False
+        #: set once the connection has ended and everything read before its end has been handled (and the
+        #: disconnect hooks have run): ``await session.ended.wait()`` to know what a client sent has arrived
+        self.ended = asyncio.Event()
         #: per-module state, keyed by module name (e.g. "marketdata")
         self.state: dict[str, object] = {}
         self._write = writer.write
@@ -149,6 +152,7 @@ class Session:
         finally:
             self.close()
             self._run_disconnect_hooks()
+            self.ended.set()
             try:
                 # a peer that stops reading would hold close() open forever: give it a moment, then abort
                 await asyncio.wait_for(self.writer.wait_closed(), CLOSE_GRACE)
