@@ -37,7 +37,9 @@ def skip_reason() -> str | None:
 
 # ---- the one 20-chart notebook ------------------------------------------------------------------------------
 SETUP = '''
-import asyncio, json, os, threading, time
+import time
+marks = [("kernel:setup-cell", time.time())]  # the kernel's side of the first-chart timeline
+import asyncio, json, os, threading
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 from breakout_kit import BreakoutRule, Dashboard, Watchlist, connect
@@ -67,7 +69,20 @@ for _cls, _names in ((StreamingChart, ("_on_bar", "_on_signal", "_on_state", "_s
     for _n in _names:
         setattr(_cls, _n, _timed(getattr(_cls, _n)))
 
+def _marked(f, before, after):
+    def marked(*args, **kwargs):
+        marks.append((before, time.time()))
+        try:
+            return f(*args, **kwargs)
+        finally:
+            marks.append((after, time.time()))
+    return marked
+plotly_view.PlotlyLibrary.__init__ = _marked(plotly_view.PlotlyLibrary.__init__, "kernel:library-new",
+                                             "kernel:library-made")
+marks.append(("kernel:imported", time.time()))
+
 client = await connect(speed={speed}, seed=0, start=datetime(2026, 11, 23, 14, 0, tzinfo=ZoneInfo("America/New_York")))
+marks.append(("kernel:connected", time.time()))
 watchlist = Watchlist(client, rule=BreakoutRule(lookback=20), bar_size="1 min", backfill="{backfill}")
 arrivals = {{}}  # symbol -> [(bar wall-clock seconds, time.time() when the views got it)]
 cpu = []         # [(time.time(), chart CPU seconds so far)]
@@ -79,12 +94,13 @@ def on_bar(watcher, bar, channel):
 watchlist.bar_event += on_bar
 for symbol in {symbols!r}:
     watchlist.start(symbol)
+marks.append(("kernel:watchers-started", time.time()))
 
 def dump():
     cpu.append((time.time(), chart_cpu[0]))
     acks = sum(c.acks for c in dash.charts.values()) if "dash" in globals() else 0
     with open("arrivals.json.tmp", "w") as f:
-        json.dump({{"arrivals": arrivals, "cpu": cpu, "acks": acks}}, f)
+        json.dump({{"arrivals": arrivals, "cpu": cpu, "acks": acks, "marks": marks}}, f)
     os.replace("arrivals.json.tmp", "arrivals.json")  # whole: the benchmark reads it meanwhile
     asyncio.get_running_loop().call_later(0.5, dump)
 
@@ -92,9 +108,11 @@ dump()
 '''
 
 DASH = '''
+marks.append(("kernel:dashboard-cell", time.time()))
 t = time.perf_counter()
 dash = Dashboard(list(watchlist.watchers.values()), columns=4, window={window}, chart_height=170,
                  renderer={renderer!r}, tz="America/New_York")
+marks.append(("kernel:dashboard-made", time.time()))
 print(f"dashboard built in {{time.perf_counter() - t:.2f}} s")
 
 import ipywidgets as W
@@ -143,6 +161,10 @@ SAMPLER_JS = """() => {
 CHARTS_WITH_BARS_JS = """(n) => Array.from(document.querySelectorAll('.bk-canvas, .bk-plotly'))
   .filter(e => +e.dataset.bars > 0).length >= n"""
 
+# Our marks on the page's performance timeline (static/*.js): [name, epoch ms].
+MARKS_JS = """() => performance.getEntriesByType('mark').filter(m => m.name.startsWith('bk:'))
+  .map(m => [m.name, performance.timeOrigin + m.startTime])"""
+
 DRAWS_JS = "() => [...(globalThis.__bkCanvasDraws || []), ...(globalThis.__bkPlotlyDraws || [])]"
 
 
@@ -177,6 +199,11 @@ def redraws_of(draws: list[dict], arrivals: dict[str, list], since_ms: float, ch
     return out
 
 
+def timeline_of(clicked_ms: float, marks: list) -> dict[str, float]:
+    """Marks (name, epoch ms) from the kernel and the page as seconds after the Run All click, in time order."""
+    return {name: round((at - clicked_ms) / 1000, 3) for name, at in sorted(marks, key=lambda m: m[1])}
+
+
 def _quantiles(values: list[float]) -> list[float]:
     return statistics.quantiles(values, n=100) if len(values) > 1 else [values[0]] * 99
 
@@ -203,11 +230,13 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                 lab.run_all(page)
                 lab.wait_or_explain(page, CHARTS_WITH_BARS_JS, 1)
                 first_chart_s = time.monotonic() - started
+                first_chart_ms = page.evaluate("Date.now()")
                 lab.wait_or_explain(page, CHARTS_WITH_BARS_JS, charts)
                 all_charts_s = time.monotonic() - started
                 first_draw_ms = page.evaluate("() => Math.min(...(globalThis.__bkPlotlyDraws || [])"
                                               ".concat(globalThis.__bkCanvasDraws || []).map(d => d.at))")
                 library = page.evaluate("() => globalThis.__bkPlotlyLoad || null")
+                page_marks = page.evaluate(MARKS_JS)
                 page.locator(".bk-cycle").scroll_into_view_if_needed()
                 # The backfills replay as fast as they load: measure the live phase only.
                 page.wait_for_timeout(3000)
@@ -230,6 +259,8 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
             finally:
                 browser.close()
     arrivals = log["arrivals"]
+    timeline = timeline_of(clicked_ms, [*page_marks, *[(n, t * 1000) for n, t in log.get("marks", ())],
+                                        ("page:first-candles-seen", first_chart_ms)])
     lags = sorted(lag_of(samples, arrivals, since_ms))
     if not lags:
         raise RuntimeError("no lag samples: the charts showed no bars")
@@ -250,7 +281,7 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
             "first_draw_after_click_s": (first_draw_ms - clicked_ms) / 1000,
             "plotly_js_asked_after_click_s": (library["asked"] - clicked_ms) / 1000 if library else None,
             "plotly_js_load_s": (library["loaded"] - library["asked"]) / 1000 if library else None,
-            "live_bars": live_bars, "kernel_cpu_per_bar_us": cpu_per_bar_us, "acks": log["acks"],
+            "timeline_s": timeline, "live_bars": live_bars, "kernel_cpu_per_bar_us": cpu_per_bar_us, "acks": log["acks"],
             "redraw_median_ms": statistics.median(redraws) if redraws else float("nan"),
             "redraws_ms": [round(r) for r in redraws],
             "kernel_arrival_spread_ms": statistics.median(spreads) if spreads else float("nan"),
