@@ -69,20 +69,33 @@ for _cls, _names in ((StreamingChart, ("_on_bar", "_on_signal", "_on_state", "_s
     for _n in _names:
         setattr(_cls, _n, _timed(getattr(_cls, _n)))
 
+def mark(name):
+    if all(n != name for n, _ in marks):  # the first time only
+        marks.append((name, time.time()))
+
 def _marked(f, before, after):
     def marked(*args, **kwargs):
-        marks.append((before, time.time()))
+        mark(before)
         try:
             return f(*args, **kwargs)
         finally:
-            marks.append((after, time.time()))
+            mark(after)
     return marked
 plotly_view.PlotlyLibrary.__init__ = _marked(plotly_view.PlotlyLibrary.__init__, "kernel:library-new",
                                              "kernel:library-made")
-marks.append(("kernel:imported", time.time()))
+StreamingChart._hello = _marked(StreamingChart._hello, "kernel:first-hello", "kernel:first-hello-answered")
+def _delta_marked(f):
+    def delta(self):
+        content, payload = f(self)
+        if content["type"] == "bk-full" and content["n"]:
+            mark("kernel:first-window-with-bars")
+        return content, payload
+    return delta
+StreamingChart._delta = _delta_marked(StreamingChart._delta)
+mark("kernel:imported")
 
 client = await connect(speed={speed}, seed=0, start=datetime(2026, 11, 23, 14, 0, tzinfo=ZoneInfo("America/New_York")))
-marks.append(("kernel:connected", time.time()))
+mark("kernel:connected")
 watchlist = Watchlist(client, rule=BreakoutRule(lookback=20), bar_size="1 min", backfill="{backfill}")
 arrivals = {{}}  # symbol -> [(bar wall-clock seconds, time.time() when the views got it)]
 cpu = []         # [(time.time(), chart CPU seconds so far)]
@@ -92,9 +105,19 @@ def on_bar(watcher, bar, channel):
     arrivals.setdefault(watcher.symbol, []).append((wall, time.time()))
 
 watchlist.bar_event += on_bar
+live = set()
+
+def on_state(watcher, state):
+    if state == "live":
+        live.add(watcher.symbol)
+        mark("kernel:first-watcher-live")
+        if len(live) == len({symbols!r}):
+            mark("kernel:all-watchers-live")
+
+watchlist.state_event += on_state
 for symbol in {symbols!r}:
     watchlist.start(symbol)
-marks.append(("kernel:watchers-started", time.time()))
+mark("kernel:watchers-started")
 
 def dump():
     cpu.append((time.time(), chart_cpu[0]))
@@ -108,11 +131,11 @@ dump()
 '''
 
 DASH = '''
-marks.append(("kernel:dashboard-cell", time.time()))
+mark("kernel:dashboard-cell")
 t = time.perf_counter()
 dash = Dashboard(list(watchlist.watchers.values()), columns=4, window={window}, chart_height=170,
                  renderer={renderer!r}, tz="America/New_York")
-marks.append(("kernel:dashboard-made", time.time()))
+mark("kernel:dashboard-made")
 print(f"dashboard built in {{time.perf_counter() - t:.2f}} s")
 
 import ipywidgets as W

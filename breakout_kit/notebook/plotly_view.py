@@ -26,7 +26,20 @@ def _static(name: str) -> str:
     return _STATIC.joinpath(name).read_text(encoding="utf-8")
 
 
+# plotly.js's "finance" partial bundle (static/VENDORED.md): candlestick, scatter and bar, all a LiveChart draws, in
+# a quarter of the full bundle's size; the page evaluates it in a third of the time (0.3-0.5 s vs 1.4-1.8 s at load 7).
+PARTIAL_BUNDLE = "plotly-finance.min.js"
+
+
 def _plotly_js() -> bytes:
+    """plotly.js for the page: the vendored partial bundle, or the full one of the plotly package without it."""
+    partial = _STATIC.joinpath(PARTIAL_BUNDLE)
+    if partial.is_file():
+        return partial.read_bytes()
+    return _full_plotly_js()
+
+
+def _full_plotly_js() -> bytes:
     """plotly.js as shipped with the plotly package (found without importing it: importing costs time)."""
     import importlib.util
 
@@ -66,6 +79,15 @@ def plotly_library() -> PlotlyLibrary:
     if not _LIBRARY or _LIBRARY[0].comm is None:
         _LIBRARY[:] = [PlotlyLibrary(_source=_plotly_js())]
     return _LIBRARY[0]
+
+
+def preload() -> None:
+    """Start sending plotly.js to the page now, before the first chart needs it (does nothing without plotly.js:
+    the first LiveChart then says what is missing)."""
+    try:
+        plotly_library()
+    except ImportError:
+        pass
 
 
 class PlotlyView(anywidget.AnyWidget):

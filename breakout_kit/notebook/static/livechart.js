@@ -147,6 +147,7 @@ function render({ model, el }) {
     }
     const ms = performance.now() - started;
     const n = state.cols.t.length;
+    if (n) markOnce("bk:first-candles-drawn");
     gd.dataset.bars = String(n);
     gd.dataset.last = n ? String(state.cols.t[n - 1] / 1000) : "";
     gd.dataset.symbol = model.get("symbol");
@@ -170,7 +171,11 @@ function render({ model, el }) {
 
   // Updates come through the library's bus (plotly-loader.js), keyed by this chart's key.
   const onItem = (msg, buffer) => {
-    if (msg.type === "bk-full") { asked = false; markOnce("bk:first-window"); }
+    if (msg.type === "bk-full") {
+      asked = false;
+      markOnce("bk:first-window");
+      if (msg.n) markOnce("bk:first-window-with-bars");
+    }
     if (apply(state, msg, buffer)) schedule();
     else hello();
   };
