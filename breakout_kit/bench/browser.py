@@ -92,6 +92,14 @@ def _delta_marked(f):
         return content, payload
     return delta
 StreamingChart._delta = _delta_marked(StreamingChart._delta)
+def _send_marked(f):
+    def send(self):
+        bars = any(c["type"] == "bk-full" and c["n"] for _, c, _ in self.pending)
+        f(self)
+        if bars:
+            mark("kernel:first-window-with-bars-sent")
+    return send
+batch.Batcher.send = _send_marked(batch.Batcher.send)
 mark("kernel:imported")
 
 client = await connect(speed={speed}, seed=0, start=datetime(2026, 11, 23, 14, 0, tzinfo=ZoneInfo("America/New_York")))

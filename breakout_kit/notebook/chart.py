@@ -72,6 +72,16 @@ class _Ring:
         for name, v in zip(_FIELDS, values):
             self.cols[name][i] = v
 
+    def load(self, epochs: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+        """Fill an empty ring at once with rows of distinct times, oldest first (at most ``capacity``): what
+        ``push`` row by row would make."""
+        n = len(epochs)
+        self.t[:n] = epochs
+        for name in _FIELDS:
+            self.cols[name][:n] = cols[name]
+        self.head = n % self.capacity
+        self.size = self.appended = n
+
     @property
     def first(self) -> int:
         """Absolute number of the oldest row still held."""
@@ -173,6 +183,17 @@ class StreamingChart:
         offset = dt.utcoffset()
         return epoch, epoch + (offset.total_seconds() if offset else 0.0)
 
+    def _index_labels(self, index) -> tuple[np.ndarray, np.ndarray] | None:
+        """``_label`` of a whole pandas DatetimeIndex at once (None for any other index)."""
+        pd = sys.modules.get("pandas")
+        if pd is None or not isinstance(index, pd.DatetimeIndex):
+            return None
+        if index.tz is None:
+            epoch = index.as_unit("ns").asi8 / 1e9
+            return epoch, epoch
+        zoned = index.tz_convert(self.tz) if self.tz is not None else index
+        return zoned.as_unit("ns").asi8 / 1e9, zoned.tz_localize(None).as_unit("ns").asi8 / 1e9
+
     def _seed_from_watcher(self) -> None:
         """Start from whatever the watcher already holds (backfilled bars, earlier signals)."""
         bars = self.watcher.bars
@@ -180,10 +201,15 @@ class StreamingChart:
             tail = bars.tail(self.window)
             cols = {c: (tail[c].to_numpy(dtype=float) if c in tail.columns else np.full(len(tail), np.nan))
                     for c in _FIELDS}
-            for k, when in enumerate(tail.index):
-                epoch, wall = self._label(when)
-                cols["wall"][k] = wall
-                self._ring.push(epoch, tuple(cols[c][k] for c in _FIELDS))
+            labels = self._index_labels(tail.index)  # 20 charts go live in one burst: no per-row Python there
+            if labels is not None and self._ring.size == 0 and bool(np.all(np.diff(labels[0]) > 0)):
+                epochs, cols["wall"] = labels
+                self._ring.load(epochs, cols)
+            else:
+                for k, when in enumerate(tail.index):
+                    epoch, wall = self._label(when)
+                    cols["wall"][k] = wall
+                    self._ring.push(epoch, tuple(cols[c][k] for c in _FIELDS))
             self._dirty = True
         for sig in list(self.watcher.signals or [])[-self.window:]:
             self._add_signal(sig)

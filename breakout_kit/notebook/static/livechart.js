@@ -136,6 +136,7 @@ function render({ model, el }) {
       if (plotted) await Plotly.react(gd, traces, layout);
       else {
         markOnce("bk:first-plot-start");
+        if (!state.cols.t.length) markOnce("bk:first-empty-plot-start");
         await Plotly.newPlot(gd, traces, layout, { displaylogo: false, responsive: false });
         markOnce("bk:first-plot-end");
       }
