@@ -8,7 +8,9 @@ bar each chart shows (``Date.now()``, the same clock). From one run:
 
 * lag: every 100 ms per chart, the age of the oldest bar the kernel had and the chart did not show; p90 over the
   live phase;
-* first chart: Run All (menu) -> the first chart with bars on screen;
+* first chart: Run All (menu) -> the first chart with bars on screen, seen by the driver; in the details
+  ``first_chart_in_page_s`` is the same in the page's clock (the click's mouse-up -> the frame after the first draw
+  with bars, without the driver's round trips) and ``timeline_s`` the steps on the way (kernel and page marks);
 * redraw: all 20 charts get a new bar in the same burst (the gateway sends every subscription's bar at the same
   5-second boundary); per bar, from the kernel's first arrival to the last of the 20 charts painted with it; median;
 * kernel CPU per bar per chart: thread CPU time spent in the chart code (bar in, updates out, acknowledgements in),
@@ -192,6 +194,10 @@ SAMPLER_JS = """() => {
 CHARTS_WITH_BARS_JS = """(n) => Array.from(document.querySelectorAll('.bk-canvas, .bk-plotly'))
   .filter(e => +e.dataset.bars > 0).length >= n"""
 
+# The page's mouse-ups (epoch ms): the last one before the charts is the click on "Run All Cells".
+CLICKS_JS = """() => { window.__bkMouseUps = [];
+  document.addEventListener('mouseup', () => window.__bkMouseUps.push(Date.now()), true); }"""
+
 # Our marks on the page's performance timeline (static/*.js): [name, epoch ms].
 MARKS_JS = """() => performance.getEntriesByType('mark').filter(m => m.name.startsWith('bk:'))
   .map(m => [m.name, performance.timeOrigin + m.startTime])"""
@@ -256,9 +262,11 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                 errors = lab.console_errors(page)
                 lab.open_notebook(page, base, token, "live.ipynb")
                 page.evaluate(SAMPLER_JS)
+                page.evaluate(CLICKS_JS)
                 started = time.monotonic()
                 clicked_ms = page.evaluate("Date.now()")
                 lab.run_all(page)
+                run_all_ms = page.evaluate("() => window.__bkMouseUps.at(-1)")  # the click on "Run All Cells"
                 lab.wait_or_explain(page, CHARTS_WITH_BARS_JS, 1)
                 first_chart_s = time.monotonic() - started
                 first_chart_ms = page.evaluate("Date.now()")
@@ -266,6 +274,9 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                 all_charts_s = time.monotonic() - started
                 first_draw_ms = page.evaluate("() => Math.min(...(globalThis.__bkPlotlyDraws || [])"
                                               ".concat(globalThis.__bkCanvasDraws || []).map(d => d.at))")
+                first_bars_ms = page.evaluate("() => Math.min(...(globalThis.__bkPlotlyDraws || [])"
+                                              ".concat(globalThis.__bkCanvasDraws || []).filter(d => d.n > 0)"
+                                              ".map(d => d.at))")
                 library = page.evaluate("() => globalThis.__bkPlotlyLoad || null")
                 page_marks = page.evaluate(MARKS_JS)
                 page.locator(".bk-cycle").scroll_into_view_if_needed()
@@ -291,6 +302,7 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                 browser.close()
     arrivals = log["arrivals"]
     timeline = timeline_of(clicked_ms, [*page_marks, *[(n, t * 1000) for n, t in log.get("marks", ())],
+                                        ("page:run-all-mouseup", run_all_ms), ("page:first-candles-painted", first_bars_ms),
                                         ("page:first-candles-seen", first_chart_ms)])
     lags = sorted(lag_of(samples, arrivals, since_ms))
     if not lags:
@@ -310,6 +322,7 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
     return {"p50_s": q[49], "p90_s": q[89], "p99_s": q[98], "max_s": lags[-1], "samples": len(lags),
             "first_chart_s": first_chart_s, "all_charts_s": all_charts_s, "console_errors": errors,
             "first_draw_after_click_s": (first_draw_ms - clicked_ms) / 1000,
+            "first_chart_in_page_s": (first_bars_ms - run_all_ms) / 1000,
             "plotly_js_asked_after_click_s": (library["asked"] - clicked_ms) / 1000 if library else None,
             "plotly_js_load_s": (library["loaded"] - library["asked"]) / 1000 if library else None,
             "timeline_s": timeline, "live_bars": live_bars, "kernel_cpu_per_bar_us": cpu_per_bar_us, "acks": log["acks"],
