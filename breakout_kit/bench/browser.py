@@ -194,9 +194,10 @@ SAMPLER_JS = """() => {
 CHARTS_WITH_BARS_JS = """(n) => Array.from(document.querySelectorAll('.bk-canvas, .bk-plotly'))
   .filter(e => +e.dataset.bars > 0).length >= n"""
 
-# The page's mouse-ups (epoch ms): the last one before the charts is the click on "Run All Cells".
-CLICKS_JS = """() => { window.__bkMouseUps = [];
-  document.addEventListener('mouseup', () => window.__bkMouseUps.push(Date.now()), true); }"""
+# The page's pointer-ups (epoch ms): the last one before the charts is the click on "Run All Cells" (Lumino's menus
+# act on pointer events and cancel the mouse events that would follow).
+CLICKS_JS = """() => { window.__bkPointerUps = [];
+  document.addEventListener('pointerup', () => window.__bkPointerUps.push(Date.now()), true); }"""
 
 # Our marks on the page's performance timeline (static/*.js): [name, epoch ms].
 MARKS_JS = """() => performance.getEntriesByType('mark').filter(m => m.name.startsWith('bk:'))
@@ -238,7 +239,8 @@ def redraws_of(draws: list[dict], arrivals: dict[str, list], since_ms: float, ch
 
 def timeline_of(clicked_ms: float, marks: list) -> dict[str, float]:
     """Marks (name, epoch ms) from the kernel and the page as seconds after the Run All click, in time order."""
-    return {name: round((at - clicked_ms) / 1000, 3) for name, at in sorted(marks, key=lambda m: m[1])}
+    known = [(name, at) for name, at in marks if at is not None]
+    return {name: round((at - clicked_ms) / 1000, 3) for name, at in sorted(known, key=lambda m: m[1])}
 
 
 def _quantiles(values: list[float]) -> list[float]:
@@ -266,7 +268,7 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                 started = time.monotonic()
                 clicked_ms = page.evaluate("Date.now()")
                 lab.run_all(page)
-                run_all_ms = page.evaluate("() => window.__bkMouseUps.at(-1)")  # the click on "Run All Cells"
+                run_all_ms = page.evaluate("() => window.__bkPointerUps.at(-1) ?? null")  # the click on "Run All Cells"
                 lab.wait_or_explain(page, CHARTS_WITH_BARS_JS, 1)
                 first_chart_s = time.monotonic() - started
                 first_chart_ms = page.evaluate("Date.now()")
@@ -276,7 +278,8 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                                               ".concat(globalThis.__bkCanvasDraws || []).map(d => d.at))")
                 first_bars_ms = page.evaluate("() => Math.min(...(globalThis.__bkPlotlyDraws || [])"
                                               ".concat(globalThis.__bkCanvasDraws || []).filter(d => d.n > 0)"
-                                              ".map(d => d.at))")
+                                              ".map(d => d.at).concat([Infinity]))")
+                first_bars_ms = first_bars_ms if first_bars_ms not in (None, float("inf")) else None
                 library = page.evaluate("() => globalThis.__bkPlotlyLoad || null")
                 page_marks = page.evaluate(MARKS_JS)
                 page.locator(".bk-cycle").scroll_into_view_if_needed()
@@ -302,7 +305,7 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                 browser.close()
     arrivals = log["arrivals"]
     timeline = timeline_of(clicked_ms, [*page_marks, *[(n, t * 1000) for n, t in log.get("marks", ())],
-                                        ("page:run-all-mouseup", run_all_ms), ("page:first-candles-painted", first_bars_ms),
+                                        ("page:run-all-pointerup", run_all_ms), ("page:first-candles-painted", first_bars_ms),
                                         ("page:first-candles-seen", first_chart_ms)])
     lags = sorted(lag_of(samples, arrivals, since_ms))
     if not lags:
@@ -322,7 +325,7 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
     return {"p50_s": q[49], "p90_s": q[89], "p99_s": q[98], "max_s": lags[-1], "samples": len(lags),
             "first_chart_s": first_chart_s, "all_charts_s": all_charts_s, "console_errors": errors,
             "first_draw_after_click_s": (first_draw_ms - clicked_ms) / 1000,
-            "first_chart_in_page_s": (first_bars_ms - run_all_ms) / 1000,
+            "first_chart_in_page_s": (first_bars_ms - run_all_ms) / 1000 if first_bars_ms and run_all_ms else None,
             "plotly_js_asked_after_click_s": (library["asked"] - clicked_ms) / 1000 if library else None,
             "plotly_js_load_s": (library["loaded"] - library["asked"]) / 1000 if library else None,
             "timeline_s": timeline, "live_bars": live_bars, "kernel_cpu_per_bar_us": cpu_per_bar_us, "acks": log["acks"],
