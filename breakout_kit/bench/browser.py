@@ -8,7 +8,9 @@ bar each chart shows (``Date.now()``, the same clock). From one run:
 
 * lag: every 100 ms per chart, the age of the oldest bar the kernel had and the chart did not show; p90 over the
   live phase;
-* first chart: Run All (menu) -> the first chart with bars on screen;
+* first chart: Run All (menu) -> the first chart with bars on screen, seen by the driver; in the details
+  ``first_chart_in_page_s`` is the same in the page's clock (the click's mouse-up -> the frame after the first draw
+  with bars, without the driver's round trips) and ``timeline_s`` the steps on the way (kernel and page marks);
 * redraw: all 20 charts get a new bar in the same burst (the gateway sends every subscription's bar at the same
   5-second boundary); per bar, from the kernel's first arrival to the last of the 20 charts painted with it; median;
 * kernel CPU per bar per chart: thread CPU time spent in the chart code (bar in, updates out, acknowledgements in),
@@ -37,7 +39,9 @@ def skip_reason() -> str | None:
 
 # ---- the one 20-chart notebook ------------------------------------------------------------------------------
 SETUP = '''
-import asyncio, json, os, threading, time
+import time
+marks = [("kernel:setup-cell", time.time())]  # the kernel's side of the first-chart timeline
+import asyncio, json, os, threading
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 from breakout_kit import BreakoutRule, Dashboard, Watchlist, connect
@@ -67,7 +71,41 @@ for _cls, _names in ((StreamingChart, ("_on_bar", "_on_signal", "_on_state", "_s
     for _n in _names:
         setattr(_cls, _n, _timed(getattr(_cls, _n)))
 
+def mark(name):
+    if all(n != name for n, _ in marks):  # the first time only
+        marks.append((name, time.time()))
+
+def _marked(f, before, after):
+    def marked(*args, **kwargs):
+        mark(before)
+        try:
+            return f(*args, **kwargs)
+        finally:
+            mark(after)
+    return marked
+plotly_view.PlotlyLibrary.__init__ = _marked(plotly_view.PlotlyLibrary.__init__, "kernel:library-new",
+                                             "kernel:library-made")
+StreamingChart._hello = _marked(StreamingChart._hello, "kernel:first-hello", "kernel:first-hello-answered")
+def _delta_marked(f):
+    def delta(self):
+        content, payload = f(self)
+        if content["type"] == "bk-full" and content["n"]:
+            mark("kernel:first-window-with-bars")
+        return content, payload
+    return delta
+StreamingChart._delta = _delta_marked(StreamingChart._delta)
+def _send_marked(f):
+    def send(self):
+        bars = any(c["type"] == "bk-full" and c["n"] for _, c, _ in self.pending)
+        f(self)
+        if bars:
+            mark("kernel:first-window-with-bars-sent")
+    return send
+batch.Batcher.send = _send_marked(batch.Batcher.send)
+mark("kernel:imported")
+
 client = await connect(speed={speed}, seed=0, start=datetime(2026, 11, 23, 14, 0, tzinfo=ZoneInfo("America/New_York")))
+mark("kernel:connected")
 watchlist = Watchlist(client, rule=BreakoutRule(lookback=20), bar_size="1 min", backfill="{backfill}")
 arrivals = {{}}  # symbol -> [(bar wall-clock seconds, time.time() when the views got it)]
 cpu = []         # [(time.time(), chart CPU seconds so far)]
@@ -77,14 +115,25 @@ def on_bar(watcher, bar, channel):
     arrivals.setdefault(watcher.symbol, []).append((wall, time.time()))
 
 watchlist.bar_event += on_bar
+live = set()
+
+def on_state(watcher, state):
+    if state == "live":
+        live.add(watcher.symbol)
+        mark("kernel:first-watcher-live")
+        if len(live) == len({symbols!r}):
+            mark("kernel:all-watchers-live")
+
+watchlist.state_event += on_state
 for symbol in {symbols!r}:
     watchlist.start(symbol)
+mark("kernel:watchers-started")
 
 def dump():
     cpu.append((time.time(), chart_cpu[0]))
     acks = sum(c.acks for c in dash.charts.values()) if "dash" in globals() else 0
     with open("arrivals.json.tmp", "w") as f:
-        json.dump({{"arrivals": arrivals, "cpu": cpu, "acks": acks}}, f)
+        json.dump({{"arrivals": arrivals, "cpu": cpu, "acks": acks, "marks": marks}}, f)
     os.replace("arrivals.json.tmp", "arrivals.json")  # whole: the benchmark reads it meanwhile
     asyncio.get_running_loop().call_later(0.5, dump)
 
@@ -92,9 +141,11 @@ dump()
 '''
 
 DASH = '''
+mark("kernel:dashboard-cell")
 t = time.perf_counter()
 dash = Dashboard(list(watchlist.watchers.values()), columns=4, window={window}, chart_height=170,
                  renderer={renderer!r}, tz="America/New_York")
+mark("kernel:dashboard-made")
 print(f"dashboard built in {{time.perf_counter() - t:.2f}} s")
 
 import ipywidgets as W
@@ -143,6 +194,15 @@ SAMPLER_JS = """() => {
 CHARTS_WITH_BARS_JS = """(n) => Array.from(document.querySelectorAll('.bk-canvas, .bk-plotly'))
   .filter(e => +e.dataset.bars > 0).length >= n"""
 
+# The page's pointer-ups (epoch ms): the last one before the charts is the click on "Run All Cells" (Lumino's menus
+# act on pointer events and cancel the mouse events that would follow).
+CLICKS_JS = """() => { window.__bkPointerUps = [];
+  document.addEventListener('pointerup', () => window.__bkPointerUps.push(Date.now()), true); }"""
+
+# Our marks on the page's performance timeline (static/*.js): [name, epoch ms].
+MARKS_JS = """() => performance.getEntriesByType('mark').filter(m => m.name.startsWith('bk:'))
+  .map(m => [m.name, performance.timeOrigin + m.startTime])"""
+
 DRAWS_JS = "() => [...(globalThis.__bkCanvasDraws || []), ...(globalThis.__bkPlotlyDraws || [])]"
 
 
@@ -177,6 +237,12 @@ def redraws_of(draws: list[dict], arrivals: dict[str, list], since_ms: float, ch
     return out
 
 
+def timeline_of(clicked_ms: float, marks: list) -> dict[str, float]:
+    """Marks (name, epoch ms) from the kernel and the page as seconds after the Run All click, in time order."""
+    known = [(name, at) for name, at in marks if at is not None]
+    return {name: round((at - clicked_ms) / 1000, 3) for name, at in sorted(known, key=lambda m: m[1])}
+
+
 def _quantiles(values: list[float]) -> list[float]:
     return statistics.quantiles(values, n=100) if len(values) > 1 else [values[0]] * 99
 
@@ -198,16 +264,24 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
                 errors = lab.console_errors(page)
                 lab.open_notebook(page, base, token, "live.ipynb")
                 page.evaluate(SAMPLER_JS)
+                page.evaluate(CLICKS_JS)
                 started = time.monotonic()
                 clicked_ms = page.evaluate("Date.now()")
                 lab.run_all(page)
+                run_all_ms = page.evaluate("() => window.__bkPointerUps.at(-1) ?? null")  # the click on "Run All Cells"
                 lab.wait_or_explain(page, CHARTS_WITH_BARS_JS, 1)
                 first_chart_s = time.monotonic() - started
+                first_chart_ms = page.evaluate("Date.now()")
                 lab.wait_or_explain(page, CHARTS_WITH_BARS_JS, charts)
                 all_charts_s = time.monotonic() - started
                 first_draw_ms = page.evaluate("() => Math.min(...(globalThis.__bkPlotlyDraws || [])"
                                               ".concat(globalThis.__bkCanvasDraws || []).map(d => d.at))")
+                first_bars_ms = page.evaluate("() => Math.min(...(globalThis.__bkPlotlyDraws || [])"
+                                              ".concat(globalThis.__bkCanvasDraws || []).filter(d => d.n > 0)"
+                                              ".map(d => d.at).concat([Infinity]))")
+                first_bars_ms = first_bars_ms if first_bars_ms not in (None, float("inf")) else None
                 library = page.evaluate("() => globalThis.__bkPlotlyLoad || null")
+                page_marks = page.evaluate(MARKS_JS)
                 page.locator(".bk-cycle").scroll_into_view_if_needed()
                 # The backfills replay as fast as they load: measure the live phase only.
                 page.wait_for_timeout(3000)
@@ -230,6 +304,9 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
             finally:
                 browser.close()
     arrivals = log["arrivals"]
+    timeline = timeline_of(clicked_ms, [*page_marks, *[(n, t * 1000) for n, t in log.get("marks", ())],
+                                        ("page:run-all-pointerup", run_all_ms), ("page:first-candles-painted", first_bars_ms),
+                                        ("page:first-candles-seen", first_chart_ms)])
     lags = sorted(lag_of(samples, arrivals, since_ms))
     if not lags:
         raise RuntimeError("no lag samples: the charts showed no bars")
@@ -248,9 +325,10 @@ def live(renderer: str = "canvas", *, charts: int = 20, speed: float = 60.0, sec
     return {"p50_s": q[49], "p90_s": q[89], "p99_s": q[98], "max_s": lags[-1], "samples": len(lags),
             "first_chart_s": first_chart_s, "all_charts_s": all_charts_s, "console_errors": errors,
             "first_draw_after_click_s": (first_draw_ms - clicked_ms) / 1000,
+            "first_chart_in_page_s": (first_bars_ms - run_all_ms) / 1000 if first_bars_ms and run_all_ms else None,
             "plotly_js_asked_after_click_s": (library["asked"] - clicked_ms) / 1000 if library else None,
             "plotly_js_load_s": (library["loaded"] - library["asked"]) / 1000 if library else None,
-            "live_bars": live_bars, "kernel_cpu_per_bar_us": cpu_per_bar_us, "acks": log["acks"],
+            "timeline_s": timeline, "live_bars": live_bars, "kernel_cpu_per_bar_us": cpu_per_bar_us, "acks": log["acks"],
             "redraw_median_ms": statistics.median(redraws) if redraws else float("nan"),
             "redraws_ms": [round(r) for r in redraws],
             "kernel_arrival_spread_ms": statistics.median(spreads) if spreads else float("nan"),

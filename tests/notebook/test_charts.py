@@ -6,6 +6,7 @@ import asyncio
 import threading
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from nb_fakes import FakeSignal, FakeWatcher, ViewReplica, make_bar
@@ -29,6 +30,29 @@ def bars_frame(n: int = 60) -> pd.DataFrame:
     bars = [make_bar(i) for i in range(n)]
     return pd.DataFrame({c: [getattr(b, c) for b in bars] for c in ("open", "high", "low", "close", "volume")},
                         index=pd.DatetimeIndex([b.time for b in bars], name="time"))
+
+
+@pytest.mark.parametrize("index_tz", [None, "UTC", "America/New_York"])
+@pytest.mark.parametrize("tz", [None, "America/New_York", "Europe/London"])
+def test_a_chart_seeded_from_a_backfill_labels_bars_like_bar_by_bar(index_tz, tz):
+    frame = bars_frame(400)  # over a night and a DST change in London
+    frame.index = pd.date_range("2026-03-28 20:00", periods=400, freq="3min", tz=index_tz)
+    w = FakeWatcher()
+    w.bars = frame
+    seeded = LiveChart(w, window=300, throttle=0, tz=tz)
+    one_by_one = LiveChart(FakeWatcher(), window=300, throttle=0, tz=tz)
+    rows = frame.tail(300)
+    for when, row in zip(rows.index, rows.itertuples()):
+        epoch, wall = one_by_one._label(when)
+        one_by_one._ring.push(epoch, (row.open, row.high, row.low, row.close, row.volume, np.nan, np.nan, wall))
+    a, b = seeded._ring, one_by_one._ring
+    assert (a.size, a.head, a.appended) == (b.size, b.head, b.appended) == (300, 0, 300)
+    assert np.array_equal(a.t, b.t)
+    for name in ("open", "close", "wall"):
+        assert np.array_equal(a.cols[name], b.cols[name], equal_nan=True), name
+    assert seeded.last_message["n"] == 300 and seeded.last_message["type"] == "bk-full"
+    seeded.close()
+    one_by_one.close()
 
 
 # ---- one figure builder --------------------------------------------------------------------------------------
