@@ -216,9 +216,11 @@ class BreakoutWatcher:
         client = self.client
         try:
             self._contract = await self._until_answered(lambda: client.qualify(self.symbol))
+            self._raise_if_stopping()
             self._set_state("backfilling")
             frame = await self._until_answered(
                 lambda: client.history(self._contract, duration=self.backfill, bar_size=self.bar_size))
+            self._raise_if_stopping()
             # The last history bar may still be forming: leave it out. If it was complete after all, the gap
             # fill before the first live bar fetches it again (that fill is needed anyway for the partial bar the
             # stream joins in), so nothing is lost and no server-time request is needed.
@@ -266,6 +268,12 @@ class BreakoutWatcher:
             self._unsubscribe()
             client.resubscribe_event -= self._on_resubscribe
             client.state_event -= self._on_client_state
+
+    def _raise_if_stopping(self) -> None:
+        """Stop here if ``stop()`` came while awaiting the client: on 3.11, ``asyncio.wait_for`` (which ib_insync
+        uses for history) loses a cancel that arrives in the loop turn its answer does, and returns the answer."""
+        if self._stopping:
+            raise asyncio.CancelledError
 
     def _subscribe(self) -> None:
         self._aggregator.reset()
@@ -346,6 +354,7 @@ class BreakoutWatcher:
         duration = f"{span} S" if span <= 86_400 else f"{math.ceil(span / 86_400)} D"
         end = datetime.fromtimestamp(t, timezone.utc)
         frame = await self.client.history(self._contract, duration=duration, bar_size=self.bar_size, end=end)
+        self._raise_if_stopping()
         for missing in _frame_bars(frame):
             if start <= missing.time.timestamp() < t:
                 self.gap_fills += 1
