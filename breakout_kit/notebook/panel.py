@@ -27,7 +27,7 @@ from breakout_kit.notebook.dashboard import chart_class
 from breakout_kit.notebook.entry import SymbolEntry
 from breakout_kit.notebook.errors import ErrorLog
 from breakout_kit.notebook.status import status_html, watchers_table_html
-from breakout_kit.notebook.tasks import TaskKeeper
+from breakout_kit.notebook.tasks import Pending, TaskKeeper
 from breakout_kit.watch.protocols import ClientView, WatcherView
 from breakout_kit.watch.watcher import BreakoutWatcher, TradeSpec
 from breakout_kit.watch.watchlist import FINISHED, Watchlist
@@ -105,9 +105,7 @@ class ControlPanel(W.VBox):
         self.charts_box = W.VBox()
         self._slots: dict[str, W.VBox] = {}  # symbol -> its own box in charts_box, kept for the panel's lifetime
         self.tasks = TaskKeeper(self.errors.report)
-        self._handler_tasks: set[asyncio.Future] = set()
-        self._handlers_idle = asyncio.Event()       # set while no handler task is running or reporting
-        self._handlers_idle.set()
+        self._handlers = Pending()                  # tasks the widget handlers started (settle waits for them)
 
         # Handlers: hand the event to the loop, nothing else (they may run on a kernel subshell thread).
         self.symbol.on_action(lambda action, text: self._post(self._on_action, action, text))
@@ -151,15 +149,8 @@ class ControlPanel(W.VBox):
 
     def _spawn_handler(self, coro, name: str) -> asyncio.Task:
         task = self.tasks.spawn(coro, name=name)  # its failure is reported as "name: Error: message"
-        self._handler_tasks.add(task)
-        self._handlers_idle.clear()
-        task.add_done_callback(self._handler_done)      # after TaskKeeper's, which reports the failure
+        self._handlers.add(task)                  # after TaskKeeper's callback, which reports the failure
         return task
-
-    def _handler_done(self, task: asyncio.Future) -> None:
-        self._handler_tasks.discard(task)
-        if not self._handler_tasks:
-            self._handlers_idle.set()
 
     async def settle(self) -> None:
         """Wait until every widget event handed to the loop so far is handled, with the tasks it started."""
@@ -168,10 +159,7 @@ class ControlPanel(W.VBox):
         handled = self._loop.create_future()
         self._loop.call_soon_threadsafe(handled.set_result, None)  # FIFO: after every event posted before it
         await handled
-        # Wait for the done callbacks, not the tasks: a task's failure is reported by its done callback, a loop turn
-        # after it ends (and awaiting finished tasks does not yield on 3.12+, whose gather completes eagerly).
-        while self._handler_tasks:
-            await self._handlers_idle.wait()
+        await self._handlers.wait()               # the tasks and their done callbacks (failures reported)
 
     # ---- client / status ---------------------------------------------------------------------------------
     @property

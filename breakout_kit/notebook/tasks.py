@@ -52,3 +52,32 @@ class TaskKeeper:
             t.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+class Pending:
+    """Tasks started by widget handlers, with an event set whenever none is left.
+
+    ``wait()`` returns once every one has ended *and* its done callbacks have run (a failure is reported by a done
+    callback, one loop turn after the task ends). Awaiting the tasks themselves would not do: on 3.12+ a gather of
+    finished tasks completes without yielding, so a loop over them would spin before the callbacks ever run.
+    """
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Future] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def add(self, task: asyncio.Future) -> None:
+        """Track ``task`` (add it after any other done callback that must run first, e.g. ``TaskKeeper.watch``)."""
+        self.tasks.add(task)
+        self._idle.clear()
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future) -> None:
+        self.tasks.discard(task)
+        if not self.tasks:
+            self._idle.set()
+
+    async def wait(self) -> None:
+        while self.tasks:
+            await self._idle.wait()
