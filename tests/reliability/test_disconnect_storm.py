@@ -65,8 +65,7 @@ async def storm(faults: int, watchers: int, client_id: int, trading: bool = Fals
             figures["bars_compared"], figures["signals_compared"] = bars, signals
             if trading:
                 # the watchers stay live meanwhile: the signals up to now, each settled (placed or refused)
-                expected = {order_ref_for(t.watcher.symbol, sig): t for t in tracked for sig in t.live_signals
-                            if sig.direction == "up"}
+                expected = up_signal_refs(tracked)
                 await settle_brackets(expected)
                 figures["brackets"] = gateway_brackets(gw)
                 figures["live_up_signals"] = len(expected)
@@ -79,6 +78,12 @@ async def storm(faults: int, watchers: int, client_id: int, trading: bool = Fals
         finally:
             await stop_all(tracked)
     return figures
+
+
+def up_signal_refs(tracked) -> dict:
+    """The order ref of every live up-signal so far (each trades a bracket) -> its watcher's Tracked."""
+    return {order_ref_for(t.watcher.symbol, sig): t for t in tracked for sig in t.live_signals
+            if sig.direction == "up"}
 
 
 async def settle_brackets(expected: dict) -> None:

@@ -14,7 +14,7 @@ from breakout_kit.gateway import PaperGateway
 from breakout_kit.watch.watcher import TradeSpec, order_ref_for
 
 from .storm import SESSION_OPEN, all_streaming_after, check_exact, start_watchers, stop_all, until
-from .test_disconnect_storm import gateway_brackets, settle_brackets
+from .test_disconnect_storm import gateway_brackets, settle_brackets, up_signal_refs
 
 pytestmark = pytest.mark.ib
 
@@ -48,7 +48,7 @@ async def test_watchers_and_orders_come_through_a_nightly_restart(client_id, tmp
             await until(first.client.ib.updateEvent,
                         lambda: sum(len(t.watcher.orders) for t in tracked) > trades_then,
                         what="a bracket after the restart")
-            await settle_brackets(tracked)
+            await settle_brackets(up_signal_refs(tracked))
             for t in tracked:
                 assert t.client.reconnects == 1, (t.watcher.symbol, t.client.reconnects)
                 assert t.watcher.gap_fills > 0 and t.duplicates() == 0 and t.gaps() == 0
