@@ -149,6 +149,7 @@ function render({ model, el }) {
     // The frame with this data is painted by the next animation frame: acknowledge then (backpressure), and
     // record it for the browser benchmark.
     requestAnimationFrame(() => {
+      if (!alive) return;
       ack(model, key, seq);
       const log = (globalThis.__bkCanvasDraws = globalThis.__bkCanvasDraws || []);
       log.push({ at: Date.now(), recv: mine.received, ms: drawn, n, key, symbol: model.get("title"),
@@ -156,17 +157,19 @@ function render({ model, el }) {
       if (log.length > 5000) log.splice(0, log.length - 2500);
     });
   }
-  // Draw at most once per frame, with the latest data.
+  // Draw at most once per frame, with the latest data; never after the view is gone (a Stop/Start removes a tile
+  // while a frame may still be scheduled: drawing on the removed chart throws "Object is disposed").
   let pending = false;
+  let alive = true;
   const schedule = () => {
-    if (pending) return;
+    if (pending || !alive) return;
     pending = true;
-    requestAnimationFrame(() => { pending = false; draw(); });
+    requestAnimationFrame(() => { pending = false; if (alive) draw(); });
   };
   mine.views.add(schedule);
   if (mine.state.seq !== null) draw();
   else model.send({ type: "bk-hello" });  // e.g. after a page reload: ask the kernel for the current window
-  return () => { mine.views.delete(schedule); chart.remove(); box.remove(); };
+  return () => { alive = false; mine.views.delete(schedule); chart.remove(); box.remove(); };
 }
 
 export default { initialize, render };
