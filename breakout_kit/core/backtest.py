@@ -103,6 +103,19 @@ def _session_last_bar(days: np.ndarray) -> np.ndarray:
     return ends[np.searchsorted(ends, np.arange(len(days)))]
 
 
+def bar_arrays(bars_df: pd.DataFrame, session_tz: str, session: str, calendar: str) -> tuple:
+    """A bar frame checked and cut to ``session``: (times, open, high, low, close, volume, session day ids)."""
+    if not isinstance(bars_df, pd.DataFrame):
+        raise TypeError(f"bars must be a pandas DataFrame, got {type(bars_df).__name__}")
+    if len(bars_df) == 0:
+        raise ValueError("bars frame is empty: nothing to backtest")
+    calendar = trading_hours.check_kind(calendar)
+    times, o, h, lo, c, v = frame_arrays(select_session(bars_df, session, calendar))
+    days = (session_days(times, session_tz) if calendar in ("stock", "index")
+            else trading_hours.session_day_ids(times, calendar))
+    return times, o, h, lo, c, v, days
+
+
 def session_count(days: np.ndarray) -> int:
     """How many session days the bars span (``days`` sorted, from :func:`session_days`)."""
     return int(np.count_nonzero(days[1:] != days[:-1])) + 1 if days.size else 0
@@ -172,16 +185,8 @@ def backtest(bars_df: pd.DataFrame, rule: BreakoutRule | None = None, *, take_pr
         max_holding_bars = int(max_holding_bars)
     if not isinstance(flat_at_session_end, bool):
         raise TypeError(f"flat_at_session_end must be True or False, got {flat_at_session_end!r}")
-    if not isinstance(bars_df, pd.DataFrame):
-        raise TypeError(f"bars must be a pandas DataFrame, got {type(bars_df).__name__}")
-    if len(bars_df) == 0:
-        raise ValueError("bars frame is empty: nothing to backtest")
-    calendar = trading_hours.check_kind(calendar)
-    times, o, h, lo, c, v = frame_arrays(select_session(bars_df, session, calendar))
+    times, o, h, lo, c, v, days = bar_arrays(bars_df, session_tz, session, calendar)
     n = len(times)
-
-    days = (session_days(times, session_tz) if calendar in ("stock", "index")
-            else trading_hours.session_day_ids(times, calendar))
     session_last = _session_last_bar(days) if flat_at_session_end else None
 
     sig_idx, is_up, _level, sig_price = scan_arrays(o, h, lo, c, v, rule)

@@ -22,11 +22,18 @@ import numpy as np
 import pandas as pd
 
 from breakout_kit.core import trading_hours
-from breakout_kit.core.backtest import ENTRIES, _check_pct, _check_positive, _session_last_bar, session_count
-from breakout_kit.core.breakout import BreakoutRule, frame_arrays, scan_arrays
+from breakout_kit.core.backtest import (
+    ENTRIES,
+    _check_pct,
+    _check_positive,
+    _session_last_bar,
+    bar_arrays,
+    session_count,
+)
+from breakout_kit.core.breakout import BreakoutRule, scan_arrays
 from breakout_kit.core.costs import CostModel, cost_model, trade_pnl
-from breakout_kit.core.sessions import check_session, select_session
-from breakout_kit.core.stats import STAT_NAMES, performance_stats, session_days, session_ends
+from breakout_kit.core.sessions import check_session
+from breakout_kit.core.stats import STAT_NAMES, performance_stats, session_ends
 
 __all__ = ["FIXED_KEYS", "GRID_KEYS", "RULE_KEYS", "TRADE_KEYS", "SweepPlan", "plan_sweep", "run_plan",
            "simulate"]
@@ -237,14 +244,7 @@ class _Bars:
 def bars_of(bars_df: pd.DataFrame, session_tz: str = "America/New_York", session: str = "extended",
             calendar: str = "stock") -> _Bars:
     """Validate a bar frame once (as :func:`backtest` does) for :func:`simulate` and :func:`run_plan`."""
-    if not isinstance(bars_df, pd.DataFrame):
-        raise TypeError(f"bars must be a pandas DataFrame, got {type(bars_df).__name__}")
-    if len(bars_df) == 0:
-        raise ValueError("bars frame is empty: nothing to backtest")
-    calendar = trading_hours.check_kind(calendar)
-    times, o, h, lo, c, v = frame_arrays(select_session(bars_df, session, calendar))
-    days = (session_days(times, session_tz) if calendar in ("stock", "index")
-            else trading_hours.session_day_ids(times, calendar))
+    times, o, h, lo, c, v, days = bar_arrays(bars_df, session_tz, session, calendar)
     return _Bars(times, times.as_unit("ns").asi8, o, h, lo, c, v, days, session_count(days))
 
 
