@@ -353,9 +353,8 @@ async def _latencies(n_watchers: int, speed: float, wanted: int, bare: bool) -> 
         def on_read(_nbytes):
             read_at[0] = clock()
 
-        def on_bar(req_id, bar_time):
-            meter.on_bar(req_id, bar_time)
-            piece = int(bar_time.timestamp())
+        def on_bar(req_id, piece):
+            meter.on_bar(req_id, piece)
             if (piece + PIECE) % 60 == 0:    # the last piece of a 1-minute bar: the one that can signal
                 arrivals[(req_id, piece)] = (read_at[0], clock())
 

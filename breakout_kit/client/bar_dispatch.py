@@ -1,11 +1,12 @@
-"""Real-time bars of the kit's own subscriptions, from the decoded message straight to the subscriber.
+"""Real-time bars of the kit's own subscriptions, from the raw message straight to the subscriber.
 
-For each realtimeBar message the client library builds a ``datetime``, a ``RealTimeBar`` object, appends it to a
-list that grows forever and emits two events, before anyone sees the bar; a watcher needs six numbers. The
-library's decoder looks the wrapper's ``realtimeBar`` method up on every message (ib_insync and ib_async alike),
-so one ``BarDispatch`` per connection takes that method's place: a message for a subscription routed here
-(``RealTimeBars``) goes to its handler as ``(epoch seconds, open, high, low, close, volume)``; every other message
-(``Probe.raw_bars``, anything the library subscribed itself) takes the library's own path unchanged.
+For each realtimeBar message the client library converts nine fields, builds a ``datetime`` and a
+``RealTimeBar`` object, appends it to a list that grows forever and emits two events, before anyone sees the bar;
+a watcher needs six numbers. The library's decoder looks its handler for message 50 up in a table on every
+message (ib_insync and ib_async alike), so one ``BarDispatch`` per connection takes that entry's place: a message
+for a subscription routed here (``RealTimeBars``) has its six numbers converted (as the library converts them) and
+goes to its handler as ``(epoch seconds, open, high, low, close, volume)``; every other message (``Probe.raw_bars``,
+anything the library subscribed itself, anything malformed) takes the library's own path unchanged.
 
 The library stays the source of truth: a message is routed only while the library's subscription table still
 holds the very bar list the route was made for (after a reconnect the table is reset and request ids are reused).
@@ -18,18 +19,20 @@ from typing import Any
 
 #: (epoch seconds of the 5-second bar's start, open, high, low, close, volume)
 FieldsHandler = Callable[[int, float, float, float, float, float], None]
+REALTIME_BAR = 50          # the message id of a real-time bar (decoder.handlers key)
 
 
 class BarDispatch:
     """The realtimeBar handler of one client library connection (``BarDispatch.of(ib)``)."""
 
     def __init__(self, ib: Any) -> None:
-        self._wrapper = wrapper = ib.wrapper
-        self._library = wrapper.realtimeBar                       # the library's own method, bound
+        self._wrapper = ib.wrapper                              # its reqId2Subscriber: a new dict on each reset
+        handlers = ib.client.decoder.handlers
+        self._library = handlers[REALTIME_BAR]                  # the library's own handler of the message
         self._routes: dict[int, tuple[Any, FieldsHandler]] = {}   # reqId -> (the library's bar list, handler)
         #: called as ``tap(req_id, epoch_seconds)`` for each routed message before its handler (``Probe``)
         self.tap: Callable[[int, int], None] | None = None
-        wrapper.realtimeBar = self._on_message
+        handlers[REALTIME_BAR] = self._on_message
 
     @classmethod
     def of(cls, ib: Any) -> BarDispatch:
@@ -48,18 +51,28 @@ class BarDispatch:
         if route is not None and route[0] is bars:
             del self._routes[bars.reqId]
 
-    def _on_message(self, reqId: int, time: int, open_: float, high: float, low: float, close: float,
-                    volume: float, wap: float, count: int) -> None:
-        route = self._routes.get(reqId)
-        if route is None or self._wrapper.reqId2Subscriber.get(reqId) is not route[0]:
-            if route is not None:            # the library dropped that subscription (a reconnect reset it)
-                del self._routes[reqId]
-            self._library(reqId, time, open_, high, low, close, volume, wap, count)
+    def _on_message(self, fields: list[str]) -> None:
+        # fields: msgId, version, reqId, time, open, high, low, close, volume, wap, count
+        try:
+            req_id = int(fields[2])
+            route = self._routes.get(req_id)
+            if route is None or self._wrapper.reqId2Subscriber.get(req_id) is not route[0]:
+                if route is not None:            # the library dropped that subscription (a reconnect reset it)
+                    del self._routes[req_id]
+                route = None
+            else:                                # `or 0`: the library's own conversion of an empty field
+                time = int(fields[3] or 0)
+                o, h, low, c, v = (float(fields[4] or 0), float(fields[5] or 0), float(fields[6] or 0),
+                                   float(fields[7] or 0), float(fields[8] or 0))
+        except (IndexError, ValueError):
+            route = None                         # malformed: the library logs it as it always does
+        if route is None:
+            self._library(fields)
             return
         tap = self.tap
         if tap is not None:
-            tap(reqId, time)
-        route[1](time, open_, high, low, close, volume)
+            tap(req_id, time)
+        route[1](time, o, h, low, c, v)
 
 
 __all__ = ["BarDispatch", "FieldsHandler"]

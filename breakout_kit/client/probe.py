@@ -6,7 +6,8 @@ with it, without anything outside ``client/`` touching the library's objects. Tr
 * ``read_event`` emits the byte count of every socket read *before* the library decodes it (a stamp taken there is
   when the data reached Python), the first listener on the connection's data.
 * ``bar_message_event`` emits ``(req_id, time)`` for every real-time bar message the library decodes, before the
-  subscription's own handlers run (``time`` is the 5-second bar's start, UTC ``datetime``).
+  subscription's own handlers run (``time`` is the 5-second bar's start, POSIX seconds: an ``int``, so the tap costs
+  the kit's path, which builds no ``datetime``, no more than the library's).
 * ``pause_reading()`` / ``resume_reading()`` stop and restart reading the socket (data queues up in the kernel);
   ``socket`` is the connection's socket (for ``setsockopt`` / ``FIONREAD``).
 * ``raw_bars(contract, on_bar)`` subscribes to 5-second bars straight through the library, bypassing
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Self
 
 from breakout_kit.client.bar_dispatch import BarDispatch
@@ -72,7 +73,7 @@ class Probe:
         self._ib = ib
         #: emits ``nbytes`` for every socket read, before the client library decodes the data
         self.read_event = Event("read")
-        #: emits ``(req_id, time)`` for every real-time bar message, before the subscription's handlers
+        #: emits ``(req_id, epoch_seconds)`` for every real-time bar message, before the subscription's handlers
         self.bar_message_event = Event("bar_message")
         self._raw: list[RawBars] = []
         # Our listener goes ahead of the library's own decoder on the connection's data event: re-connect the
@@ -90,11 +91,11 @@ class Probe:
         self.read_event.emit(len(data))
 
     def _on_bar_message(self, bars: Any, _has_new: bool) -> None:
-        self.bar_message_event.emit(bars.reqId, bars[-1].time)
+        if len(self.bar_message_event):       # the library's datetime, converted only when someone listens
+            self.bar_message_event.emit(bars.reqId, int(bars[-1].time.timestamp()))
 
     def _on_routed_message(self, req_id: int, epoch: int) -> None:
-        # a datetime, as the library's path gives: the kit's path pays for it here, only while probed
-        self.bar_message_event.emit(req_id, datetime.fromtimestamp(epoch, timezone.utc))
+        self.bar_message_event.emit(req_id, epoch)
 
     @property
     def _transport(self) -> Any:

@@ -23,23 +23,49 @@ class RealTimeBars:
 
     def __init__(self, ib: Any, contract: Any, what: str = "TRADES", use_rth: bool = False) -> None:
         self.contract = contract
-        #: emits ``Bar`` (time = the 5-second bar's start, UTC) for every bar the stream delivers, in order
-        self.bar_event = Event("bar")
-        #: one fast consumer (the watcher's hot path): called as ``on_fields(epoch, open, high, low, close, volume)``
-        #: (``epoch``: the 5-second bar's start, POSIX seconds) for every bar before ``bar_event``; no ``Bar``
-        #: object is built unless ``bar_event`` has listeners
-        self.on_fields: Callable[[int, float, float, float, float, float], None] | None = None
+        self._bar_event: Event | None = None
+        self._on_fields: Callable[[int, float, float, float, float, float], None] | None = None
         self._ib = ib
         self._bars = ib.reqRealTimeBars(contract, 5, what, use_rth)
         self._dispatch = BarDispatch.of(ib)
         self._dispatch.route(self._bars, self._on_message)
 
+    @property
+    def bar_event(self) -> Event:
+        """Emits each ``Bar`` (time = the 5-second bar's start, UTC) the stream delivers, in order."""
+        if self._bar_event is None:
+            self._bar_event = Event("bar")
+            self._reroute()
+        return self._bar_event
+
+    @bar_event.setter
+    def bar_event(self, event: Event) -> None:      # `bars.bar_event += handler` assigns the event back
+        self._bar_event = event
+        self._reroute()
+
+    @property
+    def on_fields(self) -> Callable[[int, float, float, float, float, float], None] | None:
+        """One fast consumer (the watcher's hot path), called as ``on_fields(epoch, open, high, low, close,
+        volume)`` (``epoch``: the 5-second bar's start, POSIX seconds) for every bar, before ``bar_event``. While
+        nobody has asked for ``bar_event``, the messages go straight to it and no ``Bar`` is built."""
+        return self._on_fields
+
+    @on_fields.setter
+    def on_fields(self, handler: Callable[[int, float, float, float, float, float], None] | None) -> None:
+        self._on_fields = handler
+        self._reroute()
+
+    def _reroute(self) -> None:
+        if self._bars is not None:
+            direct = self._on_fields is not None and self._bar_event is None
+            self._dispatch.route(self._bars, self._on_fields if direct else self._on_message)
+
     def _on_message(self, time: int, o: float, h: float, low: float, c: float, v: float) -> None:
-        fields = self.on_fields
+        fields = self._on_fields
         if fields is not None:
             fields(time, o, h, low, c, v)
-        if len(self.bar_event):
-            self.bar_event.emit(Bar(datetime.fromtimestamp(time, timezone.utc), o, h, low, c, float(v)))
+        if self._bar_event is not None and len(self._bar_event):
+            self._bar_event.emit(Bar(datetime.fromtimestamp(time, timezone.utc), o, h, low, c, float(v)))
 
     @property
     def req_id(self) -> int | None:
@@ -53,7 +79,7 @@ class RealTimeBars:
     def detach(self) -> None:
         """Stop listening without telling TWS (the subscription died with the connection)."""
         bars, self._bars = self._bars, None
-        self.on_fields = None
+        self._on_fields = None
         if bars is not None:
             self._dispatch.unroute(bars)
 

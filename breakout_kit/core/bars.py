@@ -127,6 +127,8 @@ def duration_seconds(text: str) -> int:
 class BarAggregator:
     """Feed 5-second pieces in arrival order; ``add`` returns the bar a piece completed, else None."""
 
+    __slots__ = ("_c", "_h", "_l", "_next", "_o", "_start", "_v", "_whole", "completed", "seconds")
+
     def __init__(self, seconds: int) -> None:
         if seconds % PIECE:
             raise ValueError(f"bar length {seconds}s is not a multiple of {PIECE}s")
@@ -159,12 +161,14 @@ class BarAggregator:
         else:
             if t != self._next:                           # a piece went missing (or repeated): not exact any more
                 self._whole = False
-            self._h = max(self._h, h)
-            self._l = min(self._l, low)
+            if h > self._h:  # noqa: PLR1730  (not max(): a call per piece on the hot path)
+                self._h = h
+            if low < self._l:  # noqa: PLR1730
+                self._l = low
             self._c = c
             self._v += v
-        self._next = t + PIECE
-        if self._whole and self._next == start + self.seconds:
+        self._next = nxt = t + PIECE
+        if self._whole and nxt == start + self.seconds:
             self._start = None
             self.completed = (self._o, self._h, self._l, self._c, self._v)
             return start

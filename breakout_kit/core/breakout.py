@@ -137,6 +137,16 @@ class BreakoutDetector:
         """``(upper, lower)`` that applied to the most recent bar, or ``None`` during warm-up."""
         return self._channel
 
+    def can_signal(self, high: float, low: float, close: float) -> bool:
+        """Whether the next bar, with these prices, could signal. ``False`` means :meth:`update_values` would
+        return no signal for it whatever its volume (warm-up, or no armed direction's price condition holds), so
+        a hot loop may do that update later, off the signal path (the watcher does, after the burst)."""
+        if self._n < self._lookback:
+            return False
+        if self._want_up and self._up_armed and (close if self._close_trigger else high) > self._maxq[0][1]:
+            return True
+        return self._want_down and self._down_armed and (close if self._close_trigger else low) < self._minq[0][1]
+
     def update(self, bar: Bar) -> list[Signal]:
         """Process the next bar (strictly later than the previous one); return its signals (usually none)."""
         # float(): some IB client versions report volume as Decimal, which does not add to a float running sum
@@ -144,47 +154,15 @@ class BreakoutDetector:
 
     def update_values(self, time, open, high, low, close, volume) -> list[Signal]:
         """Like :meth:`update` but takes the bar's fields as plain floats (``time`` as anything ordered)."""
-        last = self._last_time
-        if last is not None and not time > last:
-            what = "duplicate" if time == last else "out-of-order"
-            raise ValueError(f"{what} bar time {time!r}: bar times must strictly increase (previous {last!r})")
-        # x != x is the cheapest NaN test; `not high >= low` also catches a NaN high or low.
-        if not high >= low or open != open or close != close:  # noqa: PLR0124
-            raise ValueError(f"bad bar at {time!r}: prices must not be NaN and high >= low "
-                             f"(open={open}, high={high}, low={low}, close={close})")
+        self._check(time, open, high, low, close)
         i = self._n
         lookback = self._lookback
-        out: list[Signal] = []
+        out: list[Signal]
         k = self._k
+        maxq = self._maxq
+        minq = self._minq
         if i >= lookback:
-            maxq = self._maxq
-            minq = self._minq
-            upper = maxq[0][1]
-            lower = minq[0][1]
-            self._channel = (upper, lower)
-            if k > 0.0:
-                window_sum = self._total - self._cum[0]
-                vol_ok = volume >= 0.0 and volume * lookback >= k * window_sum  # NaN fails both
-            else:
-                vol_ok = True
-            if self._want_up:
-                hit = (close if self._close_trigger else high) > upper
-                if self._up_armed:
-                    if hit and vol_ok:
-                        self._up_armed = False
-                        price = close if self._close_trigger else (open if open > upper else upper)  # noqa: FURB136
-                        out.append(Signal(time, "up", upper, price))
-                elif not hit:
-                    self._up_armed = True
-            if self._want_down:
-                hit = (close if self._close_trigger else low) < lower
-                if self._down_armed:
-                    if hit and vol_ok:
-                        self._down_armed = False
-                        price = close if self._close_trigger else (open if open < lower else lower)  # noqa: FURB136
-                        out.append(Signal(time, "down", lower, price))
-                elif not hit:
-                    self._down_armed = True
+            out = self._evaluate(time, open, high, low, close, volume, True)
             # Slide the windows: drop the bar leaving (index i - lookback), then add bar i.
             expired = i - lookback
             if maxq[0][0] == expired:
@@ -192,8 +170,7 @@ class BreakoutDetector:
             if minq[0][0] == expired:
                 minq.popleft()
         else:
-            maxq = self._maxq
-            minq = self._minq
+            out = []
         while maxq and maxq[-1][1] <= high:
             maxq.pop()
         maxq.append((i, high))
@@ -206,6 +183,60 @@ class BreakoutDetector:
             self._cum.append(total)
         self._n = i + 1
         self._last_time = time
+        return out
+
+    def peek_values(self, time, open, high, low, close, volume) -> list[Signal]:
+        """The signals :meth:`update_values` would return for this bar, without taking it: nothing changes, and
+        the same bar must be given to ``update_values`` next. (The watcher acts on a signal first and updates the
+        detector once the burst of messages is handled.) Raises as ``update_values`` would."""
+        self._check(time, open, high, low, close)
+        if self._n < self._lookback:
+            return []
+        return self._evaluate(time, open, high, low, close, volume, False)
+
+    def _check(self, time, open, high, low, close) -> None:
+        last = self._last_time
+        if last is not None and not time > last:
+            what = "duplicate" if time == last else "out-of-order"
+            raise ValueError(f"{what} bar time {time!r}: bar times must strictly increase (previous {last!r})")
+        # x != x is the cheapest NaN test; `not high >= low` also catches a NaN high or low.
+        if not high >= low or open != open or close != close:  # noqa: PLR0124
+            raise ValueError(f"bad bar at {time!r}: prices must not be NaN and high >= low "
+                             f"(open={open}, high={high}, low={low}, close={close})")
+
+    def _evaluate(self, time, open, high, low, close, volume, take: bool) -> list[Signal]:
+        """The signals of the next bar after warm-up; with ``take``, also the channel and arming it leaves."""
+        upper = self._maxq[0][1]
+        lower = self._minq[0][1]
+        out: list[Signal] = []
+        k = self._k
+        if k > 0.0:
+            window_sum = self._total - self._cum[0]
+            vol_ok = volume >= 0.0 and volume * self._lookback >= k * window_sum  # NaN fails both
+        else:
+            vol_ok = True
+        up_armed, down_armed = self._up_armed, self._down_armed
+        if self._want_up:
+            hit = (close if self._close_trigger else high) > upper
+            if up_armed:
+                if hit and vol_ok:
+                    up_armed = False
+                    price = close if self._close_trigger else (open if open > upper else upper)  # noqa: FURB136
+                    out.append(Signal(time, "up", upper, price))
+            elif not hit:
+                up_armed = True
+        if self._want_down:
+            hit = (close if self._close_trigger else low) < lower
+            if down_armed:
+                if hit and vol_ok:
+                    down_armed = False
+                    price = close if self._close_trigger else (open if open < lower else lower)  # noqa: FURB136
+                    out.append(Signal(time, "down", lower, price))
+            elif not hit:
+                down_armed = True
+        if take:
+            self._channel = (upper, lower)
+            self._up_armed, self._down_armed = up_armed, down_armed
         return out
 
     def __repr__(self) -> str:

@@ -113,7 +113,7 @@ class BreakoutWatcher:
         self.detector = BreakoutDetector(self.rule)
         self.state = "starting"
         self.error: BaseException | None = None
-        self.last_bar: Bar | None = None
+        self._last_bar: Bar | tuple | None = None     # a tuple of its fields until someone asks (last_bar)
         self.trade_errors: list[str] = []
         self.orders: list[list] = []
         self.gap_fills = 0            #: bars recovered from history after the stream missed them
@@ -127,6 +127,7 @@ class BreakoutWatcher:
         self._aggregator = BarAggregator(self.seconds)
         self._queue: asyncio.Queue[Bar | _Failed | None] = asyncio.Queue()
         self._busy = False                            # the task is filling a gap from history
+        self._deferred = False                        # the last live bar's detector update waits for the burst
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._contract = None
@@ -142,6 +143,14 @@ class BreakoutWatcher:
         """True until the first backfill has been replayed: signals found then are history (never traded, and
         views should not announce them); everything after, gap fills after a reconnect included, is live."""
         return self._replaying
+
+    @property
+    def last_bar(self) -> Bar | None:
+        """The last complete bar delivered (live: as soon as its signals are acted on, else after its burst)."""
+        bar = self._last_bar
+        if bar is not None and not isinstance(bar, Bar):
+            bar = self._last_bar = Bar(*bar)
+        return bar
 
     @property
     def bars_seen(self) -> int:
@@ -298,35 +307,65 @@ class BreakoutWatcher:
         so a signal follows the bar message within microseconds. Anything else (a gap to fill from history
         first) goes through the watcher's task in order.
         """
-        start = self._aggregator.push(time, o, h, low, c, v)
+        aggregator = self._aggregator
+        start = aggregator.push(time, o, h, low, c, v)
         if start is None:
             return
-        if not self._busy and self._last_time is not None and start == self._last_time + self.seconds \
-                and self._queue.empty():
-            try:
-                self._deliver_live(start)
-            except Exception as e:  # noqa: BLE001  (fail the watcher's task, as the queued path would)
-                self._queue.put_nowait(_Failed(e))
-        else:
-            self._queue.put_nowait(Bar(datetime.fromtimestamp(start, timezone.utc), *self._aggregator.completed))
+        last = self._last_time
+        if self._busy or last is None or start != last + self.seconds or not self._queue.empty():
+            self._queue.put_nowait(Bar(datetime.fromtimestamp(start, timezone.utc), *aggregator.completed))
+            return
+        # The stream's next bar. Its detector update, the window, last_bar and the view events wait until the loop
+        # has handled the whole burst of messages; only a bar that can signal (can_signal: few bars) has its
+        # signals worked out now and acted on. So a signal waits behind a cheap price check per watcher ahead of
+        # it, not their detector updates.
+        self._last_time = start
+        fields = aggregator.completed
+        if self._deferred:                  # this watcher's previous bar still waits for its burst to end
+            _flush_after_burst()
+        if not self.detector.can_signal(fields[1], fields[2], fields[3]):
+            if not _DEFERRED:
+                asyncio.get_running_loop().call_soon(_flush_after_burst)
+            _DEFERRED.append((self, start, fields, None))
+            self._deferred = True
+            return
+        try:
+            self._signal_live(start, fields)
+        except Exception as e:  # noqa: BLE001  (fail the watcher's task, as the queued path would)
+            self._queue.put_nowait(_Failed(e))
 
-    def _deliver_live(self, t: int) -> None:
-        """The stream's next bar: the detector and ``on_signal`` (and the bracket) now; the window, ``last_bar``
-        and the events for views once the loop has handled the whole burst of messages, so a signal waits only
-        for the detector updates of the watchers ahead of it. ``on_signal`` sees ``last_bar`` and ``signals`` up
-        to date; ``bars`` gets the row right after the burst."""
-        o, h, low, c, v = self._aggregator.completed
+    def _signal_live(self, t: int, fields: tuple) -> None:
+        """A live bar that can signal: its signals (the detector's ``peek_values``) acted on now, ``on_signal``
+        seeing ``last_bar`` and ``signals`` up to date; the detector update itself after the burst."""
         when = datetime.fromtimestamp(t, timezone.utc)
-        self._last_time = t
-        signals = self.detector.update_values(when, o, h, low, c, float(v))
-        bar: Bar | tuple = (when, o, h, low, c, v)
+        o, h, low, c, v = fields
+        signals = self.detector.peek_values(when, o, h, low, c, float(v))
+        if not _DEFERRED:
+            asyncio.get_running_loop().call_soon(_flush_after_burst)
+        _DEFERRED.append((self, t, fields, signals))  # queued first: on_signal may read bars, which flushes
+        self._deferred = True
         if signals:
-            self.last_bar = bar = Bar(when, o, h, low, c, v)
-            self._signals.extend(signals)
-            if not self._replaying:
-                for signal in signals:
-                    self._act_on(signal)
-        _after_burst(self, t, bar, self.detector.channel, signals)
+            self._emit_live((when, o, h, low, c, v), signals)
+
+    def _emit_live(self, bar: Bar | tuple, signals: list[Signal]) -> None:
+        self._last_bar = bar
+        self._signals.extend(signals)
+        if not self._replaying:
+            for signal in signals:
+                self._act_on(signal)
+
+    def _take_live(self, t: int, fields: tuple, acted: list[Signal] | None) -> tuple:
+        """The detector update of a live bar, after its burst: the bar (time and fields), the detector's channel
+        and signals. ``acted``: the signals already acted on (None: ``can_signal`` ruled them out; any the update
+        finds anyway are acted on now)."""
+        self._deferred = False
+        when = datetime.fromtimestamp(t, timezone.utc)
+        o, h, low, c, v = fields
+        signals = self.detector.update_values(when, o, h, low, c, float(v))
+        bar = (when, o, h, low, c, v)
+        if signals and acted is None:
+            self._emit_live(bar, signals)
+        return bar, self.detector.channel, signals
 
     def _on_resubscribe(self) -> None:
         if self._subscription is not None:
@@ -378,7 +417,7 @@ class BreakoutWatcher:
         """The bookkeeping of one delivered bar (a ``Bar``, or its fields): window row, ``last_bar``, events."""
         if not isinstance(bar, Bar):
             bar = Bar(*bar)
-        self.last_bar = bar
+        self._last_bar = bar
         upper, lower = channel if channel is not None else (math.nan, math.nan)
         self._window.append((t, bar.open, bar.high, bar.low, bar.close, float(bar.volume), upper, lower))
         self.bar_event.emit(self, bar, channel)
@@ -389,7 +428,7 @@ class BreakoutWatcher:
         if self.on_signal is not None:
             try:
                 result = self.on_signal(self, signal)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):   # (isawaitable of None: 0.4 µs)
                     self._spawn(result, f"on_signal {self.symbol}")
             except Exception:
                 log.exception("on_signal callback failed for %s", self.symbol)
@@ -456,23 +495,23 @@ class BreakoutWatcher:
             self.state_event.emit(self, state)
 
 
-# Bookkeeping deferred by the live path, for every watcher on the loop: run once the current burst of socket
-# messages has been handled (one ``call_soon`` per burst, not one per watcher).
+# The live bars of every watcher on the loop, (watcher, t, fields, signals acted on or None), taken once the current
+# burst of socket messages has been handled (one ``call_soon`` per burst, not one per watcher).
 _DEFERRED: list[tuple] = []
 
 
-def _after_burst(watcher: BreakoutWatcher, t: int, bar: Bar, channel, signals: list[Signal]) -> None:
-    if not _DEFERRED:
-        asyncio.get_running_loop().call_soon(_flush_after_burst)
-    _DEFERRED.append((watcher, t, bar, channel, signals))
-
-
 def _flush_after_burst() -> None:
+    """Take every live bar of the burst just handled: detector update, window row, ``last_bar``, view events."""
     if not _DEFERRED:
         return
     batch = _DEFERRED[:]
     _DEFERRED.clear()
-    for watcher, t, bar, channel, signals in batch:
+    for watcher, t, fields, acted in batch:
+        try:
+            bar, channel, signals = watcher._take_live(t, fields, acted)
+        except Exception as e:  # noqa: BLE001  (a bad bar fails that watcher's task, as the queued path would)
+            watcher._queue.put_nowait(_Failed(e))
+            continue
         try:
             watcher._record(t, bar, channel, signals)
         except Exception:  # a view's handler failed: the other watchers' bookkeeping still runs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from datetime import timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -49,7 +49,7 @@ async def test_bar_messages_follow_their_socket_read_and_reach_the_raw_handler(c
     messages = [e for e in log if e[0] == "message"]
     assert len(messages) >= 3 and all(m[1] == req_id for m in messages)
     for _, _, t in messages:
-        assert t.tzinfo is not None and t.astimezone(timezone.utc).second % 5 == 0
+        assert isinstance(t, int) and t % 5 == 0
     # The read that carries a message is announced before the library decodes it. The probe was made after the
     # connection was up and nothing else is requested, so a hook running after decoding would announce no read
     # before the first message.
@@ -58,7 +58,8 @@ async def test_bar_messages_follow_their_socket_read_and_reach_the_raw_handler(c
     # each message: first the library-wide bar message event, then the subscription's own (bare) handler
     for k, entry in enumerate(log):
         if entry[0] == "message":
-            assert log[k + 1] == ("handler", *entry[1:])
+            _, req_id, t = log[k + 1]
+            assert (req_id, t) == (entry[1], datetime.fromtimestamp(entry[2], timezone.utc))
     assert len([e for e in log if e[0] == "handler"]) == len(messages)
 
 

@@ -249,18 +249,25 @@ async def test_next_bar_is_delivered_in_the_stream_callback_and_a_gap_goes_throu
     assert w.bars_seen == 1 and w._queue.qsize() == 1
 
 
-async def test_a_failure_in_the_stream_callback_fails_the_watcher_task():
+@pytest.mark.parametrize("can_signal", [True, False], ids=["signal-path", "after-the-burst"])
+async def test_a_failure_in_the_stream_callback_fails_the_watcher_task(can_signal):
+    """A detector failure on a live bar fails the watcher's task: at once when the bar can signal (its signals are
+    worked out in the stream callback), after the burst when its update was deferred."""
     w = BreakoutWatcher(client=None, symbol="SYN")
     t0 = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
     w._last_time = int(t0.timestamp()) - 60
 
-    def boom(bar):
+    def boom(*_):
         raise RuntimeError("detector broke")
 
     from types import SimpleNamespace
 
-    w.detector = SimpleNamespace(update=boom, update_values=lambda *a: boom(a), channel=None, bars_seen=0)
+    w.detector = SimpleNamespace(update=boom, update_values=boom, peek_values=boom, channel=None, bars_seen=0,
+                                 can_signal=lambda *_: can_signal)
     _feed(w, _pieces(t0, 12))
+    if not can_signal:
+        assert w._queue.empty()
+        await asyncio.sleep(0)                               # the end of the burst
     failed = w._queue.get_nowait()
     assert isinstance(failed.error, RuntimeError)
 
@@ -268,7 +275,8 @@ async def test_a_failure_in_the_stream_callback_fails_the_watcher_task():
 async def test_live_path_acts_on_the_signal_first_and_does_the_bookkeeping_after_the_burst():
     order = []
     w = BreakoutWatcher(client=None, symbol="SYN", rule=BreakoutRule(lookback=3),
-                        on_signal=lambda watcher, s: order.append(("on_signal", len(watcher.bars), s in watcher.signals)))
+                        on_signal=lambda watcher, s: order.append(("on_signal", watcher.last_bar.close,
+                                                                   s in watcher.signals)))
     w.bar_event += lambda watcher, bar, channel: order.append(("bar", bar.close))
     w.signal_event += lambda watcher, s: order.append(("signal", s.price))
     t0 = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
@@ -278,9 +286,27 @@ async def test_live_path_acts_on_the_signal_first_and_does_the_bookkeeping_after
     order.clear()
     burst = _pieces(t0 + timedelta(minutes=4), 12, price=101.0) + _pieces(t0 + timedelta(minutes=5), 12, price=99.0)
     _feed(w, burst)                                     # one burst of messages: two 1-minute bars
-    assert order == [("on_signal", 4, True)]            # the signal went out; the views wait for the burst's end
+    # the signal went out first; the signal's bar was taken when the watcher's next bar came (a watcher's bars go
+    # through the detector in order); the last bar waits for the burst's end
+    assert order == [("on_signal", 101.0, True), ("bar", 101.0), ("signal", 101.0)]
     await asyncio.sleep(0)
-    assert order == [("on_signal", 4, True), ("bar", 101.0), ("signal", 101.0), ("bar", 99.0)]
+    assert order == [("on_signal", 101.0, True), ("bar", 101.0), ("signal", 101.0), ("bar", 99.0)]
     assert len(w.bars) == 6 and list(w.bars["close"][-2:]) == [101.0, 99.0]  # the window, in time order
     w.feed(Bar(t0 + timedelta(minutes=6), 99.0, 99.1, 98.9, 99.0, 100.0))  # a direct feed stays synchronous
     assert order[-1] == ("bar", 99.0) and len(w.bars) == 7
+
+
+async def test_on_signal_reading_the_window_sees_the_bar_that_signalled():
+    """``bars`` does the burst's deferred work first, so an ``on_signal`` that reads it gets the signal's bar as
+    the last row, with the detector caught up (``bars_seen``)."""
+    seen = []
+    w = BreakoutWatcher(client=None, symbol="SYN", rule=BreakoutRule(lookback=3),
+                        on_signal=lambda watcher, s: seen.append((watcher.bars["close"].iloc[-1], watcher.bars_seen)))
+    t0 = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+    for k in range(4):
+        w.feed(Bar(t0 + timedelta(minutes=k), 100.0, 100.1, 99.9, 100.0, 100.0))
+    w._replaying = False
+    _feed(w, _pieces(t0 + timedelta(minutes=4), 12, price=101.0))
+    assert seen == [(101.0, 5)]
+    await asyncio.sleep(0)                              # the end of the burst: nothing is taken twice
+    assert len(w.bars) == 5 and w.bars_seen == 5 and len(w.signals) == 1
