@@ -57,8 +57,9 @@ class RealTimeBars:
 
     def _reroute(self) -> None:
         if self._bars is not None:
-            direct = self._on_fields is not None and self._bar_event is None
-            self._dispatch.route(self._bars, self._on_fields if direct else self._on_message)
+            fields = self._on_fields
+            self._dispatch.route(self._bars, fields if fields is not None and self._bar_event is None
+                                 else self._on_message)
 
     def _on_message(self, time: int, o: float, h: float, low: float, c: float, v: float) -> None:
         fields = self._on_fields
