@@ -324,7 +324,9 @@ async def _latencies(n_watchers: int, speed: float, wanted: int, bare: bool) -> 
     With ``bare``, a second connection to the same gateway holds the same subscriptions straight through the client
     library (``Probe.raw_bars``) with a bare handler each, and ``bare`` holds its socket read -> handler times (ms)
     for the messages that carry a 1-minute bar's last 5-second piece: the same bursts, at the same moments."""
-    arrivals: dict[tuple[int | None, int], tuple[float, float]] = {}
+    # req_id -> (start of the bar's last 5-second piece, socket read stamp, decode stamp): one entry per
+    # subscription, overwritten (a dict growing by every bar would resize inside the measured bursts)
+    arrivals: dict[int | None, tuple[int, float, float]] = {}
     latencies: list[float] = []
     from_decode: list[float] = []
     bare_latencies: list[float] = []
@@ -341,12 +343,12 @@ async def _latencies(n_watchers: int, speed: float, wanted: int, bare: bool) -> 
                 return
             now = clock()
             last_piece = int(signal.time.timestamp()) + watcher.seconds - PIECE
-            got = arrivals.pop((watcher.subscription_id, last_piece), None)
-            if got is None:                  # a bar recovered from history, not from the stream
+            got = arrivals.get(watcher.subscription_id)
+            if got is None or got[0] != last_piece:   # a bar recovered from history, not from the stream
                 unmatched[0] += 1
                 return
-            latencies.append((now - got[0]) * 1e3)
-            from_decode.append((now - got[1]) * 1e3)
+            latencies.append((now - got[1]) * 1e3)
+            from_decode.append((now - got[2]) * 1e3)
             if len(latencies) >= wanted and not done.done():
                 done.set_result(None)
 
@@ -356,7 +358,7 @@ async def _latencies(n_watchers: int, speed: float, wanted: int, bare: bool) -> 
         def on_bar(req_id, piece):
             meter.on_bar(req_id, piece)
             if (piece + PIECE) % 60 == 0:    # the last piece of a 1-minute bar: the one that can signal
-                arrivals[(req_id, piece)] = (read_at[0], clock())
+                arrivals[req_id] = (piece, read_at[0], clock())
 
         def on_bare_read(_nbytes):
             read_at[1] = clock()

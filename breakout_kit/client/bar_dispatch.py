@@ -56,16 +56,17 @@ class BarDispatch:
         try:
             req_id = int(fields[2])
             route = self._routes.get(req_id)
-            if route is None or self._wrapper.reqId2Subscriber.get(req_id) is not route[0]:
-                if route is not None:            # the library dropped that subscription (a reconnect reset it)
-                    del self._routes[req_id]
+            if route is not None and self._wrapper.reqId2Subscriber.get(req_id) is not route[0]:
+                del self._routes[req_id]         # the library dropped that subscription (a reconnect reset it)
                 route = None
-            else:                                # `or 0`: the library's own conversion of an empty field
-                time = int(fields[3] or 0)
-                o, h, low, c, v = (float(fields[4] or 0), float(fields[5] or 0), float(fields[6] or 0),
-                                   float(fields[7] or 0), float(fields[8] or 0))
+            if route is not None:
+                if "" in fields[3:9]:            # an empty field: 0, as the library reads it
+                    fields = [*fields[:3], *(f or "0" for f in fields[3:9])]
+                time = int(fields[3])
+                o, h, low, c, v = float(fields[4]), float(fields[5]), float(fields[6]), float(fields[7]), \
+                    float(fields[8])
         except (IndexError, ValueError):
-            route = None                         # malformed: the library logs it as it always does
+            route = None                         # malformed: the library's path logs it, as it always does
         if route is None:
             self._library(fields)
             return

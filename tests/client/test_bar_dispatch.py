@@ -65,3 +65,16 @@ def test_the_probe_tap_sees_routed_messages_before_their_handler():
     dispatch.tap = lambda req_id, t: order.append(("tap", req_id, t))
     message(ib, 3)
     assert order == [("tap", 3, T), ("handler", T)]
+
+
+def test_empty_fields_read_as_zero_and_malformed_messages_take_the_librarys_path(caplog):
+    ib = iblib.IB()
+    bars = subscribe(ib, 5)
+    got = []
+    BarDispatch.of(ib).route(bars, lambda *fields: got.append(fields))
+    ib.client.decoder.interpret(["50", "3", "5", str(T), "100.0", "102.0", "99.5", "101.5", "", "", ""])
+    assert got == [(T, 100.0, 102.0, 99.5, 101.5, 0.0)]        # the library reads an empty field as 0 too
+    ib.client.decoder.interpret(["50", "3", "5", str(T + 5), "x", "102.0", "99.5", "101.5", "1", "1", "1"])
+    ib.client.decoder.interpret(["50", "3", "5"])                # cut short
+    assert len(got) == 1 and len(bars) == 0                      # neither reached anyone
+    assert [r.levelname for r in caplog.records] == ["ERROR", "ERROR"]   # the library logged both, as always
