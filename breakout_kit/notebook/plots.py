@@ -86,20 +86,18 @@ def _wall(seconds: float) -> str:
 def breakout_figure(x=(), open=(), high=(), low=(), close=(), *, upper=None, lower=None,
                     markers: Sequence[Markers] = (), lower_panel: LowerPanel | None = None, title: str = "",
                     height: int = 600, compact: bool = False, width: int | None = None, line_only: bool = False,
-                    breaks: list[dict] | None = None, widget: bool = False):
+                    breaks: list[dict] | None = None):
     """Candles (or a close line with ``line_only``), channel, markers and an optional lower panel.
 
     Traces in order: price, upper, lower, each of ``markers``, then the lower panel. ``breaks`` are rangebreaks
     (``session_breaks``); they are skipped for ``line_only`` figures, whose WebGL line vanishes on broken axes.
-    ``widget=True`` returns a ``go.FigureWidget`` (live charts), else a ``go.Figure``.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     rows = 2 if lower_panel is not None else 1
-    base = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.03,
-                         row_heights=[0.75, 0.25] if rows == 2 else [1.0])
-    fig = go.FigureWidget(base) if widget else base
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.03,
+                        row_heights=[0.75, 0.25] if rows == 2 else [1.0])
     line = go.Scattergl if line_only else go.Scatter
     if line_only:
         fig.add_trace(go.Scattergl(x=x, y=close, mode="lines", name="price", line={"width": 1}), row=1, col=1)
