@@ -154,15 +154,47 @@ class BreakoutDetector:
 
     def update_values(self, time, open, high, low, close, volume) -> list[Signal]:
         """Like :meth:`update` but takes the bar's fields as plain floats (``time`` as anything ordered)."""
-        self._check(time, open, high, low, close)
+        last = self._last_time
+        if last is not None and not time > last:
+            what = "duplicate" if time == last else "out-of-order"
+            raise ValueError(f"{what} bar time {time!r}: bar times must strictly increase (previous {last!r})")
+        # x != x is the cheapest NaN test; `not high >= low` also catches a NaN high or low.
+        if not high >= low or open != open or close != close:  # noqa: PLR0124
+            raise ValueError(f"bad bar at {time!r}: prices must not be NaN and high >= low "
+                             f"(open={open}, high={high}, low={low}, close={close})")
         i = self._n
         lookback = self._lookback
-        out: list[Signal]
+        out: list[Signal] = []
         k = self._k
-        maxq = self._maxq
-        minq = self._minq
         if i >= lookback:
-            out = self._evaluate(time, open, high, low, close, volume, True)
+            maxq = self._maxq
+            minq = self._minq
+            upper = maxq[0][1]
+            lower = minq[0][1]
+            self._channel = (upper, lower)
+            if k > 0.0:
+                window_sum = self._total - self._cum[0]
+                vol_ok = volume >= 0.0 and volume * lookback >= k * window_sum  # NaN fails both
+            else:
+                vol_ok = True
+            if self._want_up:
+                hit = (close if self._close_trigger else high) > upper
+                if self._up_armed:
+                    if hit and vol_ok:
+                        self._up_armed = False
+                        price = close if self._close_trigger else (open if open > upper else upper)  # noqa: FURB136
+                        out.append(Signal(time, "up", upper, price))
+                elif not hit:
+                    self._up_armed = True
+            if self._want_down:
+                hit = (close if self._close_trigger else low) < lower
+                if self._down_armed:
+                    if hit and vol_ok:
+                        self._down_armed = False
+                        price = close if self._close_trigger else (open if open < lower else lower)  # noqa: FURB136
+                        out.append(Signal(time, "down", lower, price))
+                elif not hit:
+                    self._down_armed = True
             # Slide the windows: drop the bar leaving (index i - lookback), then add bar i.
             expired = i - lookback
             if maxq[0][0] == expired:
@@ -170,7 +202,8 @@ class BreakoutDetector:
             if minq[0][0] == expired:
                 minq.popleft()
         else:
-            out = []
+            maxq = self._maxq
+            minq = self._minq
         while maxq and maxq[-1][1] <= high:
             maxq.pop()
         maxq.append((i, high))
@@ -183,60 +216,6 @@ class BreakoutDetector:
             self._cum.append(total)
         self._n = i + 1
         self._last_time = time
-        return out
-
-    def peek_values(self, time, open, high, low, close, volume) -> list[Signal]:
-        """The signals :meth:`update_values` would return for this bar, without taking it: nothing changes, and
-        the same bar must be given to ``update_values`` next. (The watcher acts on a signal first and updates the
-        detector once the burst of messages is handled.) Raises as ``update_values`` would."""
-        self._check(time, open, high, low, close)
-        if self._n < self._lookback:
-            return []
-        return self._evaluate(time, open, high, low, close, volume, False)
-
-    def _check(self, time, open, high, low, close) -> None:
-        last = self._last_time
-        if last is not None and not time > last:
-            what = "duplicate" if time == last else "out-of-order"
-            raise ValueError(f"{what} bar time {time!r}: bar times must strictly increase (previous {last!r})")
-        # x != x is the cheapest NaN test; `not high >= low` also catches a NaN high or low.
-        if not high >= low or open != open or close != close:  # noqa: PLR0124
-            raise ValueError(f"bad bar at {time!r}: prices must not be NaN and high >= low "
-                             f"(open={open}, high={high}, low={low}, close={close})")
-
-    def _evaluate(self, time, open, high, low, close, volume, take: bool) -> list[Signal]:
-        """The signals of the next bar after warm-up; with ``take``, also the channel and arming it leaves."""
-        upper = self._maxq[0][1]
-        lower = self._minq[0][1]
-        out: list[Signal] = []
-        k = self._k
-        if k > 0.0:
-            window_sum = self._total - self._cum[0]
-            vol_ok = volume >= 0.0 and volume * self._lookback >= k * window_sum  # NaN fails both
-        else:
-            vol_ok = True
-        up_armed, down_armed = self._up_armed, self._down_armed
-        if self._want_up:
-            hit = (close if self._close_trigger else high) > upper
-            if up_armed:
-                if hit and vol_ok:
-                    up_armed = False
-                    price = close if self._close_trigger else (open if open > upper else upper)  # noqa: FURB136
-                    out.append(Signal(time, "up", upper, price))
-            elif not hit:
-                up_armed = True
-        if self._want_down:
-            hit = (close if self._close_trigger else low) < lower
-            if down_armed:
-                if hit and vol_ok:
-                    down_armed = False
-                    price = close if self._close_trigger else (open if open < lower else lower)  # noqa: FURB136
-                    out.append(Signal(time, "down", lower, price))
-            elif not hit:
-                down_armed = True
-        if take:
-            self._channel = (upper, lower)
-            self._up_armed, self._down_armed = up_armed, down_armed
         return out
 
     def __repr__(self) -> str:

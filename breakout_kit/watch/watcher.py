@@ -315,18 +315,18 @@ class BreakoutWatcher:
         if self._busy or last is None or start != last + self.seconds or not self._queue.empty():
             self._queue.put_nowait(Bar(datetime.fromtimestamp(start, timezone.utc), *aggregator.completed))
             return
-        # The stream's next bar. Its detector update, the window, last_bar and the view events wait until the loop
-        # has handled the whole burst of messages; only a bar that can signal (can_signal: few bars) has its
-        # signals worked out now and acted on. So a signal waits behind a cheap price check per watcher ahead of
-        # it, not their detector updates.
+        # The stream's next bar. A bar that can signal goes through the detector and on_signal (and the bracket)
+        # now; a bar that cannot (can_signal: most bars) has its detector update done once the loop has handled the
+        # whole burst of messages. The window, last_bar and the view events of every bar wait for the burst's end
+        # too. So a signal waits behind a cheap price check per watcher ahead of it, not their detector updates.
         self._last_time = start
         fields = aggregator.completed
-        if self._deferred:                  # this watcher's previous bar still waits for its burst to end
+        if self._deferred:                  # this watcher's previous bar still waits for its update
             _flush_after_burst()
         if not self.detector.can_signal(fields[1], fields[2], fields[3]):
             if not _DEFERRED:
                 asyncio.get_running_loop().call_soon(_flush_after_burst)
-            _DEFERRED.append((self, start, fields, None))
+            _DEFERRED.append((self, start, fields, None, None))
             self._deferred = True
             return
         try:
@@ -335,17 +335,17 @@ class BreakoutWatcher:
             self._queue.put_nowait(_Failed(e))
 
     def _signal_live(self, t: int, fields: tuple) -> None:
-        """A live bar that can signal: its signals (the detector's ``peek_values``) acted on now, ``on_signal``
-        seeing ``last_bar`` and ``signals`` up to date; the detector update itself after the burst."""
+        """A live bar that can signal: the detector and ``on_signal`` now, ``on_signal`` seeing ``last_bar`` and
+        ``signals`` up to date; the window row and the view events after the burst."""
         when = datetime.fromtimestamp(t, timezone.utc)
         o, h, low, c, v = fields
-        signals = self.detector.peek_values(when, o, h, low, c, float(v))
+        signals = self.detector.update_values(when, o, h, low, c, float(v))
+        bar = (when, o, h, low, c, v)
         if not _DEFERRED:
             asyncio.get_running_loop().call_soon(_flush_after_burst)
-        _DEFERRED.append((self, t, fields, signals))  # queued first: on_signal may read bars, which flushes
-        self._deferred = True
+        _DEFERRED.append((self, t, bar, self.detector.channel, signals))
         if signals:
-            self._emit_live((when, o, h, low, c, v), signals)
+            self._emit_live(bar, signals)
 
     def _emit_live(self, bar: Bar | tuple, signals: list[Signal]) -> None:
         self._last_bar = bar
@@ -354,16 +354,15 @@ class BreakoutWatcher:
             for signal in signals:
                 self._act_on(signal)
 
-    def _take_live(self, t: int, fields: tuple, acted: list[Signal] | None) -> tuple:
-        """The detector update of a live bar, after its burst: the bar (time and fields), the detector's channel
-        and signals. ``acted``: the signals already acted on (None: ``can_signal`` ruled them out; any the update
-        finds anyway are acted on now)."""
+    def _take_live(self, t: int, fields: tuple) -> tuple:
+        """The detector update of a live bar ``can_signal`` ruled out, after its burst: the bar (time and fields)
+        and the detector's channel and signals (none; any the update finds anyway are acted on now)."""
         self._deferred = False
         when = datetime.fromtimestamp(t, timezone.utc)
         o, h, low, c, v = fields
         signals = self.detector.update_values(when, o, h, low, c, float(v))
         bar = (when, o, h, low, c, v)
-        if signals and acted is None:
+        if signals:
             self._emit_live(bar, signals)
         return bar, self.detector.channel, signals
 
@@ -495,23 +494,26 @@ class BreakoutWatcher:
             self.state_event.emit(self, state)
 
 
-# The live bars of every watcher on the loop, (watcher, t, fields, signals acted on or None), taken once the current
-# burst of socket messages has been handled (one ``call_soon`` per burst, not one per watcher).
+# The live bars of every watcher on the loop, (watcher, t, bar, channel, signals), finished once the current burst of
+# socket messages has been handled (one ``call_soon`` per burst, not one per watcher). ``signals`` None: the bar's
+# detector update is still to do (``bar`` holds its fields, ``channel`` nothing yet).
 _DEFERRED: list[tuple] = []
 
 
 def _flush_after_burst() -> None:
-    """Take every live bar of the burst just handled: detector update, window row, ``last_bar``, view events."""
+    """Finish every live bar of the burst just handled: the deferred detector updates, then window row,
+    ``last_bar`` and view events."""
     if not _DEFERRED:
         return
     batch = _DEFERRED[:]
     _DEFERRED.clear()
-    for watcher, t, fields, acted in batch:
-        try:
-            bar, channel, signals = watcher._take_live(t, fields, acted)
-        except Exception as e:  # noqa: BLE001  (a bad bar fails that watcher's task, as the queued path would)
-            watcher._queue.put_nowait(_Failed(e))
-            continue
+    for watcher, t, bar, channel, signals in batch:
+        if signals is None:                  # its detector update was deferred too (can_signal ruled it out)
+            try:
+                bar, channel, signals = watcher._take_live(t, bar)
+            except Exception as e:  # noqa: BLE001  (a bad bar fails that watcher's task, as the queued path would)
+                watcher._queue.put_nowait(_Failed(e))
+                continue
         try:
             watcher._record(t, bar, channel, signals)
         except Exception:  # a view's handler failed: the other watchers' bookkeeping still runs

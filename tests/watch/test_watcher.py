@@ -262,7 +262,7 @@ async def test_a_failure_in_the_stream_callback_fails_the_watcher_task(can_signa
 
     from types import SimpleNamespace
 
-    w.detector = SimpleNamespace(update=boom, update_values=boom, peek_values=boom, channel=None, bars_seen=0,
+    w.detector = SimpleNamespace(update=boom, update_values=boom, channel=None, bars_seen=0,
                                  can_signal=lambda *_: can_signal)
     _feed(w, _pieces(t0, 12))
     if not can_signal:
@@ -286,9 +286,7 @@ async def test_live_path_acts_on_the_signal_first_and_does_the_bookkeeping_after
     order.clear()
     burst = _pieces(t0 + timedelta(minutes=4), 12, price=101.0) + _pieces(t0 + timedelta(minutes=5), 12, price=99.0)
     _feed(w, burst)                                     # one burst of messages: two 1-minute bars
-    # the signal went out first; the signal's bar was taken when the watcher's next bar came (a watcher's bars go
-    # through the detector in order); the last bar waits for the burst's end
-    assert order == [("on_signal", 101.0, True), ("bar", 101.0), ("signal", 101.0)]
+    assert order == [("on_signal", 101.0, True)]        # the signal went out; the views wait for the burst's end
     await asyncio.sleep(0)
     assert order == [("on_signal", 101.0, True), ("bar", 101.0), ("signal", 101.0), ("bar", 99.0)]
     assert len(w.bars) == 6 and list(w.bars["close"][-2:]) == [101.0, 99.0]  # the window, in time order
