@@ -63,6 +63,12 @@ class PlotlyLibrary(anywidget.AnyWidget):
         self.messages_sent = 0
         self.on_msg(self._on_front_end_msg)
 
+    def announce(self, key: str) -> None:
+        """Tell the page that the chart ``key``'s widget opens next (``bk-opening``): until it is ready, the charts
+        in the page draw a few per frame, so the new widget's module import is not stuck behind one long frame
+        (anywidget gives it 2 s; see ``opening()`` in ``static/livechart.js``)."""
+        self.send({"type": "bk-opening", "key": key})
+
     def _on_front_end_msg(self, _widget, content, _buffers) -> None:
         # May run on a kernel subshell thread: the callbacks only hand over to the kernel's loop.
         if isinstance(content, dict) and content.get("type") == "bk-ack":
@@ -104,7 +110,9 @@ class PlotlyView(anywidget.AnyWidget):
     breaks = traitlets.Bool(True).tag(sync=True)  # cut nights and weekends out of the time axis
 
     def __init__(self, **kwargs):
-        super().__init__(key=uuid.uuid4().hex, library_key=plotly_library().key, **kwargs)
+        key, library = uuid.uuid4().hex, plotly_library()
+        library.announce(key)  # before this widget's comm opens: the page then makes room for its start
+        super().__init__(key=key, library_key=library.key, **kwargs)
         self.on_hello: Callable[[], None] | None = None
         self.on_ack: Callable[[int], None] | None = None
         self.messages_sent = 0

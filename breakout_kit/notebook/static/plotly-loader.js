@@ -3,7 +3,8 @@
 //   chart); it runs as a classic script (it sets window.Plotly); charts wait on globalThis.__bkPlotly;
 // - is the bus of the LiveCharts: the kernel sends the updates of all charts made in one loop turn as one
 //   "bk-batch" message here, dispatched to the views by chart key; the views' acknowledgements go back the same
-//   way, collected over a frame into one "bk-ack" message.
+//   way, collected over a frame into one "bk-ack" message. A "bk-opening" message announces a chart's widget
+//   before the kernel opens it (the views keep their frames short meanwhile: see opening() in livechart.js).
 function plotlyPromise() {
   const g = globalThis;
   if (!g.__bkPlotly) {
@@ -66,6 +67,8 @@ function load(model) {
   document.head.appendChild(script);
 }
 
+const OPENING_WAIT_MS = 3000;  // see opening() in livechart.js
+
 function initialize({ model }) {
   const g = globalThis;
   const views = (g.__bkPlotlyViews = g.__bkPlotlyViews || new Map());  // chart key -> Set of view handlers
@@ -74,6 +77,11 @@ function initialize({ model }) {
   markOnce("bk:library-open");
   buses.set(key, model);
   const onBatch = (msg, buffers) => {
+    if (msg && msg.type === "bk-opening") {  // a chart's widget comes next: livechart.js's opening()
+      const opening = (g.__bkPlotlyOpening = g.__bkPlotlyOpening || new Map());
+      opening.set(msg.key, performance.now() + OPENING_WAIT_MS);
+      return;
+    }
     if (!msg || msg.type !== "bk-batch") return;
     msg.items.forEach((item, i) => {
       const handlers = views.get(item.key);
