@@ -54,7 +54,7 @@ class PlotlyLibrary(anywidget.AnyWidget):
     """plotly.js for the page, sent once per kernel, and the bus of every PlotlyView: the updates of all charts
     made in one loop turn travel as one message through it, their acknowledgements come back through it."""
 
-    _esm = _static("plotly-loader.js")
+    _esm = _static("plotly-page.js") + "\n" + _static("plotly-loader.js")
     _source = traitlets.Bytes(b"").tag(sync=True)  # a binary buffer on the wire, not a 5 MB JSON string
     key = traitlets.Unicode("").tag(sync=True)
 
@@ -66,7 +66,7 @@ class PlotlyLibrary(anywidget.AnyWidget):
     def announce(self, key: str) -> None:
         """Tell the page that the chart ``key``'s widget opens next (``bk-opening``): until it is ready, the charts
         in the page draw a few per frame, so the new widget's module import is not stuck behind one long frame
-        (anywidget gives it 2 s; see ``opening()`` in ``static/livechart.js``)."""
+        (anywidget gives it 2 s; see ``opening()`` in ``static/plotly-page.js``)."""
         self.send({"type": "bk-opening", "key": key})
 
     def _on_front_end_msg(self, _widget, content, _buffers) -> None:
@@ -101,7 +101,7 @@ class PlotlyView(anywidget.AnyWidget):
     """One live Plotly chart in the page. ``spec`` is the empty figure (data + layout); rows and markers arrive in
     ``bk-full`` / ``bk-delta`` messages; the views answer ``bk-hello`` (send the window) and ``bk-ack`` (drawn)."""
 
-    _esm = _static("deltas.js") + "\n" + _static("livechart.js")
+    _esm = "\n".join(_static(name) for name in ("plotly-page.js", "deltas.js", "livechart.js"))
     key = traitlets.Unicode("").tag(sync=True)  # names this chart in the bus's batch and ack messages
     library_key = traitlets.Unicode("").tag(sync=True)
     spec = traitlets.Dict().tag(sync=True)

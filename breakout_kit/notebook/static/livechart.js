@@ -1,5 +1,6 @@
 // LiveChart's front end: one Plotly chart per view, fed by the updates of deltas.js (concatenated in front of this
-// file by breakout_kit/notebook/plotly_view.py). plotly.js comes from plotly-loader.js, once per page.
+// file by breakout_kit/notebook/plotly_view.py, after plotly-page.js). plotly.js comes from plotly-loader.js, once
+// per page.
 
 // Acknowledgements of all views, collected over one frame and sent as one message per library (kernel).
 function ackLater(libraryKey, key, seq) {
@@ -23,7 +24,7 @@ function ackLater(libraryKey, key, seq) {
 // Twenty charts that get their window at once then appear one after the other instead of all together after a
 // second. Later draws run in the next frame, all together: one long frame draws 20 charts faster than 20 frames
 // (each frame costs the page a paint: 20 draws in 10 frames doubled the redraw time at load 5) -- except while
-// another chart's widget is being created (see opening()): then they go through the queue too.
+// another chart's widget is being created (opening(), plotly-page.js): then they go through the queue too.
 const FRAME_BUDGET_MS = 30;
 function drawQueue() {
   const g = globalThis;
@@ -43,37 +44,6 @@ async function pump() {
     if (performance.now() - started > FRAME_BUDGET_MS) break;
   }
   if (q.jobs.size) requestAnimationFrame(pump); else q.running = false;
-}
-
-// Marks on the page's performance timeline (the browser benchmark reads them), each once per page.
-function markOnce(name) {
-  if (typeof performance === "undefined" || !performance.mark) return;
-  if (!performance.getEntriesByName(name, "mark").length) performance.mark(name);
-}
-
-// Charts whose widget the page is creating: chart key -> until when (performance.now()). The kernel announces each
-// new chart through the bus (plotly-loader.js) just before it opens the chart's widget; the widget's initialize
-// (below) ends the wait. anywidget gives a new widget 2 s from its creation to import its module, and that import
-// waits for the page's main thread: behind one frame redrawing 18 charts (2.3-3.5 s at load) it failed
-// ("[anywidget] Failed to initialize model.", an uncaught error in the page). While a widget is opening, redraws
-// are drawn 30 ms per frame, and the import runs between frames.
-const OPENING_WAIT_MS = 3000;  // past anywidget's 2 s the import has failed or is done: waiting longer helps nothing
-function opening() {
-  const pending = globalThis.__bkPlotlyOpening;
-  if (!pending || !pending.size) return false;
-  const now = performance.now();
-  pending.forEach((until, key) => { if (until < now) pending.delete(key); });
-  return pending.size > 0;
-}
-
-function plotlyPromise() {  // the same promise plotly-loader.js resolves
-  const g = globalThis;
-  if (!g.__bkPlotly) {
-    let resolve, reject;
-    g.__bkPlotly = new Promise((res, rej) => { resolve = res; reject = rej; });
-    g.__bkPlotly.settle = { resolve, reject };
-  }
-  return g.__bkPlotly;
 }
 
 // Rangebreaks for the pauses between sessions: gaps over 4x the usual bar spacing (times in ms).
@@ -238,8 +208,7 @@ function render({ model, el }) {
 
 // Runs once the module is imported, just before anywidget reports the widget ready: this chart no longer waits.
 function initialize({ model }) {
-  const pending = globalThis.__bkPlotlyOpening;
-  if (pending) pending.delete(model.get("key"));
+  opened(model.get("key"));
 }
 
 export default { initialize, render };

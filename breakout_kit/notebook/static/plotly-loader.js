@@ -4,23 +4,8 @@
 // - is the bus of the LiveCharts: the kernel sends the updates of all charts made in one loop turn as one
 //   "bk-batch" message here, dispatched to the views by chart key; the views' acknowledgements go back the same
 //   way, collected over a frame into one "bk-ack" message. A "bk-opening" message announces a chart's widget
-//   before the kernel opens it (the views keep their frames short meanwhile: see opening() in livechart.js).
-function plotlyPromise() {
-  const g = globalThis;
-  if (!g.__bkPlotly) {
-    let resolve, reject;
-    g.__bkPlotly = new Promise((res, rej) => { resolve = res; reject = rej; });
-    g.__bkPlotly.settle = { resolve, reject };
-  }
-  return g.__bkPlotly;
-}
-
-// Marks on the page's performance timeline (the browser benchmark reads them), each once per page.
-function markOnce(name) {
-  if (typeof performance === "undefined" || !performance.mark) return;
-  if (!performance.getEntriesByName(name, "mark").length) performance.mark(name);
-}
-
+//   before the kernel opens it (the views keep their frames short meanwhile: opening() in plotly-page.js).
+// plotly_view.py puts plotly-page.js (what this module shares with the views) in front of this file.
 // The first plot in a page costs plotly 0.1-0.2 s more than any later one (its styles, text measuring, the date
 // axis machinery). When plotly.js arrives before any chart is on the page (it is sent when the charts are imported),
 // pay that on a hidden plot then, not in the first chart's draw.
@@ -67,8 +52,6 @@ function load(model) {
   document.head.appendChild(script);
 }
 
-const OPENING_WAIT_MS = 3000;  // see opening() in livechart.js
-
 function initialize({ model }) {
   const g = globalThis;
   const views = (g.__bkPlotlyViews = g.__bkPlotlyViews || new Map());  // chart key -> Set of view handlers
@@ -77,11 +60,7 @@ function initialize({ model }) {
   markOnce("bk:library-open");
   buses.set(key, model);
   const onBatch = (msg, buffers) => {
-    if (msg && msg.type === "bk-opening") {  // a chart's widget comes next: livechart.js's opening()
-      const opening = (g.__bkPlotlyOpening = g.__bkPlotlyOpening || new Map());
-      opening.set(msg.key, performance.now() + OPENING_WAIT_MS);
-      return;
-    }
+    if (msg && msg.type === "bk-opening") { announced(msg.key); return; }  // a chart's widget comes next
     if (!msg || msg.type !== "bk-batch") return;
     msg.items.forEach((item, i) => {
       const handlers = views.get(item.key);
