@@ -6,6 +6,7 @@
 //   way, collected over a frame into one "bk-ack" message. A "bk-opening" message announces a chart's widget
 //   before the kernel opens it (the views keep their frames short meanwhile: opening() in plotly-page.js).
 // plotly_view.py puts plotly-page.js (what this module shares with the views) in front of this file.
+
 // The first plot in a page costs plotly 0.1-0.2 s more than any later one (its styles, text measuring, the date
 // axis machinery). When plotly.js arrives before any chart is on the page (it is sent when the charts are imported),
 // pay that on a hidden plot then, not in the first chart's draw.
