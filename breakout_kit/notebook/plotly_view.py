@@ -54,7 +54,7 @@ class PlotlyLibrary(anywidget.AnyWidget):
     """plotly.js for the page, sent once per kernel, and the bus of every PlotlyView: the updates of all charts
     made in one loop turn travel as one message through it, their acknowledgements come back through it."""
 
-    _esm = _static("plotly-loader.js")
+    _esm = _static("plotly-page.js") + "\n" + _static("plotly-loader.js")
     _source = traitlets.Bytes(b"").tag(sync=True)  # a binary buffer on the wire, not a 5 MB JSON string
     key = traitlets.Unicode("").tag(sync=True)
 
@@ -62,6 +62,12 @@ class PlotlyLibrary(anywidget.AnyWidget):
         super().__init__(key=uuid.uuid4().hex, **kwargs)
         self.messages_sent = 0
         self.on_msg(self._on_front_end_msg)
+
+    def announce(self, key: str) -> None:
+        """Tell the page that the chart ``key``'s widget opens next (``bk-opening``): until it is ready, the charts
+        in the page draw a few per frame, so the new widget's module import is not stuck behind one long frame
+        (anywidget gives it 2 s; see ``opening()`` in ``static/plotly-page.js``)."""
+        self.send({"type": "bk-opening", "key": key})
 
     def _on_front_end_msg(self, _widget, content, _buffers) -> None:
         # May run on a kernel subshell thread: the callbacks only hand over to the kernel's loop.
@@ -95,7 +101,7 @@ class PlotlyView(anywidget.AnyWidget):
     """One live Plotly chart in the page. ``spec`` is the empty figure (data + layout); rows and markers arrive in
     ``bk-full`` / ``bk-delta`` messages; the views answer ``bk-hello`` (send the window) and ``bk-ack`` (drawn)."""
 
-    _esm = _static("deltas.js") + "\n" + _static("livechart.js")
+    _esm = "\n".join(_static(name) for name in ("plotly-page.js", "deltas.js", "livechart.js"))
     key = traitlets.Unicode("").tag(sync=True)  # names this chart in the bus's batch and ack messages
     library_key = traitlets.Unicode("").tag(sync=True)
     spec = traitlets.Dict().tag(sync=True)
@@ -104,7 +110,9 @@ class PlotlyView(anywidget.AnyWidget):
     breaks = traitlets.Bool(True).tag(sync=True)  # cut nights and weekends out of the time axis
 
     def __init__(self, **kwargs):
-        super().__init__(key=uuid.uuid4().hex, library_key=plotly_library().key, **kwargs)
+        key, library = uuid.uuid4().hex, plotly_library()
+        library.announce(key)  # before this widget's comm opens: the page then makes room for its start
+        super().__init__(key=key, library_key=library.key, **kwargs)
         self.on_hello: Callable[[], None] | None = None
         self.on_ack: Callable[[int], None] | None = None
         self.messages_sent = 0

@@ -13,7 +13,7 @@ import pytest
 from nb_fakes import FakeSignal, FakeWatcher, ViewReplica, make_bar
 
 from breakout_kit.notebook import LiveChart
-from breakout_kit.notebook.plotly_view import PlotlyView
+from breakout_kit.notebook.plotly_view import PlotlyLibrary, PlotlyView
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,22 +28,33 @@ def module(tmp_path) -> Path:
     return path
 
 
-def run_view(module: Path, chart: LiveChart, messages: list, *, broken: bool = False) -> dict:
-    payload = {"spec": chart.spec, "window": chart.window, "broken": broken,
+@pytest.fixture
+def library(tmp_path) -> Path:
+    """The library's module (plotly-loader.js: the bus) as the page gets it."""
+    path = tmp_path / "plotly-loader.mjs"
+    path.write_text(PlotlyLibrary._esm)
+    return path
+
+
+def run_view(module: Path, chart: LiveChart, messages: list, *, library: Path | None = None, **options) -> dict:
+    """Run the views in node (livechart_harness.mjs; ``options`` as it reads them: broken, views, drawMs, ...)."""
+    payload = {"spec": chart.spec, "window": chart.window, **options,
                "messages": [[m, base64.b64encode(b).decode()] for m, b in messages]}
-    out = subprocess.run(["node", str(HERE / "livechart_harness.mjs"), module.as_uri()], input=json.dumps(payload),
-                         capture_output=True, text=True, check=False, timeout=60)
+    args = ["node", str(HERE / "livechart_harness.mjs"), module.as_uri(), *([library.as_uri()] if library else [])]
+    out = subprocess.run(args, input=json.dumps(payload), capture_output=True, text=True, check=False, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)
 
 
-def captured(chart: LiveChart) -> list:
+@pytest.fixture
+def fed(monkeypatch):
+    """A LiveChart of 100 bars fed 6 bars in 3 flushes (5 bars; a bar and a signal; that bar revised): the chart
+    and the updates it sent, in order (to replay to the views in node)."""
+    ViewReplica.record(monkeypatch)
+    w = FakeWatcher()
+    chart = LiveChart(w, window=100, throttle=0)
     sent = []
     chart.view.queue = lambda content, payload: sent.append((content, bytes(payload)))
-    return sent
-
-
-def feed_and_flush(w, chart):
     for i in range(5):
         w.feed(make_bar(i))
     chart.flush()
@@ -52,14 +63,12 @@ def feed_and_flush(w, chart):
     b = make_bar(5)
     w.feed(type(b)(b.time, b.open, b.high, b.low, b.close + 2, b.volume))  # the last bar revised
     chart.flush()
+    yield chart, sent
+    chart.close()
 
 
-def test_view_asks_for_the_window_applies_deltas_and_acknowledges_each_draw(monkeypatch, module):
-    ViewReplica.record(monkeypatch)
-    w = FakeWatcher()
-    chart = LiveChart(w, window=100, throttle=0)
-    sent = captured(chart)
-    feed_and_flush(w, chart)
+def test_view_asks_for_the_window_applies_deltas_and_acknowledges_each_draw(module, fed):
+    chart, sent = fed
     r = run_view(module, chart, sent)
     assert r["helloFirst"]  # a new view asks for the window
     assert [m["seq"] for m in r["sent"] if m["type"] == "bk-ack"] == [1, 2, 3]  # one ack per drawn update
@@ -68,26 +77,35 @@ def test_view_asks_for_the_window_applies_deltas_and_acknowledges_each_draw(monk
     assert last["close"] == pytest.approx(make_bar(5).close + 2) and last["last"] == make_bar(5).time.timestamp() * 1e3
     assert r["breaks"] == [{"bounds": [240e3, 86400e3]}]  # a night cut out: from one spacing after the close
     assert r["stale"] is False  # a delta on top of nothing does not apply (the view asks again)
-    chart.close()
 
 
-def test_a_view_that_cannot_draw_does_not_acknowledge(monkeypatch, module):
-    ViewReplica.record(monkeypatch)
-    w = FakeWatcher()
-    chart = LiveChart(w, window=100, throttle=0)
-    sent = captured(chart)
-    feed_and_flush(w, chart)
+def test_a_view_that_cannot_draw_does_not_acknowledge(module, fed):
+    chart, sent = fed
     r = run_view(module, chart, sent, broken=True)
     assert [m for m in r["sent"] if m["type"] == "bk-ack"] == []
-    chart.close()
 
 
-def test_a_delta_out_of_order_makes_the_view_ask_for_the_window(monkeypatch, module):
-    ViewReplica.record(monkeypatch)
-    w = FakeWatcher()
-    chart = LiveChart(w, window=100, throttle=0)
-    sent = captured(chart)
-    feed_and_flush(w, chart)
+def test_a_delta_out_of_order_makes_the_view_ask_for_the_window(module, fed):
+    chart, sent = fed
     r = run_view(module, chart, [sent[0], sent[2]])  # the update in between is lost
     assert [m["type"] for m in r["sent"]] == ["bk-hello", "bk-ack", "bk-hello"]
-    chart.close()
+
+
+def frames_per_message(draws: list[dict]) -> dict[int, list[int]]:
+    """Message index -> how many draws each animation frame made for it."""
+    out: dict[int, dict[int, int]] = {}
+    for d in draws:
+        per_frame = out.setdefault(d["message"], {})
+        per_frame[d["frame"]] = per_frame.get(d["frame"], 0) + 1
+    return {m: list(f.values()) for m, f in out.items()}
+
+
+def test_while_a_new_charts_widget_opens_the_views_redraw_a_few_per_frame(module, library, fed):
+    # 3 views, 40 ms per draw (over the 30 ms frame budget). The window's first plots come one per frame; redraws
+    # all in one frame -- except after the kernel announced a new chart's widget (bk-opening through the bus) and
+    # until that widget's initialize: anywidget gives its module import 2 s, and it must not wait behind one frame
+    # of every chart's redraw.
+    chart, sent = fed
+    r = run_view(module, chart, sent, library=library, views=3, drawMs=40, openingBefore=1, initializedBefore=2)
+    assert frames_per_message(r["draws"]) == {0: [1, 1, 1], 1: [1, 1, 1], 2: [3]}
+    assert [m["seq"] for m in r["sent"] if m["type"] == "bk-ack" and m["key"] == "K"] == [1, 2, 3]

@@ -59,3 +59,20 @@ def test_preload_leaves_a_missing_plotly_to_the_first_chart(monkeypatch):
 
     monkeypatch.setattr(plotly_view, "plotly_library", missing)
     plotly_view.preload()  # no error at import time; LiveChart() raises it
+
+
+def test_a_chart_is_announced_to_the_page_through_the_bus_before_its_widget_opens(monkeypatch):
+    # The page then keeps its frames short until the new widget is ready (static/livechart.js, opening()).
+    events = []
+    monkeypatch.setattr(plotly_view.PlotlyLibrary, "send",
+                        lambda self, content, buffers=None: events.append(("bus", content)))
+    real_open = plotly_view.PlotlyView.open
+
+    def open_(self):
+        events.append(("open", self.key))
+        real_open(self)
+
+    monkeypatch.setattr(plotly_view.PlotlyView, "open", open_)
+    view = plotly_view.PlotlyView()
+    assert events == [("bus", {"type": "bk-opening", "key": view.key}), ("open", view.key)]
+    view.close()

@@ -3,22 +3,9 @@
 //   chart); it runs as a classic script (it sets window.Plotly); charts wait on globalThis.__bkPlotly;
 // - is the bus of the LiveCharts: the kernel sends the updates of all charts made in one loop turn as one
 //   "bk-batch" message here, dispatched to the views by chart key; the views' acknowledgements go back the same
-//   way, collected over a frame into one "bk-ack" message.
-function plotlyPromise() {
-  const g = globalThis;
-  if (!g.__bkPlotly) {
-    let resolve, reject;
-    g.__bkPlotly = new Promise((res, rej) => { resolve = res; reject = rej; });
-    g.__bkPlotly.settle = { resolve, reject };
-  }
-  return g.__bkPlotly;
-}
-
-// Marks on the page's performance timeline (the browser benchmark reads them), each once per page.
-function markOnce(name) {
-  if (typeof performance === "undefined" || !performance.mark) return;
-  if (!performance.getEntriesByName(name, "mark").length) performance.mark(name);
-}
+//   way, collected over a frame into one "bk-ack" message. A "bk-opening" message announces a chart's widget
+//   before the kernel opens it (the views keep their frames short meanwhile: opening() in plotly-page.js).
+// plotly_view.py puts plotly-page.js (what this module shares with the views) in front of this file.
 
 // The first plot in a page costs plotly 0.1-0.2 s more than any later one (its styles, text measuring, the date
 // axis machinery). When plotly.js arrives before any chart is on the page (it is sent when the charts are imported),
@@ -74,6 +61,7 @@ function initialize({ model }) {
   markOnce("bk:library-open");
   buses.set(key, model);
   const onBatch = (msg, buffers) => {
+    if (msg && msg.type === "bk-opening") { announced(msg.key); return; }  // a chart's widget comes next
     if (!msg || msg.type !== "bk-batch") return;
     msg.items.forEach((item, i) => {
       const handlers = views.get(item.key);
