@@ -20,6 +20,7 @@ from typing import Any
 #: (epoch seconds of the 5-second bar's start, open, high, low, close, volume)
 FieldsHandler = Callable[[int, float, float, float, float, float], None]
 REALTIME_BAR = 50          # the message id of a real-time bar (decoder.handlers key)
+PENDING_TAP = "_bk_bar_tap"  # a probe's tap, on the wrapper until a dispatch is installed
 
 
 class BarDispatch:
@@ -30,17 +31,35 @@ class BarDispatch:
         handlers = ib.client.decoder.handlers
         self._library = handlers[REALTIME_BAR]                  # the library's own handler of the message
         self._routes: dict[int, tuple[Any, FieldsHandler]] = {}   # reqId -> (the library's bar list, handler)
-        #: called as ``tap(req_id, epoch_seconds)`` for each routed message before its handler (``Probe``)
-        self.tap: Callable[[int, int], None] | None = None
+        #: called as ``tap(req_id, epoch_seconds)`` for each routed message before its handler (``Probe``; a
+        #: probe made before the dispatch left its tap on the wrapper)
+        self.tap: Callable[[int, int], None] | None = ib.wrapper.__dict__.pop(PENDING_TAP, None)
         handlers[REALTIME_BAR] = self._on_message
 
     @classmethod
     def of(cls, ib: Any) -> BarDispatch:
         """The dispatch of ``ib``'s connection, installed on first use (it lives as long as the IB instance)."""
-        dispatch = ib.wrapper.__dict__.get("_bk_bar_dispatch")
+        dispatch = cls.installed(ib)
         if dispatch is None:
             dispatch = ib.wrapper._bk_bar_dispatch = cls(ib)
         return dispatch
+
+    @staticmethod
+    def installed(ib: Any) -> BarDispatch | None:
+        """The dispatch of ``ib``'s connection if a kit subscription installed one, else None (the connection
+        decodes bars through the library's own handler alone, as a bare baseline must)."""
+        return ib.wrapper.__dict__.get("_bk_bar_dispatch")
+
+    @classmethod
+    def set_tap(cls, ib: Any, tap: Callable[[int, int], None] | None) -> None:
+        """Set the tap of ``ib``'s dispatch without installing one: a dispatch made later takes it over."""
+        dispatch = cls.installed(ib)
+        if dispatch is not None:
+            dispatch.tap = tap
+        elif tap is not None:
+            ib.wrapper.__dict__[PENDING_TAP] = tap
+        else:
+            ib.wrapper.__dict__.pop(PENDING_TAP, None)
 
     def route(self, bars: Any, handler: FieldsHandler) -> None:
         """Send the messages of the library's subscription ``bars`` (its ``RealTimeBarList``) to ``handler``."""

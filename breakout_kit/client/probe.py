@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Self
 
-from breakout_kit.client.bar_dispatch import BarDispatch
+from breakout_kit.client.bar_dispatch import PENDING_TAP, BarDispatch
 from breakout_kit.client.iblib import Event
 
 
@@ -83,8 +83,9 @@ class Probe:
         conn.hasData.connect(self._on_data)
         conn.hasData.connect(decode)
         ib.barUpdateEvent += self._on_bar_message            # the library's own path (raw_bars)
-        self._dispatch = BarDispatch.of(ib)                   # the kit's subscriptions (RealTimeBars)
-        self._dispatch.tap = self._on_routed_message
+        # the kit's subscriptions (RealTimeBars): tapped, without installing their dispatch on a connection that
+        # has none (a bare baseline's messages must take the library's path alone)
+        BarDispatch.set_tap(ib, self._on_routed_message)
         self._closed = False
 
     def _on_data(self, data: bytes) -> None:
@@ -138,8 +139,10 @@ class Probe:
         self._raw.clear()
         self._ib.client.conn.hasData.disconnect(self._on_data)
         self._ib.barUpdateEvent -= self._on_bar_message
-        if self._dispatch.tap == self._on_routed_message:
-            self._dispatch.tap = None
+        dispatch = BarDispatch.installed(self._ib)
+        tap = dispatch.tap if dispatch is not None else self._ib.wrapper.__dict__.get(PENDING_TAP)
+        if tap == self._on_routed_message:
+            BarDispatch.set_tap(self._ib, None)
 
     def __enter__(self) -> Self:
         return self

@@ -78,3 +78,22 @@ def test_empty_fields_read_as_zero_and_malformed_messages_take_the_librarys_path
     ib.client.decoder.interpret(["50", "3", "5"])                # cut short
     assert len(got) == 1 and len(bars) == 0                      # neither reached anyone
     assert [r.levelname for r in caplog.records] == ["ERROR", "ERROR"]   # the library logged both, as always
+
+
+def test_a_probe_leaves_a_bare_connection_on_the_librarys_own_handler():
+    """The bare baseline must decode through the library alone: a probe installs no dispatch, and a dispatch made
+    after the probe (the first kit subscription) takes the probe's tap over; closing the probe removes it."""
+    from breakout_kit.client.probe import Probe
+
+    ib = iblib.IB()
+    library_handler = ib.client.decoder.handlers[50]
+    probe = Probe(ib)
+    assert BarDispatch.installed(ib) is None and ib.client.decoder.handlers[50] is library_handler
+    seen = []
+    probe.bar_message_event += lambda req_id, t: seen.append((req_id, t))
+    dispatch = BarDispatch.of(ib)
+    dispatch.route(subscribe(ib, 4), lambda *fields: None)
+    message(ib, 4)
+    assert seen == [(4, T)]
+    probe.close()
+    assert dispatch.tap is None
