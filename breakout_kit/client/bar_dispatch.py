@@ -51,15 +51,23 @@ class BarDispatch:
         return ib.wrapper.__dict__.get("_bk_bar_dispatch")
 
     @classmethod
-    def set_tap(cls, ib: Any, tap: Callable[[int, int], None] | None) -> None:
+    def set_tap(cls, ib: Any, tap: Callable[[int, int], None]) -> None:
         """Set the tap of ``ib``'s dispatch without installing one: a dispatch made later takes it over."""
         dispatch = cls.installed(ib)
         if dispatch is not None:
             dispatch.tap = tap
-        elif tap is not None:
-            ib.wrapper.__dict__[PENDING_TAP] = tap
         else:
-            ib.wrapper.__dict__.pop(PENDING_TAP, None)
+            ib.wrapper.__dict__[PENDING_TAP] = tap
+
+    @classmethod
+    def remove_tap(cls, ib: Any, tap: Callable[[int, int], None]) -> None:
+        """Remove ``tap`` from ``ib``'s connection, wherever it waits; a tap set since by someone else stays."""
+        dispatch = cls.installed(ib)
+        if dispatch is not None:
+            if dispatch.tap == tap:
+                dispatch.tap = None
+        elif ib.wrapper.__dict__.get(PENDING_TAP) == tap:
+            del ib.wrapper.__dict__[PENDING_TAP]
 
     def route(self, bars: Any, handler: FieldsHandler) -> None:
         """Send the messages of the library's subscription ``bars`` (its ``RealTimeBarList``) to ``handler``."""

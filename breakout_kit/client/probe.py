@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Self
 
-from breakout_kit.client.bar_dispatch import PENDING_TAP, BarDispatch
+from breakout_kit.client.bar_dispatch import BarDispatch
 from breakout_kit.client.iblib import Event
 
 
@@ -139,10 +139,7 @@ class Probe:
         self._raw.clear()
         self._ib.client.conn.hasData.disconnect(self._on_data)
         self._ib.barUpdateEvent -= self._on_bar_message
-        dispatch = BarDispatch.installed(self._ib)
-        tap = dispatch.tap if dispatch is not None else self._ib.wrapper.__dict__.get(PENDING_TAP)
-        if tap == self._on_routed_message:
-            BarDispatch.set_tap(self._ib, None)
+        BarDispatch.remove_tap(self._ib, self._on_routed_message)
 
     def __enter__(self) -> Self:
         return self

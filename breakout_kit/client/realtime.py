@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from breakout_kit.client.bar_dispatch import BarDispatch
+from breakout_kit.client.bar_dispatch import BarDispatch, FieldsHandler
 from breakout_kit.client.iblib import Event
 from breakout_kit.client.symbols import display_symbol
 from breakout_kit.core.bars import Bar
@@ -24,11 +23,11 @@ class RealTimeBars:
     def __init__(self, ib: Any, contract: Any, what: str = "TRADES", use_rth: bool = False) -> None:
         self.contract = contract
         self._bar_event: Event | None = None
-        self._on_fields: Callable[[int, float, float, float, float, float], None] | None = None
+        self._on_fields: FieldsHandler | None = None
         self._ib = ib
         self._bars = ib.reqRealTimeBars(contract, 5, what, use_rth)
         self._dispatch = BarDispatch.of(ib)
-        self._dispatch.route(self._bars, self._on_message)
+        self._reroute()
 
     @property
     def bar_event(self) -> Event:
@@ -44,14 +43,14 @@ class RealTimeBars:
         self._reroute()
 
     @property
-    def on_fields(self) -> Callable[[int, float, float, float, float, float], None] | None:
+    def on_fields(self) -> FieldsHandler | None:
         """One fast consumer (the watcher's hot path), called as ``on_fields(epoch, open, high, low, close,
         volume)`` (``epoch``: the 5-second bar's start, POSIX seconds) for every bar, before ``bar_event``. While
         nobody has asked for ``bar_event``, the messages go straight to it and no ``Bar`` is built."""
         return self._on_fields
 
     @on_fields.setter
-    def on_fields(self, handler: Callable[[int, float, float, float, float, float], None] | None) -> None:
+    def on_fields(self, handler: FieldsHandler | None) -> None:
         self._on_fields = handler
         self._reroute()
 

@@ -324,9 +324,7 @@ class BreakoutWatcher:
         if self._deferred:                  # this watcher's previous bar still waits for its update
             _flush_after_burst()
         if not self.detector.can_signal(fields[1], fields[2], fields[3]):
-            if not _DEFERRED:
-                asyncio.get_running_loop().call_soon(_flush_after_burst)
-            _DEFERRED.append((self, start, fields, None, None))
+            _after_burst(self, start, fields, None, None)
             self._deferred = True
             return
         try:
@@ -337,15 +335,25 @@ class BreakoutWatcher:
     def _signal_live(self, t: int, fields: tuple) -> None:
         """A live bar that can signal: the detector and ``on_signal`` now, ``on_signal`` seeing ``last_bar`` and
         ``signals`` up to date; the window row and the view events after the burst."""
-        when = datetime.fromtimestamp(t, timezone.utc)
-        o, h, low, c, v = fields
-        signals = self.detector.update_values(when, o, h, low, c, float(v))
-        bar = (when, o, h, low, c, v)
-        if not _DEFERRED:
-            asyncio.get_running_loop().call_soon(_flush_after_burst)
-        _DEFERRED.append((self, t, bar, self.detector.channel, signals))
+        bar, signals = self._update_live(t, fields)
+        _after_burst(self, t, bar, self.detector.channel, signals)  # queued first: on_signal may read bars
         if signals:
             self._emit_live(bar, signals)
+
+    def _take_live(self, t: int, fields: tuple) -> tuple:
+        """The detector update of a live bar ``can_signal`` ruled out, after its burst: the bar (time and fields)
+        and the detector's channel and signals (none; any the update finds anyway are acted on now)."""
+        self._deferred = False
+        bar, signals = self._update_live(t, fields)
+        if signals:
+            self._emit_live(bar, signals)
+        return bar, self.detector.channel, signals
+
+    def _update_live(self, t: int, fields: tuple) -> tuple[tuple, list[Signal]]:
+        """The detector update of the live bar starting at ``t``: the bar (its time and fields) and its signals."""
+        when = datetime.fromtimestamp(t, timezone.utc)
+        o, h, low, c, v = fields
+        return (when, o, h, low, c, v), self.detector.update_values(when, o, h, low, c, float(v))
 
     def _emit_live(self, bar: Bar | tuple, signals: list[Signal]) -> None:
         self._last_bar = bar
@@ -353,18 +361,6 @@ class BreakoutWatcher:
         if not self._replaying:
             for signal in signals:
                 self._act_on(signal)
-
-    def _take_live(self, t: int, fields: tuple) -> tuple:
-        """The detector update of a live bar ``can_signal`` ruled out, after its burst: the bar (time and fields)
-        and the detector's channel and signals (none; any the update finds anyway are acted on now)."""
-        self._deferred = False
-        when = datetime.fromtimestamp(t, timezone.utc)
-        o, h, low, c, v = fields
-        signals = self.detector.update_values(when, o, h, low, c, float(v))
-        bar = (when, o, h, low, c, v)
-        if signals:
-            self._emit_live(bar, signals)
-        return bar, self.detector.channel, signals
 
     def _on_resubscribe(self) -> None:
         if self._subscription is not None:
@@ -498,6 +494,12 @@ class BreakoutWatcher:
 # socket messages has been handled (one ``call_soon`` per burst, not one per watcher). ``signals`` None: the bar's
 # detector update is still to do (``bar`` holds its fields, ``channel`` nothing yet).
 _DEFERRED: list[tuple] = []
+
+
+def _after_burst(watcher: BreakoutWatcher, t: int, bar: tuple, channel, signals: list[Signal] | None) -> None:
+    if not _DEFERRED:
+        asyncio.get_running_loop().call_soon(_flush_after_burst)
+    _DEFERRED.append((watcher, t, bar, channel, signals))
 
 
 def _flush_after_burst() -> None:
