@@ -8,8 +8,9 @@ does client work only and "client-side processing rate" can be read off this pro
   queue up in their socket buffers, then drain it in alternating segments, so both are saturated and see the same
   machine noise. Rate = bar messages / CPU seconds of the event-loop thread.
 * ``signal_latency``: 100 watchers under a moderate load; time from the socket read that brought the bar's last
-  5-second piece to the watcher's ``on_signal`` callback, against the same time to a bare client-library handler on
-  a second connection with the same subscriptions (same bursts); and one watcher alone.
+  5-second piece to the watcher's ``on_signal`` callback, against the same time to a bare client-library handler
+  with the same subscriptions on a connection of its own (alternating rounds against one gateway, each side alone
+  in the client process); and one watcher alone.
 """
 
 from __future__ import annotations
@@ -317,26 +318,21 @@ class _GcPauses:
         gc.callbacks.remove(self)
 
 
-async def _latencies(n_watchers: int, speed: float, wanted: int, bare: bool) -> dict:
-    """Run ``n_watchers`` live watchers until ``wanted`` live signals: sorted socket read -> on_signal and decode ->
-    on_signal times (ms), signals on bars that came from history instead of the stream, GC pauses meanwhile.
-
-    With ``bare``, a second connection to the same gateway holds the same subscriptions straight through the client
-    library (``Probe.raw_bars``) with a bare handler each, and ``bare`` holds its socket read -> handler times (ms)
-    for the messages that carry a 1-minute bar's last 5-second piece: the same bursts, at the same moments."""
+async def _watcher_latencies(port: int, speed: float, client_id: int, n_watchers: int, wanted: int) -> dict:
+    """``n_watchers`` live watchers on their own connection until ``wanted`` live signals: socket read -> on_signal
+    and decode -> on_signal times (ms), signals on bars that came from history instead of the stream, GC pauses and
+    the length (s) of the timed window."""
     # req_id -> (start of the bar's last 5-second piece, socket read stamp, decode stamp): one entry per
     # subscription, overwritten (a dict growing by every bar would resize inside the measured bursts)
     arrivals: dict[int | None, tuple[int, float, float]] = {}
     latencies: list[float] = []
     from_decode: list[float] = []
-    bare_latencies: list[float] = []
     unmatched = [0]
-    read_at = [0.0, 0.0]             # perf_counter of the last socket read: [watchers' connection, bare one]
+    read_at = [0.0]                  # perf_counter of the connection's last socket read
     clock = time.perf_counter
-    async with gateway_process(speed) as port, connected(port, speed, 1) as client, \
-            (connected(port, speed, 2) if bare else contextlib.nullcontext()) as bare_client:
+    async with connected(port, speed, client_id) as client:
         done = asyncio.get_running_loop().create_future()
-        probes = [client.probe()]
+        probe = client.probe()
 
         def on_signal(watcher, signal):
             if not meter.started:
@@ -360,42 +356,63 @@ async def _latencies(n_watchers: int, speed: float, wanted: int, bare: bool) -> 
             if (piece + PIECE) % 60 == 0:    # the last piece of a 1-minute bar: the one that can signal
                 arrivals[req_id] = (piece, read_at[0], clock())
 
-        def on_bare_read(_nbytes):
-            read_at[1] = clock()
-
-        def on_bare_bar(_req_id, bar_time):
-            now = clock()
-            if meter.started and (int(bar_time.timestamp()) + PIECE) % 60 == 0:
-                bare_latencies.append((now - read_at[1]) * 1e3)
-
         # the probe's read_event fires before the client library decodes the read
-        probes[0].read_event += on_read
-        probes[0].bar_message_event += on_bar
+        probe.read_event += on_read
+        probe.bar_message_event += on_bar
         try:
-            contracts = {s: await bare_client.qualify(s) for s in SYMBOLS} if bare else {}
             watchers, ready = _watchers(client, BreakoutRule(lookback=5, direction="both"), on_signal, n_watchers)
             # ~1 s of messages after every watcher is live: the start-up backlog drains before anything is timed
             meter = _Warmup(ready, warmup=int(n_watchers * speed / PIECE))
-            if bare:
-                probes.append(bare_client.probe())
-                probes[1].read_event += on_bare_read
-                for k in range(n_watchers):
-                    probes[1].raw_bars(contracts[SYMBOLS[k % len(SYMBOLS)]], on_bare_bar)
             try:
                 await _wait(meter.warm, 60.0, f"latency run ({n_watchers} watchers): not live")
                 with _GcPauses() as collections:
+                    t0 = clock()
                     meter.arm()
                     await _wait(done, 90.0, f"latency run ({n_watchers} watchers): fewer than {wanted} live "
                                             "signals")
+                    seconds = clock() - t0
             finally:
                 await _close_all(watchers)
         finally:
-            for probe in probes:
-                probe.close()
-    if bare and not bare_latencies:
+            probe.close()
+    return {"lat": latencies, "dec": from_decode, "unmatched": unmatched[0], "gc": collections.pauses,
+            "seconds": seconds}
+
+
+async def _bare_latencies(port: int, speed: float, client_id: int, seconds: float) -> dict:
+    """The same 100 subscriptions straight through the client library (``Probe.raw_bars``), a bare handler each, on
+    a connection of their own for ``seconds``: socket read -> handler times (ms) of the messages that carry a
+    1-minute bar's last 5-second piece (the ones a watcher signals on), and GC pauses."""
+    latencies: list[float] = []
+    read_at = [0.0]
+    clock = time.perf_counter
+    async with connected(port, speed, client_id) as client:
+        probe = client.probe()
+
+        def on_read(_nbytes):
+            read_at[0] = clock()
+
+        def on_bar(_req_id, bar_time):
+            now = clock()
+            if meter.started and (int(bar_time.timestamp()) + PIECE) % 60 == 0:
+                latencies.append((now - read_at[0]) * 1e3)
+
+        probe.read_event += on_read
+        try:
+            contracts = {s: await client.qualify(s) for s in SYMBOLS}
+            meter = _Warmup(lambda: True, warmup=int(SUBSCRIPTIONS * speed / PIECE))
+            probe.bar_message_event += meter.on_bar
+            for k in range(SUBSCRIPTIONS):
+                probe.raw_bars(contracts[SYMBOLS[k % len(SYMBOLS)]], on_bar)
+            await _wait(meter.warm, 60.0, "latency run (bare handlers): no live data")
+            with _GcPauses() as collections:
+                meter.arm()
+                await asyncio.sleep(seconds)      # the timed window: as long as the watchers' one
+        finally:
+            probe.close()
+    if not latencies:
         raise AssertionError("the bare client library handlers saw no bars")
-    return {"lat": sorted(latencies), "dec": sorted(from_decode), "bare": sorted(bare_latencies),
-            "unmatched": unmatched[0], "gc": collections.pauses}
+    return {"bare": latencies, "gc": collections.pauses}
 
 
 def _pct(ordered: list[float], q: float) -> float:
@@ -404,28 +421,51 @@ def _pct(ordered: list[float], q: float) -> float:
 
 
 LATENCY_SPEED = 300.0
+#: the 100-watcher latency alternates this many watcher and bare rounds (one each in quick mode)
+LATENCY_ROUNDS = 3
 
 
 async def _signal_latency(quick: bool) -> dict[str, Measurement]:
-    # 100 watchers at 300x: 6 k messages/s per connection in bursts of 100 every 16 ms (IB sends every
-    # subscription's bar at the same 5-second boundary); the bare connection gets the same bursts in the same
-    # process, so the loop carries 12 k messages/s: busy but not saturated, even on a loaded machine
-    run = await _latencies(SUBSCRIPTIONS, LATENCY_SPEED, 400 if quick else 2000, bare=True)
-    lat, dec, bare = run["lat"], run["dec"], run["bare"]
+    # 100 watchers at 300x: 6 k messages/s in bursts of 100 every 16 ms (IB sends every subscription's bar at the
+    # same 5-second boundary). Each side has the client process to itself: the watchers, then the bare handlers on
+    # a connection of their own, as long again, against the same gateway, in alternating rounds so both meet the
+    # same machine. (Sharing one loop, each side's figure hung on the other's socket reads: which connection the
+    # gateway served first at a boundary decided how its burst was cut into reads.)
+    rounds = 1 if quick else LATENCY_ROUNDS
+    wanted = (400 if quick else 2000) // rounds
+    lat: list[float] = []
+    dec: list[float] = []
+    bare: list[float] = []
+    gcs: list[tuple[int, float]] = []
+    unmatched = 0
+    async with gateway_process(LATENCY_SPEED) as port:
+        for r in range(rounds):
+            ours = await _watcher_latencies(port, LATENCY_SPEED, 2 * r + 1, SUBSCRIPTIONS, wanted)
+            base = await _bare_latencies(port, LATENCY_SPEED, 2 * r + 2, ours["seconds"])
+            lat += ours["lat"]
+            dec += ours["dec"]
+            bare += base["bare"]
+            gcs += ours["gc"]
+            unmatched += ours["unmatched"]
+    lat.sort()
+    dec.sort()
+    bare.sort()
     p99, bare_p99 = _pct(lat, 99.0), _pct(bare, 99.0)
-    details = {"watchers": SUBSCRIPTIONS, "signals": len(lat), "p50_ms": _pct(lat, 50.0),
+    details = {"watchers": SUBSCRIPTIONS, "rounds": rounds, "signals": len(lat), "p50_ms": _pct(lat, 50.0),
                "p90_ms": _pct(lat, 90.0), "max_ms": lat[-1], "p50_from_decode_ms": _pct(dec, 50.0),
                "p99_from_decode_ms": _pct(dec, 99.0), "bare_messages": len(bare), "bare_p50_ms": _pct(bare, 50.0),
-               "bare_max_ms": bare[-1], "history_bars_skipped": run["unmatched"],
+               "bare_max_ms": bare[-1], "history_bars_skipped": unmatched,
                # full collections of a big heap stall the loop: the usual cause of the tail
-               "gc_full_collections": sum(1 for g, _ in run["gc"] if g == 2),
-               "gc_longest_pause_ms": max((ms for _, ms in run["gc"]), default=0.0),
+               "gc_full_collections": sum(1 for g, _ in gcs if g == 2),
+               "gc_longest_pause_ms": max((ms for _, ms in gcs), default=0.0),
                "gateway_speed": LATENCY_SPEED}
     # one watcher: no burst to wait behind, 100 bars/s
-    one = await _latencies(1, 6000.0, 150 if quick else 300, bare=False)
-    one_p99 = _pct(one["lat"], 99.0)
-    one_details = {"signals": len(one["lat"]), "p50_ms": _pct(one["lat"], 50.0), "max_ms": one["lat"][-1],
-                   "p99_from_decode_ms": _pct(one["dec"], 99.0), "gateway_speed": 6000.0,
+    async with gateway_process(6000.0) as port:
+        one = await _watcher_latencies(port, 6000.0, 1, 1, 150 if quick else 300)
+    one_lat = sorted(one["lat"])
+    one_p99 = _pct(one_lat, 99.0)
+    one_details = {"signals": len(one_lat), "p50_ms": _pct(one_lat, 50.0), "max_ms": one_lat[-1],
+                   "p99_from_decode_ms": _pct(sorted(one["dec"]), 99.0), "gateway_speed": 6000.0,
                    "gc_full_collections": sum(1 for g, _ in one["gc"] if g == 2)}
     return {"signal_latency_vs_raw_ratio": Measurement(p99 / bare_p99, p99, bare_p99, unit="ms",
                                                        baseline_label="bare library handler, p99",
@@ -434,8 +474,6 @@ async def _signal_latency(quick: bool) -> dict[str, Measurement]:
 
 
 def signal_latency(quick: bool) -> dict[str, Measurement]:
-    """Socket read (bar's last piece) -> on_signal, p99: 100 watchers vs a bare library handler on the same bursts,
-    and one watcher alone; real client and gateway."""
+    """Socket read (bar's last piece) -> on_signal, p99: 100 watchers vs bare library handlers on the same stream
+    (alternating rounds, each side alone on the client), and one watcher alone; real client and gateway."""
     return asyncio.run(_signal_latency(quick))
-
-

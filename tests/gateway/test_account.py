@@ -3,11 +3,14 @@ PnL — consistent with the fills and with the gateway's own price truth."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
 from breakout_kit.client.iblib import MarketOrder
+from breakout_kit.gateway.sim.portfolio import MIN_REFRESH_INTERVAL, REFRESH_SECONDS
 
 from .conftest import collect_errors, connect, wait_until
 from .trading import AAPL, MSFT, fast_gateway, status, trader, value
@@ -63,6 +66,20 @@ async def test_portfolio_is_marked_to_market_every_three_simulated_minutes(sessi
         now = gw.now()
         marks = {b.close for b in gw.history("AAPL", 5, now - timedelta(minutes=6), now + timedelta(seconds=5))}
         assert updates[-1].marketPrice in marks
+
+
+async def test_a_fast_clock_refreshes_the_account_at_most_once_a_real_second(session_open, client_id):
+    # at 6000x three simulated minutes last 30 ms: a refresh per 180 simulated seconds would flood the client
+    async with fast_gateway(session_open, speed=6000.0) as gw, trader(gw, client_id) as ib:
+        loop = asyncio.get_running_loop()
+        refreshes: list[tuple[float, datetime]] = []      # (real arrival, gateway clock) of each refresh
+        # the account time (message 8) closes every full account refresh, once per refresh
+        ib.wrapper.updateAccountTime = lambda _stamp: refreshes.append((loop.time(), gw.now()))
+        await wait_until(ib, lambda: len(refreshes) >= 3, timeout=10, what="three periodic refreshes")
+        real = [b[0] - a[0] for a, b in pairwise(refreshes)]
+        simulated = [(b[1] - a[1]).total_seconds() for a, b in pairwise(refreshes)]
+        assert min(real) >= MIN_REFRESH_INTERVAL - 0.05, real      # arrival jitter only
+        assert min(simulated) >= 10 * REFRESH_SECONDS, simulated   # many 3-minute boundaries were skipped
 
 
 async def test_positions_are_account_wide_and_stream(gateway, client_id):

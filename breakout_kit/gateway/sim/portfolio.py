@@ -7,14 +7,15 @@ with the mark = the close of the latest completed 5-second bar.
 
 Streams (subscriptions by sessions; see account.py for the request handlers):
   positions (61/62) on every position change; account updates (6 account values, 7 portfolio items, 8 account time)
-  on fills and every ``REFRESH_SECONDS`` of simulated time, like TWS's ~3-minute cadence; account summary (63/64)
-  and accountUpdateMulti (73/74) on the same cadence; PnL (94) / PnL single (95) every 5 simulated seconds while
+  on fills and every ``REFRESH_SECONDS`` of simulated time, like TWS's ~3-minute cadence, but at most once per
+  ``MIN_REFRESH_INTERVAL`` real seconds; account summary (63/64) and accountUpdateMulti (73/74) on the same cadence; PnL (94) / PnL single (95) every 5 simulated seconds while
   something is held and on fills.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from .outbound import Client
 
 REFRESH_SECONDS = 180
+#: TWS's refresh timer runs on the wall clock. Scaled with a fast gateway clock, a full refresh (some 80 messages per
+#: subscribed connection) would go out every 30 ms at 6000x, a flood no TWS sends: so a periodic refresh that comes
+#: sooner than this many real seconds after the last one is skipped (at 60x, a refresh every 3 s, none is).
+MIN_REFRESH_INTERVAL = 1.0
 #: Reg T intraday-style margin: 25 % of gross position value (so buying power is 4x available funds).
 MARGIN_RATE = 0.25
 INITIAL_CASH = 1_000_000.0
@@ -87,6 +92,7 @@ class Portfolio:
         self.multi_subs: dict[tuple[int, int], tuple[Client, int]] = {}
         self.pnl_subs: dict[tuple[int, int], tuple[Client, int]] = {}
         self.pnl_single_subs: dict[tuple[int, int], tuple[Client, int, int]] = {}
+        self._refreshed_at = -math.inf      # time.monotonic() of the last periodic refresh
 
     # ---- state ---------------------------------------------------------------------------------------------
     def position(self, con_id: int) -> Position:
@@ -237,7 +243,12 @@ class Portfolio:
         self.refresh_pnl()
 
     def refresh(self) -> None:
-        """The periodic full refresh (every REFRESH_SECONDS of simulated time)."""
+        """The periodic full refresh (every REFRESH_SECONDS of simulated time, skipped within
+        MIN_REFRESH_INTERVAL real seconds of the last one)."""
+        now = time.monotonic()
+        if now - self._refreshed_at < MIN_REFRESH_INTERVAL:
+            return
+        self._refreshed_at = now
         for s in list(self.account_subs):
             self.send_account(s)
         self.refresh_summaries()
