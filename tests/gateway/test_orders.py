@@ -11,6 +11,7 @@ import pytest
 from breakout_kit.client.iblib import (
     NAME,
     Contract,
+    Future,
     LimitOrder,
     MarketOrder,
     RequestError,
@@ -430,3 +431,26 @@ async def test_bracket_children_protect_a_partially_filled_parent(gateway, clien
         assert position == 0
         last_buy_at = max(k for k, ex in enumerate(gateway.orders.executions) if ex.side == "BOT")
         assert first_sale_at is not None and first_sale_at < last_buy_at   # it sold before the parent completed
+
+
+async def test_a_future_needs_margin_on_its_notional_and_pays_per_contract(session_open, client_id):
+    async with fast_gateway(session_open, cash=100_000.0) as gw, trader(gw, client_id) as ib:
+        errors = collect_errors(ib)
+        es, mes = Future("ES", "202612", "CME"), Future("MES", "202612", "CME")
+        await ib.qualifyContractsAsync(es, mes)
+        # 2 ES at ~6000 points x 50: 25 % of ~600k is far above 100k of funds (the points alone would need 3k)
+        too_big = ib.placeOrder(es, MarketOrder("BUY", 2))
+        await status(ib, too_big, "Inactive")
+        assert [c for _, c, _ in errors] == [201] and "AVAILABLE FUNDS" in errors[0][2]
+        what_if = await ib.whatIfOrderAsync(mes, MarketOrder("BUY", 3))
+        assert what_if.commission == pytest.approx(3 * 0.85)
+        fits = ib.placeOrder(mes, MarketOrder("BUY", 3))                # 3 x 5 x ~6000: ~22.5k of margin
+        await status(ib, fits, "Filled")
+        price = fits.orderStatus.avgFillPrice
+        assert float(what_if.initMarginChange) == pytest.approx(3 * 5 * price * 0.25, rel=0.01)
+        await wait_until(ib, lambda: fits.fills and fits.fills[-1].commissionReport.commission,
+                         what="the fill's commission report")
+        assert sum(f.commissionReport.commission for f in fits.fills) == pytest.approx(3 * 0.85)
+        [p] = [p for p in ib.positions() if p.contract.conId == mes.conId] or [None]
+        assert p is not None and p.position == 3
+        assert p.avgCost == pytest.approx(price * 5 + 0.85, abs=0.01)    # per contract: x multiplier + commission

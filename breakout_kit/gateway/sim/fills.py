@@ -11,6 +11,8 @@ at least a cent), the same quote the gateway's market-data ticks show.
 * STP LMT: triggers like STP, then works as a limit (on the trigger bar only if marketable at the close quote).
 * Size: at most ``volume_share`` of the bar's volume (but at least one round lot) fills per bar; the rest stays
   working (partial fills).
+* Commission: stocks per share with a minimum and a cap (``commission_due``), futures a flat rate per contract
+  (``future_commission_due``). The margin check (orders.py) counts a future's notional, points x multiplier.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from .market import half_spread_cents
 COMMISSION_PER_SHARE = 0.005
 MIN_COMMISSION = 1.00
 MAX_COMMISSION_PCT = 0.01
+#: IB's fixed rate for US futures, per contract (exchange and regulatory fees included); stock schedules don't apply
+FUTURE_COMMISSION_PER_CONTRACT = 0.85
 #: Share of a 5-second bar's volume one order may take.
 VOLUME_SHARE = 0.10
 ROUND_LOT = 100
@@ -105,3 +109,8 @@ def commission_due(shares: float, value: float, per_share: float = COMMISSION_PE
         return 0.0
     fee = max(minimum, per_share * shares)
     return round(min(fee, max(minimum, max_pct * value)), 6)
+
+
+def future_commission_due(contracts: float, per_contract: float = FUTURE_COMMISSION_PER_CONTRACT) -> float:
+    """Total commission for a futures order that has filled ``contracts`` so far: a flat rate per contract."""
+    return round(per_contract * contracts, 6) if contracts > 0 else 0.0

@@ -287,7 +287,7 @@ class OrderBook(ClockTask):
         side = 1 if o.buy else -1
         if held * side >= 0 or o.quantity > abs(held):   # the order adds exposure
             price = (o.limit or o.stop or round(self.portfolio.mark(o.inst) * 100)) / 100
-            need = o.quantity * price * MARGIN_RATE
+            need = o.quantity * price * o.inst.multiplier * MARGIN_RATE    # a future's notional: x multiplier
             available = self.portfolio.values()["AvailableFunds"]
             if need > available:
                 o.status = "Inactive"
@@ -376,13 +376,12 @@ class OrderBook(ClockTask):
         inst = self._resolve(spec)
         action, quantity, order_type, limit, stop, tif, outside_rth = self._validate(inst, raw)
         price = (limit or stop or round(self.portfolio.mark(inst) * 100)) / 100
-        commission = fills.commission_due(quantity, quantity * price, self.commission_per_share,
-                                          self.min_commission)
+        commission = self._commission_due(inst, quantity, quantity * price)
         v = self.portfolio.values()
         pos = self.portfolio.positions.get(inst.con_id)
         held = pos.quantity if pos else 0
         new = held + (quantity if action == "BUY" else -quantity)
-        change = (abs(new) - abs(held)) * price * MARGIN_RATE
+        change = (abs(new) - abs(held)) * price * inst.multiplier * MARGIN_RATE
         init_before = v["InitMarginReq"]
         equity = v["EquityWithLoanValue"]
         order = Order(session.client_id or 0, order_id, 0, inst, spec.exchange, raw.get("account") or
@@ -460,12 +459,18 @@ class OrderBook(ClockTask):
         return fills.BarCents(int(db.o[i]) * k, int(db.h[i]) * k, int(db.low[i]) * k, int(db.c[i]) * k, int(db.v[i]),
                               k if db.kind == "future" else 0)
 
+    def _commission_due(self, inst: Instrument, filled: int, value: float) -> float:
+        """The whole commission of an order that has filled ``filled`` shares or contracts worth ``value``."""
+        if inst.is_future:
+            return fills.future_commission_due(filled)
+        return fills.commission_due(filled, value, self.commission_per_share, self.min_commission)
+
     def _execute(self, o: Order, shares: int, price_cents: int, boundary: int) -> None:
         price = price_cents / 100
         side = 1 if o.buy else -1
         o.filled += shares
         o.fill_value += shares * price
-        due = fills.commission_due(o.filled, o.fill_value, self.commission_per_share, self.min_commission)
+        due = self._commission_due(o.inst, o.filled, o.fill_value)
         commission = round(due - o.commission_paid, 6)
         o.commission_paid = due
         o.last_fill_price = price
