@@ -29,6 +29,7 @@ import numpy as np
 from breakout_kit.client.events import Event
 
 _FIELDS = ("open", "high", "low", "close", "volume", "upper", "lower", "wall")  # wall: wall-clock epoch
+_FIELD_INDEX = {name: k for k, name in enumerate(_FIELDS)}
 
 
 def _to_datetime(value: Any) -> datetime:
@@ -52,7 +53,9 @@ class _Ring:
     def __init__(self, capacity: int):
         self.capacity = capacity
         self.t = np.zeros(capacity)
-        self.cols = {name: np.full(capacity, np.nan) for name in _FIELDS}
+        # one (fields, capacity) block, so a delta's rows come out in one indexing step; cols are its row views
+        self.block = np.full((len(_FIELDS), capacity), np.nan)
+        self.cols = {name: self.block[k] for k, name in enumerate(_FIELDS)}
         self.head = 0  # next slot to write
         self.size = 0
         self.appended = 0  # rows ever appended
@@ -88,9 +91,16 @@ class _Ring:
         return self.appended - self.size
 
     def rows(self, start: int, names: tuple[str, ...]) -> np.ndarray:
-        """Rows ``start`` .. newest of the columns ``names`` as one (len(names), n) float64 block."""
-        slots = np.arange(max(start, self.first), self.appended) % self.capacity
-        return np.vstack([self.cols[name][slots] for name in names]) if len(slots) else np.empty((len(names), 0))
+        """Rows ``start`` .. newest of the columns ``names`` as one new (len(names), n) float64 block."""
+        lo = max(start, self.first)
+        n = self.appended - lo
+        order = [_FIELD_INDEX[name] for name in names]
+        if n <= 0:
+            return np.empty((len(names), 0))
+        a = lo % self.capacity
+        if a + n <= self.capacity:             # no wrap: a slice (the usual delta, a bar or two)
+            return self.block[order, a:a + n]
+        return self.block[order][:, np.arange(a, a + n) % self.capacity]
 
 
 class StreamingChart:

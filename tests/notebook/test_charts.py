@@ -9,12 +9,15 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nb_fakes import FakeSignal, FakeWatcher, ViewReplica, make_bar
 
 from breakout_kit.cli.demo import write_html
 from breakout_kit.core.backtest import backtest
 from breakout_kit.core.breakout import BreakoutRule
 from breakout_kit.notebook import CanvasChart, Dashboard, LiveChart, plots
+from breakout_kit.notebook.chart import _FIELDS, _Ring
 from breakout_kit.notebook.plotly_view import plotly_library
 
 
@@ -361,3 +364,26 @@ def test_dashboard_takes_a_zone_name_for_its_feed():
     w.feed(make_bar(0), None, FakeSignal(make_bar(0).time, "up", 100.1, 100.2))  # 14:30 UTC
     assert "09:30" in dash.feed.value  # New York time, like the charts' axes
     dash.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(capacity=st.integers(1, 9), pushes=st.lists(st.tuples(st.integers(0, 3), st.floats(-1e6, 1e6)), max_size=40),
+       back=st.integers(0, 12), names=st.permutations(_FIELDS))
+def test_ring_rows_are_the_rows_pushed_in_any_wrap(capacity, pushes, back, names):
+    ring, kept = _Ring(capacity), []          # kept: (epoch, values) of every row ever appended
+    epoch = 0.0
+    for step, value in pushes:
+        epoch += step                         # a step of 0 revises the newest row in place
+        values = tuple(value + k for k in range(len(_FIELDS)))
+        if kept and kept[-1][0] == epoch:
+            kept[-1] = (epoch, values)
+        else:
+            kept.append((epoch, values))
+        ring.push(epoch, values)
+    start = max(0, ring.appended - back)
+    got = ring.rows(start, names)
+    held = kept[max(start, len(kept) - capacity):]
+    want = np.array([[v[_FIELDS.index(name)] for _, v in held] for name in names]).reshape(len(names), len(held))
+    assert np.array_equal(got, want)
+    got[:] = np.nan                           # a copy: writing to it leaves the ring alone
+    assert np.array_equal(ring.rows(start, names), want)
