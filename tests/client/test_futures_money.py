@@ -53,9 +53,10 @@ async def test_positions_and_pnl_exact_with_the_multiplier(trader):
 
 async def test_contract_cap_and_tick_rounded_bracket(trader):
     with pytest.raises(OrderRejected, match="exceeds the per-order limit of 10 futures contracts"):
-        await trader.place_order_async("/ES", "BUY", 100, limit=1000.0)
-    big = await trader.place_order_async("/ES", "BUY", 100, limit=1000.0, force=True)     # forced: sent
-    assert big.quantity == 100
+        await trader.place_order_async("/ES", "BUY", 20, limit=1000.0)
+    # forced: sent (20 x 1000 points x 50 = 1 M notional: 250 k of margin, within the account's 1 M)
+    big = await trader.place_order_async("/ES", "BUY", 20, limit=1000.0, force=True)
+    assert big.quantity == 20
     await trader.cancel_order(big.order_id)
     bracket = await trader.place_buy_bracket_pct_async("ESZ6", 1, 0.5, 0.25, entry=6801.1)
     parent, tp, sl = bracket
