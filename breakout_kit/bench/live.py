@@ -382,7 +382,7 @@ async def _watcher_latencies(port: int, speed: float, client_id: int, n_watchers
 async def _bare_latencies(port: int, speed: float, client_id: int, seconds: float) -> dict:
     """The same 100 subscriptions straight through the client library (``Probe.raw_bars``), a bare handler each, on
     a connection of their own for ``seconds``: socket read -> handler times (ms) of the messages that carry a
-    1-minute bar's last 5-second piece (the ones a watcher signals on), and GC pauses."""
+    1-minute bar's last 5-second piece (the ones a watcher signals on)."""
     latencies: list[float] = []
     read_at = [0.0]
     clock = time.perf_counter
@@ -405,14 +405,13 @@ async def _bare_latencies(port: int, speed: float, client_id: int, seconds: floa
             for k in range(SUBSCRIPTIONS):
                 probe.raw_bars(contracts[SYMBOLS[k % len(SYMBOLS)]], on_bar)
             await _wait(meter.warm, 60.0, "latency run (bare handlers): no live data")
-            with _GcPauses() as collections:
-                meter.arm()
-                await asyncio.sleep(seconds)      # the timed window: as long as the watchers' one
+            meter.arm()
+            await asyncio.sleep(seconds)          # the timed window: as long as the watchers' one
         finally:
             probe.close()
     if not latencies:
         raise AssertionError("the bare client library handlers saw no bars")
-    return {"bare": latencies, "gc": collections.pauses}
+    return {"bare": latencies}
 
 
 def _pct(ordered: list[float], q: float) -> float:

@@ -55,7 +55,7 @@ class _Ring:
         self.t = np.zeros(capacity)
         # one (fields, capacity) block, so a delta's rows come out in one indexing step; cols are its row views
         self.block = np.full((len(_FIELDS), capacity), np.nan)
-        self.cols = {name: self.block[k] for k, name in enumerate(_FIELDS)}
+        self.cols = {name: self.block[k] for name, k in _FIELD_INDEX.items()}
         self.head = 0  # next slot to write
         self.size = 0
         self.appended = 0  # rows ever appended
@@ -94,9 +94,9 @@ class _Ring:
         """Rows ``start`` .. newest of the columns ``names`` as one new (len(names), n) float64 block."""
         lo = max(start, self.first)
         n = self.appended - lo
-        order = [_FIELD_INDEX[name] for name in names]
         if n <= 0:
             return np.empty((len(names), 0))
+        order = [_FIELD_INDEX[name] for name in names]
         a = lo % self.capacity
         if a + n <= self.capacity:             # no wrap: a slice (the usual delta, a bar or two)
             return self.block[order, a:a + n]

@@ -286,8 +286,7 @@ class OrderBook(ClockTask):
         held = pos.quantity if pos else 0
         side = 1 if o.buy else -1
         if held * side >= 0 or o.quantity > abs(held):   # the order adds exposure
-            price = (o.limit or o.stop or round(self.portfolio.mark(o.inst) * 100)) / 100
-            need = o.quantity * price * o.inst.multiplier * MARGIN_RATE    # a future's notional: x multiplier
+            need = _initial_margin(o.inst, o.quantity, self._order_price(o.inst, o.limit, o.stop))
             available = self.portfolio.values()["AvailableFunds"]
             if need > available:
                 o.status = "Inactive"
@@ -375,13 +374,13 @@ class OrderBook(ClockTask):
     def _what_if(self, session: Client, order_id: int, spec, raw: dict) -> None:
         inst = self._resolve(spec)
         action, quantity, order_type, limit, stop, tif, outside_rth = self._validate(inst, raw)
-        price = (limit or stop or round(self.portfolio.mark(inst) * 100)) / 100
+        price = self._order_price(inst, limit, stop)
         commission = self._commission_due(inst, quantity, quantity * price)
         v = self.portfolio.values()
         pos = self.portfolio.positions.get(inst.con_id)
         held = pos.quantity if pos else 0
         new = held + (quantity if action == "BUY" else -quantity)
-        change = (abs(new) - abs(held)) * price * inst.multiplier * MARGIN_RATE
+        change = _initial_margin(inst, abs(new) - abs(held), price)
         init_before = v["InitMarginReq"]
         equity = v["EquityWithLoanValue"]
         order = Order(session.client_id or 0, order_id, 0, inst, spec.exchange, raw.get("account") or
@@ -458,6 +457,10 @@ class OrderBook(ClockTask):
         k = 100 // db.scale if db.scale <= 100 else 1     # price units -> cents (futures: ticks of 1, .25, .1, .01)
         return fills.BarCents(int(db.o[i]) * k, int(db.h[i]) * k, int(db.low[i]) * k, int(db.c[i]) * k, int(db.v[i]),
                               k if db.kind == "future" else 0)
+
+    def _order_price(self, inst: Instrument, limit: int | None, stop: int | None) -> float:
+        """What an order is valued at before it fills: its limit, else its stop (cents), else the mark."""
+        return (limit or stop or round(self.portfolio.mark(inst) * 100)) / 100
 
     def _commission_due(self, inst: Instrument, filled: int, value: float) -> float:
         """The whole commission of an order that has filled ``filled`` shares or contracts worth ``value``."""
@@ -577,6 +580,12 @@ class OrderBook(ClockTask):
                 await self._idle()
                 continue
             await self._wait_until(due)
+
+
+def _initial_margin(inst: Instrument, quantity: int, price: float) -> float:
+    """The initial margin of ``quantity`` at ``price``: ``MARGIN_RATE`` of the notional (a future's points x its
+    multiplier)."""
+    return quantity * price * inst.multiplier * MARGIN_RATE
 
 
 __all__ = ["Execution", "Order", "OrderBook", "Rejected"]

@@ -8,8 +8,8 @@ with the mark = the close of the latest completed 5-second bar.
 Streams (subscriptions by sessions; see account.py for the request handlers):
   positions (61/62) on every position change; account updates (6 account values, 7 portfolio items, 8 account time)
   on fills and every ``REFRESH_SECONDS`` of simulated time, like TWS's ~3-minute cadence, but at most once per
-  ``MIN_REFRESH_INTERVAL`` real seconds; account summary (63/64) and accountUpdateMulti (73/74) on the same cadence; PnL (94) / PnL single (95) every 5 simulated seconds while
-  something is held and on fills.
+  ``MIN_REFRESH_INTERVAL`` real seconds; account summary (63/64) and accountUpdateMulti (73/74) on the same
+  cadence; PnL (94) / PnL single (95) every 5 simulated seconds while something is held and on fills.
 """
 
 from __future__ import annotations
