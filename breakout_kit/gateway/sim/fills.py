@@ -1,7 +1,8 @@
 """Pure fill rules and commissions (no I/O): what a working order does against one completed 5-second bar.
 
-Prices are integer cents. The quote at a bar's end is its close +/- ``market.half_spread_cents`` (one basis point,
-at least a cent), the same quote the gateway's market-data ticks show.
+Prices are integer cents. The quote at a bar's end is its close +/- ``BarCents.half_spread`` (a stock's one basis
+point, at least a cent: ``market.half_spread_cents``; a future's one tick), the same quote the gateway's market-data
+ticks show.
 
 * MKT: buys at the ask, sells at the bid.
 * LMT: fills at the quote when it is marketable (price improvement), else at the limit when the bar traded
@@ -44,12 +45,17 @@ class BarCents:
     half: int = 0         # half the spread in cents; 0: one basis point (stocks). Futures: one tick.
 
     @property
+    def half_spread(self) -> int:
+        """Half the quote's spread in cents: one tick for a future, one basis point (at least a cent) else."""
+        return self.half or half_spread_cents(self.close)
+
+    @property
     def bid(self) -> int:
-        return self.close - (self.half or half_spread_cents(self.close))
+        return self.close - self.half_spread
 
     @property
     def ask(self) -> int:
-        return self.close + (self.half or half_spread_cents(self.close))
+        return self.close + self.half_spread
 
 
 def to_cents(price: float) -> int:
@@ -81,7 +87,7 @@ def fill_price(order_type: str, buy: bool, bar: BarCents, limit: int | None, sto
         assert stop is not None
         if not stop_triggered:
             return None
-        half = half_spread_cents(bar.close)
+        half = bar.half_spread           # a future's slippage is one tick: its fill stays on the tick grid
         return max(stop, bar.close) + half if buy else min(stop, bar.close) - half
     if order_type == "STP LMT":
         assert limit is not None
